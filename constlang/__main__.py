@@ -1,0 +1,5 @@
+"""Entry point for `python -m constlang`."""
+
+from constlang.cli import main
+
+main()

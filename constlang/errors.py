@@ -1,0 +1,122 @@
+"""Diagnostics: the one record every stage of the compiler reports problems with."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Iterable
+
+from constlang.source import Span
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text between two offsets of a file."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    message: str
+    edits: tuple[Edit, ...]
+    safe: bool = True
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    severity: Severity
+    message: str
+    span: Span | None
+    help: str | None = None
+    fix: Fix | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def file(self) -> str:
+        return self.span.file if self.span else "<unknown>"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        if self.span is None:
+            return (self.file, 0, 0, self.code)
+        return (self.span.file, self.span.line, self.span.column, self.code)
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {"code": self.code, "severity": self.severity.value,
+                                "message": self.message}
+        if self.span:
+            d.update(self.span.to_dict())
+        else:
+            d.update({"file": None, "line": None, "column": None, "end_line": None,
+                      "end_column": None})
+        d["help"] = self.help
+        d["fix"] = None if self.fix is None else {
+            "message": self.fix.message, "safe": self.fix.safe,
+            "edits": [{"start": e.start, "end": e.end, "text": e.text} for e in self.fix.edits],
+        }
+        return d
+
+
+class Diagnostics:
+    """Collects every diagnostic of a run."""
+
+    def __init__(self) -> None:
+        self.items: list[Diagnostic] = []
+
+    def add(self, code: str, message: str, span: Span | None, help: str | None = None,
+            severity: Severity = Severity.ERROR, fix: Fix | None = None) -> Diagnostic:
+        d = Diagnostic(code, severity, message, span, help, fix)
+        self.items.append(d)
+        return d
+
+    def error(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
+        self.add(code, message, span, help)
+
+    def warning(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
+        self.add(code, message, span, help, Severity.WARNING)
+
+    def extend(self, items: Iterable[Diagnostic]) -> None:
+        self.items.extend(items)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        seen: set[tuple[object, ...]] = set()
+        out = []
+        for d in sorted(self.items, key=Diagnostic.sort_key):
+            key = (d.code, d.message, d.span)
+            if key not in seen:
+                seen.add(key)
+                out.append(d)
+        return out
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A 'did you mean' help line for a misspelled name, or None."""
+    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{matches[0]}`?" if matches else None
+
+
+class CompileError(Exception):
+    """Raised by library helpers that need a valid plan; carries the diagnostics."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+        first = diagnostics[0] if diagnostics else None
+        super().__init__(first.message if first else "compilation failed")

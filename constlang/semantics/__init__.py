@@ -1,0 +1,1 @@
+"""Semantics: resolving imports and names, checking types, ranges and templates."""

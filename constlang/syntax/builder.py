@@ -1,0 +1,149 @@
+"""Build: Lark parse tree → AST of frozen dataclasses with spans; decodes string literals."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+from lark import Token, Tree
+
+from constlang.errors import Diagnostic, Severity
+from constlang.source import SourceFile, Span
+from constlang.syntax import ast
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "0": "\0"}
+_ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
+
+
+class Builder:
+    def __init__(self, source: SourceFile):
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+
+    def span(self, node: Tree | Token) -> Span:
+        if isinstance(node, Token):
+            start = node.start_pos or 0
+            return self.source.span(start, node.end_pos or start)
+        return self.source.span(node.meta.start_pos, node.meta.end_pos)
+
+    def module(self, tree: Tree) -> ast.Module:
+        version = None
+        items: list[ast.Item] = []
+        for child in tree.children:
+            if not isinstance(child, Tree):
+                continue
+            kind = child.data
+            if kind == "version_header":
+                tok = child.children[0]
+                version = ast.VersionHeader(int(str(tok)), self.span(child))
+            elif kind == "constitution":
+                name, body = child.children
+                items.append(ast.Constitution(self.string(name), self.body(body), self.span(child)))
+            elif kind == "import_decl":
+                items.append(ast.Import(self.string(child.children[0]), self.span(child)))
+            elif kind == "declaration":
+                override, decl_kind, name, body = child.children
+                items.append(ast.Declaration(
+                    str(decl_kind.children[0]), str(name), self.span(name), self.body(body),
+                    override is not None, self.span(child)))
+            elif kind == "template":
+                override, _kw, name, params, body = child.children
+                plist = tuple(ast.Param(str(p), self.span(p)) for p in
+                              (params.children if params is not None else ()))
+                items.append(ast.Template(str(name), self.span(name), plist, self.string(body),
+                                          override is not None, self.span(child)))
+            elif kind == "drop":
+                what, name = child.children
+                word = str(what.children[0]) if isinstance(what, Tree) else str(what)
+                items.append(ast.Drop(word, str(name), self.span(name), self.span(child)))
+        return ast.Module(self.source.path, version, tuple(items))
+
+    def body(self, tree: Tree) -> tuple[ast.Field, ...]:
+        fields = []
+        for f in tree.children:
+            name, value = f.children
+            fields.append(ast.Field(str(name), self.span(name), self.value(value), self.span(f)))
+        return tuple(fields)
+
+    def value(self, node: Tree | Token) -> ast.Value:
+        if isinstance(node, Tree):
+            kind = node.data
+            if kind in ("string", "long_string"):
+                return self.string(node)
+            if kind == "list":
+                items = tuple(self.value(c) for c in node.children if c is not None)
+                return ast.List(items, self.span(node))
+            tok = node.children[0]
+            if kind == "number":
+                return self.number(tok)
+            if kind == "true":
+                return ast.Bool(True, self.span(tok))
+            if kind == "false":
+                return ast.Bool(False, self.span(tok))
+            if kind == "reference":
+                return ast.Ref(str(tok), self.span(tok))
+        raise AssertionError(f"unexpected node {node!r}")  # the grammar admits nothing else
+
+    def number(self, tok: Token) -> ast.Number:
+        text = str(tok)
+        value: int | float
+        if re.fullmatch(r"-?[0-9]+", text):
+            value = int(text)
+        else:
+            value = float(text)
+            if value in (float("inf"), float("-inf")):
+                self.error("E003", "number is too large", self.span(tok))
+                value = 0.0
+        return ast.Number(value, self.span(tok), text)
+
+    def string(self, node: Tree | Token) -> ast.Str:
+        tok = node.children[0] if isinstance(node, Tree) else node
+        text = str(tok)
+        span = self.span(tok)
+        if tok.type == "LONG_STRING":
+            return self._long_string(text[3:-3], span)
+        return ast.Str(self._unescape(text[1:-1], tok), span, False, span.line, span.column)
+
+    def _long_string(self, raw: str, span: Span) -> ast.Str:
+        first_line = span.line
+        if raw.startswith("\n"):
+            raw = raw[1:]
+            first_line += 1
+        lines = raw.split("\n")
+        if len(lines) > 1 and not lines[-1].strip():
+            lines[-1] = ""
+        body = "\n".join(lines)
+        dedented = textwrap.dedent(body)
+        indent = 0
+        for orig, new in zip(body.split("\n"), dedented.split("\n")):
+            if new.strip():
+                indent = len(orig) - len(new)
+                break
+        return ast.Str(dedented.rstrip("\n") + ("\n" if dedented.endswith("\n") else ""),
+                       span, True, first_line, indent)
+
+    def _unescape(self, body: str, tok: Token) -> str:
+        if "\\" not in body:
+            return body
+
+        def repl(m: re.Match[str]) -> str:
+            esc = m.group(1)
+            if esc[0] == "u" and len(esc) == 5:
+                return chr(int(esc[1:], 16))
+            if esc in _ESCAPES:
+                return _ESCAPES[esc]
+            start = (tok.start_pos or 0) + 1 + m.start()
+            self.error("E003", f"unknown escape sequence `\\{esc}`",
+                       self.source.span(start, start + 2),
+                       'use `\\\\` for a backslash, or a `"""` string, which takes text literally')
+            return m.group(0)
+
+        return _ESCAPE_RE.sub(repl, body)
+
+    def error(self, code: str, message: str, span: Span, help: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, span, help))
+
+
+def build(source: SourceFile, tree: Tree) -> tuple[ast.Module, list[Diagnostic]]:
+    builder = Builder(source)
+    return builder.module(tree), builder.diagnostics

@@ -1,0 +1,130 @@
+"""Parse: .const text → Lark parse tree, with syntax errors turned into Diagnostics."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from constlang.errors import Diagnostic, Severity
+from constlang.source import SourceFile
+
+# What each terminal means to a person reading an error.
+TERMINAL_NAMES = {
+    "NAME": "a name", "STRING": "a string", "LONG_STRING": "a string", "NUMBER": "a number",
+    "INT": "a whole number", "LBRACE": "`{`", "RBRACE": "`}`", "LSQB": "`[`", "RSQB": "`]`",
+    "LPAR": "`(`", "RPAR": "`)`", "EQUAL": "`=`", "COMMA": "`,`", "TRUE": "`true`",
+    "FALSE": "`false`", "OVERRIDE": "`override`", "DECL_KIND": "a declaration keyword",
+    "TEMPLATE_KW": "`template`", "$END": "the end of the file",
+}
+KEYWORDS = ("CONSTLANG", "CONSTITUTION", "IMPORT", "TEMPLATE", "DROP")
+
+
+def grammar_text() -> str:
+    """The grammar, from inside the installed package or from the source checkout."""
+    try:
+        packaged = resources.files("constlang").joinpath("_grammar/constlang.lark")
+        if packaged.is_file():
+            return packaged.read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):
+        pass
+    return (Path(__file__).resolve().parents[2] / "grammar" / "constlang.lark").read_text("utf-8")
+
+
+_comments: list[Token] = []
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", strict=True,
+                propagate_positions=True, maybe_placeholders=True,
+                lexer_callbacks={"COMMENT": _comments.append})
+
+
+def parse(source: SourceFile) -> tuple[Tree | None, list[Token], list[Diagnostic]]:
+    """Parse a file; returns the tree (None on a syntax error), its comments and diagnostics."""
+    _comments.clear()
+    try:
+        tree = _parser().parse(source.text)
+    except UnexpectedInput as exc:
+        return None, [], [_syntax_diagnostic(source, exc)]
+    except RecursionError:
+        return None, [], [Diagnostic("E001", Severity.ERROR, "nesting is too deep to parse",
+                                     source.span(0, 0), "flatten the nested lists")]
+    comments = list(_comments)
+    _comments.clear()
+    return tree, comments, []
+
+
+def _describe(token_type: str) -> str:
+    if token_type in TERMINAL_NAMES:
+        return TERMINAL_NAMES[token_type]
+    if token_type in KEYWORDS:
+        return f"`{token_type.lower()}`"
+    return f"`{token_type.lower()}`" if token_type.isalpha() else token_type
+
+
+def _expected(expected: set[str]) -> str:
+    names = sorted({_describe(t) for t in expected})
+    if len(names) > 6:
+        names = names[:6] + ["…"]
+    return ", ".join(names[:-1]) + (" or " if len(names) > 1 else "") + names[-1] if names else ""
+
+
+def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
+    text = source.text
+    if isinstance(exc, UnexpectedCharacters):
+        pos = exc.pos_in_stream or 0
+        ch = text[pos] if pos < len(text) else ""
+        if ch == '"':
+            if text.startswith('"""', pos):
+                end = len(text)
+                return Diagnostic("E002", Severity.ERROR, "unterminated triple-quoted string",
+                                  source.span(pos, min(pos + 3, end)),
+                                  'close it with `"""`')
+            line_end = text.find("\n", pos)
+            line_end = len(text) if line_end == -1 else line_end
+            return Diagnostic("E002", Severity.ERROR, "unterminated string",
+                              source.span(pos, line_end),
+                              'close the string with `"` on the same line, or use `"""` '
+                              "for text over several lines")
+        shown = repr(ch)[1:-1] if ch and not ch.isprintable() else ch
+        allowed = _expected(set(exc.allowed or ()))
+        return Diagnostic("E002", Severity.ERROR, f"unexpected character `{shown}`",
+                          source.span(pos, pos + 1),
+                          f"expected {allowed}" if allowed else None)
+    if isinstance(exc, UnexpectedEOF):
+        end = len(text)
+        return Diagnostic("E001", Severity.ERROR, "unexpected end of file",
+                          source.span(end, end), f"expected {_expected(set(exc.expected))}")
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    expected = set(exc.expected or ())
+    if tok.type == "$END":
+        end = len(text)
+        return Diagnostic("E001", Severity.ERROR, "unexpected end of file",
+                          source.span(end, end), _eof_help(expected))
+    start = tok.start_pos or 0
+    end = tok.end_pos or start + len(str(tok))
+    found = str(tok)
+    shown = found if len(found) <= 30 else found[:27] + "…"
+    help_ = f"expected {_expected(expected)}"
+    if tok.type in ("NAME", "DECL_KIND") and "EQUAL" in expected:
+        help_ = "write `name = value`"
+    elif tok.type == "EQUAL" and "LBRACE" in expected:
+        help_ = "a declaration's fields go inside `{ ... }`"
+    elif "RBRACE" in expected and tok.type != "RBRACE" and "NAME" in expected:
+        help_ = "expected a field `name = value` or `}`"
+    return Diagnostic("E001", Severity.ERROR, f"unexpected `{shown}`",
+                      source.span(start, end), help_)
+
+
+def _eof_help(expected: set[str]) -> str:
+    if "RBRACE" in expected:
+        return "a `{` is never closed; add `}`"
+    if "RSQB" in expected:
+        return "a `[` is never closed; add `]`"
+    return f"expected {_expected(expected)}"
