@@ -63,6 +63,10 @@ class Question(Strict):
         default_factory=list,
         description="Answer options; default (A)/(B) for pairwise, Yes/No for pointwise.",
     )
+    good_answer: str | None = Field(
+        None, description="Pointwise only: the option a good reply earns (e.g. No to "
+        "'is it harmful?')."
+    )
     weight: float = Field(1.0, ge=0.0, le=1000.0, description="Relative sampling weight.")
     tags: list[str] = Field(default_factory=list, description="Free-form labels.")
     location: SourceLocation | None = None
@@ -252,6 +256,7 @@ STAGE_REF_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
 
 class _StageBase(Strict):
     name: str
+    kind: str
     depends_on: list[str] = Field(default_factory=list, description="Stages that run before.")
     location: SourceLocation | None = None
 
@@ -360,7 +365,7 @@ class Plan(Strict):
                                ensure_ascii=False)
         return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    def with_hash(self) -> "Plan":
+    def with_hash(self) -> Plan:
         return self.model_copy(update={"hash": self.compute_hash()})
 
     def to_json(self) -> str:
@@ -369,7 +374,7 @@ class Plan(Strict):
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         return cls.model_validate_json(text)
 
 

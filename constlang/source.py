@@ -55,11 +55,11 @@ class SourceFile:
         self._starts = starts
 
     @classmethod
-    def from_bytes(cls, path: str, data: bytes) -> "SourceFile":
+    def from_bytes(cls, path: str, data: bytes) -> SourceFile:
         return cls(path, decode_source(data))
 
     @classmethod
-    def read(cls, path: Path, display: str | None = None) -> "SourceFile":
+    def read(cls, path: Path, display: str | None = None) -> SourceFile:
         shown = display or str(path)
         try:
             size = path.stat().st_size

@@ -40,7 +40,7 @@ class Ref:
 
 @dataclass(frozen=True, slots=True)
 class List:
-    items: tuple["Value", ...]
+    items: tuple[Value, ...]
     span: Span
 
 

@@ -1,0 +1,211 @@
+"""Critique/revision stage: answer, critique and revise each prompt; write rows and SFT data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from constlang import plan as P
+from constlang.preview import example_vars, principle_vars
+from constlang.runtime.data import PromptRow
+from constlang.runtime.render import find_step, render_step
+from constlang.runtime.rundir import MetricsLog, append_jsonl, atomic_write_text, recover_jsonl
+from constlang.runtime.sampling import PrincipleSampler, select
+
+ROWS = "rows.jsonl"
+SFT_ROWS = "sft.jsonl"
+
+
+class Generator(Protocol):
+    """What the stage needs from a generation engine (GenerationEngine, or a fake in tests)."""
+
+    def generate(self, prompts: list[str], settings: Any, progress: Any = None) -> list[str]: ...
+
+
+Progress = Callable[[int], None]  # advance the bar by this many generations
+
+
+def default_settings(model: P.Model, seed: int) -> Any:
+    from constlang.runtime.generate import GenerationSettings
+
+    return GenerationSettings(max_new_tokens=model.max_new_tokens, temperature=model.temperature,
+                              top_p=model.top_p, stop=(), seed=seed)
+
+
+def call_seed(seed: int, step: str, round_: int, first_index: int) -> int:
+    """The generation seed of one batched call: fixed by the chunk, so a rerun draws the same."""
+    key = f"constlang/generate/{seed}/{step}/{round_}/{first_index}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF
+
+
+@dataclass
+class CritiqueRevision:
+    """One critique_revision stage of a plan, resolved: steps, principles, examples, model."""
+
+    stage: P.CritiqueRevisionStage
+    respond: P.ProgramStep
+    critique: P.ProgramStep
+    revise: P.ProgramStep
+    sampler: PrincipleSampler
+    examples: list[dict[str, Any]]
+    model: P.Model
+    plan_hash: str
+    make_settings: Callable[[P.Model, int], Any] = default_settings
+
+    @classmethod
+    def from_plan(cls, plan: P.Plan, stage_name: str) -> CritiqueRevision:
+        stage = plan.stage(stage_name)
+        s: P.CritiqueRevisionSettings = stage.settings
+        program = plan.program(stage_name)
+        respond = find_step(program, "respond")
+        return cls(
+            stage=stage, respond=respond, critique=find_step(program, "critique"),
+            revise=find_step(program, "revise"),
+            sampler=PrincipleSampler(select(plan.principles, s.principles), s.sampling, s.seed),
+            examples=[example_vars(e) for e in select(plan.examples, s.examples)],
+            model=plan.model(respond.model), plan_hash=plan.hash or plan.compute_hash(),
+        )
+
+    @property
+    def settings(self) -> P.CritiqueRevisionSettings:
+        return self.stage.settings
+
+    # -- rendering (shared with --dry-run) -------------------------------------------------
+    def respond_prompt(self, row: PromptRow) -> str:
+        return render_step(self.stage.name, self.respond,
+                           {"prompt": row.prompt, "examples": self.examples})
+
+    def critique_prompt(self, row: PromptRow, response: str, principle: P.Principle,
+                        round_: int) -> str:
+        return render_step(self.stage.name, self.critique, {
+            "prompt": row.prompt, "response": response, "principle": principle_vars(principle),
+            "examples": self.examples, "round": round_})
+
+    def revision_prompt(self, row: PromptRow, response: str, critique: str,
+                        principle: P.Principle, round_: int) -> str:
+        return render_step(self.stage.name, self.revise, {
+            "prompt": row.prompt, "response": response, "critique": critique,
+            "principle": principle_vars(principle), "examples": self.examples, "round": round_})
+
+    def needs_no_change(self, critique: str) -> bool:
+        s = self.settings
+        return s.skip_when_no_critique and s.no_critique_marker.casefold() in critique.casefold()
+
+    # -- execution ---------------------------------------------------------------------------
+    def _generate(self, engine: Generator, prompts: list[str], step: str, round_: int,
+                  first_index: int, progress: Progress | None) -> list[str]:
+        if not prompts:
+            return []
+        seed = call_seed(self.settings.seed, step, round_, first_index)
+        out = engine.generate(prompts, self.make_settings(self.model, seed))
+        if len(out) != len(prompts):
+            raise RuntimeError(f"the engine returned {len(out)} texts for {len(prompts)} prompts")
+        if progress:
+            progress(len(prompts))
+        return [text.strip() for text in out]
+
+    def run_chunk(self, engine: Generator, chunk: Sequence[PromptRow],
+                  progress: Progress | None = None) -> list[dict[str, Any]]:
+        """Answer, then critique and revise `revisions` times, every prompt of the chunk."""
+        first = chunk[0].index
+        rounds = self.settings.revisions
+        chosen = [self.sampler.choose(row.index, rounds) for row in chunk]
+        initial = self._generate(engine, [self.respond_prompt(r) for r in chunk], "respond", 0,
+                                 first, progress)
+        responses = list(initial)
+        history: list[list[dict[str, Any]]] = [[] for _ in chunk]
+        for k in range(1, rounds + 1):
+            principles = [c[k - 1] for c in chosen]
+            critiques = self._generate(engine, [
+                self.critique_prompt(row, responses[i], principles[i], k)
+                for i, row in enumerate(chunk)], "critique", k, first, progress)
+            todo = [i for i in range(len(chunk)) if not self.needs_no_change(critiques[i])]
+            revisions = self._generate(engine, [
+                self.revision_prompt(chunk[i], responses[i], critiques[i], principles[i], k)
+                for i in todo], "revise", k, first, progress)
+            if progress and len(todo) < len(chunk):
+                progress(len(chunk) - len(todo))  # skipped revisions count as done
+            revised = dict(zip(todo, revisions, strict=True))
+            for i in range(len(chunk)):
+                responses[i] = revised.get(i, responses[i])
+                history[i].append({"round": k, "principle": principles[i].id,
+                                   "critique": critiques[i], "revision": responses[i],
+                                   "skipped": i not in revised})
+        return [{
+            "index": row.index, "prompt_id": row.prompt_id, "prompt": row.prompt,
+            "initial": initial[i], "rounds": history[i], "final": responses[i],
+            "messages": [{"role": "user", "content": row.prompt},
+                         {"role": "assistant", "content": responses[i]}],
+            "plan_hash": self.plan_hash,
+        } for i, row in enumerate(chunk)]
+
+    def chunks(self, prompts: Sequence[PromptRow]) -> Iterator[list[PromptRow]]:
+        """Fixed chunks of `batch_size` prompts by index, so a resumed run chunks alike."""
+        size = self.settings.batch_size
+        for start in range(0, len(prompts), size):
+            yield list(prompts[start:start + size])
+
+    def generations_per_prompt(self) -> int:
+        return 1 + 2 * self.settings.revisions
+
+    def run(self, engine: Generator, prompts: Sequence[PromptRow], out_dir: Path, *,
+            metrics: MetricsLog | None = None, progress: Progress | None = None,
+            on_resume: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """Process every prompt not yet in rows.jsonl, a chunk at a time; returns metrics.
+
+        Each chunk's rows are appended in one fsynced write, so a killed run loses at most
+        the chunk in flight; a rerun skips the indices already written.
+        """
+        out_dir.mkdir(parents=True, exist_ok=True)
+        rows_path = out_dir / ROWS
+        done = {row["index"] for row in recover_jsonl(rows_path)}
+        if done and on_resume:
+            on_resume(len(done))
+        if progress and done:
+            progress(len(done & {p.index for p in prompts}) * self.generations_per_prompt())
+        started = time.perf_counter()
+        for n, chunk in enumerate(self.chunks(prompts)):
+            todo = [row for row in chunk if row.index not in done]
+            if not todo:
+                continue
+            t0 = time.perf_counter()
+            rows = self.run_chunk(engine, todo, progress)
+            append_jsonl(rows_path, rows)
+            if metrics:
+                skipped = sum(r["skipped"] for row in rows for r in row["rounds"])
+                metrics.log(event="chunk", chunk=n, prompts=len(rows), skipped_revisions=skipped,
+                            seconds=round(time.perf_counter() - t0, 3))
+        rows = sorted(recover_jsonl(rows_path), key=lambda r: r["index"])
+        write_sft_rows(rows, out_dir / SFT_ROWS)
+        return summarize(rows, resumed=len(done), seconds=time.perf_counter() - started)
+
+
+def sft_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One conversational row per round: the prompt and that round's revision.
+
+    The extra columns let the sft stage choose: `last` marks the final round, `skipped` a
+    round whose revision was skipped (its text repeats the text before it).
+    """
+    return [{"messages": [{"role": "user", "content": row["prompt"]},
+                          {"role": "assistant", "content": r["revision"]}],
+             "index": row["index"], "round": r["round"], "skipped": r["skipped"],
+             "last": r["round"] == len(row["rounds"])}
+            for row in rows for r in row["rounds"]]
+
+
+def write_sft_rows(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sft_rows(rows))
+    atomic_write_text(path, text)
+
+
+def summarize(rows: Sequence[dict[str, Any]], *, resumed: int, seconds: float) -> dict[str, Any]:
+    rounds = [r for row in rows for r in row["rounds"]]
+    changed = sum(row["final"] != row["initial"] for row in rows)
+    return {"prompts": len(rows), "revisions": len(rounds),
+            "skipped_revisions": sum(r["skipped"] for r in rounds),
+            "changed_answers": changed, "resumed_rows": resumed, "seconds": round(seconds, 3)}

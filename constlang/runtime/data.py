@@ -1,0 +1,69 @@
+"""Datasets: reading a plan's prompt files (JSONL), with one-line errors that name the line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from constlang import plan as P
+
+
+class DataError(Exception):
+    """A dataset cannot be read; the message is one line, with the file and line number."""
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    index: int  # position in the dataset after `limit`: the row's identity in the run
+    prompt_id: str  # the row's "id" key when it has one, else "<dataset>-<index>"
+    prompt: str
+
+
+def dataset_path(dataset: P.Dataset, base_dir: Path) -> Path:
+    """Where the dataset file lives: its path is relative to the constitution directory."""
+    path = Path(dataset.path)
+    return path if path.is_absolute() else base_dir / path
+
+
+def read_prompts(dataset: P.Dataset, base_dir: Path, *,
+                 limit: int | None = None) -> list[PromptRow]:
+    """The dataset's prompts, in file order, at most `dataset.limit` (and `limit`) of them.
+
+    Blank lines are skipped. Raises DataError for a missing file, a malformed line, a row
+    without the prompt field (or whose value is not a string) and an empty dataset.
+    """
+    path = dataset_path(dataset, base_dir)
+    if not path.is_file():
+        raise DataError(f"dataset `{dataset.id}`: prompt file not found: {path}")
+    caps = [n for n in (dataset.limit, limit) if n is not None]
+    cap = min(caps) if caps else None
+    rows: list[PromptRow] = []
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if cap is not None and len(rows) >= cap:
+                break
+            if not line.strip():
+                continue
+            where = f"{path}:{line_no}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})"
+                                ) from None
+            if not isinstance(record, dict):
+                raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            if dataset.field not in record:
+                keys = ", ".join(sorted(record)) or "none"
+                raise DataError(f"{where}: no `{dataset.field}` field (dataset `{dataset.id}` "
+                                f"reads field `{dataset.field}`; the row has: {keys})")
+            value = record[dataset.field]
+            if not isinstance(value, str):
+                raise DataError(f"{where}: field `{dataset.field}` must be a string, "
+                                f"got {type(value).__name__}")
+            ident = record.get("id")
+            prompt_id = str(ident) if isinstance(ident, str | int) else f"{dataset.id}-{len(rows)}"
+            rows.append(PromptRow(len(rows), prompt_id, value))
+    if not rows:
+        raise DataError(f"dataset `{dataset.id}`: {path} has no prompts")
+    return rows

@@ -1,0 +1,151 @@
+"""Run directory: the layout of `runs/<name>/<stage>/`, manifests, metrics and crash-safe files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["running", "completed", "failed"]
+
+MANIFEST = "manifest.json"
+METRICS = "metrics.jsonl"
+
+
+class Manifest(BaseModel):
+    """What a stage records about one run of itself; written atomically after every change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str
+    kind: str
+    status: Status
+    inputs_hash: str
+    plan_hash: str
+    outputs_hash: str | None = Field(None, description="Hash of the artifacts, once completed.")
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)
+    started_at: str
+    finished_at: str | None = None
+    error: str | None = None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sha256_json(data: Any) -> str:
+    """sha256 of the canonical JSON of data."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def sha256_tree(root: Path) -> str:
+    """sha256 over the relative names and contents of every file under root."""
+    entries = [(p.relative_to(root).as_posix(), sha256_file(p))
+               for p in sorted(root.rglob("*")) if p.is_file()]
+    return sha256_json(entries)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace path with text so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Append complete JSON lines in one write, then flush and fsync them."""
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if not data:
+        return
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def recover_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The complete rows of a JSONL file; a trailing partial line (a killed write) is cut off."""
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    end = raw.rfind(b"\n") + 1
+    if end < len(raw):
+        with path.open("r+b") as fh:
+            fh.truncate(end)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return [json.loads(line) for line in raw[:end].decode("utf-8").splitlines() if line.strip()]
+
+
+class MetricsLog:
+    """Appends one JSON object a line to a stage's metrics.jsonl, each with a timestamp."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def log(self, **values: Any) -> None:
+        append_jsonl(self.path, [{"time": round(time.time(), 3), **values}])
+
+
+class StageDir:
+    """One stage's folder in the run directory."""
+
+    def __init__(self, run_dir: Path, stage: str) -> None:
+        self.path = run_dir / stage
+        self.name = stage
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def metrics(self) -> MetricsLog:
+        return MetricsLog(self.path / METRICS)
+
+    def read_manifest(self) -> Manifest | None:
+        """The stage's manifest, or None when there is none (or it is unreadable)."""
+        try:
+            return Manifest.model_validate_json(self.manifest_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        atomic_write_text(self.manifest_path, manifest.model_dump_json(indent=2) + "\n")
+
+    def reset(self) -> None:
+        """Remove every artifact of an earlier run whose inputs differ."""
+        import shutil
+
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)

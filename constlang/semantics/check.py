@@ -1,0 +1,475 @@
+"""Check: field names, value types, ranges, references, stage graph and template variables."""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import annotated_types as at
+from pydantic.fields import FieldInfo
+
+from constlang import plan as P
+from constlang.errors import Diagnostics, did_you_mean
+from constlang.programs import STEPS
+from constlang.semantics.resolve import Symbol, World
+from constlang.semantics.templates import check_template
+from constlang.source import Span
+from constlang.syntax import ast
+
+DECL_MODELS: dict[str, type[P.Strict]] = {
+    "principle": P.Principle, "question": P.Question, "example": P.Example,
+    "model": P.Model, "dataset": P.Dataset,
+}
+INTERNAL_FIELDS = {"id", "location"}
+EMBEDDED_MODELS = ("smollm2-135m-instruct",)
+DEFAULT_OPTIONS = {"pairwise": ["(A)", "(B)"], "pointwise": ["Yes", "No"]}
+
+
+@dataclass
+class Checked:
+    """Values of one declaration after checking: field name → Python value (aliases used)."""
+
+    symbol: Symbol
+    values: dict[str, Any]
+    spans: dict[str, Span] = field(default_factory=dict)
+    ok: bool = True
+
+
+@dataclass
+class CheckResult:
+    decls: dict[str, dict[str, Checked]]  # kind → name → checked values
+    stage_kinds: dict[str, str]
+    stage_order: list[str]
+    template_vars: dict[str, set[str]]
+    constitution: dict[str, Any]
+
+
+def fields_of(model: type[P.Strict], skip: set[str] = INTERNAL_FIELDS) -> dict[str, FieldInfo]:
+    """The user-facing fields of a plan model, keyed by the name written in .const files."""
+    return {(info.alias or name): info for name, info in model.model_fields.items()
+            if name not in skip}
+
+
+def _extra(info: FieldInfo) -> dict[str, Any]:
+    extra = info.json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _type_word(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(f"`{v}`" for v in typing.get_args(tp))
+    if typing.get_origin(tp) is list:
+        return f"a list of {_type_word(typing.get_args(tp)[0])}s"
+    return {str: "a string", int: "a whole number", float: "a number", bool: "`true` or `false`"}.get(
+        tp, str(tp))
+
+
+def _value_word(v: ast.Value) -> str:
+    if isinstance(v, ast.Str):
+        return "a string"
+    if isinstance(v, ast.Bool):
+        return f"`{'true' if v.value else 'false'}`"
+    if isinstance(v, ast.Number):
+        return f"the number {v.text}"
+    if isinstance(v, ast.Ref):
+        return f"the name `{v.name}`"
+    return "a list"
+
+
+class Checker:
+    def __init__(self, world: World, diags: Diagnostics):
+        self.world = world
+        self.diags = diags
+        self.scope = world.scope
+
+    # -- values -------------------------------------------------------------------------
+    def convert(self, value: ast.Value, tp: Any, where: str) -> tuple[bool, Any]:
+        """Convert an AST value to `tp`; reports E105 and returns (False, None) on a mismatch."""
+        tp, _ = _unwrap_optional(tp)
+        origin = typing.get_origin(tp)
+        ok = True
+        out: Any = None
+        if origin is Literal:
+            choices = typing.get_args(tp)
+            word = value.name if isinstance(value, ast.Ref) else (
+                value.value if isinstance(value, ast.Str) else None)
+            if word in choices:
+                return True, word
+            help_ = did_you_mean(str(word), choices) if word else None
+            self.diags.error("E105", f"{where} must be {_type_word(tp)}, not {_value_word(value)}",
+                             value.span, help_ or f"choose one of: {', '.join(choices)}")
+            return False, None
+        if origin is list:
+            (item_tp,) = typing.get_args(tp)
+            if not isinstance(value, ast.List):
+                self.diags.error("E105", f"{where} must be {_type_word(tp)}, not "
+                                 f"{_value_word(value)}", value.span,
+                                 "write a list in square brackets, e.g. [a, b]")
+                return False, None
+            out = []
+            for item in value.items:
+                good, v = self.convert(item, item_tp, f"an item of {where}")
+                ok = ok and good
+                out.append(v)
+            return ok, out
+        if tp is bool:
+            if isinstance(value, ast.Bool):
+                return True, value.value
+        elif tp is int:
+            if isinstance(value, ast.Number) and isinstance(value.value, int):
+                return True, value.value
+            if isinstance(value, ast.Number):
+                self.diags.error("E105", f"{where} must be a whole number, not {value.text}",
+                                 value.span, None)
+                return False, None
+        elif tp is float:
+            if isinstance(value, ast.Number):
+                return True, float(value.value)
+        elif tp is str:
+            if isinstance(value, ast.Str):
+                return True, value.value
+            if isinstance(value, ast.Ref):
+                self.diags.error("E105", f"{where} must be a string, not the name `{value.name}`",
+                                 value.span, f'put it in quotes: "{value.name}"')
+                return False, None
+        self.diags.error("E105", f"{where} must be {_type_word(tp)}, not {_value_word(value)}",
+                         value.span, None)
+        return False, None
+
+    def check_range(self, info: FieldInfo, value: Any, span: Span, where: str) -> bool:
+        if value is None or isinstance(value, bool):
+            return True
+        bounds = _bounds(info)
+        if isinstance(value, list):
+            lo_len = next((m.min_length for m in info.metadata if isinstance(m, at.MinLen)), None)
+            hi_len = next((m.max_length for m in info.metadata if isinstance(m, at.MaxLen)), None)
+            if (lo_len is not None and len(value) < lo_len) or (
+                    hi_len is not None and len(value) > hi_len):
+                count = f"exactly {lo_len}" if lo_len == hi_len else f"{lo_len}–{hi_len}"
+                self.diags.error("E106", f"{where} must have {count} items, got {len(value)}",
+                                 span, info.description)
+                return False
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, (int, float)) and not all(test(v) for test, _ in bounds):
+                words = " and ".join(w for _, w in bounds)
+                self.diags.error("E106", f"{where} must be {words}, got {_num(v)}", span,
+                                 info.description)
+                return False
+        return True
+
+    def check_ref(self, value: ast.Value, info: FieldInfo, where: str) -> tuple[bool, Any]:
+        extra = _extra(info)
+        kinds = extra["ref"].split("|")
+        if extra.get("selection"):
+            if isinstance(value, ast.Ref) and value.name == "all":
+                return True, "all"
+            if not isinstance(value, ast.List):
+                self.diags.error("E105", f"{where} must be `all` or a list of {kinds[0]} names",
+                                 value.span, f"e.g. {where.strip('`')} = [first, second]")
+                return False, None
+            out, ok = [], True
+            for item in value.items:
+                good, name = self._one_ref(item, kinds, f"an item of {where}")
+                ok = ok and good
+                out.append(name)
+            return ok, out
+        return self._one_ref(value, kinds, where)
+
+    def _one_ref(self, value: ast.Value, kinds: list[str], where: str) -> tuple[bool, Any]:
+        if not isinstance(value, ast.Ref):
+            what = " or ".join(kinds)
+            help_ = None
+            if isinstance(value, ast.Str) and any(value.value in self.scope[k] for k in kinds):
+                help_ = f"remove the quotes: {value.value}"
+            self.diags.error("E105", f"{where} must name a {what}, not {_value_word(value)}",
+                             value.span, help_)
+            return False, None
+        for k in kinds:
+            if value.name in self.scope[k]:
+                return True, value.name
+        for k, syms in self.scope.items():
+            if k not in kinds and value.name in syms:
+                self.diags.error("E108", f"{where} must name a {' or '.join(kinds)}, but "
+                                 f"`{value.name}` is a {k}", value.span, None)
+                return False, None
+        names = [n for k in kinds for n in self.scope[k]]
+        self.diags.error("E101", f"unknown {' or '.join(kinds)} `{value.name}`", value.span,
+                         did_you_mean(value.name, names) or
+                         (f"declare it: {kinds[0]} {value.name} {{ ... }}" if kinds[0] != "template"
+                          else None))
+        return False, None
+
+    # -- declarations -------------------------------------------------------------------
+    def check_fields(self, fields: tuple[ast.Field, ...], allowed: dict[str, FieldInfo],
+                     what: str, name_span: Span, skip: tuple[str, ...] = ()) -> Checked | None:
+        values: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        ok = True
+        for f in fields:
+            if f.name in skip:
+                continue
+            if f.name in spans:
+                self.diags.error("E107", f"field `{f.name}` is set twice in {what}", f.name_span,
+                                 f"the first is on line {spans[f.name].line}; remove one")
+                ok = False
+                continue
+            spans[f.name] = f.value.span
+            info = allowed.get(f.name)
+            if info is None:
+                self.diags.error("E103", f"{what} has no field `{f.name}`", f.name_span,
+                                 did_you_mean(f.name, allowed) or
+                                 "fields: " + ", ".join(sorted(allowed)))
+                ok = False
+                continue
+            where = f"`{f.name}`"
+            if "ref" in _extra(info):
+                good, v = self.check_ref(f.value, info, where)
+            else:
+                good, v = self.convert(f.value, info.annotation, where)
+                good = good and self.check_range(info, v, f.value.span, where)
+            ok = ok and good
+            if good:
+                values[f.name] = v
+        for fname, info in allowed.items():
+            if info.is_required() and fname not in spans:
+                self.diags.error("E104", f"{what} is missing the required field `{fname}`",
+                                 name_span, f"add `{fname} = ...` ({info.description or ''})")
+                ok = False
+        return Checked(Symbol(None, ""), values, spans, ok)  # type: ignore[arg-type]
+
+    def check_decl(self, sym: Symbol) -> Checked:
+        node = sym.node
+        assert isinstance(node, ast.Declaration)
+        what = f"{node.kind} `{node.name}`"
+        if node.kind == "stage":
+            return self.check_stage(sym)
+        checked = self.check_fields(node.fields, fields_of(DECL_MODELS[node.kind]), what,
+                                    node.name_span)
+        assert checked is not None
+        checked.symbol = sym
+        if node.kind == "question":
+            self._question_options(checked, node)
+        if node.kind == "model":
+            self._model_source(checked)
+        return checked
+
+    def _question_options(self, c: Checked, node: ast.Declaration) -> None:
+        kind = c.values.get("kind", "pairwise")
+        options = c.values.get("options") or DEFAULT_OPTIONS[kind]
+        if len(options) != 2:
+            self.diags.error("E106", f"question `{node.name}` needs exactly two options, "
+                             f"got {len(options)}", c.spans.get("options", node.name_span),
+                             f'e.g. options = ["{DEFAULT_OPTIONS[kind][0]}", '
+                             f'"{DEFAULT_OPTIONS[kind][1]}"]')
+            c.ok = False
+        elif options[0].strip() == options[1].strip():
+            self.diags.error("E106", f"question `{node.name}` has two identical options",
+                             c.spans["options"], None)
+            c.ok = False
+        good = c.values.get("good_answer")
+        if kind == "pointwise" and good is None:
+            self.diags.error("E104", f"pointwise question `{node.name}` is missing the required "
+                             "field `good_answer`", node.name_span,
+                             f'say which option a good reply earns, e.g. good_answer = '
+                             f'"{options[-1]}"')
+            c.ok = False
+        elif kind == "pairwise" and good is not None:
+            self.diags.error("E103", "`good_answer` applies to pointwise questions only",
+                             c.spans["good_answer"], "remove it, or set `kind = pointwise`")
+            c.ok = False
+        elif good is not None and len(options) == 2 and good not in options:
+            self.diags.error("E106", f"`good_answer` must be one of the options "
+                             f"({', '.join(options)}), got \"{good}\"", c.spans["good_answer"],
+                             None)
+            c.ok = False
+
+    def _model_source(self, c: Checked) -> None:
+        source = c.values.get("source")
+        if isinstance(source, str) and source.startswith("embedded:"):
+            name = source.split(":", 1)[1]
+            if name not in EMBEDDED_MODELS:
+                self.diags.error("E101", f"unknown embedded model `{name}`", c.spans["source"],
+                                 did_you_mean(name, EMBEDDED_MODELS) or
+                                 "embedded models: " + ", ".join(EMBEDDED_MODELS))
+                c.ok = False
+
+    def stage_kind(self, node: ast.Declaration) -> str | None:
+        f = node.field("kind")
+        word = node.name
+        if f is not None:
+            if isinstance(f.value, (ast.Ref, ast.Str)):
+                word = f.value.name if isinstance(f.value, ast.Ref) else f.value.value
+            else:
+                self.diags.error("E105", "`kind` must name a stage kind", f.value.span,
+                                 "stage kinds: " + ", ".join(P.SETTINGS_BY_KIND))
+                return None
+        if word in P.SETTINGS_BY_KIND:
+            return word
+        span = f.value.span if f is not None else node.name_span
+        help_ = did_you_mean(word, P.SETTINGS_BY_KIND)
+        if f is None:
+            help_ = (help_ + " — or set `kind = ...`" if help_ else
+                     "name the stage after its kind, or set `kind = ...`; kinds: "
+                     + ", ".join(P.SETTINGS_BY_KIND))
+        self.diags.error("E109", f"unknown stage kind `{word}`", span, help_)
+        return None
+
+    def check_stage(self, sym: Symbol) -> Checked:
+        node = sym.node
+        assert isinstance(node, ast.Declaration)
+        kind = self.stage_kind(node)
+        if kind is None:
+            return Checked(sym, {}, {}, False)
+        settings = P.SETTINGS_BY_KIND[kind]
+        checked = self.check_fields(node.fields, fields_of(settings), f"stage `{node.name}`",
+                                    node.name_span, skip=("kind",))
+        assert checked is not None
+        checked.symbol = sym
+        checked.values["kind"] = kind
+        clamp = checked.values.get("clamp")
+        if isinstance(clamp, list) and len(clamp) == 2 and not (0.0 <= clamp[0] < clamp[1] <= 1.0):
+            self.diags.error("E106", "`clamp` must be [low, high] with 0 <= low < high <= 1",
+                             checked.spans["clamp"], "the paper clamps to [0.4, 0.6]")
+            checked.ok = False
+        return checked
+
+
+def _num(v: float | int) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _bounds(info: FieldInfo) -> list[tuple[Any, str]]:
+    """(test, words) for each numeric bound of a field."""
+    out: list[tuple[Any, str]] = []
+    for m in info.metadata:
+        if isinstance(m, at.Ge):
+            out.append((lambda v, b=m.ge: v >= b, f">= {_num(m.ge)}"))
+        elif isinstance(m, at.Gt):
+            out.append((lambda v, b=m.gt: v > b, f"> {_num(m.gt)}"))
+        elif isinstance(m, at.Le):
+            out.append((lambda v, b=m.le: v <= b, f"<= {_num(m.le)}"))
+        elif isinstance(m, at.Lt):
+            out.append((lambda v, b=m.lt: v < b, f"< {_num(m.lt)}"))
+    return out
+
+
+def check_world(world: World, diags: Diagnostics) -> CheckResult:
+    """Run every check over the resolved world, collecting all diagnostics."""
+    c = Checker(world, diags)
+    decls: dict[str, dict[str, Checked]] = {}
+    template_vars: dict[str, set[str]] = {}
+    for kind, symbols in world.scope.items():
+        if kind == "template":
+            for name, sym in symbols.items():
+                assert isinstance(sym.node, ast.Template)
+                template_vars[name] = check_template(sym.node, diags)
+            continue
+        decls[kind] = {name: c.check_decl(sym) for name, sym in symbols.items()}
+    constitution: dict[str, Any] = {}
+    if world.constitution is not None:
+        info = fields_of(P.ConstitutionInfo, {"name"})
+        checked = c.check_fields(world.constitution.fields, info, "the constitution",
+                                 world.constitution.name.span)
+        constitution = dict(checked.values) if checked else {}
+        constitution["name"] = world.constitution.name.value
+    stage_kinds = {n: ch.values["kind"] for n, ch in decls.get("stage", {}).items()
+                   if "kind" in ch.values}
+    _check_stage_refs(c, decls.get("stage", {}), stage_kinds)
+    order = _stage_order(c, decls.get("stage", {}))
+    _check_programs(c, decls.get("stage", {}), decls.get("question", {}))
+    if world.constitution is None and decls.get("stage") and world.entry is not None:
+        diags.error("E104", "a file with stages needs a `constitution \"name\" { ... }` "
+                    "declaration", world.entry.source.span(0, 0),
+                    'add `constitution "my-constitution" { version = "0.1.0" }`')
+    return CheckResult(decls, stage_kinds, order, template_vars, constitution)
+
+
+def _check_stage_refs(c: Checker, stages: dict[str, Checked], kinds: dict[str, str]) -> None:
+    for name, ch in stages.items():
+        kind = kinds.get(name)
+        for (k, setting), wanted in P.STAGE_REF_KINDS.items():
+            target = ch.values.get(setting)
+            if k != kind or target is None or target not in kinds:
+                continue
+            if kinds[target] not in wanted:
+                c.diags.error("E108", f"`{setting}` of stage `{name}` must be a "
+                              f"{' or '.join(wanted)} stage, but `{target}` is a "
+                              f"{kinds[target]} stage", ch.spans[setting], None)
+                ch.ok = False
+
+
+def stage_deps(ch: Checked, stages: dict[str, Checked]) -> list[str]:
+    kind = ch.values.get("kind")
+    settings = P.SETTINGS_BY_KIND.get(kind or "")
+    if settings is None:
+        return []
+    deps = []
+    for fname, info in fields_of(settings).items():
+        if "stage" in _extra(info).get("ref", "").split("|"):
+            target = ch.values.get(fname)
+            if isinstance(target, str) and target in stages and target not in deps:
+                deps.append(target)
+    return deps
+
+
+def _stage_order(c: Checker, stages: dict[str, Checked]) -> list[str]:
+    """Topological order of stages by their references; ties keep declaration order."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = path[path.index(name):] + [name]
+            c.diags.error("E111", "stages depend on each other in a cycle: " + " → ".join(cycle),
+                          stages[name].symbol.node.name_span, "break the cycle")
+            return
+        state[name] = 1
+        for dep in stage_deps(stages[name], stages):
+            visit(dep, path + [name])
+        state[name] = 2
+        order.append(name)
+
+    for name in stages:
+        visit(name, [])
+    return order
+
+
+def _check_programs(c: Checker, stages: dict[str, Checked], questions: dict[str, Checked]) -> None:
+    """Each template a stage step renders must only declare variables that step provides."""
+    for name, ch in stages.items():
+        kind = ch.values.get("kind")
+        settings_cls = P.SETTINGS_BY_KIND.get(kind or "")
+        if settings_cls is None:
+            continue
+        allowed = fields_of(settings_cls)
+        for step in STEPS.get(kind or "", ()):
+            tname = ch.values.get(step.template_setting, allowed[step.template_setting].default)
+            sym = c.scope["template"].get(tname)
+            if sym is None:
+                if step.template_setting not in ch.spans:
+                    c.diags.error("E101", f"stage `{name}` needs template `{tname}` for its "
+                                  f"{step.name} step, but it was dropped",
+                                  ch.symbol.node.name_span,
+                                  f"set `{step.template_setting} = <template>`")
+                continue
+            tpl = sym.node
+            assert isinstance(tpl, ast.Template)
+            for p in tpl.params:
+                if p.name not in step.provides:
+                    c.diags.error("E303", f"template `{tpl.name}` declares `{p.name}`, but the "
+                                  f"{step.name} step of stage `{name}` does not provide it",
+                                  p.span, "that step provides: " + ", ".join(step.provides))
+                    ch.ok = False

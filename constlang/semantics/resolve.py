@@ -1,0 +1,283 @@
+"""Resolve: load imports (relative or std/), apply overrides and drops, build the symbol table."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from constlang.errors import Diagnostics
+from constlang.source import SourceError, SourceFile, Span
+from constlang.syntax import ast
+from constlang.syntax.builder import build
+from constlang.syntax.parser import parse
+
+STD_DIR = Path(__file__).resolve().parent.parent / "std"
+PRELUDE = "std/prelude.const"
+ROOT_MARKERS = ("constlang.toml", "pyproject.toml", ".git")
+LANGUAGE_VERSION = 1
+KINDS = ("principle", "question", "example", "template", "model", "dataset", "stage")
+
+
+@dataclass
+class Symbol:
+    """A declaration visible in the entry file, after overrides were merged into it."""
+
+    node: ast.Declaration | ast.Template
+    module: str  # display path of the declaring file
+    overridden_by: list[ast.Declaration | ast.Template] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+
+Scope = dict[str, dict[str, Symbol]]  # kind → name → symbol, in declaration order
+
+
+@dataclass
+class LoadedModule:
+    module: ast.Module
+    source: SourceFile
+    path: Path | None  # None for in-memory sources
+    rel: str  # path relative to the project root (or std/NAME)
+
+
+@dataclass
+class World:
+    """Everything the checker and lowering need: the entry file, its imports and symbols."""
+
+    entry: LoadedModule | None
+    root: Path
+    modules: dict[str, LoadedModule]  # by display path
+    scope: Scope
+    constitution: ast.Constitution | None = None
+    std_names: set[tuple[str, str]] = field(default_factory=set)  # (kind, name) from std/
+
+    def source(self, display: str) -> SourceFile | None:
+        m = self.modules.get(display)
+        return m.source if m else None
+
+
+def find_root(entry: Path) -> Path:
+    """The project root: the nearest folder holding constlang.toml, pyproject.toml or .git."""
+    start = entry.resolve().parent
+    for folder in (start, *start.parents):
+        if any((folder / marker).exists() for marker in ROOT_MARKERS):
+            return folder
+    return start
+
+
+def display_path(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path, Path.cwd())
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith(".." + os.sep + "..") else str(path)
+
+
+class Resolver:
+    def __init__(self, root: Path, diags: Diagnostics, allow_outside_root: bool = False):
+        self.root = root.resolve()
+        self.diags = diags
+        self.allow_outside_root = allow_outside_root
+        self.modules: dict[str, LoadedModule] = {}
+        self._by_path: dict[Path, LoadedModule | None] = {}
+        self._scopes: dict[Path, Scope] = {}
+
+    # -- loading ------------------------------------------------------------------
+    def load(self, path: Path, at: Span | None = None, std_name: str | None = None,
+             text: str | None = None) -> LoadedModule | None:
+        key = path.resolve() if text is None else path
+        if key in self._by_path:
+            return self._by_path[key]
+        shown = std_name or display_path(path)
+        try:
+            source = SourceFile(shown, text) if text is not None else SourceFile.read(path, shown)
+        except SourceError as exc:
+            span = Span(shown, exc.line, exc.column, exc.line, exc.column + 1) if at is None else at
+            self.diags.error("E003", f"{shown}: {exc.message}" if at else exc.message, span,
+                             exc.help)
+            self._by_path[key] = None
+            return None
+        tree, _comments, errors = parse(source)
+        self.diags.extend(errors)
+        if tree is None:
+            module = ast.Module(shown, None, ())
+        else:
+            module, errors = build(source, tree)
+            self.diags.extend(errors)
+        rel = std_name or self._relative(key)
+        loaded = LoadedModule(module, source, None if text is not None else key, rel)
+        self._check_version(module, source)
+        self.modules[shown] = loaded
+        self._by_path[key] = loaded
+        return loaded
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
+
+    def _check_version(self, module: ast.Module, source: SourceFile) -> None:
+        if module.version is None:
+            if module.items:
+                self.diags.warning("W001", "missing language version header",
+                                   source.span(0, 0), "add `constlang 1` as the first line")
+        elif module.version.number != LANGUAGE_VERSION:
+            self.diags.error("E004", f"language version {module.version.number} is not supported",
+                             module.version.span,
+                             f"this constlang understands version {LANGUAGE_VERSION}")
+
+    # -- imports --------------------------------------------------------------------
+    def import_target(self, imp: ast.Import, importer: LoadedModule) -> tuple[Path, str | None]:
+        raw = imp.path.value
+        if raw.startswith("std/"):
+            return STD_DIR / raw[4:], raw
+        base = importer.path.parent if importer.path else self.root
+        return (base / raw), None
+
+    def scope_of(self, loaded: LoadedModule, stack: tuple[Path, ...]) -> Scope:
+        key = loaded.path or Path(loaded.source.path)
+        if key in self._scopes:
+            return self._scopes[key]
+        scope: Scope = {k: {} for k in KINDS}
+        for imp in loaded.module.of(ast.Import):
+            self._merge_import(imp, loaded, stack, scope)
+        self._apply_items(loaded, scope)
+        self._scopes[key] = scope
+        return scope
+
+    def _merge_import(self, imp: ast.Import, loaded: LoadedModule, stack: tuple[Path, ...],
+                      scope: Scope) -> None:
+        target, std_name = self.import_target(imp, loaded)
+        raw = imp.path.value
+        if not raw.endswith(".const"):
+            self.diags.error("E201", f"cannot import `{raw}`: imports name .const files",
+                             imp.path.span)
+            return
+        if std_name is None and not self.allow_outside_root:
+            try:
+                target.resolve().relative_to(self.root)
+            except ValueError:
+                self.diags.error("E203", f"import `{raw}` reaches outside the project root "
+                                 f"`{display_path(self.root)}`", imp.path.span,
+                                 "move the file into the project, or pass "
+                                 "--allow-outside-root if you trust it")
+                return
+        if not target.is_file():
+            help_ = None
+            if std_name:
+                names = sorted(p.name for p in STD_DIR.glob("*.const"))
+                help_ = "the std library has: " + ", ".join(f"std/{n}" for n in names)
+            self.diags.error("E201", f"imported file `{raw}` not found", imp.path.span, help_)
+            return
+        resolved = target.resolve()
+        if resolved in stack:
+            chain = [display_path(p) for p in stack[stack.index(resolved):]] + [display_path(resolved)]
+            self.diags.error("E202", "import cycle: " + " → ".join(chain), imp.path.span,
+                             "remove one of these imports")
+            return
+        sub = self.load(target, imp.path.span, std_name)
+        if sub is None:
+            return
+        sub_scope = self.scope_of(sub, stack + (resolved,))
+        for kind, symbols in sub_scope.items():
+            for name, sym in symbols.items():
+                have = scope[kind].get(name)
+                if have is not None and have is not sym:
+                    self.diags.error(
+                        "E204", f"{kind} `{name}` is defined by two imports "
+                        f"({have.module} and {sym.module})", imp.path.span,
+                        f"drop one of them with `drop {kind} {name}` after the imports, "
+                        "or rename one")
+                    continue
+                scope[kind][name] = sym
+
+    def _apply_items(self, loaded: LoadedModule, scope: Scope) -> None:
+        local: dict[tuple[str, str], Span] = {}
+        for item in loaded.module.items:
+            if isinstance(item, (ast.Declaration, ast.Template)):
+                kind = item.kind
+                existing = scope[kind].get(item.name)
+                if item.override:
+                    if existing is None:
+                        self.diags.error("E110", f"`override {kind} {item.name}`: no imported "
+                                         f"{kind} is called `{item.name}`", item.name_span,
+                                         _near(item.name, scope[kind]) or
+                                         f"remove `override` to declare a new {kind}")
+                        continue
+                    scope[kind][item.name] = _merged(existing, item, loaded.source.path)
+                    local[(kind, item.name)] = item.name_span
+                    continue
+                if (kind, item.name) in local:
+                    first = local[(kind, item.name)]
+                    self.diags.error("E102", f"{kind} `{item.name}` is declared twice",
+                                     item.name_span, f"the first declaration is on line {first.line};"
+                                     " rename or remove one")
+                    continue
+                if existing is not None:
+                    self.diags.error("E102", f"{kind} `{item.name}` is already imported from "
+                                     f"{existing.module}", item.name_span,
+                                     f"write `override {kind} {item.name} {{ ... }}` to change it, "
+                                     "or choose another name")
+                    continue
+                scope[kind][item.name] = Symbol(item, loaded.source.path)
+                local[(kind, item.name)] = item.name_span
+            elif isinstance(item, ast.Drop):
+                if item.name not in scope[item.kind]:
+                    self.diags.error("E110", f"`drop {item.kind} {item.name}`: no {item.kind} is "
+                                     f"called `{item.name}`", item.name_span,
+                                     _near(item.name, scope[item.kind]))
+                    continue
+                del scope[item.kind][item.name]
+
+
+def _near(name: str, symbols: dict[str, Symbol]) -> str | None:
+    from constlang.errors import did_you_mean
+
+    return did_you_mean(name, symbols)
+
+
+def _merged(base: Symbol, item: ast.Declaration | ast.Template, module: str) -> Symbol:
+    """An override replaces the fields it names and keeps the others (a template is replaced)."""
+    if isinstance(item, ast.Template) or isinstance(base.node, ast.Template):
+        return Symbol(item, module, base.overridden_by + [base.node])
+    assert isinstance(base.node, ast.Declaration)
+    names = {f.name for f in item.fields}
+    fields = tuple(f for f in base.node.fields if f.name not in names) + item.fields
+    node = replace(base.node, fields=fields, override=False)
+    return Symbol(node, base.module, base.overridden_by + [item])
+
+
+def resolve(entry: Path, diags: Diagnostics, *, allow_outside_root: bool = False,
+            text: str | None = None, root: Path | None = None) -> World:
+    """Load the entry file and everything it imports into one World."""
+    root = (root or find_root(entry)).resolve()
+    r = Resolver(root, diags, allow_outside_root)
+    loaded = r.load(entry, text=text)
+    scope: Scope = {k: {} for k in KINDS}
+    world = World(loaded, root, r.modules, scope)
+    if loaded is None:
+        return world
+    start = loaded.path or entry
+    scope = r.scope_of(loaded, (start.resolve() if loaded.path else start,))
+    prelude = r.load(STD_DIR / "prelude.const", None, PRELUDE)
+    if prelude is not None:
+        for name, sym in r.scope_of(prelude, ()).get("template", {}).items():
+            scope["template"].setdefault(name, sym)
+    world.scope = scope
+    world.std_names = {(k, n) for k, syms in scope.items() for n, s in syms.items()
+                       if s.module.startswith("std/")}
+    headers = loaded.module.of(ast.Constitution)
+    for extra in headers[1:]:
+        diags.error("E102", "a file declares one constitution", extra.span,
+                    f"the first is on line {headers[0].span.line}")
+    world.constitution = headers[0] if headers else None
+    return world
+
+
+def file_hash(source: SourceFile) -> str:
+    return hashlib.sha256(source.text.encode("utf-8")).hexdigest()
