@@ -100,6 +100,8 @@ def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
         from constlang.report import summary_line
 
         print_diagnostics(diagnostics, sources, fmt, err=False)
+        if diagnostics and fmt == "full":
+            click.echo("")
         click.echo(summary_line(diagnostics, len(files)))
     if any(d.severity is Severity.ERROR for d in diagnostics):
         sys.exit(EXIT_FINDINGS)

@@ -96,7 +96,9 @@ class Model(Strict):
     context_length: int | None = Field(
         None, ge=16, le=10_000_000, description="Context window in tokens (for length checks)."
     )
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Weights dtype.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Weights dtype."
+    )
     trust_remote_code: bool = Field(False, description="Run code from the model repository.")
     location: SourceLocation | None = None
 
@@ -131,7 +133,8 @@ class CritiqueRevisionSettings(Strict):
     )
     batch_size: int = Field(8, ge=1, le=4096, description="Prompts generated together.")
     seed: int = Field(0, ge=0, description="Seed for principle sampling and generation.")
-    respond_template: str = ref("template", "Template of the first answer.", default="respond_prompt")
+    respond_template: str = ref("template", "Template of the first answer.",
+                                default="respond_prompt")
     critique_template: str = ref("template", "Template of a critique.", default="critique_prompt")
     revision_template: str = ref("template", "Template of a revision.", default="revision_prompt")
 

@@ -71,8 +71,8 @@ def _type_word(tp: Any) -> str:
         return "one of " + ", ".join(f"`{v}`" for v in typing.get_args(tp))
     if typing.get_origin(tp) is list:
         return f"a list of {_type_word(typing.get_args(tp)[0])}s"
-    return {str: "a string", int: "a whole number", float: "a number", bool: "`true` or `false`"}.get(
-        tp, str(tp))
+    words = {str: "a string", int: "a whole number", float: "a number", bool: "`true` or `false`"}
+    return words.get(tp, str(tp))
 
 
 def _value_word(v: ast.Value) -> str:
@@ -388,6 +388,7 @@ def check_world(world: World, diags: Diagnostics) -> CheckResult:
     _check_stage_refs(c, decls.get("stage", {}), stage_kinds)
     order = _stage_order(c, decls.get("stage", {}))
     _check_programs(c, decls.get("stage", {}), decls.get("question", {}))
+    _check_selections(c, decls.get("stage", {}))
     if world.constitution is None and decls.get("stage") and world.entry is not None:
         diags.error("E104", "a file with stages needs a `constitution \"name\" { ... }` "
                     "declaration", world.entry.source.span(0, 0),
@@ -407,6 +408,26 @@ def _check_stage_refs(c: Checker, stages: dict[str, Checked], kinds: dict[str, s
                               f"{' or '.join(wanted)} stage, but `{target}` is a "
                               f"{kinds[target]} stage", ch.spans[setting], None)
                 ch.ok = False
+
+
+SELECTIONS_REQUIRED = {"critique_revision": ("principles", "principle"),
+                       "feedback": ("questions", "question")}
+
+
+def _check_selections(c: Checker, stages: dict[str, Checked]) -> None:
+    """A stage that samples principles or questions needs at least one to sample."""
+    for name, ch in stages.items():
+        need = SELECTIONS_REQUIRED.get(ch.values.get("kind", ""))
+        if need is None:
+            continue
+        setting, kind = need
+        value = ch.values.get(setting, "all")
+        chosen = list(c.scope[kind]) if value == "all" else value
+        if not chosen:
+            c.diags.error("E112", f"stage `{name}` has no {kind}s to sample",
+                          ch.spans.get(setting, ch.symbol.node.name_span),
+                          f"declare a {kind}, or import some (e.g. import \"std/helpful.const\")")
+            ch.ok = False
 
 
 def stage_deps(ch: Checked, stages: dict[str, Checked]) -> list[str]:

@@ -176,7 +176,8 @@ class Resolver:
             return
         resolved = target.resolve()
         if resolved in stack:
-            chain = [display_path(p) for p in stack[stack.index(resolved):]] + [display_path(resolved)]
+            loop = stack[stack.index(resolved):] + (resolved,)
+            chain = [display_path(p) for p in loop]
             self.diags.error("E202", "import cycle: " + " → ".join(chain), imp.path.span,
                              "remove one of these imports")
             return
@@ -215,8 +216,9 @@ class Resolver:
                 if (kind, item.name) in local:
                     first = local[(kind, item.name)]
                     self.diags.error("E102", f"{kind} `{item.name}` is declared twice",
-                                     item.name_span, f"the first declaration is on line {first.line};"
-                                     " rename or remove one")
+                                     item.name_span,
+                                     f"the first declaration is on line {first.line}; "
+                                     "rename or remove one")
                     continue
                 if existing is not None:
                     self.diags.error("E102", f"{kind} `{item.name}` is already imported from "

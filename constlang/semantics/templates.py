@@ -89,8 +89,10 @@ def check_template(tpl: ast.Template, diags: Diagnostics) -> set[str]:
     for node in parsed.find_all(nodes.Name):
         first_line.setdefault(node.name, node.lineno)
     for name in sorted(used - set(declared), key=lambda n: first_line.get(n, 0)):
-        help_ = f"add `{name}` to the parameters: template {tpl.name}({', '.join(declared + [name])})"
-        diags.error("E302", f"template `{tpl.name}` uses `{name}`, which is not a declared parameter",
+        params = ", ".join(declared + [name])
+        help_ = f"add `{name}` to the parameters: template {tpl.name}({params})"
+        diags.error("E302",
+                    f"template `{tpl.name}` uses `{name}`, which is not a declared parameter",
                     _locate(tpl.body, first_line.get(name, 1), name, lines), help_)
     for node in parsed.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
         attr = None

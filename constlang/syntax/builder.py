@@ -115,7 +115,7 @@ class Builder:
         body = "\n".join(lines)
         dedented = textwrap.dedent(body)
         indent = 0
-        for orig, new in zip(body.split("\n"), dedented.split("\n")):
+        for orig, new in zip(body.split("\n"), dedented.split("\n"), strict=True):
             if new.strip():
                 indent = len(orig) - len(new)
                 break

@@ -40,7 +40,7 @@ _comments: list[Token] = []
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
     return Lark(grammar_text(), parser="lalr", lexer="contextual", strict=True,
-                propagate_positions=True, maybe_placeholders=True,
+                propagate_positions=True, maybe_placeholders=True, cache=True,
                 lexer_callbacks={"COMMENT": _comments.append})
 
 
