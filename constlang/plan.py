@@ -339,7 +339,8 @@ class Plan(Strict):
     datasets: list[Dataset]
     stages: list[Stage] = Field(description="In execution order.")
     programs: list[Program]
-    hash: str = Field("", description="sha256 of the canonical JSON of everything else.")
+    hash: str = Field("", description="sha256 of the canonical JSON of everything else except "
+                      "provenance (`sources` and `location`).")
 
     # -- helpers the runtime uses ------------------------------------------------
     def stage(self, name: str) -> Any:
@@ -364,8 +365,13 @@ class Plan(Strict):
         return data
 
     def compute_hash(self) -> str:
-        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"),
-                               ensure_ascii=False)
+        """sha256 of what the plan does: everything but provenance (`sources`, `location`).
+
+        Reformatting a file, editing comments or moving a file therefore keeps the hash, while
+        any change to a principle, question, template, model, dataset or stage changes it.
+        """
+        data = _without_provenance(self.content())
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def with_hash(self) -> Plan:
@@ -379,6 +385,15 @@ class Plan(Strict):
     @classmethod
     def from_json(cls, text: str) -> Plan:
         return cls.model_validate_json(text)
+
+
+def _without_provenance(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_provenance(v) for k, v in value.items()
+                if k not in ("location", "sources")}
+    if isinstance(value, list):
+        return [_without_provenance(v) for v in value]
+    return value
 
 
 def plan_schema() -> dict[str, Any]:

@@ -110,11 +110,16 @@ def decode_source(data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = data[: exc.start]
+        before = data[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8")) + 1
         raise SourceError(
             f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
             "save the file as UTF-8", line, column,
         ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return normalize_text(text)
+
+
+def normalize_text(text: str) -> str:
+    """Text as the compiler sees it: no byte-order mark, every line ending a LF."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")

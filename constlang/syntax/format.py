@@ -9,7 +9,7 @@ from typing import TypeVar
 from lark import Token
 
 from constlang.errors import Diagnostic
-from constlang.source import SourceFile
+from constlang.source import SourceFile, normalize_text
 from constlang.syntax import ast
 from constlang.syntax.builder import build
 from constlang.syntax.parser import parse
@@ -18,7 +18,7 @@ INDENT = 2  # spaces per nesting level
 MAX_WIDTH = 100  # a list or parameter list longer than this is split one item per line
 _TRIVIA = " \t\f\n\r\u00a0\ufeff"  # what the grammar's WS and NEWLINE terminals skip
 
-_T = TypeVar("_T", ast.Param, ast.Str, ast.Number, ast.Bool, ast.Ref, ast.List)
+_T = TypeVar("_T", bound=ast.Param | ast.Value)
 
 
 class FormatError(Exception):
@@ -37,31 +37,29 @@ def format_source(text: str, path: str = "<string>") -> str:
     The result parses to the same AST as the input (spans aside), keeps every comment once
     and in order, and is its own canonical form: format_source(result) == result.
     """
-    text = normalise_newlines(text)
+    text = normalize_text(text)
     source = SourceFile(path, text)
     tree, comments, diagnostics = parse(source)
     if tree is None:
         raise FormatError(diagnostics)
-    module, _ = build(source, tree)  # escape errors are the checker's to report; text is kept
+    module, problems = build(source, tree)
+    # A syntax error found while building (lists nested too deep) leaves out part of the text;
+    # other problems (an unknown escape, a huge number) are the checker's, and text is kept.
+    syntax_errors = [d for d in problems if d.code == "E001"]
+    if syntax_errors:
+        raise FormatError(syntax_errors)
     printer = _Printer(text, comments)
     printer.module(module)
     return printer.result()
-
-
-def normalise_newlines(text: str) -> str:
-    """Drop a leading byte-order mark and turn CRLF and CR into LF, as reading a file does."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class _Printer:
     """Prints AST nodes as lines of text, placing each source comment before the next token.
 
     Tokens are printed in source order, so every comment is printed exactly once: before a
-    token, the comments that precede it in the source are flushed. A comment on the same
-    source line as the token printed before it stays at the end of that token's output line;
-    any other comment gets a line of its own.
+    token, the comments that precede it in the source are flushed. A comment with code before
+    it on its source line stays at the end of the output line of the last token printed; any
+    other comment gets a line of its own.
     """
 
     def __init__(self, text: str, comments: list[Token]):
@@ -78,6 +76,7 @@ class _Printer:
         self.cont = INDENT  # indentation of a line broken inside a construct by a comment
         self.last_end = 0  # source offset just after the last token or comment printed
         self.last_line = -1  # output line of the last token printed, -1 after a comment
+        self.trailing: dict[int, str] = {}  # output line -> the comment at its end
 
     # -- the layout of each construct ---------------------------------------------------------
 
@@ -145,7 +144,7 @@ class _Printer:
         if not fields and not self._has_comment(lbrace, rbrace):
             self.word("}", rbrace, rbrace + 1, sep="")
             return
-        base = self.cont - INDENT
+        base = _indent(self.lines[-1])  # of the line the bracket opens
         self.fresh = True
         width = max((len(f.name) for f in fields), default=0)
         for f in fields:
@@ -177,7 +176,7 @@ class _Printer:
                 render(item, ", " if i else "", 0)
             self.word(close, close_pos, close_pos + 1, sep="")
             return
-        base = self.cont - INDENT
+        base = _indent(self.lines[-1])  # of the line the bracket opens
         for item in items:
             self.line(item.span.start, base + INDENT, blanks=False)
             render(item, "", 1)
@@ -235,8 +234,9 @@ class _Printer:
             start, end, body = self.comments[self.pending]
             self.pending += 1
             gap = self.text[self.last_end:start]
-            if "\n" not in gap and self.last_line >= 0:
-                self.lines[self.last_line] += "  " + body  # a trailing comment stays trailing
+            before = self.text[self.text.rfind("\n", 0, start) + 1:start]
+            if before.strip(_TRIVIA) and self.last_line >= 0:
+                self.trailing[self.last_line] = body  # a trailing comment stays trailing
             else:
                 self._new_line(indent, blanks and (force_blank or gap.count("\n") > 1))
                 self._put(body)
@@ -282,4 +282,22 @@ class _Printer:
         return i < len(self.starts) and self.starts[i] < end
 
     def result(self) -> str:
-        return "\n".join(self.lines) + "\n" if self.lines else ""
+        """The text; trailing comments on adjacent lines of one indentation share a column."""
+        lines = self.lines
+        ordered = sorted(self.trailing)
+        first = 0
+        while first < len(ordered):
+            last = first
+            while (last + 1 < len(ordered) and ordered[last + 1] == ordered[last] + 1
+                   and _indent(lines[ordered[last + 1]]) == _indent(lines[ordered[first]])):
+                last += 1
+            group = ordered[first:last + 1]
+            column = max(len(lines[i]) for i in group) + 2
+            for i in group:
+                lines[i] = lines[i].ljust(column) + self.trailing[i]
+            first = last + 1
+        return "\n".join(lines) + "\n" if lines else ""
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))

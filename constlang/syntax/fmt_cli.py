@@ -1,0 +1,81 @@
+"""CLI for the formatter: `constlang fmt` rewrites files in place, or checks and diffs them."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from constlang.source import SourceError, SourceFile
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.fmt.tmp")
+    tmp.write_text(text, encoding="utf-8", newline="\n")
+    os.replace(tmp, path)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change.")
+@click.option("--diff", is_flag=True, help="Write nothing; print a unified diff of the changes.")
+def fmt(paths: tuple[str, ...], check: bool, diff: bool) -> None:
+    """Format .const files in their canonical layout (files, directories, or - for stdin).
+
+    Exit status: 0 when nothing changed (or everything was written), 1 when --check or --diff
+    finds a file that would change, 2 when a file cannot be read or does not parse.
+    """
+    from constlang.cli import collect_files, print_diagnostics
+    from constlang.syntax.format import FormatError, format_source
+
+    if paths == ("-",):
+        text = sys.stdin.read()
+        try:
+            click.echo(format_source(text, "<stdin>"), nl=False)
+        except FormatError as exc:
+            print_diagnostics(exc.diagnostics, {"<stdin>": SourceFile("<stdin>", text)})
+            sys.exit(2)
+        return
+    files = collect_files(paths)
+    if not files:
+        raise click.UsageError("no .const files found in " + ", ".join(paths))
+    changed: list[Path] = []
+    failed = 0
+    for path in files:
+        shown = str(path)
+        try:
+            source = SourceFile.read(path, shown)
+        except SourceError as exc:
+            click.echo(f"{shown}: error: {exc.message}", err=True)
+            failed += 1
+            continue
+        try:
+            new = format_source(source.text, shown)
+        except FormatError as exc:
+            print_diagnostics(exc.diagnostics, {shown: source})
+            failed += 1
+            continue
+        original = path.read_bytes().decode("utf-8", errors="replace")
+        if new == original:
+            continue
+        changed.append(path)
+        if diff:
+            lines = difflib.unified_diff(
+                source.text.splitlines(keepends=True), new.splitlines(keepends=True),
+                fromfile=f"{shown} (original)", tofile=f"{shown} (formatted)")
+            click.echo("".join(lines), nl=False)
+        elif check:
+            click.echo(f"would reformat {shown}")
+        else:
+            _write_atomic(path, new)
+    n, total = len(changed), len(files)
+    verb = "would be reformatted" if (check or diff) else "reformatted"
+    click.echo(f"{n} file{'s' * (n != 1)} {verb}, {total - n - failed} already formatted"
+               + (f", {failed} could not be formatted" if failed else ""), err=True)
+    if failed:
+        sys.exit(2)
+    if changed and (check or diff):
+        sys.exit(1)
