@@ -70,7 +70,8 @@ def _type_word(tp: Any) -> str:
     if typing.get_origin(tp) is Literal:
         return "one of " + ", ".join(f"`{v}`" for v in typing.get_args(tp))
     if typing.get_origin(tp) is list:
-        return f"a list of {_type_word(typing.get_args(tp)[0])}s"
+        item = _type_word(typing.get_args(tp)[0])  # "a string" → "a list of strings"
+        return "a list of " + (item[2:] + "s" if item.startswith("a ") else item)
     words = {str: "a string", int: "a whole number", float: "a number", bool: "`true` or `false`"}
     return words.get(tp, str(tp))
 
@@ -107,7 +108,8 @@ class Checker:
             if word in choices:
                 return True, word
             help_ = did_you_mean(str(word), choices) if word else None
-            self.diags.error("E105", f"{where} must be {_type_word(tp)}, not {_value_word(value)}",
+            given = f'"{word}"' if isinstance(value, ast.Str) else _value_word(value)
+            self.diags.error("E105", f"{where} must be {_type_word(tp)}, not {given}",
                              value.span, help_ or f"choose one of: {', '.join(choices)}")
             return False, None
         if origin is list:
@@ -373,7 +375,7 @@ def check_world(world: World, diags: Diagnostics) -> CheckResult:
         if kind == "template":
             for name, sym in symbols.items():
                 assert isinstance(sym.node, ast.Template)
-                template_vars[name] = check_template(sym.node, diags)
+                template_vars[name] = check_template(sym.node, diags, _literal(world, sym))
             continue
         decls[kind] = {name: c.check_decl(sym) for name, sym in symbols.items()}
     constitution: dict[str, Any] = {}
@@ -394,6 +396,13 @@ def check_world(world: World, diags: Diagnostics) -> CheckResult:
                     "declaration", world.entry.source.span(0, 0),
                     'add `constitution "my-constitution" { version = "0.1.0" }`')
     return CheckResult(decls, stage_kinds, order, template_vars, constitution)
+
+
+def _literal(world: World, sym: Symbol) -> str | None:
+    """The source text between the quotes of a template's body."""
+    source = world.source(sym.module)
+    span = sym.node.body.span  # type: ignore[union-attr]
+    return source.text[span.start + 1:span.end - 1] if source is not None else None
 
 
 def _check_stage_refs(c: Checker, stages: dict[str, Checked], kinds: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from constlang.errors import Diagnostics
-from constlang.source import SourceError, SourceFile, Span
+from constlang.source import SourceError, SourceFile, Span, normalize_text
 from constlang.syntax import ast
 from constlang.syntax.builder import build
 from constlang.syntax.parser import parse
@@ -40,7 +40,7 @@ Scope = dict[str, dict[str, Symbol]]  # kind → name → symbol, in declaration
 class LoadedModule:
     module: ast.Module
     source: SourceFile
-    path: Path | None  # None for in-memory sources
+    path: Path | None  # where the file is (or, for in-memory text, would be)
     rel: str  # path relative to the project root (or std/NAME)
 
 
@@ -94,7 +94,8 @@ class Resolver:
             return self._by_path[key]
         shown = std_name or display_path(path)
         try:
-            source = SourceFile(shown, text) if text is not None else SourceFile.read(path, shown)
+            source = (SourceFile(shown, normalize_text(text)) if text is not None
+                      else SourceFile.read(path, shown))
         except SourceError as exc:
             span = Span(shown, exc.line, exc.column, exc.line, exc.column + 1) if at is None else at
             self.diags.error("E003", f"{shown}: {exc.message}" if at else exc.message, span,
@@ -109,7 +110,9 @@ class Resolver:
             module, errors = build(source, tree)
             self.diags.extend(errors)
         rel = std_name or self._relative(key)
-        loaded = LoadedModule(module, source, None if text is not None else key, rel)
+        # In-memory text stands in for the file at `path`: its imports and dataset paths
+        # resolve from that file's folder, exactly as if it had been read from disk.
+        loaded = LoadedModule(module, source, path.resolve(), rel)
         self._check_version(module, source)
         self.modules[shown] = loaded
         self._by_path[key] = loaded
@@ -192,8 +195,8 @@ class Resolver:
                     self.diags.error(
                         "E204", f"{kind} `{name}` is defined by two imports "
                         f"({have.module} and {sym.module})", imp.path.span,
-                        f"drop one of them with `drop {kind} {name}` after the imports, "
-                        "or rename one")
+                        "rename it in one of the two files, or import only one of them "
+                        "(a later `drop` cannot settle the clash)")
                     continue
                 scope[kind][name] = sym
 

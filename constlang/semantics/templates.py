@@ -8,21 +8,47 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 
 from constlang.errors import Diagnostics
 from constlang.source import Span
 from constlang.syntax import ast
+
+MAX_POWER_BITS = 4096  # `**` results larger than this many bits are refused
+# Filters that read an attribute named by a string argument; `_` names are refused there too.
+ATTRIBUTE_FILTERS = frozenset({"attr", "map", "selectattr", "rejectattr", "groupby", "sort",
+                               "sum", "unique", "min", "max"})
 
 
 class TemplateRenderError(Exception):
     """A template failed to render (undefined variable, sandbox violation, runtime error)."""
 
 
+class Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, plus a cap on the size of what `*` and `**` build."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and _is_int(left) and _is_int(right) and abs(left) > 1 and (
+                right * abs(left).bit_length() > MAX_POWER_BITS):
+            raise SecurityError("the result of `**` would be too large")
+        if operator == "*":
+            seq, times = (left, right) if _is_int(right) else (right, left)
+            if isinstance(seq, (str, list, tuple)) and _is_int(times) and (
+                    len(seq) * times > MAX_RANGE):
+                raise SecurityError(f"`*` would build more than {MAX_RANGE:,} items")
+        return super().call_binop(context, operator, left, right)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
     """The one environment every template is checked and rendered in."""
-    return ImmutableSandboxedEnvironment(
+    return Sandbox(
         undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=False,
     )
@@ -43,11 +69,13 @@ def render(source: str, variables: dict[str, Any]) -> str:
         raise TemplateRenderError(f"undefined value: {exc}") from None
     except TemplateError as exc:
         raise TemplateRenderError(str(exc)) from None
-    except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError, ArithmeticError,
+            RecursionError) as exc:
         raise TemplateRenderError(f"{type(exc).__name__}: {exc}") from None
 
 
-def _locate(body: ast.Str, lineno: int, needle: str, lines: list[str]) -> Span:
+def _locate(body: ast.Str, lineno: int, needle: str, lines: list[str],
+            literal: str | None = None) -> Span:
     """Map a line of the template text (1-based) and a word on it back into the .const file."""
     line = max(1, lineno)
     text_line = lines[line - 1] if line - 1 < len(lines) else ""
@@ -56,18 +84,41 @@ def _locate(body: ast.Str, lineno: int, needle: str, lines: list[str]) -> Span:
         m = re.search(r"(?<![A-Za-z0-9_])" + re.escape(needle) + r"(?![A-Za-z0-9_])", text_line)
         col_in_text = m.start() if m else 0
     span = body.span
-    if body.long:
+    if body.long and line == 1 and body.body_line == span.line:
+        file_line = span.line  # text that starts on the line of the opening `"""`
+        column = span.column + 3 + body.body_indent + col_in_text
+    elif body.long:
         file_line = body.body_line + line - 1
         column = body.body_indent + col_in_text + 1
     else:
         file_line = span.line
-        column = span.column + 1 + col_in_text  # past the opening quote
+        column = span.column + 1 + _source_offset(literal or "", col_in_text)  # past the quote
     width = max(1, len(needle))
     return Span(span.file, file_line, column, file_line, column + width, span.start, span.end)
 
 
-def check_template(tpl: ast.Template, diags: Diagnostics) -> set[str]:
-    """Check a template declaration; returns the variables its text uses."""
+def _source_offset(literal: str, index: int) -> int:
+    """Where the `index`-th decoded character of a one-line string sits in its source text
+    (`literal`, between the quotes): each escape such as `\\"` or `\\u00e9` is wider there."""
+    pos = 0
+    for done in range(index):
+        if pos >= len(literal):  # no source text to follow: one column a character
+            return pos + index - done
+        if literal[pos] != "\\":
+            pos += 1
+        elif re.match(r"u[0-9a-fA-F]{4}", literal[pos + 1:pos + 6]):
+            pos += 6
+        else:
+            pos += 2
+    return pos
+
+
+def check_template(tpl: ast.Template, diags: Diagnostics, literal: str | None = None) -> set[str]:
+    """Check a template declaration; returns the variables its text uses.
+
+    `literal` is the body's source text between its quotes, to place positions exactly after
+    escape sequences in a one-line string.
+    """
     source = tpl.body.value
     lines = source.split("\n")
     declared = [p.name for p in tpl.params]
@@ -81,7 +132,7 @@ def check_template(tpl: ast.Template, diags: Diagnostics) -> set[str]:
         parsed = environment().parse(source)
     except TemplateSyntaxError as exc:
         diags.error("E301", f"template `{tpl.name}` has a Jinja syntax error: {exc.message}",
-                    _locate(tpl.body, exc.lineno or 1, "", lines),
+                    _locate(tpl.body, exc.lineno or 1, "", lines, literal),
                     "see https://jinja.palletsprojects.com/templates/ for the template syntax")
         return set()
     used = set(meta.find_undeclared_variables(parsed))
@@ -93,18 +144,30 @@ def check_template(tpl: ast.Template, diags: Diagnostics) -> set[str]:
         help_ = f"add `{name}` to the parameters: template {tpl.name}({params})"
         diags.error("E302",
                     f"template `{tpl.name}` uses `{name}`, which is not a declared parameter",
-                    _locate(tpl.body, first_line.get(name, 1), name, lines), help_)
-    for node in parsed.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
-        attr = None
-        if isinstance(node, nodes.Getattr):
-            attr = node.attr
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            attr = node.arg.value if isinstance(node.arg.value, str) else None
-        elif isinstance(node, nodes.Name) and node.name.startswith("_"):
-            attr = node.name
-        if attr is not None and attr.startswith("_"):
+                    _locate(tpl.body, first_line.get(name, 1), name, lines, literal), help_)
+    for reach in parsed.find_all((nodes.Getattr, nodes.Getitem, nodes.Name, nodes.Filter)):
+        attr = _internal_name(reach)
+        if attr is not None:
             diags.error("E304", f"template `{tpl.name}` reaches for `{attr}`; names starting with "
                         "`_` are Python internals and are not allowed in templates",
-                        _locate(tpl.body, node.lineno, attr, lines),
+                        _locate(tpl.body, reach.lineno, attr, lines, literal),
                         "use only the fields of the declared parameters")
     return used
+
+
+def _internal_name(node: nodes.Node) -> str | None:
+    """The `_`-prefixed attribute or name a node reaches for, if any."""
+    names: list[object] = []
+    if isinstance(node, nodes.Getattr):
+        names = [node.attr]
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        names = [node.arg.value]
+    elif isinstance(node, nodes.Name):
+        names = [node.name]
+    elif isinstance(node, nodes.Filter) and node.name in ATTRIBUTE_FILTERS:
+        # x|attr('__class__'), xs|map(attribute='a.__class__'): dotted paths are split on `.`
+        args = [*node.args, *(kw.value for kw in node.kwargs)]
+        for arg in args:
+            if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
+                names.extend(arg.value.split("."))
+    return next((n for n in names if isinstance(n, str) and n.startswith("_")), None)

@@ -13,6 +13,7 @@ from constlang.syntax import ast
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "0": "\0"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
+MAX_LIST_DEPTH = 64
 
 
 class Builder:
@@ -65,13 +66,17 @@ class Builder:
             fields.append(ast.Field(str(name), self.span(name), self.value(value), self.span(f)))
         return tuple(fields)
 
-    def value(self, node: Tree | Token) -> ast.Value:
+    def value(self, node: Tree | Token, depth: int = 0) -> ast.Value:
         if isinstance(node, Tree):
             kind = node.data
             if kind in ("string", "long_string"):
                 return self.string(node)
             if kind == "list":
-                items = tuple(self.value(c) for c in node.children if c is not None)
+                if depth >= MAX_LIST_DEPTH:  # deeper lists would exhaust Python's stack
+                    self.error("E001", f"lists are nested more than {MAX_LIST_DEPTH} deep",
+                               self.span(node), "flatten the nested lists")
+                    return ast.List((), self.span(node))
+                items = tuple(self.value(c, depth + 1) for c in node.children if c is not None)
                 return ast.List(items, self.span(node))
             tok = node.children[0]
             if kind == "number":
@@ -88,7 +93,11 @@ class Builder:
         text = str(tok)
         value: int | float
         if re.fullmatch(r"-?[0-9]+", text):
-            value = int(text)
+            try:
+                value = int(text)
+            except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+                self.error("E003", "number is too large", self.span(tok))
+                value = 0
         else:
             value = float(text)
             if value in (float("inf"), float("-inf")):

@@ -80,11 +80,8 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         pos = exc.pos_in_stream or 0
         ch = text[pos] if pos < len(text) else ""
         if ch == '"':
-            if text.startswith('"""', pos):
-                end = len(text)
-                return Diagnostic("E002", Severity.ERROR, "unterminated triple-quoted string",
-                                  source.span(pos, min(pos + 3, end)),
-                                  'close it with `"""`')
+            if text.startswith('"""', pos) or _after_empty_string(text, pos):
+                return _unterminated_triple(source, pos)
             line_end = text.find("\n", pos)
             line_end = len(text) if line_end == -1 else line_end
             return Diagnostic("E002", Severity.ERROR, "unterminated string",
@@ -102,13 +99,15 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
                           source.span(end, end), f"expected {_expected(set(exc.expected))}")
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
-    expected = set(exc.expected or ())
+    expected = _accepted(exc)
     if tok.type == "$END":
         end = len(text)
         return Diagnostic("E001", Severity.ERROR, "unexpected end of file",
                           source.span(end, end), _eof_help(expected))
     start = tok.start_pos or 0
     end = tok.end_pos or start + len(str(tok))
+    if tok.type == "STRING" and _after_empty_string(text, start):
+        return _unterminated_triple(source, start)
     found = str(tok)
     shown = found if len(found) <= 30 else found[:27] + "…"
     help_ = f"expected {_expected(expected)}"
@@ -120,6 +119,27 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         help_ = "expected a field `name = value` or `}`"
     return Diagnostic("E001", Severity.ERROR, f"unexpected `{shown}`",
                       source.span(start, end), help_)
+
+
+def _accepted(exc: UnexpectedToken) -> set[str]:
+    """The terminals the parser really takes here; `exc.expected` also lists the lookaheads of
+    every LALR state merged with this one (a `]` after `a = 1` outside any list)."""
+    interactive = getattr(exc, "interactive_parser", None)
+    accepted = set(interactive.accepts()) if interactive is not None else set()
+    return accepted or set(exc.expected or ())
+
+
+def _after_empty_string(text: str, pos: int) -> bool:
+    '''A triple quote never closed lexes as an empty string `""` and then a stray `"`.'''
+    return pos >= 2 and text[pos - 2:pos] == '""' and (pos < 3 or text[pos - 3] != '"')
+
+
+def _unterminated_triple(source: SourceFile, pos: int) -> Diagnostic:
+    """E002 at the opening triple quote, given its offset or the offset just past `""`."""
+    if not source.text.startswith('"""', pos):
+        pos -= 2
+    return Diagnostic("E002", Severity.ERROR, "unterminated triple-quoted string",
+                      source.span(pos, min(pos + 3, len(source.text))), 'close it with `"""`')
 
 
 def _eof_help(expected: set[str]) -> str:

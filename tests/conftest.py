@@ -1,0 +1,61 @@
+"""Shared fixtures for the tests: a scratch project, in-memory compiles, the compiler's
+diagnostic codes, and the hypothesis profile (derandomized when the CI variable is set).
+
+Test modules take these as fixtures rather than importing this file: `import conftest` is
+ambiguous once a sub-folder of tests/ has a conftest of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from constlang.compile import CompileResult, compile_path
+
+REPO = Path(__file__).resolve().parents[1]
+
+try:  # hypothesis is a dev dependency; only the property tests need it
+    from hypothesis import HealthCheck, settings
+except ImportError:  # pragma: no cover
+    pass
+else:
+    settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project folder, marked as a project root by an empty constlang.toml."""
+    (tmp_path / "constlang.toml").write_text("", "utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def compile_text(project: Path) -> Callable[..., CompileResult]:
+    """compile_text(text, name="main.const"): compile text as the file `project/name`."""
+
+    def run(text: str, name: str = "main.const") -> CompileResult:
+        return compile_path(project / name, text=text, root=project)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def compiler_codes() -> set[str]:
+    """Every diagnostic code the compiler can emit, read from its source.
+
+    Lint rules (constlang/lint/) keep their own codes and their own docs, so they are left out.
+    """
+    found: set[str] = set()
+    package = REPO / "constlang"
+    for path in package.rglob("*.py"):
+        if "lint" in path.relative_to(package).parts:
+            continue
+        found.update(re.findall(r"""["']([EW]\d{3})["']""", path.read_text("utf-8")))
+    return found

@@ -1,0 +1,231 @@
+"""Parser and AST builder: values, strings, numbers, spans, comments and syntax errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from constlang.errors import Diagnostic
+from constlang.source import SourceFile
+from constlang.syntax import ast
+from constlang.syntax.builder import MAX_LIST_DEPTH, build
+from constlang.syntax.parser import _parser, parse
+
+
+def module(text: str) -> tuple[ast.Module, list[Diagnostic]]:
+    source = SourceFile("t.const", text)
+    tree, _comments, diags = parse(source)
+    assert tree is not None, [d.message for d in diags]
+    built, more = build(source, tree)
+    return built, diags + more
+
+
+def syntax_error(text: str) -> Diagnostic:
+    tree, _comments, diags = parse(SourceFile("t.const", text))
+    assert tree is None and len(diags) == 1
+    return diags[0]
+
+
+def field_value(text: str, name: str = "v") -> ast.Value:
+    built, diags = module(f"principle p {{ {name} = {text} }}\n")
+    assert diags == []
+    decl = built.items[0]
+    assert isinstance(decl, ast.Declaration)
+    f = decl.field(name)
+    assert f is not None
+    return f.value
+
+
+def test_the_grammar_builds_as_strict_lalr() -> None:
+    parser = _parser()  # strict=True: any conflict raises while building
+    assert parser.options.parser == "lalr"
+
+
+def test_version_header_and_items_in_order() -> None:
+    built, diags = module('constlang 1\nimport "a.const"\nprinciple p {}\n'
+                          'template t(x, y,) "{{ x }}"\ndrop question q\n')
+    assert diags == []
+    assert built.version is not None and built.version.number == 1
+    kinds = [type(i).__name__ for i in built.items]
+    assert kinds == ["Import", "Declaration", "Template", "Drop"]
+    tpl = built.items[2]
+    assert isinstance(tpl, ast.Template)
+    assert [p.name for p in tpl.params] == ["x", "y"]  # trailing comma allowed
+    drop = built.items[3]
+    assert isinstance(drop, ast.Drop) and (drop.kind, drop.name) == ("question", "q")
+
+
+def test_override_flags() -> None:
+    built, _ = module('override principle p { weight = 2 }\noverride template t(x) "{{ x }}"\n')
+    decl, tpl = built.items
+    assert isinstance(decl, ast.Declaration) and decl.override
+    assert isinstance(tpl, ast.Template) and tpl.override
+
+
+@pytest.mark.parametrize(("literal", "expected"), [
+    (r'"plain"', "plain"),
+    (r'"a\nb"', "a\nb"),
+    (r'"tab\there"', "tab\there"),
+    (r'"cr\r"', "cr\r"),
+    (r'"say \"hi\""', 'say "hi"'),
+    (r'"back\\slash"', "back\\slash"),
+    (r'"nul\0"', "nul\0"),
+    (r'"\u00e9t\u00E9"', "été"),
+    ('"unicode é ✓"', "unicode é ✓"),
+    ('""', ""),
+])
+def test_string_escapes(literal: str, expected: str) -> None:
+    value = field_value(literal)
+    assert isinstance(value, ast.Str) and not value.long
+    assert value.value == expected
+
+
+def test_unknown_escapes_are_located_and_the_rest_still_builds() -> None:
+    built, diags = module('principle p {\n  v = "C:\\Users and \\q"\n  w = 1\n}\n')
+    assert [(d.code, d.span.line, d.span.column) for d in diags] == [("E003", 2, 10),
+                                                                       ("E003", 2, 21)]
+    assert "`\\U`" in diags[0].message
+    decl = built.items[0]
+    assert isinstance(decl, ast.Declaration) and decl.field("w") is not None
+
+
+@pytest.mark.parametrize(("literal", "expected"), [
+    ('"""one line"""', "one line"),
+    ('"""\n    first\n      second\n    """', "first\n  second\n"),
+    ('"""\n  a\n\n  b"""', "a\n\nb"),
+    ('"""\n\tx\n\ty\n"""', "x\ny\n"),
+    ('"""no \\n escapes "quoted" here"""', 'no \\n escapes "quoted" here'),
+    ('""""""', ""),
+])
+def test_triple_quoted_strings_are_literal_and_dedented(literal: str, expected: str) -> None:
+    value = field_value(literal)
+    assert isinstance(value, ast.Str) and value.long
+    assert value.value == expected
+
+
+def test_triple_quoted_string_body_position() -> None:
+    built, _ = module('template t(x) """\n      {{ x }}\n"""\n')
+    tpl = built.items[0]
+    assert isinstance(tpl, ast.Template)
+    assert (tpl.body.body_line, tpl.body.body_indent) == (2, 6)
+
+
+@pytest.mark.parametrize(("literal", "expected", "kind"), [
+    ("0", 0, int), ("42", 42, int), ("-7", -7, int), ("1.5", 1.5, float), ("-0.25", -0.25, float),
+    (".5", 0.5, float), ("5.", 5.0, float), ("2e-5", 2e-5, float), ("1E3", 1000.0, float),
+    ("-1.5e+2", -150.0, float), ("007", 7, int),
+])
+def test_numbers(literal: str, expected: float, kind: type) -> None:
+    value = field_value(literal)
+    assert isinstance(value, ast.Number)
+    assert value.value == expected and type(value.value) is kind
+    assert value.text == literal
+
+
+@pytest.mark.parametrize("literal", ["1e999", "-1e999", "9" * 5000])
+def test_numbers_too_large_are_errors_not_crashes(literal: str) -> None:
+    built, diags = module(f"principle p {{ v = {literal} }}\n")
+    assert [d.code for d in diags] == ["E003"]
+    assert diags[0].message == "number is too large"
+
+
+def test_booleans_references_and_lists() -> None:
+    assert field_value("true") == ast.Bool(True, field_value("true").span)
+    assert isinstance(field_value("false"), ast.Bool) and not field_value("false").value
+    ref = field_value("per_revision")
+    assert isinstance(ref, ast.Ref) and ref.name == "per_revision"
+    lst = field_value('[a, "b", 1, true, [2,],]')
+    assert isinstance(lst, ast.List)
+    assert ast.plain(lst) == ["a", "b", 1, True, [2]]
+    assert ast.plain(field_value("[]")) == []
+
+
+def test_keywords_are_names_where_a_name_is_expected() -> None:
+    built, diags = module('principle model { stage = [model, import, template] }\n')
+    assert diags == []
+    decl = built.items[0]
+    assert isinstance(decl, ast.Declaration) and decl.name == "model"
+    assert ast.plain(decl.fields[0].value) == ["model", "import", "template"]
+
+
+@pytest.mark.parametrize("string", ['"x"', '"""x"""'])
+def test_a_field_named_like_a_keyword_after_a_string_value(string: str) -> None:
+    # Regression: the template body shared the `string` rule, so LALR merged the states after
+    # a string and `model` lexed as the declaration keyword instead of a field name.
+    built, diags = module(f"stage s {{\n  kind = {string}\n  model = m\n}}\n")
+    assert diags == []
+    decl = built.items[0]
+    assert isinstance(decl, ast.Declaration)
+    assert [f.name for f in decl.fields] == ["kind", "model"]
+
+
+def test_spans_are_one_based_and_end_exclusive() -> None:
+    built, _ = module('constlang 1\n\nprinciple harmful {\n  weight = 1.5\n}\n')
+    decl = built.items[0]
+    assert isinstance(decl, ast.Declaration)
+    s = decl.name_span
+    assert (s.line, s.column, s.end_line, s.end_column) == (3, 11, 3, 18)
+    f = decl.fields[0]
+    assert (f.name_span.line, f.name_span.column) == (4, 3)
+    assert (f.value.span.column, f.value.span.end_column) == (12, 15)
+    assert (decl.span.line, decl.span.end_line) == (3, 5)
+
+
+def test_comments_are_collected_in_order() -> None:
+    source = SourceFile("t.const", '# head\nconstlang 1 # version\nprinciple p { # inside\n}\n')
+    tree, comments, diags = parse(source)
+    assert tree is not None and diags == []
+    assert [str(c) for c in comments] == ["# head", "# version", "# inside"]
+    assert [c.line for c in comments] == [1, 2, 3]
+
+
+def test_comments_do_not_leak_between_parses() -> None:
+    parse(SourceFile("a.const", "# a\n"))
+    _tree, comments, _ = parse(SourceFile("b.const", "# b\n"))
+    assert [str(c) for c in comments] == ["# b"]
+
+
+@pytest.mark.parametrize(("text", "code", "line", "col", "message", "help_part"), [
+    ('principle p {\n  critique "x"\n}\n', "E001", 2, 12, 'unexpected `"x"`', "`=`"),
+    ("principle p {\n  a = 1\n", "E001", 3, 1, "unexpected end of file", "never closed"),
+    ("principle p { tags = [1, 2 }\n", "E001", 1, 28, "unexpected `}`", "`]`"),
+    ("principle p { tags = [1, 2", "E001", 1, 27, "unexpected end of file", "`[`"),
+    ("principle p = 1\n", "E001", 1, 13, "unexpected `=`", "inside `{ ... }`"),
+    ("principle p { a = 1 b }\n", "E001", 1, 23, "unexpected `}`", None),
+    ("principle {}\n", "E001", 1, 11, "unexpected `{`", "a name"),
+    ('principle p { v = "abc\n}\n', "E002", 1, 19, "unterminated string", "same line"),
+    ('principle p { v = """abc\n}\n', "E002", 1, 19, "unterminated triple-quoted string",
+     '`"""`'),
+    ('principle p { v = """abc"\n}\n', "E002", 1, 19, "unterminated triple-quoted string",
+     '`"""`'),
+    ("principle p { v = 'x' }\n", "E002", 1, 19, "unexpected character `'`", "a string"),
+    ("principle p { v = @ }\n", "E002", 1, 19, "unexpected character `@`", None),
+    ("principle p { v = 1 }\n\x01\n", "E002", 2, 1, "unexpected character `\\x01`", None),
+    ("constlang one\n", "E001", 1, 11, "unexpected `one`", "whole number"),
+])
+def test_syntax_errors(text: str, code: str, line: int, col: int, message: str,
+                       help_part: str | None) -> None:
+    d = syntax_error(text)
+    assert (d.code, d.span.line, d.span.column, d.message) == (code, line, col, message)
+    if help_part is not None:
+        assert d.help is not None and help_part in d.help
+
+
+def test_long_token_is_shortened_in_the_message() -> None:
+    d = syntax_error(f'principle p {{ critique "{"x" * 100}" }}\n')
+    assert d.message.endswith("…`") and len(d.message) < 50
+
+
+def test_deep_lists_are_an_error_not_a_crash() -> None:
+    depth = 10_000
+    built, diags = module(f"principle p {{ v = {'[' * depth}{']' * depth} }}\n")
+    assert [d.code for d in diags] == ["E001"]
+    assert str(MAX_LIST_DEPTH) in diags[0].message
+
+
+def test_lists_just_under_the_depth_limit_build() -> None:
+    depth = MAX_LIST_DEPTH
+    value = field_value("[" * depth + "]" * depth)
+    for _ in range(depth - 1):
+        assert isinstance(value, ast.List) and len(value.items) == 1
+        value = value.items[0]
+    assert isinstance(value, ast.List) and value.items == ()
