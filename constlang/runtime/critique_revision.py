@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from constlang import plan as P
-from constlang.preview import example_vars, principle_vars
+from constlang.preview import PLACEHOLDERS, example_vars, principle_vars
 from constlang.runtime.data import PromptRow
 from constlang.runtime.render import find_step, render_step
 from constlang.runtime.rundir import MetricsLog, append_jsonl, atomic_write_text, recover_jsonl
@@ -24,10 +24,11 @@ SFT_ROWS = "sft.jsonl"
 class Generator(Protocol):
     """What the stage needs from a generation engine (GenerationEngine, or a fake in tests)."""
 
-    def generate(self, prompts: list[str], settings: Any, progress: Any = None) -> list[str]: ...
+    def generate(self, prompts: list[str], settings: Any,
+                 progress: Callable[[int], None] | None = None) -> list[str]: ...
 
 
-Progress = Callable[[int], None]  # advance the bar by this many generations
+Progress = Callable[[int], None]  # advance the bar by this many finished generations
 
 
 def default_settings(model: P.Model, seed: int) -> Any:
@@ -92,6 +93,23 @@ class CritiqueRevision:
             "prompt": row.prompt, "response": response, "critique": critique,
             "principle": principle_vars(principle), "examples": self.examples, "round": round_})
 
+    def preview(self, chunk: Sequence[PromptRow]) -> list[tuple[str, str]]:
+        """(title, text) of every prompt round 1 sends for the chunk, with placeholders for
+        the text the model has not written yet (the --dry-run view)."""
+        out = []
+        for row in chunk:
+            principle = self.sampler.choose(row.index, 1)[0]
+            where = f"{self.stage.name} · prompt {row.prompt_id}"
+            out += [
+                (f"{where} · respond", self.respond_prompt(row)),
+                (f"{where} · critique (round 1, principle {principle.id})",
+                 self.critique_prompt(row, PLACEHOLDERS["response"], principle, 1)),
+                (f"{where} · revise (round 1, principle {principle.id})",
+                 self.revision_prompt(row, PLACEHOLDERS["response"], PLACEHOLDERS["critique"],
+                                      principle, 1)),
+            ]
+        return out
+
     def needs_no_change(self, critique: str) -> bool:
         s = self.settings
         return s.skip_when_no_critique and s.no_critique_marker.casefold() in critique.casefold()
@@ -102,11 +120,9 @@ class CritiqueRevision:
         if not prompts:
             return []
         seed = call_seed(self.settings.seed, step, round_, first_index)
-        out = engine.generate(prompts, self.make_settings(self.model, seed))
+        out = engine.generate(prompts, self.make_settings(self.model, seed), progress)
         if len(out) != len(prompts):
             raise RuntimeError(f"the engine returned {len(out)} texts for {len(prompts)} prompts")
-        if progress:
-            progress(len(prompts))
         return [text.strip() for text in out]
 
     def run_chunk(self, engine: Generator, chunk: Sequence[PromptRow],

@@ -29,7 +29,8 @@ class Manifest(BaseModel):
     status: Status
     inputs_hash: str
     plan_hash: str
-    outputs_hash: str | None = Field(None, description="Hash of the artifacts, once completed.")
+    outputs_hash: str | None = Field(default=None,
+                                     description="Hash of the artifacts, once completed.")
     metrics: dict[str, Any] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
     started_at: str

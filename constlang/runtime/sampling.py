@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from constlang import plan as P
 
@@ -15,7 +16,14 @@ class SamplingError(ValueError):
     """The stage selects no principle that can be drawn."""
 
 
-def select(items: Sequence[P.Principle] | Sequence[P.Example], names: list[str]) -> list:
+class Declared(Protocol):
+    id: str
+
+
+D = TypeVar("D", bound=Declared)
+
+
+def select(items: Sequence[D], names: list[str]) -> list[D]:
     """The declarations a stage selects: every one for `["all"]`, else those named, in order."""
     if names == ["all"]:
         return list(items)

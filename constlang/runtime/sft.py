@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -77,7 +78,7 @@ def _callbacks(metrics: MetricsLog, progress: Callable[[int, int], None] | None)
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
                    **kwargs: Any) -> None:
             if logs:
-                metrics.log(event="train", step=state.global_step, epoch=state.epoch, **logs)
+                metrics.log(**{"event": "train", "step": state.global_step, **logs})
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if progress:
@@ -88,11 +89,17 @@ def _callbacks(metrics: MetricsLog, progress: Callable[[int, int], None] | None)
 
 def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream_dir: Path,
             out_dir: Path, device: str, metrics: MetricsLog,
+            on_ready: Callable[[], None] | None = None,
             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Fine-tune the stage's model on the upstream revisions; save it in out_dir/model."""
-    from constlang.runtime.models import load_model
+    """Fine-tune the stage's model on the upstream revisions; save it in out_dir/model.
+
+    `on_ready` is called once the data and the model are loaded, before anything is written.
+    """
     from datasets import Dataset
+    from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
+
+    from constlang.runtime.models import load_model
 
     stage: P.SFTStage = plan.stage(stage_name)
     s = stage.settings
@@ -101,9 +108,13 @@ def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream_dir: Path
     base = plan.model(s.model or upstream.settings.model)
     loaded = load_model(base, device=device, base_dir=base_dir)
     tokenizer = loaded.tokenizer
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    if on_ready:
+        on_ready()
     on_gpu = device.startswith("cuda")
+    fields = {f.name for f in dataclasses.fields(SFTConfig)}
+    # saves GPU memory, only slows a CPU step; renamed activation_checkpointing in transformers 5
+    checkpointing: dict[str, Any] = {("activation_checkpointing" if "activation_checkpointing"
+                                      in fields else "gradient_checkpointing"): on_gpu}
     steps = math.ceil(len(rows) / (s.batch_size * s.gradient_accumulation_steps)) * s.epochs
     config = SFTConfig(
         output_dir=str(out_dir / "trainer"), num_train_epochs=s.epochs,
@@ -111,7 +122,7 @@ def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream_dir: Path
         gradient_accumulation_steps=s.gradient_accumulation_steps, max_length=s.max_length,
         seed=s.seed, data_seed=s.seed, use_cpu=not on_gpu,
         bf16=on_gpu and _bf16_supported(), fp16=False,
-        gradient_checkpointing=on_gpu,  # saves GPU memory; on CPU it only slows the step
+        **checkpointing,
         report_to=os.environ.get("CONSTLANG_REPORT_TO", "none"), save_strategy="no",
         logging_steps=max(1, int(steps) // 20), disable_tqdm=True, dataset_num_proc=None,
     )
@@ -124,8 +135,9 @@ def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream_dir: Path
     trainer = SFTTrainer(model=loaded.model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=peft_config,
                          callbacks=_callbacks(metrics, progress))
+    trainer.remove_callback(PrinterCallback)  # metrics.jsonl and our progress bar replace it
     result = trainer.train()
-    model = trainer.model
+    model: Any = trainer.model
     if s.lora:
         model = model.merge_and_unload()  # downstream stages load a plain model directory
     final = out_dir / MODEL_DIR
