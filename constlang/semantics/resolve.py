@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from lark import Token
+
 from constlang.errors import Diagnostics
 from constlang.source import SourceError, SourceFile, Span, normalize_text
 from constlang.syntax import ast
@@ -42,6 +44,7 @@ class LoadedModule:
     source: SourceFile
     path: Path | None  # where the file is (or, for in-memory text, would be)
     rel: str  # path relative to the project root (or std/NAME)
+    comments: list[Token] = field(default_factory=list)  # the parser's COMMENT tokens
 
 
 @dataclass
@@ -102,7 +105,7 @@ class Resolver:
                              exc.help)
             self._by_path[key] = None
             return None
-        tree, _comments, errors = parse(source)
+        tree, comments, errors = parse(source)
         self.diags.extend(errors)
         if tree is None:
             module = ast.Module(shown, None, ())
@@ -112,7 +115,7 @@ class Resolver:
         rel = std_name or self._relative(key)
         # In-memory text stands in for the file at `path`: its imports and dataset paths
         # resolve from that file's folder, exactly as if it had been read from disk.
-        loaded = LoadedModule(module, source, path.resolve(), rel)
+        loaded = LoadedModule(module, source, path.resolve(), rel, list(comments))
         self._check_version(module, source)
         self.modules[shown] = loaded
         self._by_path[key] = loaded

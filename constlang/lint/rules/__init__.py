@@ -1,0 +1,1 @@
+"""Lint rules, one module each; constlang.lint.registry lists them in order."""

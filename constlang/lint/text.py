@@ -1,0 +1,66 @@
+"""Text: small helpers the prompt rules share (normalising, word sets, near-duplicates)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from constlang.source import Span
+
+_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def words(text: str) -> list[str]:
+    return _WORD_RE.findall(text.lower())
+
+
+def normalised(text: str) -> str:
+    """Lower case, punctuation dropped, whitespace collapsed: equal texts compare equal."""
+    return " ".join(words(text))
+
+
+def similar_pairs(texts: Sequence[str], threshold: float,
+                  min_words: int = 4) -> list[tuple[int, int, float]]:
+    """Pairs (i, j, jaccard) with i < j whose word sets have Jaccard similarity >= threshold.
+
+    All-pairs with prefix filtering: tokens are ordered rarest first and only the first
+    |s| - ceil(t·|s|) + 1 of each set are indexed, which no pair above the threshold can miss;
+    on texts that share only common words this is close to linear.
+    """
+    sets = [frozenset(words(t)) for t in texts]
+    df = Counter(tok for s in sets for tok in s)
+    rank = {tok: r for r, tok in enumerate(sorted(df, key=lambda tok: (df[tok], tok)))}
+    index: dict[str, list[int]] = defaultdict(list)
+    out = []
+    for j, s in enumerate(sets):
+        n = len(s)
+        if n < min_words:
+            continue
+        prefix = n - math.ceil(threshold * n) + 1
+        candidates: set[int] = set()
+        for tok in sorted(s, key=rank.__getitem__)[:prefix]:
+            candidates.update(index[tok])
+            index[tok].append(j)
+        low, high = threshold * n, n / threshold  # sizes a match can have
+        for i in sorted(candidates):
+            other = sets[i]
+            m = len(other)
+            if m < low or m > high:
+                continue
+            inter = len(s & other)
+            score = inter / (n + m - inter)
+            if score >= threshold:
+                out.append((i, j, score))
+    return out
+
+
+def string_end_insert(span: Span, long: bool) -> int | None:
+    """Offset just inside the closing quote of a one-line string literal (None for long ones)."""
+    return None if long else span.end - 1
+
+
+def quote(text: str) -> str:
+    """Text as the inside of a one-line "..." literal."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')

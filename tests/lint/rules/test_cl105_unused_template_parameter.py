@@ -1,0 +1,33 @@
+"""CL105 unused-template-parameter, and its safe fix."""
+
+from constlang.lint.fix import apply_fixes
+
+from ..helpers import PIPELINE, PRINCIPLE, findings
+
+TEMPLATE = '''
+template respond_prompt(prompt, examples) """
+{{ prompt }}
+"""
+'''
+
+
+def test_unused_parameter_is_flagged_with_a_safe_fix(tmp_path):
+    found = findings(tmp_path, PRINCIPLE + TEMPLATE + PIPELINE, "CL105")
+    assert [d.message for d in found] == [
+        "template `respond_prompt` declares `examples` but never uses it"]
+    assert found[0].fix is not None and found[0].fix.safe
+    text = (tmp_path / "main.const").read_text()
+    fixed, done = apply_fixes(text, found)
+    assert "template respond_prompt(prompt) \"\"\"" in fixed and len(done) == 1
+
+
+def test_first_of_several_parameters_is_removed_with_its_comma(tmp_path):
+    body = PRINCIPLE + TEMPLATE.replace("(prompt, examples)", "(examples, prompt)") + PIPELINE
+    found = findings(tmp_path, body, "CL105")
+    fixed, _ = apply_fixes((tmp_path / "main.const").read_text(), found)
+    assert "template respond_prompt(prompt) \"\"\"" in fixed
+
+
+def test_used_parameters_are_not_flagged(tmp_path):
+    body = PRINCIPLE + TEMPLATE.replace("{{ prompt }}", "{{ prompt }}{{ examples|length }}")
+    assert findings(tmp_path, body + PIPELINE, "CL105") == []
