@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -145,8 +146,6 @@ class StageDir:
 
     def reset(self) -> None:
         """Remove every artifact of an earlier run whose inputs differ."""
-        import shutil
-
         if self.path.exists():
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)

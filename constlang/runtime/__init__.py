@@ -1,0 +1,1 @@
+"""Runtime: executes a compiled plan, stage by stage (imports torch only inside the stages)."""

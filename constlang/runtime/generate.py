@@ -1,0 +1,279 @@
+"""Runtime, generation: batched seeded sampling and option scoring (the one model.generate)."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Union
+
+from constlang.runtime.models import LoadedModel, ModelError
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+Chat = list[dict[str, str]]
+Prompt = Union[str, Chat]
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How to sample one completion per prompt."""
+
+    max_new_tokens: int = 128
+    temperature: float = 0.7  # 0 → greedy
+    top_p: float = 0.95
+    stop: tuple[str, ...] = ()  # the text is cut before the first of these
+    seed: int = 0
+    min_new_tokens: int = 0  # generate at least this many tokens (benchmarks fix the length)
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1 or not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise ValueError("need 0 <= min_new_tokens <= max_new_tokens and max_new_tokens >= 1")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError("need temperature >= 0 and 0 < top_p <= 1")
+        if any(not s for s in self.stop):
+            raise ValueError("stop strings must not be empty")
+
+
+def batch_seed(seed: int, batch_index: int) -> int:
+    """The sampling seed of one batch: fixed by (seed, batch index), not by earlier draws."""
+    digest = hashlib.sha256(f"constlang/batch/{seed}/{batch_index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
+    """`text` up to (not including) the earliest occurrence of any stop string."""
+    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+class _StopStrings:
+    """A transformers stopping criterion: a row is done once its new text holds a stop string."""
+
+    def __init__(self, tokenizer: Any, stop: Sequence[str], prompt_width: int) -> None:
+        self.tokenizer = tokenizer
+        self.stop = tuple(stop)
+        self.prompt_width = prompt_width
+        # A token decodes to at least one character, so this many tokens cover the longest stop.
+        self.window = max(len(s) for s in stop) + 2
+        self.done: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        import torch
+
+        if self.done is None:
+            self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        tails = input_ids[:, max(self.prompt_width, input_ids.shape[1] - self.window):]
+        rows = (~self.done).nonzero().flatten().tolist()
+        texts = self.tokenizer.batch_decode(tails[rows], skip_special_tokens=True)
+        for row, text in zip(rows, texts, strict=True):
+            if any(s in text for s in self.stop):
+                self.done[row] = True
+        return self.done.clone()
+
+
+class GenerationEngine:
+    """Batched generation and scoring with one loaded model.
+
+    Prompts are tokenized, sorted by length (longest first, so memory errors show at once) and
+    run `batch_size` at a time with left padding and the KV cache; results come back in input
+    order. Sampling is seeded per batch from (seed, batch index): the same prompts and settings
+    give the same texts; greedy decoding (temperature 0) does not depend on batching at all.
+    """
+
+    def __init__(self, loaded: LoadedModel, *, batch_size: int = 8,
+                 use_chat_template: bool = True) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.loaded = loaded
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.batch_size = batch_size
+        self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
+        self.use_chat_template = use_chat_template and self.has_chat_template
+        if use_chat_template and not self.has_chat_template:
+            log.warning("model '%s' has no chat template: prompts are used as plain text",
+                        loaded.name)
+        self.stats: dict[str, Any] = {"calls": 0, "prompts": 0, "generated_tokens": 0,
+                                      "prompt_tokens": 0, "seconds": 0.0, "score_calls": 0,
+                                      "scored_prompts": 0, "score_seconds": 0.0}
+
+    # -- prompts ---------------------------------------------------------------------------------
+    def render(self, prompt: Prompt) -> str:
+        """The exact text the model reads for a prompt (chat template with generation prompt)."""
+        if isinstance(prompt, str) and not self.use_chat_template:
+            return prompt
+        if not self.has_chat_template:
+            raise ModelError(f"model '{self.loaded.name}' has no chat template, so it cannot take "
+                             "chat prompts; pass plain strings")
+        chat = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+        return self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+
+    def encode(self, prompts: Sequence[Prompt]) -> list[list[int]]:
+        """Token ids of each rendered prompt (a chat template already holds its special tokens)."""
+        special = not self.use_chat_template
+        return [self.tokenizer(self.render(p), add_special_tokens=special)["input_ids"]
+                for p in prompts]
+
+    def _batches(self, encoded: Sequence[Sequence[int]]) -> list[list[int]]:
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))  # stable for ties
+        return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+    def _pad_left(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch
+
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(r)) + list(r) for r in rows], dtype=torch.long)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows],
+                            dtype=torch.long)
+        return ids.to(self.loaded.device), mask.to(self.loaded.device)
+
+    def _check_context(self, encoded: Sequence[Sequence[int]], new_tokens: int) -> None:
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        longest = max(range(len(encoded)), key=lambda i: len(encoded[i]))
+        if limit and len(encoded[longest]) + new_tokens > limit:
+            raise ModelError(
+                f"prompt {longest} is {len(encoded[longest])} tokens; with {new_tokens} new tokens "
+                f"it exceeds the context of model '{self.loaded.name}' ({limit} tokens): shorten "
+                "the prompt, its few-shot examples, or max_new_tokens")
+
+    def _eos_ids(self) -> list[int]:
+        configured = getattr(self.model.generation_config, "eos_token_id", None)
+        ids = configured if isinstance(configured, list) else [configured]
+        ids = [*ids, self.tokenizer.eos_token_id]
+        return sorted({i for i in ids if i is not None})
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        """inference_mode and eval mode, restoring the model's training flag afterwards."""
+        import torch
+
+        from constlang.runtime.models import memory_advice
+
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode(), memory_advice("generating (lower batch_size)"):
+                yield
+        finally:
+            self.model.train(was_training)
+
+    # -- generation ------------------------------------------------------------------------------
+    def generate(self, prompts: list[str] | list[Chat], settings: GenerationSettings,
+                 progress: Callable[[int], None] | None = None) -> list[str]:
+        """One completion per prompt, in input order. A prompt is a user message (str) or a full
+        chat (list of {"role","content"}); the chat template is applied with add_generation_prompt.
+
+        `progress`, if given, is called after each batch with the number of prompts it finished.
+        """
+        if not prompts:
+            return []
+        started = time.perf_counter()
+        encoded = self.encode(prompts)
+        self._check_context(encoded, settings.max_new_tokens)
+        texts: list[str] = [""] * len(prompts)
+        new_tokens = 0
+        with self._running():
+            for index, rows in enumerate(self._batches(encoded)):
+                batch_start = time.perf_counter()
+                outs, count = self._generate_batch([encoded[i] for i in rows], settings,
+                                                   batch_seed(settings.seed, index))
+                for i, text in zip(rows, outs, strict=True):
+                    texts[i] = text
+                new_tokens += count
+                log.debug("batch %d: %d prompts, %d new tokens, %.2f s", index, len(rows), count,
+                          time.perf_counter() - batch_start)
+                if progress is not None:
+                    progress(len(rows))
+        seconds = time.perf_counter() - started
+        self.stats["calls"] += 1
+        self.stats["prompts"] += len(prompts)
+        self.stats["generated_tokens"] += new_tokens
+        self.stats["prompt_tokens"] += sum(len(e) for e in encoded)
+        self.stats["seconds"] += seconds
+        log.info("generated %d completions, %d new tokens in %.1f s (%.0f tokens/s)",
+                 len(prompts), new_tokens, seconds, new_tokens / max(seconds, 1e-9))
+        return texts
+
+    def _generate_batch(self, rows: list[list[int]], settings: GenerationSettings,
+                        seed: int) -> tuple[list[str], int]:
+        import torch
+
+        ids, mask = self._pad_left(rows)
+        eos = self._eos_ids()
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": settings.max_new_tokens, "min_new_tokens": settings.min_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id, "eos_token_id": eos, "use_cache": True,
+            "do_sample": settings.temperature > 0,
+        }
+        if settings.temperature > 0:  # top_k=0 turns off transformers' default top-k of 50
+            kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
+        if settings.stop:
+            kwargs["stopping_criteria"] = [_StopStrings(self.tokenizer, settings.stop,
+                                                        ids.shape[1])]
+        device = torch.device(self.loaded.device)
+        forked = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=forked):  # the caller's random state is left alone
+            torch.manual_seed(seed)
+            out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        new = out[:, ids.shape[1]:]
+        ended = torch.isin(new, torch.tensor(eos + [self.tokenizer.pad_token_id],
+                                             device=new.device))
+        # Tokens up to and including the first EOS; a row cut by a stop string is padded after.
+        counts = torch.where(ended.any(1), ended.int().argmax(1) + 1, new.shape[1])
+        texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        if settings.stop:
+            texts = [truncate_at_stop(t, settings.stop) for t in texts]
+        return texts, int(counts.sum())
+
+    # -- scoring ---------------------------------------------------------------------------------
+    def score_options(self, prompts: list[str] | list[Chat],
+                      options: list[str]) -> list[list[float]]:
+        """Log-probability of each option string as the continuation of each prompt, from ONE
+        batched forward pass per batch (no generation); used later by the AI-feedback stage.
+
+        An option's tokens are the option tokenized on its own, appended to the prompt's tokens;
+        its log-probability is the sum over those tokens. Result: [prompt][option].
+        """
+        import torch
+
+        if not options:
+            raise ValueError("score_options needs at least one option")
+        if not prompts:
+            return []
+        started = time.perf_counter()
+        encoded = self.encode(prompts)
+        choices = [self.tokenizer(o, add_special_tokens=False)["input_ids"] for o in options]
+        for option, tokens in zip(options, choices, strict=True):
+            if not tokens:
+                raise ValueError(f"option {option!r} has no tokens")
+        self._check_context(encoded, max(len(c) for c in choices))
+        width = max(len(c) for c in choices)
+        forward = inspect.signature(self.model.forward).parameters
+        scores = [[0.0] * len(options) for _ in prompts]
+        with self._running():
+            for rows in self._batches(encoded):
+                ids, mask = self._pad_left([encoded[i] + c for i in rows for c in choices])
+                extra: dict[str, Any] = {}
+                if "position_ids" in forward:  # left padding: positions count real tokens only
+                    extra["position_ids"] = (mask.cumsum(-1) - 1).clamp(min=0)
+                if "logits_to_keep" in forward:  # only the logits over the options' tokens
+                    extra["logits_to_keep"] = width + 1
+                logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False,
+                                    **extra).logits[:, -(width + 1):-1]
+                logprobs = torch.log_softmax(logits.float(), dim=-1)
+                picked = logprobs.gather(-1, ids[:, -width:].unsqueeze(-1)).squeeze(-1)
+                for k, (i, j) in enumerate((i, j) for i in rows for j in range(len(choices))):
+                    scores[i][j] = float(picked[k, width - len(choices[j]):].sum())
+        self.stats["score_calls"] += 1
+        self.stats["scored_prompts"] += len(prompts)
+        self.stats["score_seconds"] += time.perf_counter() - started
+        return scores

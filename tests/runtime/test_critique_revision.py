@@ -1,0 +1,228 @@
+"""The critique/revision program, run with a deterministic fake engine; prompt data reading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from constlang import plan as P
+from constlang.compile import compile_path
+from constlang.runtime.critique_revision import ROWS, SFT_ROWS, CritiqueRevision
+from constlang.runtime.data import DataError, read_prompts
+
+CONSTITUTION = """constlang 1
+
+constitution "fake-test" {{ version = "1.2.3" }}
+
+principle harm {{
+  critique = "CRITIQUE-HARM: find the harm."
+  revision = "REVISE-HARM: remove the harm."
+}}
+
+principle tone {{
+  critique = "CRITIQUE-TONE: find the sermon."
+  revision = "REVISE-TONE: drop the sermon."
+}}
+
+example lockpick {{
+  prompt = "EX-PROMPT"
+  response = "EX-RESPONSE"
+  critique_request = "EX-CRITIQUE-REQUEST"
+  critique = "EX-CRITIQUE"
+  revision_request = "EX-REVISION-REQUEST"
+  revision = "EX-REVISION"
+}}
+
+model m {{ source = "unused" }}
+dataset d {{ path = "prompts.jsonl" }}
+
+stage critique_revision {{
+  model = m
+  prompts = d
+  revisions = 2
+  batch_size = 2
+  {extra}
+}}
+"""
+
+
+def make_job(tmp_path: Path, n: int = 5, extra: str = "") -> tuple[CritiqueRevision, list]:
+    (tmp_path / "c.const").write_text(CONSTITUTION.format(extra=extra), "utf-8")
+    lines = [json.dumps({"id": f"q{i}", "prompt": f"PROMPT-{i}"}) for i in range(n)]
+    (tmp_path / "prompts.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    result = compile_path(tmp_path / "c.const")
+    assert result.plan is not None, result.diagnostics
+    job = CritiqueRevision.from_plan(result.plan, "critique_revision")
+    job.make_settings = lambda model, seed: {"seed": seed}
+    return job, read_prompts(result.plan.dataset("d"), result.base_dir)
+
+
+class FakeEngine:
+    """Answers by prompt kind; a critique says `no_critique` for prompts containing `skip`."""
+
+    def __init__(self, skip: tuple[str, ...] = (),
+                 no_critique: str = "No critique needed.") -> None:
+        self.calls: list[list[str]] = []
+        self.skip = skip
+        self.no_critique = no_critique
+
+    def generate(self, prompts: list[str], settings: Any, progress: Any = None) -> list[str]:
+        self.calls.append(list(prompts))
+        out = []
+        for p in prompts:
+            reply = p.split("Assistant: ")[-1].splitlines()[0]  # the last one: not the example's
+            if "Critique request:" in p:
+                bad = any(s in p for s in self.skip)
+                out.append(self.no_critique if bad else f"critique of [{reply}]")
+            elif "Revision request:" in p:
+                out.append(f"revised({reply})")
+            else:
+                out.append(f"answer to {p}")
+        if progress:
+            progress(len(prompts))
+        return out
+
+
+def rows(tmp_path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (tmp_path / "out" / ROWS).read_text().splitlines()]
+
+
+def test_program_runs_answer_then_critique_and_revision_rounds(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=3)
+    engine = FakeEngine()
+    job.run(engine, prompts, tmp_path / "out")
+    # chunks of 2 prompts: (respond + 2 × (critique + revise)) calls per chunk
+    assert [len(c) for c in engine.calls] == [2] * 5 + [1] * 5
+    first_critique = engine.calls[1][0]
+    chosen = job.sampler.choose(0, 2)
+    principles = {"harm": ("CRITIQUE-HARM", "REVISE-HARM"),
+                  "tone": ("CRITIQUE-TONE", "REVISE-TONE")}
+    assert principles[chosen[0].id][0] in first_critique
+    assert "Assistant: answer to PROMPT-0" in first_critique
+    assert "Critique: EX-CRITIQUE" in first_critique  # the few-shot example is shown
+    first_revision = engine.calls[2][0]
+    assert principles[chosen[0].id][1] in first_revision
+    assert "Critique: critique of [answer to PROMPT-0]" in first_revision
+    # round 2 critiques round 1's revision
+    assert "Assistant: revised(answer to PROMPT-0)" in engine.calls[3][0]
+    assert principles[chosen[1].id][0] in engine.calls[3][0]
+
+    out = rows(tmp_path)
+    assert [r["index"] for r in out] == [0, 1, 2]
+    row = out[0]
+    assert set(row) == {"index", "prompt_id", "prompt", "initial", "rounds", "final", "messages",
+                        "plan_hash"}
+    assert row["prompt_id"] == "q0" and row["prompt"] == "PROMPT-0"
+    assert row["initial"] == "answer to PROMPT-0"
+    assert row["rounds"] == [
+        {"round": 1, "principle": chosen[0].id, "critique": "critique of [answer to PROMPT-0]",
+         "revision": "revised(answer to PROMPT-0)", "skipped": False},
+        {"round": 2, "principle": chosen[1].id,
+         "critique": "critique of [revised(answer to PROMPT-0)]",
+         "revision": "revised(revised(answer to PROMPT-0))", "skipped": False},
+    ]
+    assert row["final"] == "revised(revised(answer to PROMPT-0))"
+    assert row["messages"] == [{"role": "user", "content": "PROMPT-0"},
+                               {"role": "assistant", "content": row["final"]}]
+    assert row["plan_hash"].startswith("sha256:")
+
+
+def test_skip_when_no_critique_keeps_the_answer_and_skips_the_model_call(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=2, extra="skip_when_no_critique = true")
+    engine = FakeEngine(skip=("PROMPT-1",), no_critique="Looks fine. NO CRITIQUE NEEDED here.")
+    job.run(engine, prompts, tmp_path / "out")
+    revision_calls = [c for c in engine.calls if "Revision request:" in c[0]]
+    assert [len(c) for c in revision_calls] == [1, 1]  # only prompt 0 is revised
+    skipped = rows(tmp_path)[1]
+    assert [r["skipped"] for r in skipped["rounds"]] == [True, True]
+    assert [r["revision"] for r in skipped["rounds"]] == ["answer to PROMPT-1"] * 2
+    assert skipped["final"] == skipped["initial"]
+    assert [r["skipped"] for r in rows(tmp_path)[0]["rounds"]] == [False, False]
+
+
+def test_marker_is_ignored_without_skip_setting(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=1)
+    engine = FakeEngine(skip=("PROMPT-0",))
+    job.run(engine, prompts, tmp_path / "out")
+    assert not any(r["skipped"] for r in rows(tmp_path)[0]["rounds"])
+
+
+def test_sft_rows_hold_one_conversation_per_round_and_load_with_datasets(tmp_path: Path) -> None:
+    from datasets import load_dataset
+
+    job, prompts = make_job(tmp_path, n=3)
+    job.run(FakeEngine(), prompts, tmp_path / "out")
+    data = load_dataset("json", data_files=str(tmp_path / "out" / SFT_ROWS), split="train")
+    assert len(data) == 3 * 2
+    assert data[1]["messages"] == [
+        {"role": "user", "content": "PROMPT-0"},
+        {"role": "assistant", "content": "revised(revised(answer to PROMPT-0))"}]
+    assert (data[1]["index"], data[1]["round"], data[1]["last"], data[1]["skipped"]) == (
+        0, 2, True, False)
+    assert data[0]["last"] is False
+
+
+def test_rerun_skips_written_rows_and_drops_a_partial_line(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=5)
+    job.run(FakeEngine(), prompts[:2], tmp_path / "out")
+    path = tmp_path / "out" / ROWS
+    before = path.read_bytes()
+    with path.open("ab") as fh:
+        fh.write(b'{"index": 2, "prompt_id": "q2", "pro')  # a write cut by a kill
+    engine = FakeEngine()
+    job.run(engine, prompts, tmp_path / "out")
+    assert path.read_bytes().startswith(before)
+    assert [r["index"] for r in rows(tmp_path)] == [0, 1, 2, 3, 4]
+    assert sum(len(c) for c in engine.calls if "Critique" not in c[0]
+               and "Revision" not in c[0]) == 3  # only prompts 2, 3 and 4 were answered
+
+
+def test_principles_are_the_sampled_ones(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=4, extra='sampling = "in_order"')
+    job.run(FakeEngine(), prompts, tmp_path / "out")
+    assert [[r["principle"] for r in row["rounds"]] for row in rows(tmp_path)] == [
+        ["harm", "tone"]] * 4
+
+
+def test_dry_run_preview_renders_placeholders(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=2)
+    shown = job.preview(prompts)
+    assert [title.split(" · ")[-1].split(" ")[0] for title, _ in shown] == [
+        "respond", "critique", "revise"] * 2
+    assert shown[0][1] == "PROMPT-0"
+    assert "<the model's current reply>" in shown[1][1]
+    assert "<the model's critique>" in shown[2][1]
+
+
+# ---------------------------------------------------------------- prompt files
+
+def dataset(tmp_path: Path, text: str, **kw: Any) -> P.Dataset:
+    (tmp_path / "p.jsonl").write_text(text, "utf-8")
+    return P.Dataset(id="d", path="p.jsonl", **kw)
+
+
+def test_read_prompts_uses_ids_limit_and_field(tmp_path: Path) -> None:
+    ds = dataset(tmp_path, '{"id": "a", "q": "one"}\n\n{"q": "two"}\n{"q": "three"}\n',
+                 field="q", limit=2)
+    got = read_prompts(ds, tmp_path)
+    assert [(r.index, r.prompt_id, r.prompt) for r in got] == [(0, "a", "one"), (1, "d-1", "two")]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"prompt": "a"}\n{"prompt": "b",\n', r"p\.jsonl:2: malformed JSON"),
+    ('{"prompt": "a"}\n{"text": "b"}\n', r"p\.jsonl:2: no `prompt` field .*the row has: text"),
+    ('{"prompt": 3}\n', r"p\.jsonl:1: field `prompt` must be a string"),
+    ('[1, 2]\n', r"p\.jsonl:1: expected a JSON object"),
+    ("\n\n", r"dataset `d`: .*p\.jsonl has no prompts"),
+])
+def test_read_prompts_errors_name_the_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        read_prompts(dataset(tmp_path, text), tmp_path)
+
+
+def test_missing_prompt_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="prompt file not found: .*nope.jsonl"):
+        read_prompts(P.Dataset(id="d", path="nope.jsonl"), tmp_path)
