@@ -1,4 +1,4 @@
-"""Benchmark: lint of a generated 1,000-principle constitution beside check+compile of it.
+"""Benchmark: lint and fmt of a generated 1,000-principle constitution beside check+compile.
 
 Run: python benchmarks/bench_lint.py [--principles N] [--repeat R] [--max-ratio X]
 Both sides are measured in one process, alternately, and reported as a ratio; lint reuses the
@@ -19,6 +19,7 @@ from pathlib import Path
 from constlang.compile import compile_path
 from constlang.lint.config import LintConfig
 from constlang.lint.engine import lint_result
+from constlang.syntax.format import format_source
 
 BASE = ("reply answer user request harm harmful unsafe illegal unethical honest accurate "
          "kind respectful private personal data weapon danger risk child minor advice medical "
@@ -73,12 +74,18 @@ def constitution(principles: int, questions: int = 50, seed: int = 0) -> str:
     return "\n".join(out)
 
 
-def measure(path: Path, repeat: int) -> tuple[list[float], list[float], list[float], int]:
-    """Alternating runs: (check+compile times, lint times, rules-only times, findings)."""
+def measure(path: Path, repeat: int
+            ) -> tuple[list[float], list[float], list[float], list[float], int]:
+    """Alternating runs: (check+compile, lint, rules-only and fmt times, findings)."""
     config = LintConfig()
-    checks, lints, rules = [], [], []
+    checks, lints, rules, fmts = [], [], [], []
     findings = 0
+    text = path.read_text(encoding="utf-8")
     for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        format_source(text, str(path))
+        fmts.append(time.perf_counter() - t0)
         gc.collect()
         t0 = time.perf_counter()
         compile_path(path)
@@ -92,7 +99,7 @@ def measure(path: Path, repeat: int) -> tuple[list[float], list[float], list[flo
         lints.append(t2 - t0)
         rules.append(t2 - t1)
         findings = len(report.diagnostics)
-    return checks, lints, rules, findings
+    return checks, lints, rules, fmts, findings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,15 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         path = root / "bench.const"
         path.write_text(constitution(args.principles), encoding="utf-8")
         compile_path(path)  # warm the parser and template caches
-        checks, lints, rules, findings = measure(path, args.repeat)
+        checks, lints, rules, fmts, findings = measure(path, args.repeat)
         size = path.stat().st_size
-    check_t, lint_t, rules_t = (statistics.median(x) for x in (checks, lints, rules))
+    check_t, lint_t, rules_t, fmt_t = (statistics.median(x) for x in (checks, lints, rules, fmts))
     ratio = lint_t / check_t
     print(f"constitution: {args.principles:,} principles, 50 questions, {size:,} bytes; "
           f"median of {args.repeat} runs")
     print(f"check+compile  {check_t * 1000:8.1f} ms")
     print(f"lint           {lint_t * 1000:8.1f} ms   (rules {rules_t * 1000:.1f} ms, "
           f"{findings} findings)")
+    print(f"fmt            {fmt_t * 1000:8.1f} ms   ({fmt_t / check_t:.2f}× check+compile)")
     print(f"ratio          {ratio:8.2f}×   (lint / check+compile; target <= 1.50×)")
     if args.max_ratio is not None and ratio > args.max_ratio:
         print(f"FAIL: ratio above {args.max_ratio}", file=sys.stderr)

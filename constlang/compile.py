@@ -17,9 +17,9 @@ from constlang.semantics.check import (
     CheckResult,
     check_world,
     fields_of,
-    stage_deps,
 )
 from constlang.semantics.resolve import Symbol, World, file_hash, resolve
+from constlang.semantics.stages import stage_deps
 from constlang.source import SourceFile, Span
 from constlang.syntax import ast
 

@@ -336,3 +336,22 @@ def test_layout_does_not_depend_on_the_input_layout(tokens: list[str], data: st.
         return "".join(t + g for t, g in zip(tokens, gaps, strict=True))
 
     assert format_source(spaced()) == format_source(spaced())
+
+
+@pytest.mark.parametrize("path", [p for p in CORPUS if p.parent.name == "constitutions"],
+                         ids=lambda p: p.name)
+def test_formatting_keeps_the_plan_hash(path: Path, tmp_path: Path) -> None:
+    """The compiled plan of a formatted file has the same hash as the original's."""
+    from constlang.compile import compile_path
+
+    original = compile_path(path)
+    assert original.plan is not None, original.diagnostics
+    # Whitespace outside strings only: field lines re-spaced, extra blank lines between blocks.
+    messy = re.sub(r"(?m)^(\s*)(\w+) += ", r"\1\2   =  ", path.read_text("utf-8"))
+    messy = re.sub(r"(?m)^(principle|question|example|stage) ", r"\n\n\1 ", messy)
+    assert messy != path.read_text("utf-8")
+    formatted = format_source(messy, str(path))
+    reformatted = compile_path(path, text=formatted)
+    assert reformatted.plan is not None, reformatted.diagnostics
+    assert reformatted.plan.hash == original.plan.hash
+    assert compile_path(path, text=messy).plan.hash == original.plan.hash
