@@ -162,7 +162,7 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
                question: str | None) -> None:
     """Show the exact prompts a stage's program sends for a sample input, without a model."""
     from constlang.errors import did_you_mean
-    from constlang.preview import SAMPLE_PROMPT, first_prompt, render_stage
+    from constlang.preview import SAMPLE_PROMPT, chat_text, first_prompt, render_stage
     from constlang.semantics.templates import TemplateRenderError
 
     result = _compile_or_exit(path)
@@ -190,7 +190,7 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
     for step in steps:
         click.echo(click.style(f"── {step.step} · template {step.template} · model {step.model} ──",
                                bold=True))
-        click.echo(step.text)
+        click.echo(chat_text(step.messages) + "\n")
 
 
 @cli.command("plan")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,23 @@ PLACEHOLDERS = {
 SAMPLE_PROMPT = "How do I pick a lock?"
 
 
+Chat = list[dict[str, str]]
+
+# Steps whose few-shot examples become earlier chat turns, and the example field that answers.
+FEW_SHOT_ANSWERS = {"critique": ("critique",), "revise": ("critique", "revision")}
+
+
 @dataclass
 class RenderedStep:
     step: str
     template: str
     model: str
-    text: str
+    text: str  # the final user turn
+    few_shot: Chat = field(default_factory=list)  # example turns sent before it
+
+    @property
+    def messages(self) -> Chat:
+        return [*self.few_shot, {"role": "user", "content": self.text}]
 
 
 def principle_vars(p: P.Principle) -> dict[str, Any]:
@@ -39,6 +50,37 @@ def question_vars(q: P.Question) -> dict[str, Any]:
 
 def example_vars(e: P.Example) -> dict[str, Any]:
     return e.model_dump(exclude={"location"})
+
+
+def few_shot_turns(step: P.ProgramStep, examples: list[dict[str, Any]]) -> Chat:
+    """Few-shot examples as earlier chat turns: the step's own template rendered for each
+    example, answered by the example's critique or revision. Small chat models follow this far
+    better than examples pasted into one message. A template that declares `examples` lays
+    them out itself, so it gets no turns."""
+    needed = FEW_SHOT_ANSWERS.get(step.name)
+    if needed is None or "examples" in step.variables:
+        return []
+    turns: Chat = []
+    for ex in examples:
+        if not all(ex.get(k) for k in needed):
+            continue
+        variables = {
+            "prompt": ex["prompt"], "response": ex["response"], "critique": ex["critique"],
+            "principle": {"id": ex["id"], "critique": ex.get("critique_request", ""),
+                          "revision": ex.get("revision_request", ""), "tags": []},
+            "examples": [], "round": 1,
+        }
+        used = {k: v for k, v in variables.items() if k in step.variables}
+        turns.append({"role": "user", "content": render(step.source, used).strip()})
+        turns.append({"role": "assistant", "content": ex[needed[-1]]})
+    return turns
+
+
+def chat_text(chat: Chat) -> str:
+    """A chat as readable text: one message as it is, several with their roles."""
+    if len(chat) == 1:
+        return chat[0]["content"]
+    return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in chat)
 
 
 def first_prompt(plan: P.Plan, dataset_id: str, base_dir: Path) -> str | None:
@@ -91,7 +133,9 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
         if chosen_q is not None:
             variables["question"] = question_vars(chosen_q)
         used = {k: v for k, v in variables.items() if k in step.variables}
-        out.append(RenderedStep(step.name, step.template, step.model, render(step.source, used)))
+        out.append(RenderedStep(step.name, step.template, step.model,
+                                render(step.source, used).strip(),
+                                few_shot_turns(step, examples)))
     return out
 
 

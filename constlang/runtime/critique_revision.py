@@ -6,12 +6,12 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from constlang import plan as P
-from constlang.preview import PLACEHOLDERS, example_vars, principle_vars
+from constlang.preview import PLACEHOLDERS, Chat, example_vars, few_shot_turns, principle_vars
 from constlang.runtime.data import PromptRow
 from constlang.runtime.render import find_step, render_step
 from constlang.runtime.rundir import MetricsLog, append_jsonl, atomic_write_text, recover_jsonl
@@ -24,7 +24,7 @@ SFT_ROWS = "sft.jsonl"
 class Generator(Protocol):
     """What the stage needs from a generation engine (GenerationEngine, or a fake in tests)."""
 
-    def generate(self, prompts: list[str], settings: Any,
+    def generate(self, prompts: list[Chat], settings: Any,
                  progress: Callable[[int], None] | None = None) -> list[str]: ...
 
 
@@ -57,6 +57,7 @@ class CritiqueRevision:
     model: P.Model
     plan_hash: str
     make_settings: Callable[[P.Model, int], Any] = default_settings
+    _few_shot: dict[str, Chat] = field(default_factory=dict)
 
     @classmethod
     def from_plan(cls, plan: P.Plan, stage_name: str) -> CritiqueRevision:
@@ -77,23 +78,29 @@ class CritiqueRevision:
         return self.stage.settings
 
     # -- rendering (shared with --dry-run) -------------------------------------------------
-    def respond_prompt(self, row: PromptRow) -> str:
-        return render_step(self.stage.name, self.respond,
-                           {"prompt": row.prompt, "examples": self.examples})
+    def _turns(self, step: P.ProgramStep, variables: dict[str, Any]) -> Chat:
+        """The chat a step sends: few-shot example turns, then the rendered request."""
+        if step.name not in self._few_shot:
+            self._few_shot[step.name] = few_shot_turns(step, self.examples)
+        text = render_step(self.stage.name, step, {**variables, "examples": self.examples})
+        return [*self._few_shot[step.name], {"role": "user", "content": text}]
+
+    def respond_prompt(self, row: PromptRow) -> Chat:
+        return self._turns(self.respond, {"prompt": row.prompt})
 
     def critique_prompt(self, row: PromptRow, response: str, principle: P.Principle,
-                        round_: int) -> str:
-        return render_step(self.stage.name, self.critique, {
+                        round_: int) -> Chat:
+        return self._turns(self.critique, {
             "prompt": row.prompt, "response": response, "principle": principle_vars(principle),
-            "examples": self.examples, "round": round_})
+            "round": round_})
 
     def revision_prompt(self, row: PromptRow, response: str, critique: str,
-                        principle: P.Principle, round_: int) -> str:
-        return render_step(self.stage.name, self.revise, {
+                        principle: P.Principle, round_: int) -> Chat:
+        return self._turns(self.revise, {
             "prompt": row.prompt, "response": response, "critique": critique,
-            "principle": principle_vars(principle), "examples": self.examples, "round": round_})
+            "principle": principle_vars(principle), "round": round_})
 
-    def preview(self, chunk: Sequence[PromptRow]) -> list[tuple[str, str]]:
+    def preview(self, chunk: Sequence[PromptRow]) -> list[tuple[str, Chat]]:
         """(title, text) of every prompt round 1 sends for the chunk, with placeholders for
         the text the model has not written yet (the --dry-run view)."""
         out = []
@@ -115,7 +122,7 @@ class CritiqueRevision:
         return s.skip_when_no_critique and s.no_critique_marker.casefold() in critique.casefold()
 
     # -- execution ---------------------------------------------------------------------------
-    def _generate(self, engine: Generator, prompts: list[str], step: str, round_: int,
+    def _generate(self, engine: Generator, prompts: list[Chat], step: str, round_: int,
                   first_index: int, progress: Progress | None) -> list[str]:
         if not prompts:
             return []

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from constlang import plan as P
+from constlang.preview import chat_text
 from constlang.programs import STEPS
 from constlang.runtime.critique_revision import ROWS, SFT_ROWS, CritiqueRevision
 from constlang.runtime.data import DataError, dataset_path, read_prompts
@@ -392,7 +393,7 @@ def dry_run_plan(plan: P.Plan, selected: list[Any], base_dir: Path, run_dir: Pat
                 rendered = job.preview(prompts)
             except (DataError, RenderError, SamplingError) as exc:
                 raise RunError(f"stage `{stage.name}`: {exc}") from None
-            for title, text in rendered:
+            for title, chat in rendered:
                 console.rule(title)
-                console.print(text, markup=False, highlight=False)
+                console.print(chat_text(chat), markup=False, highlight=False)
     return RunResult(run_dir, plan.hash, outcomes)

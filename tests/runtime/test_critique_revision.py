@@ -65,14 +65,17 @@ class FakeEngine:
 
     def __init__(self, skip: tuple[str, ...] = (),
                  no_critique: str = "No critique needed.") -> None:
-        self.calls: list[list[str]] = []
+        self.calls: list[list[str]] = []  # the final user message of each prompt
+        self.chats: list[list[list[dict[str, str]]]] = []  # the whole chats
         self.skip = skip
         self.no_critique = no_critique
 
-    def generate(self, prompts: list[str], settings: Any, progress: Any = None) -> list[str]:
-        self.calls.append(list(prompts))
+    def generate(self, prompts: list[list[dict[str, str]]], settings: Any,
+                 progress: Any = None) -> list[str]:
+        self.chats.append(list(prompts))
+        self.calls.append([chat[-1]["content"] for chat in prompts])
         out = []
-        for p in prompts:
+        for p in self.calls[-1]:
             reply = p.split("Assistant: ")[-1].splitlines()[0]  # the last one: not the example's
             if "Critique request:" in p:
                 bad = any(s in p for s in self.skip)
@@ -102,7 +105,16 @@ def test_program_runs_answer_then_critique_and_revision_rounds(tmp_path: Path) -
                   "tone": ("CRITIQUE-TONE", "REVISE-TONE")}
     assert principles[chosen[0].id][0] in first_critique
     assert "Assistant: answer to PROMPT-0" in first_critique
-    assert "Critique: EX-CRITIQUE" in first_critique  # the few-shot example is shown
+    # the few-shot example comes first, as an earlier exchange rendered by the same template
+    example_turns = engine.chats[1][0][:-1]
+    assert [t["role"] for t in example_turns] == ["user", "assistant"]
+    assert "EX-CRITIQUE-REQUEST" in example_turns[0]["content"]
+    assert "Assistant: EX-RESPONSE" in example_turns[0]["content"]
+    assert example_turns[1]["content"] == "EX-CRITIQUE"
+    revision_examples = engine.chats[2][0][:-1]
+    assert "Critique: EX-CRITIQUE" in revision_examples[0]["content"]
+    assert revision_examples[1]["content"] == "EX-REVISION"
+    assert engine.chats[0][0] == [{"role": "user", "content": "PROMPT-0"}]  # no examples
     first_revision = engine.calls[2][0]
     assert principles[chosen[0].id][1] in first_revision
     assert "Critique: critique of [answer to PROMPT-0]" in first_revision
@@ -192,9 +204,10 @@ def test_dry_run_preview_renders_placeholders(tmp_path: Path) -> None:
     shown = job.preview(prompts)
     assert [title.split(" · ")[-1].split(" ")[0] for title, _ in shown] == [
         "respond", "critique", "revise"] * 2
-    assert shown[0][1] == "PROMPT-0"
-    assert "<the model's current reply>" in shown[1][1]
-    assert "<the model's critique>" in shown[2][1]
+    assert shown[0][1] == [{"role": "user", "content": "PROMPT-0"}]
+    assert "<the model's current reply>" in shown[1][1][-1]["content"]
+    assert "<the model's critique>" in shown[2][1][-1]["content"]
+    assert shown[1][1][-2] == {"role": "assistant", "content": "EX-CRITIQUE"}
 
 
 # ---------------------------------------------------------------- prompt files

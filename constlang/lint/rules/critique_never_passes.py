@@ -20,8 +20,7 @@ def _taught_elsewhere(ctx: LintContext, stage: object, marker: str) -> bool:
         return True
     if marker in step.source.lower():
         return True
-    if "examples" not in step.variables:
-        return False
+    # examples reach the critique step either through the template or as chat turns
     chosen = set(stage.settings.examples)  # type: ignore[attr-defined]
     return any(marker in e.critique.lower() for e in ctx.plan.examples if e.id in chosen)
 

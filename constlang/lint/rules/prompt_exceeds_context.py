@@ -10,7 +10,7 @@ from constlang import plan as P
 from constlang.errors import Severity
 from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
-from constlang.preview import example_vars, principle_vars, question_vars
+from constlang.preview import example_vars, few_shot_turns, principle_vars, question_vars
 from constlang.programs import STEPS
 from constlang.semantics.templates import TemplateRenderError, render
 
@@ -53,6 +53,9 @@ def _budget(ctx: LintContext, stage: Any, step: P.ProgramStep) -> tuple[int, P.M
     s = stage.settings
     policy = ctx.policy_model(s.policy) if stage.kind == "feedback" else None
     out_tokens = getattr(s, "max_new_tokens", None) if stage.kind == "ppo" else None
+    chosen = set(getattr(s, "examples", []))
+    turns = few_shot_turns(step, [example_vars(e) for e in ctx.plan.examples if e.id in chosen])
+    text += "".join(t["content"] for t in turns)
     total = math.ceil(len(text) / CHARS_PER_TOKEN) + PROMPT_TOKENS
     for name in GENERATED:
         if name in step.variables:

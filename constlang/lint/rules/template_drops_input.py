@@ -49,6 +49,7 @@ def _where(ctx: LintContext, stage: Any, setting: str, template: str) -> Span:
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
+    from constlang.preview import FEW_SHOT_ANSWERS
     from constlang.programs import STEPS
 
     for program in ctx.plan.programs:
@@ -57,7 +58,8 @@ def check(ctx: LintContext) -> Iterator[Finding]:
         shows_examples = False
         for step in program.steps:
             used = uses(step.source)
-            shows_examples = shows_examples or "examples" in used
+            shows_examples = shows_examples or "examples" in used or (
+                step.name in FEW_SHOT_ANSWERS and "examples" not in step.variables)
             missing = [r for r in REQUIRED.get(step.name, ()) if r not in used and not (
                 "." in r and _bare(step.source, r.split(".")[0]))]
             if missing:
