@@ -10,13 +10,8 @@ from constlang.lint.rule import Finding, Rule
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    if not ctx.plan.stages:
-        return
-    used = ctx.referenced("dataset")
-    for sym in ctx.local_symbols("dataset"):
-        if sym.name not in used:
-            yield Finding(f"dataset `{sym.name}` is not read by any stage", ctx.name_span(sym),
-                          "use it as a stage's `prompts`, or remove it")
+    return ctx.unused("dataset", "read",
+                      "use it as a stage's `prompts`, or remove it")
 
 
 RULE = Rule(

@@ -10,13 +10,8 @@ from constlang.lint.rule import Finding, Rule
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    if not ctx.plan.stages:
-        return
-    used = ctx.referenced("example")
-    for sym in ctx.local_symbols("example"):
-        if sym.name not in used:
-            yield Finding(f"example `{sym.name}` is not shown by any stage", ctx.name_span(sym),
-                          "add it to a stage's `examples`, or remove it")
+    return ctx.unused("example", "shown",
+                      "add it to a stage's `examples`, or remove it")
 
 
 RULE = Rule(

@@ -10,13 +10,8 @@ from constlang.lint.rule import Finding, Rule
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    if not ctx.plan.stages:
-        return
-    used = ctx.referenced("model")
-    for sym in ctx.local_symbols("model"):
-        if sym.name not in used:
-            yield Finding(f"model `{sym.name}` is not used by any stage", ctx.name_span(sym),
-                          "refer to it from a stage (`model`, `judge`, `policy`), or remove it")
+    return ctx.unused("model", "used",
+                      "refer to it from a stage (`model`, `judge`, `policy`), or remove it")
 
 
 RULE = Rule(

@@ -10,14 +10,8 @@ from constlang.lint.rule import Finding, Rule
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    if not ctx.plan.stages:
-        return
-    used = ctx.referenced("principle")
-    for sym in ctx.local_symbols("principle"):
-        if sym.name not in used:
-            yield Finding(f"principle `{sym.name}` is not selected by any stage",
-                          ctx.name_span(sym),
-                          "add it to a critique_revision stage's `principles`, or `drop` it")
+    return ctx.unused("principle", "selected",
+                      "add it to a critique_revision stage's `principles`, or `drop` it")
 
 
 RULE = Rule(

@@ -10,13 +10,8 @@ from constlang.lint.rule import Finding, Rule
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    if not ctx.plan.stages:
-        return
-    used = ctx.referenced("question")
-    for sym in ctx.local_symbols("question"):
-        if sym.name not in used:
-            yield Finding(f"question `{sym.name}` is not asked by any stage", ctx.name_span(sym),
-                          "add it to a feedback stage's `questions`, or remove it")
+    return ctx.unused("question", "asked",
+                      "add it to a feedback stage's `questions`, or remove it")
 
 
 RULE = Rule(
