@@ -71,7 +71,7 @@ def _allow_outside_root() -> click.Option:
                         help="Allow imports of files outside the project root.")
 
 
-@cli.command()
+@cli.command(short_help="Check constitutions for errors.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["full", "concise", "json"]), default="full",
               show_default=True, help="How to print diagnostics.")
@@ -126,7 +126,7 @@ def _compile_or_exit(path: str, allow_outside_root: bool = False):
     return result
 
 
-@cli.command("compile")
+@cli.command("compile", short_help="Compile a constitution into its training plan.")
 @click.argument("path", type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write the plan here instead of standard output.")
@@ -152,7 +152,7 @@ def schema() -> None:
     click.echo(json.dumps(plan_schema(), indent=2))
 
 
-@cli.command("render")
+@cli.command("render", short_help="Show the prompts a stage sends, without a model.")
 @click.argument("path", type=click.Path())
 @click.option("--stage", "stage_name", required=True, help="The stage whose prompts to show.")
 @click.option("--prompt", "prompt", help="Sample user prompt (default: the dataset's first).")
@@ -193,7 +193,7 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
         click.echo(chat_text(step.messages) + "\n")
 
 
-@cli.command("plan")
+@cli.command("plan", short_help="Summarise stages, model calls and tokens.")
 @click.argument("path", type=click.Path())
 def plan_cmd(path: str) -> None:
     """Summarise a constitution's plan: stages in order and the model work each needs."""

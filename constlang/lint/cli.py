@@ -69,7 +69,7 @@ def _fix_files(files: Sequence[Path], config: LintConfig, unsafe: bool, diff: bo
     return fixed, diffs
 
 
-@click.command("lint")
+@click.command("lint", short_help="Lint constitutions with rules for this field.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--output-format", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
               help="How to print findings  [default: full, or `output-format` in the config]")
@@ -173,7 +173,7 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
     sys.exit(EXIT_FINDINGS if at_or_above(diagnostics, config.fail_level) else EXIT_OK)
 
 
-@click.command("rule")
+@click.command("rule", short_help="Explain a lint rule, or list them all.")
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 @click.option("--output-format", "--format", "fmt", type=click.Choice(["text", "markdown", "json"]),

@@ -29,7 +29,7 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
-@click.command("train")
+@click.command("train", short_help="Run a constitution's training stages.")
 @click.argument("path", type=click.Path())
 @click.option("--stages", "stages_opt", metavar="A,B",
               help="Only these stages, comma-separated (default: all, in plan order).")
