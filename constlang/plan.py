@@ -93,6 +93,9 @@ class Model(Strict):
     max_new_tokens: int = Field(128, ge=1, le=32768, description="Tokens generated per call.")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature; 0 = greedy.")
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    repetition_penalty: float = Field(
+        1.0, ge=1.0, le=2.0, description="Penalty on repeating tokens; 1 = none."
+    )
     context_length: int | None = Field(
         None, ge=16, le=10_000_000, description="Context window in tokens (for length checks)."
     )

@@ -35,7 +35,8 @@ def default_settings(model: P.Model, seed: int) -> Any:
     from constlang.runtime.generate import GenerationSettings
 
     return GenerationSettings(max_new_tokens=model.max_new_tokens, temperature=model.temperature,
-                              top_p=model.top_p, stop=(), seed=seed)
+                              top_p=model.top_p, stop=(), seed=seed,
+                              repetition_penalty=model.repetition_penalty)
 
 
 def call_seed(seed: int, step: str, round_: int, first_index: int) -> int:

@@ -32,12 +32,15 @@ class GenerationSettings:
     stop: tuple[str, ...] = ()  # the text is cut before the first of these
     seed: int = 0
     min_new_tokens: int = 0  # generate at least this many tokens (benchmarks fix the length)
+    repetition_penalty: float = 1.0  # > 1 discourages the loops small models fall into
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or not 0 <= self.min_new_tokens <= self.max_new_tokens:
             raise ValueError("need 0 <= min_new_tokens <= max_new_tokens and max_new_tokens >= 1")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError("need temperature >= 0 and 0 < top_p <= 1")
+        if self.repetition_penalty < 1:
+            raise ValueError("need repetition_penalty >= 1")
         if any(not s for s in self.stop):
             raise ValueError("stop strings must not be empty")
 
@@ -214,6 +217,8 @@ class GenerationEngine:
             "pad_token_id": self.tokenizer.pad_token_id, "eos_token_id": eos, "use_cache": True,
             "do_sample": settings.temperature > 0,
         }
+        if settings.repetition_penalty != 1.0:
+            kwargs["repetition_penalty"] = settings.repetition_penalty
         if settings.temperature > 0:  # top_k=0 turns off transformers' default top-k of 50
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
         if settings.stop:
