@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 FORMAT_VERSION = 1
+MAX_SEED = 2**31 - 1  # seeds must fit every RNG the runtime seeds
 
 
 def ref(kind: str, help: str, **kw: Any) -> Any:
@@ -135,7 +136,8 @@ class CritiqueRevisionSettings(Strict):
         "no critique needed", description="Phrase that marks an answer needing no change."
     )
     batch_size: int = Field(8, ge=1, le=4096, description="Prompts generated together.")
-    seed: int = Field(0, ge=0, description="Seed for principle sampling and generation.")
+    seed: int = Field(0, ge=0, le=MAX_SEED,
+                      description="Seed for principle sampling and generation.")
     respond_template: str = ref("template", "Template of the first answer.",
                                 default="respond_prompt")
     critique_template: str = ref("template", "Template of a critique.", default="critique_prompt")
@@ -159,7 +161,7 @@ class SFTSettings(Strict):
     lora_r: int = Field(8, ge=1, le=1024, description="LoRA rank.")
     lora_alpha: int = Field(16, ge=1, le=4096, description="LoRA scaling.")
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout.")
-    seed: int = Field(0, ge=0, description="Training seed.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Training seed.")
 
 
 class FeedbackSettings(Strict):
@@ -180,7 +182,7 @@ class FeedbackSettings(Strict):
     )
     labels: Literal["soft", "hard"] = Field("soft", description="Probabilities or 0/1 labels.")
     batch_size: int = Field(8, ge=1, le=4096, description="Prompts scored together.")
-    seed: int = Field(0, ge=0, description="Seed for sampling.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed for sampling.")
     respond_template: str = ref("template", "Template of the sampled responses.",
                                 default="respond_prompt")
     compare_template: str = ref("template", "Pairwise question template.", default="compare_prompt")
@@ -199,7 +201,7 @@ class RewardModelSettings(Strict):
     learning_rate: float = Field(1e-5, gt=0.0, le=1.0, description="Peak learning rate.")
     batch_size: int = Field(8, ge=1, le=4096, description="Per-device batch size.")
     max_length: int = Field(512, ge=16, le=1_000_000, description="Tokens per pair member.")
-    seed: int = Field(0, ge=0, description="Training seed.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Training seed.")
 
 
 class PPOSettings(Strict):
@@ -223,7 +225,7 @@ class PPOSettings(Strict):
     )
     max_new_tokens: int = Field(64, ge=1, le=32768, description="Rollout length.")
     temperature: float = Field(0.7, gt=0.0, le=2.0, description="Rollout temperature.")
-    seed: int = Field(0, ge=0, description="Seed.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed.")
     respond_template: str = ref("template", "Template of the rollout prompt.",
                                 default="respond_prompt")
 
@@ -236,7 +238,7 @@ class DPOSettings(Strict):
     learning_rate: float = Field(5e-7, gt=0.0, le=1.0, description="Learning rate.")
     batch_size: int = Field(8, ge=1, le=4096, description="Per-device batch size.")
     max_length: int = Field(512, ge=16, le=1_000_000, description="Tokens per pair member.")
-    seed: int = Field(0, ge=0, description="Training seed.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Training seed.")
 
 
 SETTINGS_BY_KIND: dict[str, type[Strict]] = {

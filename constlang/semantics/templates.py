@@ -27,9 +27,23 @@ class TemplateRenderError(Exception):
 class Sandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox, plus a cap on the size of what `*` and `**` build."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # filters are called directly by compiled templates: cap their numbers here
+        self.filters = {name: _capped(f) for name, f in self.filters.items()}
+
+    def wrap_str_format(self, value: Any) -> Any:
+        # `'{:>999999999}'.format(x)`: the sandbox wraps str.format here; check its widths first
+        owner = getattr(value, "__self__", None)
+        if isinstance(owner, str) and getattr(value, "__name__", "") in ("format", "format_map"):
+            _check_widths(owner)
+        return super().wrap_str_format(value)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "%" and isinstance(left, str):
+            _check_widths(left)
         if operator == "**" and _is_int(left) and _is_int(right) and abs(left) > 1 and (
                 right * abs(left).bit_length() > MAX_POWER_BITS):
             raise SecurityError("the result of `**` would be too large")
@@ -39,6 +53,34 @@ class Sandbox(ImmutableSandboxedEnvironment):
                     len(seq) * times > MAX_RANGE):
                 raise SecurityError(f"`*` would build more than {MAX_RANGE:,} items")
         return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        # widths and counts (range, str.center, ...) size their result
+        _check_numbers((*args, *kwargs.values()))
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _check_numbers(values: Any) -> None:
+    for value in values:
+        if _is_int(value) and abs(value) > MAX_RANGE:
+            raise SecurityError(f"a call with the number {value:,} would build too much; "
+                                f"numbers passed to calls are capped at {MAX_RANGE:,}")
+
+
+def _check_widths(fmt: str) -> None:
+    """Reject format strings whose widths or precisions would build huge strings."""
+    for digits in re.findall(r"[0-9]{6,}", fmt):
+        if int(digits) > MAX_RANGE:
+            raise SecurityError(f"a format width of {int(digits):,} would build too much")
+
+
+def _capped(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def capped(*args: Any, **kwargs: Any) -> Any:
+        _check_numbers((*args, *kwargs.values()))
+        return fn(*args, **kwargs)
+
+    return capped
 
 
 def _is_int(value: Any) -> bool:
