@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from constlang.errors import Diagnostic
@@ -197,7 +199,7 @@ def test_comments_do_not_leak_between_parses() -> None:
      '`"""`'),
     ('principle p { v = """abc"\n}\n', "E002", 1, 19, "unterminated triple-quoted string",
      '`"""`'),
-    ("principle p { v = 'x' }\n", "E002", 1, 19, "unexpected character `'`", "a string"),
+    ("principle p { v = 'x' }\n", "E002", 1, 19, "unexpected character `'`", "double quotes"),
     ("principle p { v = @ }\n", "E002", 1, 19, "unexpected character `@`", None),
     ("principle p { v = 1 }\n\x01\n", "E002", 2, 1, "unexpected character `\\x01`", None),
     ("constlang one\n", "E001", 1, 11, "unexpected `one`", "whole number"),
@@ -229,3 +231,22 @@ def test_lists_just_under_the_depth_limit_build() -> None:
         assert isinstance(value, ast.List) and len(value.items) == 1
         value = value.items[0]
     assert isinstance(value, ast.List) and value.items == ()
+
+
+@pytest.mark.parametrize(("body", "code", "help_part"), [
+    ('principle p { critique: "x" }', "E002", "fields are written `name = value`"),
+    ('principle p { critique = "x", revision = "y" }', "E001", "not commas"),
+    ('principle p { critique = "x"; }', "E002", "no `;` is needed"),
+    ("principle p { critique = 'x' }", "E002", "double quotes"),
+    ("principle p { critique = x y }", "E001", "expected `=` after `y`"),
+    ("Principle p { }", "E001", "did you mean `principle`?"),
+    ("frobnicate p { }", "E001", "expected a declaration: constlang, constitution, import"),
+])
+def test_common_mistakes_get_a_pointed_help(body: str, code: str, help_part: str) -> None:
+    from constlang.compile import compile_path
+
+    result = compile_path(Path("m.const"), text=f"constlang 1\n{body}\n", root=Path.cwd())
+    (diag,) = [d for d in result.diagnostics if d.code.startswith("E")]
+    assert diag.code == code
+    assert diag.span is not None and diag.span.line == 2
+    assert help_part in (diag.help or "")

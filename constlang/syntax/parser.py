@@ -89,10 +89,12 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
                               'close the string with `"` on the same line, or use `"""` '
                               "for text over several lines")
         shown = repr(ch)[1:-1] if ch and not ch.isprintable() else ch
-        allowed = _expected(set(exc.allowed or ()))
+        allowed = set(exc.allowed or ())
+        help_ = CHARACTER_HELP.get(ch) if ch != ":" or "EQUAL" in allowed else None
+        if help_ is None and allowed:
+            help_ = f"expected {_expected(allowed)}"
         return Diagnostic("E002", Severity.ERROR, f"unexpected character `{shown}`",
-                          source.span(pos, pos + 1),
-                          f"expected {allowed}" if allowed else None)
+                          source.span(pos, pos + 1), help_)
     if isinstance(exc, UnexpectedEOF):
         end = len(text)
         return Diagnostic("E001", Severity.ERROR, "unexpected end of file",
@@ -111,7 +113,16 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
     found = str(tok)
     shown = found if len(found) <= 30 else found[:27] + "…"
     help_ = f"expected {_expected(expected)}"
-    if tok.type in ("NAME", "DECL_KIND") and "EQUAL" in expected:
+    previous = _previous_token(exc)
+    if expected == {"EQUAL"} and previous is not None and previous.type == "NAME":
+        help_ = f"expected `=` after `{previous}` (fields are written `name = value`)"
+    elif tok.type == "NAME" and len(expected) > 4 and found.lower() in DECLARATION_WORDS:
+        help_ = f"keywords are lowercase: did you mean `{found.lower()}`?"
+    elif len(expected) > 4 and {"IMPORT", "CONSTITUTION"} & expected:
+        help_ = "expected a declaration: " + ", ".join(DECLARATION_WORDS)
+    elif tok.type == "COMMA" and "RBRACE" in expected:
+        help_ = "fields are separated by spaces or new lines, not commas"
+    elif tok.type in ("NAME", "DECL_KIND") and "EQUAL" in expected:
         help_ = "write `name = value`"
     elif tok.type == "EQUAL" and "LBRACE" in expected:
         help_ = "a declaration's fields go inside `{ ... }`"
@@ -119,6 +130,20 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         help_ = "expected a field `name = value` or `}`"
     return Diagnostic("E001", Severity.ERROR, f"unexpected `{shown}`",
                       source.span(start, end), help_)
+
+
+DECLARATION_WORDS = ("constlang", "constitution", "import", "principle", "question", "example",
+                     "template", "model", "dataset", "stage", "override", "drop")
+CHARACTER_HELP = {
+    "'": 'strings are written in double quotes: "..."',
+    ":": "fields are written `name = value`",
+    ";": "fields are separated by spaces or new lines; no `;` is needed",
+}
+
+
+def _previous_token(exc: UnexpectedToken) -> Token | None:
+    history = getattr(exc, "token_history", None)
+    return history[-1] if history else None
 
 
 def _accepted(exc: UnexpectedToken) -> set[str]:
