@@ -33,7 +33,7 @@ def collect_files(paths: Iterable[str]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = []
+            found: list[Path] = []
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
                                      and not d.startswith("."))
@@ -66,16 +66,15 @@ def cli() -> None:
     """
 
 
-def _allow_outside_root() -> click.Option:
-    return click.option("--allow-outside-root", is_flag=True,
-                        help="Allow imports of files outside the project root.")
+allow_outside_root_option = click.option(
+    "--allow-outside-root", is_flag=True, help="Allow imports of files outside the project root.")
 
 
 @cli.command(short_help="Check constitutions for errors.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["full", "concise", "json"]), default="full",
               show_default=True, help="How to print diagnostics.")
-@_allow_outside_root()
+@allow_outside_root_option
 def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
     """Parse, resolve and check constitutions (files or directories).
 
@@ -130,7 +129,7 @@ def _compile_or_exit(path: str, allow_outside_root: bool = False):
 @click.argument("path", type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write the plan here instead of standard output.")
-@_allow_outside_root()
+@allow_outside_root_option
 def compile_cmd(path: str, output: str | None, allow_outside_root: bool) -> None:
     """Compile a constitution into its training plan (JSON, content-hashed)."""
     result = _compile_or_exit(path, allow_outside_root)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -90,7 +90,7 @@ class _Lowering:
 
             return Path(os.path.relpath(target, self.world.root)).as_posix()
 
-    def decls(self, kind: str, cls: type[P.Strict]) -> list[Any]:
+    def decls(self, kind: str, cls: Any) -> list[Any]:
         out = []
         for name, ch in self.values(kind):
             data = dict(ch.values)
@@ -117,8 +117,10 @@ class _Lowering:
         for fname, info in settings_fields.items():
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
             if extra.get("selection"):
-                value = data.get(fname, info.default_factory() if info.default_factory else [])
-                data[fname] = self.selection("all" if value == ["all"] else value, extra["ref"])
+                factory = cast(Any, info.default_factory)
+                value = data.get(fname, factory() if factory else [])
+                value = "all" if value == ["all"] else value
+                data[fname] = self.selection(value, str(extra["ref"]))
         stages = self.checked.decls["stage"]
         if kind == "sft" and data.get("model") is None:
             data["model"] = stages[data["from"]].values.get("model")
@@ -149,7 +151,7 @@ class _Lowering:
             out.append(P.ProgramStep(
                 name=spec.name, template=tname, source=tpl.body.value,
                 variables=[p.name for p in tpl.params], model=getattr(s, spec.model_setting),
-                mode=spec.mode, repeat=repeat, when=spec.when))
+                mode=cast(Any, spec.mode), repeat=repeat, when=spec.when))
         return P.Program(stage=stage.name, steps=out)
 
 

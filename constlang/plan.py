@@ -304,7 +304,7 @@ Stage = Annotated[
     Field(discriminator="kind"),
 ]
 
-STAGE_CLASSES: dict[str, type[_StageBase]] = {
+STAGE_CLASSES: dict[str, type[Any]] = {
     "critique_revision": CritiqueRevisionStage, "sft": SFTStage, "feedback": FeedbackStage,
     "reward_model": RewardModelStage, "ppo": PPOStage, "dpo": DPOStage,
 }

@@ -110,9 +110,9 @@ def count_rows(plan: P.Plan, dataset_id: str, base_dir: Path) -> int | None:
 def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | None = None,
                  question: str | None = None) -> list[RenderedStep]:
     """The exact prompts each step of a stage's program sends for one input."""
-    stage = plan.stage(stage_name)
+    stage: Any = plan.stage(stage_name)
     program = plan.program(stage_name)
-    s = stage.settings
+    s: Any = stage.settings
     examples_ids = getattr(s, "examples", [])
     examples = [example_vars(e) for e in plan.examples if e.id in examples_ids]
     pids = getattr(s, "principles", [])
@@ -154,7 +154,7 @@ def stage_costs(plan: P.Plan, base_dir: Path) -> list[StageCost]:
     out = []
     models = {m.id: m for m in plan.models}
     for stage in plan.stages:
-        s = stage.settings
+        s: Any = stage.settings
         kind = stage.kind
         if kind == "critique_revision":
             n = count_rows(plan, s.prompts, base_dir)

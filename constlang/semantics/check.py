@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import annotated_types as at
 from pydantic.fields import FieldInfo
@@ -355,13 +355,13 @@ def _bounds(info: FieldInfo) -> list[tuple[Any, str]]:
     out: list[tuple[Any, str]] = []
     for m in info.metadata:
         if isinstance(m, at.Ge):
-            out.append((lambda v, b=m.ge: v >= b, f">= {_num(m.ge)}"))
+            out.append((lambda v, b=m.ge: v >= b, f">= {_num(cast(float, m.ge))}"))
         elif isinstance(m, at.Gt):
-            out.append((lambda v, b=m.gt: v > b, f"> {_num(m.gt)}"))
+            out.append((lambda v, b=m.gt: v > b, f"> {_num(cast(float, m.gt))}"))
         elif isinstance(m, at.Le):
-            out.append((lambda v, b=m.le: v <= b, f"<= {_num(m.le)}"))
+            out.append((lambda v, b=m.le: v <= b, f"<= {_num(cast(float, m.le))}"))
         elif isinstance(m, at.Lt):
-            out.append((lambda v, b=m.lt: v < b, f"< {_num(m.lt)}"))
+            out.append((lambda v, b=m.lt: v < b, f"< {_num(cast(float, m.lt))}"))
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from typing import cast
 
 from lark import Token, Tree
 
@@ -78,7 +79,7 @@ class Builder:
                     return ast.List((), self.span(node))
                 items = tuple(self.value(c, depth + 1) for c in node.children if c is not None)
                 return ast.List(items, self.span(node))
-            tok = node.children[0]
+            tok = cast(Token, node.children[0])
             if kind == "number":
                 return self.number(tok)
             if kind == "true":
@@ -106,7 +107,7 @@ class Builder:
         return ast.Number(value, self.span(tok), text)
 
     def string(self, node: Tree | Token) -> ast.Str:
-        tok = node.children[0] if isinstance(node, Tree) else node
+        tok = cast(Token, node.children[0] if isinstance(node, Tree) else node)
         text = str(tok)
         span = self.span(tok)
         if tok.type == "LONG_STRING":
