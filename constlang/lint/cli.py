@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from constlang.errors import Diagnostic
 from constlang.lint.config import OUTPUT_FORMATS, ConfigError, LintConfig, parse_severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -69,6 +70,22 @@ def _fix_files(files: Sequence[Path], config: LintConfig, unsafe: bool, diff: bo
     return fixed, diffs
 
 
+def statistics_table(diagnostics: list[Diagnostic]) -> str:
+    """Findings per code, most frequent first: count, code, rule name, [*] when fixable."""
+    from collections import Counter
+
+    from constlang.lint.registry import RULES
+
+    names = {r.code: r.name for r in RULES}
+    counts = Counter(d.code for d in diagnostics)
+    fixable = {d.code for d in diagnostics if d.fix is not None}
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    width = max((len(str(n)) for _, n in rows), default=1)
+    lines = [f"{n:>{width}}  {code:<6} {'[*]' if code in fixable else '   '} "
+             f"{names.get(code, 'compiler')}" for code, n in rows]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
 @click.command("lint", short_help="Lint constitutions with rules for this field.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--output-format", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
@@ -96,11 +113,13 @@ def _fix_files(files: Sequence[Path], config: LintConfig, unsafe: bool, diff: bo
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
 @click.option("--allow-outside-root", is_flag=True,
               help="Allow imports of files outside the project root.")
+@click.option("--statistics", is_flag=True,
+              help="Print the number of findings per rule instead of the findings.")
 def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
          select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
          fail_level: str | None, fix: bool, unsafe_fixes: bool, diff: bool,
          baseline: str | None, write_baseline: bool, config_path: str | None, isolated: bool,
-         allow_outside_root: bool) -> None:
+         allow_outside_root: bool, statistics: bool) -> None:
     """Lint constitutions: compiler diagnostics plus constlang's lint rules.
 
     PATHS are .const files or folders (default: the current folder). Exit status: 0 when no
@@ -159,6 +178,9 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
             click.echo(f"{hidden} finding{'s' * (hidden != 1)} hidden by the baseline "
                        f"{baseline}", err=True)
         diagnostics = shown
+    if statistics:
+        click.echo(statistics_table(diagnostics), nl=False)
+        sys.exit(EXIT_FINDINGS if at_or_above(diagnostics, config.fail_level) else EXIT_OK)
     name = fmt or config.output_format
     colored = name in ("full", "concise") and not output_file and use_color(sys.stdout)
     kwargs = {"style": ansi_style if colored else plain_style} if name in ("full", "concise") \

@@ -132,3 +132,14 @@ def test_output_format_from_the_config(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["lint", "a.const"])
     assert result.exit_code == 0 and result.stdout.startswith("{")
+
+
+def test_statistics_counts_findings_per_rule(tmp_path):
+    second = EVASIVE.replace("principle harmful", "principle harmful_too")
+    result = lint(tmp_path, {"a.const": HEADER + EVASIVE + second + PIPELINE}, "--statistics")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["2", "CL304", "evasive-revision"]
+    assert all("CL304" not in line for line in lines[1:])
+    clean = lint(tmp_path, {"b.const": HEADER + PRINCIPLE + PIPELINE}, "--statistics")
+    assert clean.exit_code == 0 and clean.stdout == ""
