@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from constlang import __version__
+from constlang.cli_options import HELP_OPTIONS
 from constlang.errors import Diagnostic, Severity
 from constlang.source import SourceFile
 
@@ -57,7 +58,7 @@ def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, SourceFi
         click.echo(text, err=err, nl=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings=HELP_OPTIONS)
 @click.version_option(__version__, prog_name="constlang")
 def cli() -> None:
     """constlang: write AI constitutions as code, check them, and train with them.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from constlang.cli_options import HELP_OPTIONS
 from constlang.errors import Diagnostic
 from constlang.lint.config import OUTPUT_FORMATS, ConfigError, LintConfig, parse_severity
 
@@ -86,7 +87,8 @@ def statistics_table(diagnostics: list[Diagnostic]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-@click.command("lint", short_help="Lint constitutions with rules for this field.")
+@click.command("lint", context_settings=HELP_OPTIONS,
+               short_help="Lint constitutions with rules for this field.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--output-format", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
               help="How to print findings  [default: full, or `output-format` in the config]")
@@ -195,7 +197,8 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
     sys.exit(EXIT_FINDINGS if at_or_above(diagnostics, config.fail_level) else EXIT_OK)
 
 
-@click.command("rule", short_help="Explain a lint rule, or list them all.")
+@click.command("rule", context_settings=HELP_OPTIONS,
+               short_help="Explain a lint rule, or list them all.")
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 @click.option("--output-format", "--format", "fmt", type=click.Choice(["text", "markdown", "json"]),

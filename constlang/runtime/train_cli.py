@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from constlang.cli_options import HELP_OPTIONS
+
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
@@ -29,7 +31,8 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
-@click.command("train", short_help="Run a constitution's training stages.")
+@click.command("train", context_settings=HELP_OPTIONS,
+               short_help="Run a constitution's training stages.")
 @click.argument("path", type=click.Path())
 @click.option("--stages", "stages_opt", metavar="A,B",
               help="Only these stages, comma-separated (default: all, in plan order).")

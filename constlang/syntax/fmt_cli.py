@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from constlang.cli_options import HELP_OPTIONS
 from constlang.source import SourceError, SourceFile
 
 
@@ -18,7 +19,8 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-@click.command(short_help="Format .const files in the canonical layout.")
+@click.command(context_settings=HELP_OPTIONS,
+               short_help="Format .const files in the canonical layout.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change.")
 @click.option("--diff", is_flag=True, help="Write nothing; print a unified diff of the changes.")
