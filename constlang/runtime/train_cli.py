@@ -31,6 +31,22 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
+TRAINING_MODULES = ("torch", "transformers", "trl", "accelerate", "datasets", "peft", "gguf")
+
+
+def require_training_extras() -> None:
+    """Stop with the install command when the `train` extra is missing (not a traceback)."""
+    import importlib.util
+
+    missing = [m for m in TRAINING_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        click.echo(f"error: `constlang train` needs {', '.join(missing)}, which are not "
+                   "installed: run `pip install torch` (the build for your machine, see the "
+                   "README), then `pip install 'constlang[train]'`; --dry-run works without "
+                   "them", err=True)
+        sys.exit(2)
+
+
 @click.command("train", context_settings=HELP_OPTIONS,
                short_help="Run a constitution's training stages.")
 @click.argument("path", type=click.Path())
@@ -60,6 +76,8 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     from constlang.runtime.runner import OverrideError, RunError, run_plan
 
     overrides = parse_sets(sets)
+    if not dry_run:
+        require_training_extras()
     result = _compile_or_exit(path)
     plan = result.plan
     assert plan is not None

@@ -216,3 +216,17 @@ def test_out_of_memory_becomes_advice_and_bugs_stay_bugs() -> None:
     assert message is not None and "ran out of memory" in message
     assert "--set sft.batch_size=N" in message
     assert user_message("sft", KeyError("bug")) is None
+
+
+def test_train_without_the_training_extras_says_what_to_install(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("trl", "peft") else real(name, *a))
+    result = invoke(project(tmp_path, "unused-model"))
+    assert result.exit_code == 2
+    assert "needs trl, peft, which are not installed" in result.output
+    assert "pip install 'constlang[train]'" in result.output
+    assert not (tmp_path / "runs").exists()
