@@ -173,3 +173,25 @@ def test_tiny_model_is_seeded(tiny_model: LoadedModel) -> None:
     assert tiny_model.model.config.vocab_size == len(tiny_model.tokenizer)
     assert tiny_model.tokenizer.apply_chat_template([{"role": "user", "content": "x"}],
                                                     add_generation_prompt=True, tokenize=False)
+
+
+def test_real_conversion_into_an_empty_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                             embedded_dir: Path) -> None:
+    """The GGUF → safetensors conversion itself, as a fresh machine runs it (the session cache
+    above may have been filled by an earlier run)."""
+    import torch
+    from safetensors.torch import load_file
+
+    monkeypatch.setenv("CONSTLANG_CACHE", str(tmp_path))
+    fresh = embedded_model_dir()
+    assert fresh == tmp_path / "models" / "smollm2-135m-instruct"
+    assert (fresh / "model.safetensors").is_file()
+    assert not list(fresh.glob("*.gguf"))  # converted weights, not a copy of the GGUF
+    a, b = load_file(fresh / "model.safetensors"), load_file(embedded_dir / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the conversion is deterministic
+    loaded = load_model(EMBEDDED, device="cpu")
+    assert loaded.source.startswith(str(fresh))
+    chat = loaded.tokenizer.apply_chat_template([{"role": "user", "content": "hi"}],
+                                                tokenize=False, add_generation_prompt=True)
+    assert "hi" in chat and chat.rstrip().endswith("assistant")
