@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,11 +133,14 @@ def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream_dir: Path
 
         peft_config = LoraConfig(r=s.lora_r, lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
                                  target_modules="all-linear", task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=loaded.model, args=config, train_dataset=Dataset.from_list(rows),
-                         processing_class=tokenizer, peft_config=peft_config,
-                         callbacks=_callbacks(metrics, progress))
-    trainer.remove_callback(PrinterCallback)  # metrics.jsonl and our progress bar replace it
-    result = trainer.train()
+    with warnings.catch_warnings():
+        # library deprecation notices (peft ↔ transformers) are not the user's to act on
+        warnings.simplefilter("ignore", FutureWarning)
+        trainer = SFTTrainer(model=loaded.model, args=config,
+                             train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                             peft_config=peft_config, callbacks=_callbacks(metrics, progress))
+        trainer.remove_callback(PrinterCallback)  # metrics.jsonl and our progress bar replace it
+        result = trainer.train()
     model: Any = trainer.model
     if s.lora:
         model = model.merge_and_unload()  # downstream stages load a plain model directory
