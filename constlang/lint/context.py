@@ -30,6 +30,7 @@ class LintContext:
     suppressions: list[Suppression] = field(default_factory=list)
     enabled: frozenset[str] = frozenset()  # codes of the rules that run on this file
     known_codes: frozenset[str] = frozenset()  # codes of every registered rule
+    not_run: frozenset[str] = frozenset()  # enabled, but skipped: the file did not compile
 
     def known(self, code: str) -> bool:
         """A code a suppression may name: a lint rule's, or a compiler warning's."""

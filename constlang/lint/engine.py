@@ -84,7 +84,9 @@ def lint_result(path: Path, result: CompileResult, config: LintConfig,
                 else scan_comments(entry.source))
     ctx = LintContext(result, entry, comments,
                       parse_suppressions(comments, entry.source, entry.module),
-                      frozenset(r.code for r in active), frozenset(r.code for r in rules))
+                      frozenset(r.code for r in active), frozenset(r.code for r in rules),
+                      not_run=frozenset(r.code for r in active
+                                        if r.needs_plan and result.plan is None))
     findings = _run(ctx, [r for r in active if not r.after_suppression], config, rules)
     suppressible = [d for d in compiler if d.severity is not Severity.ERROR
                     and d.span is not None and d.span.file == ctx.path]

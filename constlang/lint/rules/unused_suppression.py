@@ -28,7 +28,8 @@ def _removal(ctx: LintContext, s: Suppression, keep: list[str]) -> Edit:
 def check(ctx: LintContext) -> Iterator[Finding]:
     for s in ctx.suppressions:
         valid = [c for c in s.codes if ctx.known(c)]
-        unused = [c for c in valid if c not in s.used]
+        # a rule that could not run (the file does not compile) may still need its suppression
+        unused = [c for c in valid if c not in s.used and c not in ctx.not_run]
         if not unused or len(valid) != len(s.codes):
             continue  # nothing unused, or invalid-suppression reports the comment
         keep = [c for c in s.codes if c not in unused]
