@@ -36,12 +36,13 @@ def test_suppression_that_hides_a_finding_is_not_flagged(tmp_path):
 
 
 def test_suppressions_of_rules_that_could_not_run_are_kept(tmp_path):
-    # the file does not compile, so CL304 (which needs a plan) did not run: its suppression
+    # the file does not compile, so CL104 (which needs a plan) did not run: its suppression
     # may still be needed, and --fix must not delete it
-    body = CLEAN.replace("ignore[CL304]", "ignore[CL304, CL601]") + \
-        'principle broken { critique = "c"  revision = "r"  weight = "x" }\n'
-    diags = lint_text(tmp_path, body, select=("CL304", "CL901"))
+    body = ('question kinder { text = "Which reply is kinder?" }  '
+            "# constlang: ignore[CL104, CL601]\n"
+            'principle broken { critique = "c"  revision = "r"  weight = "x" }\n')
+    diags = lint_text(tmp_path, body, select=("CL104", "CL901"))
     assert [d.code for d in diags] == ["CL901", "E105"]  # in file order
     assert diags[0].message == "suppression of CL601 suppresses nothing (not enabled)"
     fixed, _ = apply_fixes((tmp_path / "main.const").read_text(), diags)
-    assert "# constlang: ignore[CL304]\n" in fixed
+    assert "# constlang: ignore[CL104]\n" in fixed
