@@ -47,6 +47,19 @@ def collect_files(paths: Iterable[str]) -> list[Path]:
     return out
 
 
+def write_output(path: Path, text: str) -> None:
+    """Write a whole file atomically; an unwritable path is a one-line error (exit 2)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
 def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, SourceFile],
                       fmt: str = "full", err: bool = True) -> None:
     from constlang.report import ansi_style, plain_style, render_text
@@ -136,9 +149,7 @@ def compile_cmd(path: str, output: str | None, allow_outside_root: bool) -> None
     result = _compile_or_exit(path, allow_outside_root)
     text = result.plan.to_json()
     if output:
-        tmp = Path(output + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+        write_output(Path(output), text)
         click.echo(f"wrote {output} ({result.plan.hash})", err=True)
     else:
         click.echo(text, nl=False)

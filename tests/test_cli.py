@@ -339,3 +339,17 @@ def test_command_line_exit_codes() -> None:
     missing = subprocess.run([sys.executable, "-m", "constlang", "check", "no/such.const"],
                              capture_output=True, text=True, cwd=REPO, timeout=120)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_unwritable_outputs_are_one_line_errors(tmp_path: Path) -> None:
+    src = CONSTITUTIONS / "minimal.const"
+    missing = tmp_path / "no" / "such" / "dir"
+    runner = CliRunner()
+    for args in (["compile", str(src), "-o", str(missing / "plan.json")],
+                 ["lint", str(src), "-o", str(missing / "report.txt")],
+                 ["lint", str(src), "--baseline", str(missing / "b.json"), "--write-baseline"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "cannot write" in result.output and str(missing) in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "no").exists()

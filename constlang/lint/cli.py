@@ -127,7 +127,7 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
     PATHS are .const files or folders (default: the current folder). Exit status: 0 when no
     finding reaches --fail-level, 1 when one does, 2 on a usage or internal error.
     """
-    from constlang.cli import collect_files, use_color
+    from constlang.cli import collect_files, use_color, write_output
     from constlang.lint import baseline as baselines
     from constlang.lint.engine import RuleCrash, at_or_above, lint_paths
     from constlang.lint.output import RENDERERS
@@ -167,7 +167,11 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
     if baseline:
         path = Path(baseline)
         if write_baseline:
-            n = baselines.write_baseline(path, diagnostics, sources)
+            try:
+                n = baselines.write_baseline(path, diagnostics, sources)
+            except OSError as exc:
+                raise LintUsageError(f"cannot write the baseline {baseline}: "
+                                     f"{exc.strerror or exc}") from None
             click.echo(f"wrote {n} finding{'s' * (n != 1)} to {baseline}", err=True)
             sys.exit(EXIT_OK)
         try:
@@ -189,7 +193,7 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
         else {"linted": [f.display for f in report.files]} if name == "junit" else {}
     text = RENDERERS[name](diagnostics, sources, len(report.files), **kwargs)
     if output_file:
-        Path(output_file).write_text(text, encoding="utf-8")
+        write_output(Path(output_file), text)
     else:
         click.echo(text, nl=False)
     if fix and fixed:

@@ -92,6 +92,10 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     except RunError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
+    except OSError as exc:  # the run directory (or a file in it) cannot be written
+        where = exc.filename or target
+        click.echo(f"error: cannot write {where}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILED)
     if dry_run:
         return
     summary = ", ".join(f"{s.name} {s.status.replace('_', ' ')}" for s in outcome.stages)

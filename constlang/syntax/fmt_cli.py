@@ -72,7 +72,12 @@ def fmt(paths: tuple[str, ...], check: bool, diff: bool) -> None:
         elif check:
             click.echo(f"would reformat {shown}")
         else:
-            _write_atomic(path, new)
+            try:
+                _write_atomic(path, new)
+            except OSError as exc:
+                click.echo(f"{shown}: error: cannot write: {exc.strerror or exc}", err=True)
+                changed.remove(path)
+                failed += 1
     n, total = len(changed), len(files)
     verb = "would be reformatted" if (check or diff) else "reformatted"
     click.echo(f"{n} file{'s' * (n != 1)} {verb}, {total - n - failed} already formatted"
