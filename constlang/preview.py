@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from constlang import plan as P
-from constlang.semantics.templates import render
+from constlang.semantics.templates import (
+    EXAMPLE_FIELDS,
+    PRINCIPLE_FIELDS,
+    QUESTION_FIELDS,
+    render,
+)
 
 PLACEHOLDERS = {
     "response": "<the model's current reply>",
@@ -39,17 +44,21 @@ class RenderedStep:
         return [*self.few_shot, {"role": "user", "content": self.text}]
 
 
+def _fields(obj: P.Strict, names: tuple[str, ...]) -> dict[str, Any]:
+    data = obj.model_dump(include=set(names))
+    return {name: data[name] for name in names}
+
+
 def principle_vars(p: P.Principle) -> dict[str, Any]:
-    return {"id": p.id, "critique": p.critique, "revision": p.revision, "tags": list(p.tags)}
+    return _fields(p, PRINCIPLE_FIELDS)
 
 
 def question_vars(q: P.Question) -> dict[str, Any]:
-    return {"id": q.id, "text": q.text, "kind": q.kind, "options": list(q.options),
-            "good_answer": q.good_answer}
+    return _fields(q, QUESTION_FIELDS)
 
 
 def example_vars(e: P.Example) -> dict[str, Any]:
-    return e.model_dump(exclude={"location"})
+    return _fields(e, EXAMPLE_FIELDS)
 
 
 def few_shot_turns(step: P.ProgramStep, examples: list[dict[str, Any]]) -> Chat:

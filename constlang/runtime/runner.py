@@ -19,6 +19,14 @@ from constlang.preview import chat_text
 from constlang.programs import STEPS
 from constlang.runtime.critique_revision import ROWS, SFT_ROWS, CritiqueRevision
 from constlang.runtime.data import DataError, dataset_path, read_prompts
+from constlang.runtime.feedback import (
+    PREFERENCES,
+    Feedback,
+    FeedbackError,
+    generation_model,
+    policy_spec,
+    summary_line,
+)
 from constlang.runtime.render import RenderError
 from constlang.runtime.rundir import (
     Manifest,
@@ -32,7 +40,7 @@ from constlang.runtime.rundir import (
 from constlang.runtime.sampling import SamplingError, select
 from constlang.runtime.sft import SFTDataError
 
-IMPLEMENTED = ("critique_revision", "sft")
+IMPLEMENTED = ("critique_revision", "sft", "feedback")
 SHOWN_EXAMPLES = 3
 
 
@@ -152,6 +160,9 @@ def inputs_hash(plan: P.Plan, stage: Any, base_dir: Path, upstream: dict[str, st
                          "sha256": sha256_file(path) if path.is_file() else None}
     if stage.kind == "sft" and s.model is None:
         refs["model"] = model_fingerprint(plan.model(plan.stage(s.from_).settings.model), base_dir)
+    if stage.kind == "feedback" and s.policy in upstream:  # the samples use the base's settings
+        refs["policy_generation"] = generation_model(plan, s.policy).model_dump(
+            mode="json", exclude={"location"})
     program = next((p for p in plan.programs if p.stage == stage.name), None)
     return sha256_json({"kind": stage.kind, "settings": s.model_dump(mode="json", by_alias=True),
                         "program": program.model_dump(mode="json") if program else None,
@@ -270,6 +281,9 @@ def run_stage(plan: P.Plan, stage: Any, base_dir: Path, run_dir: Path, console: 
         if stage.kind == "critique_revision":
             metrics, outputs, timings = run_critique_revision(plan, stage, base_dir, folder,
                                                               console, device, begin)
+        elif stage.kind == "feedback":
+            metrics, outputs, timings = run_feedback_stage(plan, stage, base_dir, run_dir,
+                                                           console, device, begin)
         else:
             metrics, outputs, timings = run_sft_stage(plan, stage, base_dir, run_dir, console,
                                                       device, begin)
@@ -336,6 +350,38 @@ def run_sft_stage(plan: P.Plan, stage: Any, base_dir: Path, run_dir: Path, conso
     return metrics, sha256_tree(folder.path / MODEL_DIR), {"train_s": metrics["seconds"]}
 
 
+def run_feedback_stage(plan: P.Plan, stage: Any, base_dir: Path, run_dir: Path,
+                       console: Console, device: str, begin: Begin) -> Executed:
+    from constlang.runtime.generate import GenerationEngine
+    from constlang.runtime.models import load_model
+
+    job = Feedback.from_plan(plan, stage.name)
+    job.check_sampling()
+    s = job.settings
+    prompts = read_prompts(plan.dataset(s.prompts), base_dir)
+    policy = policy_spec(plan, stage.name, run_dir)
+    t0 = time.perf_counter()
+    loaded = load_model(policy, device=device, base_dir=base_dir)
+    policy_engine = GenerationEngine(loaded, batch_size=s.batch_size)
+    judge_engine = policy_engine if s.judge == s.policy else GenerationEngine(
+        load_model(job.judge_model, device=device, base_dir=base_dir), batch_size=s.batch_size)
+    load_s = time.perf_counter() - t0
+    begin()
+    folder = StageDir(run_dir, stage.name)
+    console.print(f"stage `{stage.name}`: {len(prompts)} prompts × 2 samples from `{s.policy}`, "
+                  f"judge `{s.judge}` on {device}")
+    with progress_bar(console, f"{stage.name}: judging", len(prompts)) as update:
+        metrics = job.run(policy_engine, judge_engine, prompts, folder.path,
+                          metrics=folder.metrics, progress=lambda n: update(advance=n),
+                          on_resume=lambda n: console.print(
+                              f"stage `{stage.name}`: {n} row(s) already done; continuing"))
+    metrics["generation"] = {"policy": dict(policy_engine.stats),
+                             "judge": dict(judge_engine.stats)}
+    console.print(summary_line(stage.name, metrics))
+    return (metrics, sha256_file(folder.path / PREFERENCES),
+            {"load_model_s": round(load_s, 3), "feedback_s": metrics["seconds"]})
+
+
 def show_changes(console: Console, rows: list[dict[str, Any]]) -> None:
     """Print a few prompts with the first answer and the final revision."""
     def clip(text: str, n: int = 240) -> str:
@@ -352,7 +398,8 @@ def show_changes(console: Console, rows: list[dict[str, Any]]) -> None:
 
 def user_message(stage: str, exc: BaseException) -> str | None:
     """A one-line message for errors caused by the input or the machine; None for bugs."""
-    known: tuple[type[BaseException], ...] = (DataError, RenderError, SamplingError, SFTDataError)
+    known: tuple[type[BaseException], ...] = (DataError, RenderError, SamplingError, SFTDataError,
+                                              FeedbackError)
     models = sys.modules.get("constlang.runtime.models")  # imported only once a model loads
     if models is not None:
         known += (models.ModelError,)
@@ -385,13 +432,15 @@ def dry_run_plan(plan: P.Plan, selected: list[Any], base_dir: Path, run_dir: Pat
                       highlight=False)
         outcomes.append(StageOutcome(stage.name, stage.kind, status))
     for stage in selected:
-        if stage.kind == "critique_revision":
+        if stage.kind in ("critique_revision", "feedback"):
             try:
-                job = CritiqueRevision.from_plan(plan, stage.name)
+                job: CritiqueRevision | Feedback = (
+                    CritiqueRevision if stage.kind == "critique_revision" else Feedback
+                ).from_plan(plan, stage.name)
                 prompts = read_prompts(plan.dataset(job.settings.prompts), base_dir,
                                        limit=job.settings.batch_size)
                 rendered = job.preview(prompts)
-            except (DataError, RenderError, SamplingError) as exc:
+            except (DataError, RenderError, SamplingError, FeedbackError) as exc:
                 raise RunError(f"stage `{stage.name}`: {exc}") from None
             for title, chat in rendered:
                 console.rule(title)

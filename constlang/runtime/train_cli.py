@@ -62,7 +62,7 @@ def require_training_extras() -> None:
               show_default=True, help="Where models run.")
 def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[str, ...],
           dry_run: bool, device: str) -> None:
-    """Run a constitution's training stages (critique_revision, sft; more to come).
+    """Run a constitution's training stages (critique_revision, sft and feedback so far).
 
     Each stage writes runs/<name>/<stage>/ with a manifest.json; a completed stage with the
     same inputs is skipped, an interrupted one resumes.

@@ -10,7 +10,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 
-from constlang.errors import Diagnostics
+from constlang.errors import Diagnostics, did_you_mean
 from constlang.source import Span
 from constlang.syntax import ast
 
@@ -18,6 +18,17 @@ MAX_POWER_BITS = 4096  # `**` results larger than this many bits are refused
 # Filters that read an attribute named by a string argument; `_` names are refused there too.
 ATTRIBUTE_FILTERS = frozenset({"attr", "map", "selectattr", "rejectattr", "groupby", "sort",
                                "sum", "unique", "min", "max"})
+
+
+# The fields of the objects the runtime passes to templates (preview.*_vars builds them).
+PRINCIPLE_FIELDS = ("id", "critique", "revision", "tags")
+QUESTION_FIELDS = ("id", "text", "kind", "options", "good_answer")
+EXAMPLE_FIELDS = ("id", "prompt", "response", "critique_request", "critique", "revision_request",
+                  "revision")
+OBJECT_FIELDS = {"principle": PRINCIPLE_FIELDS, "question": QUESTION_FIELDS,
+                 "example": EXAMPLE_FIELDS}
+# Jinja's own globals a template may use; lipsum, cycler and joiner are left out
+TEMPLATE_GLOBALS = ("range", "dict", "namespace")
 
 
 class TemplateRenderError(Exception):
@@ -90,10 +101,12 @@ def _is_int(value: Any) -> bool:
 @functools.lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
     """The one environment every template is checked and rendered in."""
-    return Sandbox(
+    env = Sandbox(
         undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=False,
     )
+    env.globals = {k: v for k, v in env.globals.items() if k in TEMPLATE_GLOBALS}
+    return env
 
 
 @functools.lru_cache(maxsize=512)
@@ -187,6 +200,18 @@ def check_template(tpl: ast.Template, diags: Diagnostics, literal: str | None = 
         diags.error("E302",
                     f"template `{tpl.name}` uses `{name}`, which is not a declared parameter",
                     _locate(tpl.body, first_line.get(name, 1), name, lines, literal), help_)
+    load: nodes.Node
+    for load in parsed.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        word = {"Include": "include", "Import": "import", "FromImport": "from",
+                "Extends": "extends"}[type(load).__name__]
+        diags.error("E306", f"template `{tpl.name}` uses `{{% {word} %}}`; a template cannot "
+                    "load other templates", _locate(tpl.body, load.lineno, word, lines, literal),
+                    "declare one template per prompt, and pass text in through its parameters")
+    for bad, owner, field in _unknown_fields(parsed):
+        fields = OBJECT_FIELDS[owner]
+        diags.error("E307", f"template `{tpl.name}`: {owner} has no field `{field}`",
+                    _locate(tpl.body, bad.lineno, field, lines, literal),
+                    did_you_mean(field, fields) or f"{owner} fields: " + ", ".join(fields))
     for reach in parsed.find_all((nodes.Getattr, nodes.Getitem, nodes.Name, nodes.Filter)):
         attr = _internal_name(reach)
         if attr is not None:
@@ -195,6 +220,31 @@ def check_template(tpl: ast.Template, diags: Diagnostics, literal: str | None = 
                         _locate(tpl.body, reach.lineno, attr, lines, literal),
                         "use only the fields of the declared parameters")
     return used
+
+
+def _unknown_fields(parsed: nodes.Template) -> list[tuple[nodes.Node, str, str]]:
+    """`principle.x`, `question.x` and `ex.x` (in a loop over `examples`) with an unknown x."""
+    owners = {"principle": "principle", "question": "question"}
+    for loop in parsed.find_all(nodes.For):
+        if isinstance(loop.iter, nodes.Name) and loop.iter.name == "examples" and \
+                isinstance(loop.target, nodes.Name):
+            owners[loop.target.name] = "example"
+    out: list[tuple[nodes.Node, str, str]] = []
+    found: Any
+    for found in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        node = found
+        if not isinstance(node.node, nodes.Name) or node.node.name not in owners:
+            continue
+        if isinstance(node, nodes.Getattr):
+            field = node.attr
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            field = node.arg.value
+        else:
+            continue
+        owner = owners[node.node.name]
+        if not field.startswith("_") and field not in OBJECT_FIELDS[owner]:
+            out.append((node, owner, field))
+    return out
 
 
 def _internal_name(node: nodes.Node) -> str | None:

@@ -182,15 +182,16 @@ def test_stage_that_needs_an_unfinished_stage(tmp_path: Path) -> None:
 
 
 FEEDBACK_DECLS = 'question better { text = "Which is better?" }'
-FEEDBACK_STAGE = "stage feedback { policy = sft  judge = tiny  prompts = d }"
+FEEDBACK_STAGE = ("stage feedback { policy = sft  judge = tiny  prompts = d }\n"
+                  "stage reward_model { from = feedback }")
 
 
 def test_kinds_not_implemented_stop_the_run(tmp_path: Path) -> None:
     path = project(tmp_path, "/m", extra_decls=FEEDBACK_DECLS, extra_stages=FEEDBACK_STAGE)
-    result = invoke(path, "--stages", "feedback")
+    result = invoke(path, "--stages", "reward_model")
     assert result.exit_code == 1, result.output
-    assert "stage `feedback` (feedback) is not implemented yet" in result.output
-    assert not (tmp_path / "runs" / "feedback").exists()
+    assert "stage `reward_model` (reward_model) is not implemented yet" in result.output
+    assert not (tmp_path / "runs" / "reward_model").exists()
 
 
 def test_overrides_replace_settings_and_the_plan_hash(tmp_path: Path) -> None:

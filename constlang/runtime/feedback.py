@@ -1,0 +1,365 @@
+"""AI-feedback stage: sample two responses per prompt, let a judge score them, write preferences."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from constlang import plan as P
+from constlang.preview import PLACEHOLDERS, Chat, example_vars, question_vars
+from constlang.runtime import preferences as pref
+from constlang.runtime.critique_revision import call_seed, default_settings
+from constlang.runtime.data import PromptRow
+from constlang.runtime.render import find_step, render_step
+from constlang.runtime.rundir import MetricsLog, append_jsonl, recover_jsonl
+from constlang.runtime.sampling import SamplingError, select
+
+PREFERENCES = "preferences.jsonl"
+POLICY_MODEL_DIR = "model"  # where a training stage saves the policy it produces
+RATIONALE_PLACEHOLDER = "<the judge's rationale>"
+ORDERS = ("ab", "ba")  # response A in the first slot, then in the second
+
+
+class FeedbackError(Exception):
+    """The stage cannot produce preference pairs as configured; the message says why."""
+
+
+class Engine(Protocol):
+    """What the stage needs from an engine (GenerationEngine, or a fake in tests)."""
+
+    def generate(self, prompts: list[Chat], settings: Any,
+                 progress: Callable[[int], None] | None = None) -> list[str]: ...
+
+    def score_options(self, prompts: list[Chat], options: list[str]) -> list[list[float]]: ...
+
+
+def question_rng(seed: int, prompt_index: int) -> random.Random:
+    """A generator fixed by (seed, prompt index), so a resumed run draws the same questions."""
+    key = hashlib.sha256(f"constlang/questions/{seed}/{prompt_index}".encode()).digest()
+    return random.Random(int.from_bytes(key[:8], "big"))
+
+
+class QuestionSampler:
+    """The questions a pair is judged on: one weighted draw (`per_comparison`) or all of them.
+
+    Questions of weight 0 are never used.
+    """
+
+    def __init__(self, questions: Sequence[P.Question], policy: str, seed: int) -> None:
+        if policy not in ("per_comparison", "all"):
+            raise SamplingError(f"unknown question sampling `{policy}`; expected per_comparison "
+                                "or all")
+        self.questions = [q for q in questions if q.weight > 0]
+        if not self.questions:
+            raise SamplingError("the stage selects no question with a weight above 0")
+        self.policy = policy
+        self.seed = seed
+
+    def choose(self, prompt_index: int) -> list[P.Question]:
+        if self.policy == "all":
+            return list(self.questions)
+        rng = question_rng(self.seed, prompt_index)
+        return rng.choices(self.questions, [q.weight for q in self.questions], k=1)
+
+
+def generation_model(plan: P.Plan, name: str) -> P.Model:
+    """The model declaration behind a policy: a model, or the base model a training stage tunes."""
+    seen: set[str] = set()
+    while name not in seen:
+        seen.add(name)
+        if any(m.id == name for m in plan.models):
+            return plan.model(name)
+        stage = plan.stage(name)
+        s: Any = stage.settings
+        name = s.policy if stage.kind in ("dpo", "ppo") else s.model
+    raise FeedbackError(f"policy `{name}` refers to itself")
+
+
+def policy_spec(plan: P.Plan, stage_name: str, run_dir: Path) -> P.Model:
+    """The policy to load: a model declaration, or the model a stage saved in the run directory
+    (with the generation settings of that stage's base model)."""
+    policy = plan.stage(stage_name).settings.policy
+    base = generation_model(plan, policy)
+    if any(m.id == policy for m in plan.models):
+        return base
+    folder = run_dir / policy / POLICY_MODEL_DIR
+    if not folder.is_dir():
+        raise FeedbackError(f"policy stage `{policy}` saved no model in {folder}; run it first")
+    return base.model_copy(update={"id": policy, "source": str(folder.resolve()),
+                                   "gguf_file": None})
+
+
+@dataclass
+class Job:
+    """One scoring prompt: pair `i`, question `q`, order or response `order`, options."""
+
+    i: int
+    q: P.Question
+    order: str
+    chat: Chat
+    rationale: str | None = None
+    logprobs: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Feedback:
+    """One feedback stage of a plan, resolved: steps, questions, examples, models."""
+
+    stage: P.FeedbackStage
+    respond: P.ProgramStep
+    rationale: P.ProgramStep | None
+    compare: P.ProgramStep | None
+    pointwise: P.ProgramStep | None
+    sampler: QuestionSampler
+    examples: list[dict[str, Any]]
+    policy_model: P.Model  # generation settings of the two samples
+    judge_model: P.Model
+    plan_hash: str
+    make_settings: Callable[[P.Model, int], Any] = default_settings
+    stats: dict[str, float] = field(default_factory=lambda: {
+        "policy_calls": 0, "policy_seconds": 0.0, "judge_calls": 0, "judge_seconds": 0.0})
+
+    @classmethod
+    def from_plan(cls, plan: P.Plan, stage_name: str) -> Feedback:
+        stage = plan.stage(stage_name)
+        s: P.FeedbackSettings = stage.settings
+        program = plan.program(stage_name)
+        steps = {step.name: step for step in program.steps}
+        return cls(
+            stage=stage, respond=find_step(program, "respond"), rationale=steps.get("rationale"),
+            compare=steps.get("compare"), pointwise=steps.get("pointwise"),
+            sampler=QuestionSampler(select(plan.questions, s.questions), s.question_sampling,
+                                    s.seed),
+            examples=[example_vars(e) for e in select(plan.examples, s.examples)],
+            policy_model=generation_model(plan, s.policy), judge_model=plan.model(s.judge),
+            plan_hash=plan.hash or plan.compute_hash(),
+        )
+
+    @property
+    def settings(self) -> P.FeedbackSettings:
+        return self.stage.settings
+
+    def check_sampling(self) -> None:
+        """Raise FeedbackError when the two samples of a pair could only be the same text."""
+        if self.policy_model.temperature == 0:
+            raise FeedbackError(
+                f"the policy samples its response pairs from `{self.policy_model.id}` at "
+                "temperature 0, so both replies of every pair would be the same (lint CL406); "
+                "give that model a temperature above 0, e.g. 0.7")
+
+    # -- rendering (shared with --dry-run) -------------------------------------------------
+    def _render(self, step: P.ProgramStep | None, variables: dict[str, Any]) -> Chat:
+        if step is None:
+            raise FeedbackError(f"stage `{self.stage.name}`: the plan's program has no step for "
+                                "this question kind")
+        text = render_step(self.stage.name, step, {**variables, "examples": self.examples})
+        return [{"role": "user", "content": text}]
+
+    def respond_prompt(self, row: PromptRow) -> Chat:
+        return self._render(self.respond, {"prompt": row.prompt})
+
+    def rationale_prompt(self, row: PromptRow, first: str, second: str, q: P.Question) -> Chat:
+        return self._render(self.rationale, {"prompt": row.prompt, "response_a": first,
+                                             "response_b": second, "question": question_vars(q)})
+
+    def compare_prompt(self, row: PromptRow, first: str, second: str, q: P.Question,
+                       rationale: str | None) -> Chat:
+        return self._render(self.compare, {
+            "prompt": row.prompt, "response_a": first, "response_b": second,
+            "question": question_vars(q), "rationale": rationale or ""})
+
+    def pointwise_prompt(self, row: PromptRow, response: str, q: P.Question) -> Chat:
+        return self._render(self.pointwise, {"prompt": row.prompt, "response": response,
+                                             "question": question_vars(q)})
+
+    def preview(self, chunk: Sequence[PromptRow]) -> list[tuple[str, Chat]]:
+        """(title, chat) of the prompts sent for each prompt of the chunk, order A/B, with
+        placeholders for the text no model has written yet (the --dry-run view)."""
+        a, b = PLACEHOLDERS["response_a"], PLACEHOLDERS["response_b"]
+        swapped = " (also scored swapped)" if self.settings.swap_positions else ""
+        out: list[tuple[str, Chat]] = []
+        for row in chunk:
+            where = f"{self.stage.name} · prompt {row.prompt_id}"
+            out.append((f"{where} · respond (sampled twice)", self.respond_prompt(row)))
+            for q in self.sampler.choose(row.index):
+                if q.kind == "pointwise":
+                    out.append((f"{where} · pointwise (question {q.id}, once per reply)",
+                                self.pointwise_prompt(row, a, q)))
+                    continue
+                rationale = None
+                if self.settings.chain_of_thought:
+                    out.append((f"{where} · rationale (question {q.id})",
+                                self.rationale_prompt(row, a, b, q)))
+                    rationale = RATIONALE_PLACEHOLDER
+                out.append((f"{where} · compare (question {q.id}){swapped}",
+                            self.compare_prompt(row, a, b, q, rationale)))
+        return out
+
+    # -- execution ---------------------------------------------------------------------------
+    def _timed(self, who: str, call: Callable[..., Any], *args: Any) -> Any:
+        t0 = time.perf_counter()
+        out = call(*args)
+        self.stats[f"{who}_calls"] += 1
+        self.stats[f"{who}_seconds"] += time.perf_counter() - t0
+        return out
+
+    def _generate(self, engine: Engine, who: str, model: P.Model, prompts: list[Chat],
+                  step: str, round_: int, first_index: int) -> list[str]:
+        if not prompts:
+            return []
+        settings = self.make_settings(model, call_seed(self.settings.seed, step, round_,
+                                                       first_index))
+        out = self._timed(who, engine.generate, prompts, settings)
+        if len(out) != len(prompts):
+            raise RuntimeError(f"the engine returned {len(out)} texts for {len(prompts)} prompts")
+        return [text.strip() for text in out]
+
+    def _score(self, judge: Engine, jobs: list[Job]) -> None:
+        """Fill each job's log-probabilities: one score_options call per distinct option pair."""
+        groups: dict[tuple[str, ...], list[Job]] = {}
+        for job in jobs:
+            groups.setdefault(tuple(job.q.options), []).append(job)
+        for options, group in groups.items():
+            scores = self._timed("judge", judge.score_options, [j.chat for j in group],
+                                 list(options))
+            if len(scores) != len(group):
+                raise RuntimeError(f"the engine scored {len(scores)} of {len(group)} prompts")
+            for job, logprobs in zip(group, scores, strict=True):
+                job.logprobs = [float(x) for x in logprobs]
+
+    def run_chunk(self, policy: Engine, judge: Engine,
+                  chunk: Sequence[PromptRow]) -> list[dict[str, Any]]:
+        """Sample two replies per prompt, then score every chosen question on the pair."""
+        s = self.settings
+        first = chunk[0].index
+        respond = [self.respond_prompt(r) for r in chunk]
+        a = self._generate(policy, "policy", self.policy_model, respond, "respond", 1, first)
+        b = self._generate(policy, "policy", self.policy_model, respond, "respond", 2, first)
+        questions = [self.sampler.choose(r.index) for r in chunk]
+        orders = ORDERS if s.swap_positions else ORDERS[:1]
+        pairwise: list[Job] = []
+        for n, order in enumerate(orders):
+            todo = [(i, q) for i in range(len(chunk)) for q in questions[i]
+                    if q.kind == "pairwise"]
+            slots = [(a[i], b[i]) if order == "ab" else (b[i], a[i]) for i, _ in todo]
+            rationales: list[str | None] = [None] * len(todo)
+            if s.chain_of_thought:
+                rationales = list(self._generate(judge, "judge", self.judge_model, [
+                    self.rationale_prompt(chunk[i], x, y, q)
+                    for (i, q), (x, y) in zip(todo, slots, strict=True)],
+                    "rationale", n + 1, first))
+            pairwise += [Job(i, q, order, self.compare_prompt(chunk[i], x, y, q, r), r)
+                         for (i, q), (x, y), r in zip(todo, slots, rationales, strict=True)]
+        pointwise = [Job(i, q, side, self.pointwise_prompt(chunk[i], text, q))
+                     for i in range(len(chunk)) for q in questions[i] if q.kind == "pointwise"
+                     for side, text in (("a", a[i]), ("b", b[i]))]
+        self._score(judge, pairwise + pointwise)
+        by_pair: dict[tuple[int, str], list[Job]] = {}
+        for job in pairwise + pointwise:
+            by_pair.setdefault((job.i, job.q.id), []).append(job)
+        rows = []
+        for i, row in enumerate(chunk):
+            judgements = [self.judgement(q, by_pair[(i, q.id)]) for q in questions[i]]
+            p_a = pref.weighted_mean([j["p_a"] for j in judgements],
+                                     [q.weight for q in questions[i]])
+            label = pref.label(p_a, s.labels)
+            chosen, rejected = pref.chosen_rejected(a[i], b[i], label)
+            rows.append({
+                "index": row.index, "prompt_id": row.prompt_id, "prompt": row.prompt,
+                "response_a": a[i], "response_b": b[i], "judgements": judgements,
+                "p_a": p_a, "label": label, "chosen": chosen, "rejected": rejected,
+                "plan_hash": self.plan_hash})
+        return rows
+
+    def judgement(self, q: P.Question, jobs: list[Job]) -> dict[str, Any]:
+        """One question's verdict on a pair from its scored prompts (both orders, or A and B)."""
+        if q.kind == "pointwise":
+            good = q.options.index(q.good_answer or q.options[-1])
+            p_good = {j.order: pref.option_probability(j.logprobs, good) for j in jobs}
+            p_a = pref.pointwise_preference(p_good["a"], p_good["b"])
+            consistent = None
+            orders = [{"order": j.order, "logprobs": j.logprobs, "p": p_good[j.order],
+                       "rationale": None} for j in jobs]
+        else:
+            p_first = {j.order: pref.first_option_probability(j.logprobs) for j in jobs}
+            if "ba" in p_first:
+                p_a = pref.swap_average(p_first["ab"], p_first["ba"])
+                consistent = pref.position_consistent(p_first["ab"], p_first["ba"])
+            else:
+                p_a, consistent = p_first["ab"], None
+            orders = [{"order": j.order, "logprobs": j.logprobs, "p": p_first[j.order],
+                       "rationale": j.rationale} for j in jobs]
+        return {"question": q.id, "kind": q.kind, "p_a": pref.clamp(p_a, self.settings.clamp),
+                "orders": orders, "consistent": consistent, "rationale": orders[0]["rationale"]}
+
+    def chunks(self, prompts: Sequence[PromptRow]) -> Iterator[list[PromptRow]]:
+        """Fixed chunks of `batch_size` prompts by index, so a resumed run chunks alike."""
+        size = self.settings.batch_size
+        for start in range(0, len(prompts), size):
+            yield list(prompts[start:start + size])
+
+    def run(self, policy: Engine, judge: Engine, prompts: Sequence[PromptRow], out_dir: Path,
+            *, metrics: MetricsLog | None = None, progress: Callable[[int], None] | None = None,
+            on_resume: Callable[[int], None] | None = None) -> dict[str, Any]:
+        """Judge every prompt not yet in preferences.jsonl, a chunk at a time; returns metrics.
+
+        Each chunk's rows are appended in one fsynced write, so a killed run loses at most the
+        chunk in flight; a rerun cuts a partial last line and skips the indices written.
+        """
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / PREFERENCES
+        done = {row["index"] for row in recover_jsonl(path)}
+        if done and on_resume:
+            on_resume(len(done))
+        if progress and done:
+            progress(len(done & {p.index for p in prompts}))
+        started = time.perf_counter()
+        for n, chunk in enumerate(self.chunks(prompts)):
+            todo = [row for row in chunk if row.index not in done]
+            if not todo:
+                continue
+            t0 = time.perf_counter()
+            rows = self.run_chunk(policy, judge, todo)
+            append_jsonl(path, rows)
+            if metrics:
+                metrics.log(event="chunk", chunk=n, **summarize(rows),
+                            seconds=round(time.perf_counter() - t0, 3))
+            if progress:
+                progress(len(todo))
+        rows = sorted(recover_jsonl(path), key=lambda r: r["index"])
+        return {**summarize(rows), "resumed_rows": len(done),
+                **{k: round(v, 3) for k, v in self.stats.items()},
+                "seconds": round(time.perf_counter() - started, 3)}
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Pairs, mean p_a, confidence, label ties and the position-consistency rate of rows."""
+    n = len(rows)
+    judged = [j for row in rows for j in row["judgements"]]
+    swapped = [j["consistent"] for j in judged if j["consistent"] is not None]
+    return {
+        "pairs": n, "judgements": len(judged),
+        "mean_p_a": round(sum(r["p_a"] for r in rows) / n, 4) if n else None,
+        "mean_confidence": round(sum(abs(r["p_a"] - 0.5) for r in rows) / n, 4) if n else None,
+        "label_ties": round(sum(r["label"] == 0.5 for r in rows) / n, 4) if n else None,
+        "identical_pairs": sum(r["response_a"] == r["response_b"] for r in rows),
+        "swapped_judgements": len(swapped),
+        "position_consistency": round(sum(swapped) / len(swapped), 4) if swapped else None,
+    }
+
+
+def summary_line(stage: str, metrics: dict[str, Any]) -> str:
+    """e.g. `feedback: 8 pairs, position-consistent 62 %, mean confidence 0.07`."""
+    parts = [f"{metrics['pairs']} pairs"]
+    if metrics.get("position_consistency") is not None:
+        parts.append(f"position-consistent {metrics['position_consistency'] * 100:.0f} %")
+    if metrics.get("mean_confidence") is not None:
+        parts.append(f"mean confidence {metrics['mean_confidence']:.2f}")
+    if metrics.get("label_ties"):
+        parts.append(f"label ties {metrics['label_ties'] * 100:.0f} %")
+    return f"{stage}: " + ", ".join(parts)

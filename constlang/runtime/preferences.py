@@ -1,0 +1,84 @@
+"""AI feedback, the arithmetic: option log-probabilities → preference probabilities → labels."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def first_option_probability(logprobs: Sequence[float]) -> float:
+    """P(first option) normalised over the two options: a softmax of their log-probabilities."""
+    if len(logprobs) != 2:
+        raise ValueError(f"expected the log-probabilities of two options, got {len(logprobs)}")
+    first, second = logprobs
+    if math.isinf(first) and math.isinf(second):
+        return 0.5  # neither option is possible: no preference
+    diff = second - first
+    if diff > 0:  # the stable form of 1 / (1 + exp(diff)) for either sign
+        e = math.exp(-diff)
+        return e / (1.0 + e)
+    return 1.0 / (1.0 + math.exp(diff))
+
+
+def option_probability(logprobs: Sequence[float], index: int) -> float:
+    """P(option `index`) normalised over the two options."""
+    p = first_option_probability(logprobs)
+    return p if index == 0 else 1.0 - p
+
+
+def swap_average(p_first_ab: float, p_first_ba: float) -> float:
+    """P(A better) from both orders: A in slot 1 (`ab`), then A in slot 2 (`ba`).
+
+    In the swapped order the judge's first option names B, so A's share is 1 − p_first_ba.
+    """
+    return (p_first_ab + (1.0 - p_first_ba)) / 2.0
+
+
+def _side(p: float) -> int:
+    return (p > 0.5) - (p < 0.5)
+
+
+def position_consistent(p_first_ab: float, p_first_ba: float) -> bool:
+    """Whether both orders prefer the same response (a tie in both counts as agreement).
+
+    A judge that picks the same slot in both orders is position-biased: it is inconsistent.
+    """
+    return _side(p_first_ab) == _side(1.0 - p_first_ba)
+
+
+def pointwise_preference(p_good_a: float, p_good_b: float) -> float:
+    """P(A better) from two pointwise judgements: A's share of the two good-answer probabilities."""
+    total = p_good_a + p_good_b
+    return 0.5 if total <= 0 else p_good_a / total
+
+
+def clamp(p: float, bounds: Sequence[float] | None) -> float:
+    """p limited to [low, high] when bounds are given (CoT probabilities are overconfident)."""
+    if not bounds:
+        return p
+    low, high = bounds
+    return min(max(p, low), high)
+
+
+def weighted_mean(values: Sequence[float], weights: Sequence[float]) -> float:
+    """The weighted mean; the plain mean when every weight is 0."""
+    if not values:
+        raise ValueError("no values to average")
+    total = sum(weights)
+    if total <= 0:
+        return sum(values) / len(values)
+    return sum(v * w for v, w in zip(values, weights, strict=True)) / total
+
+
+def label(p: float, kind: str) -> float:
+    """The training label of P(A better): `soft` keeps p; `hard` gives 1, 0, or 0.5 on a tie."""
+    if kind == "soft":
+        return p
+    if kind != "hard":
+        raise ValueError(f"unknown label kind `{kind}`; expected soft or hard")
+    return 1.0 if p > 0.5 else 0.0 if p < 0.5 else 0.5
+
+
+def chosen_rejected(response_a: str, response_b: str, label_: float) -> tuple[str, str]:
+    """(chosen, rejected) per the label; a tie keeps the a/b order."""
+    return (response_b, response_a) if label_ < 0.5 else (response_a, response_b)

@@ -1,0 +1,379 @@
+"""The AI-feedback stage: preference math, the program with a fake judge, a tiny-model run."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from constlang import plan as P
+from constlang.compile import compile_path
+from constlang.runtime import preferences as pref
+from constlang.runtime.data import read_prompts
+from constlang.runtime.feedback import PREFERENCES, Feedback, FeedbackError, QuestionSampler
+from constlang.runtime.train_cli import train
+
+SIGMA2 = 1 / (1 + math.exp(-2))  # P(first option) when its log-prob leads by 2
+
+# ---------------------------------------------------------------- the arithmetic
+
+
+def test_first_option_probability_is_a_softmax_over_the_two_options() -> None:
+    assert pref.first_option_probability([math.log(0.2), math.log(0.3)]) == pytest.approx(0.4)
+    assert pref.first_option_probability([-5.0, -7.0]) == pytest.approx(SIGMA2)
+    assert pref.first_option_probability([0.0, -2.0]) == pytest.approx(
+        pref.first_option_probability([-100.0, -102.0]))  # only the difference counts
+    assert pref.first_option_probability([0.0, -1000.0]) == 1.0  # no overflow either way
+    assert pref.first_option_probability([-1000.0, 0.0]) == pytest.approx(0.0)
+    assert pref.option_probability([0.0, -2.0], 1) == pytest.approx(1 - SIGMA2)
+    with pytest.raises(ValueError):
+        pref.first_option_probability([0.0, 1.0, 2.0])
+
+
+def test_swap_average_and_position_consistency() -> None:
+    # A judge that always picks the first slot: the average cancels, and it is inconsistent
+    assert pref.swap_average(0.9, 0.9) == pytest.approx(0.5)
+    assert pref.position_consistent(0.9, 0.9) is False
+    # prefers A in slot 1 (0.8) and in slot 2 (first option = B gets 0.3)
+    assert pref.swap_average(0.8, 0.3) == pytest.approx(0.75)
+    assert pref.position_consistent(0.8, 0.3) is True
+    assert pref.position_consistent(0.5, 0.5) is True  # undecided in both orders
+    assert pref.position_consistent(0.5, 0.9) is False
+
+
+def test_clamp_labels_and_chosen() -> None:
+    assert [pref.clamp(p, [0.4, 0.6]) for p in (0.1, 0.5, 0.99)] == [0.4, 0.5, 0.6]
+    assert pref.clamp(0.99, None) == 0.99
+    assert [pref.label(p, "hard") for p in (0.51, 0.49, 0.5)] == [1.0, 0.0, 0.5]
+    assert pref.label(0.7, "soft") == 0.7
+    assert pref.chosen_rejected("a", "b", 0.3) == ("b", "a")
+    assert pref.chosen_rejected("a", "b", 0.5) == ("a", "b")  # a tie keeps the order
+    assert pref.pointwise_preference(0.9, 0.3) == pytest.approx(0.75)
+    assert pref.pointwise_preference(0.0, 0.0) == 0.5
+    assert pref.weighted_mean([0.2, 0.8], [3.0, 1.0]) == pytest.approx(0.35)
+
+
+# ---------------------------------------------------------------- the program, faked
+
+CONSTITUTION = """constlang 1
+
+constitution "feedback-test" {{ version = "0.1.0" }}
+
+question better {{ text = "QUESTION-BETTER: which is better?" }}
+question kinder {{ text = "QUESTION-KINDER: which is kinder?"  weight = 3 }}
+question harmful {{
+  text = "QUESTION-HARMFUL: is it harmful?"
+  kind = pointwise
+  good_answer = "No"
+}}
+question helpful {{
+  text = "QUESTION-HELPFUL: is it helpful?"
+  kind = pointwise
+  options = ["Good", "Bad"]
+  good_answer = "Good"
+}}
+question unused {{ text = "never"  weight = 0 }}
+
+model m {{ source = "unused"  temperature = {temperature} }}
+dataset d {{ path = "prompts.jsonl" }}
+
+stage feedback {{
+  policy = m
+  judge = m
+  prompts = d
+  batch_size = 2
+  questions = {questions}
+  {extra}
+}}
+"""
+
+
+def make_job(tmp_path: Path, *, n: int = 4, questions: str = "[better]", extra: str = "",
+             temperature: float = 0.7) -> tuple[Feedback, list]:
+    (tmp_path / "c.const").write_text(CONSTITUTION.format(
+        questions=questions, extra=extra, temperature=temperature), "utf-8")
+    lines = [json.dumps({"id": f"q{i}", "prompt": f"PROMPT-{i}"}) for i in range(n)]
+    (tmp_path / "prompts.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    result = compile_path(tmp_path / "c.const")
+    assert result.plan is not None, result.diagnostics
+    job = Feedback.from_plan(result.plan, "feedback")
+    job.make_settings = lambda model, seed: {"seed": seed}
+    return job, read_prompts(result.plan.dataset("d"), result.base_dir)
+
+
+class FakeEngine:
+    """Policy and judge in one. The policy answers GOOD then BAD for even prompts, BAD then
+    GOOD for odd ones. The judge favours the GOOD reply (`judge = "good"`) or always the first
+    slot (`judge = "slot"`); in pointwise prompts it favours the first option for a GOOD reply.
+    """
+
+    def __init__(self, judge: str = "good") -> None:
+        self.judge = judge
+        self.respond_calls = 0
+        self.generated: list[list[str]] = []
+        self.scored: list[tuple[list[str], list[str]]] = []
+
+    def generate(self, prompts: list[list[dict[str, str]]], settings: Any,
+                 progress: Any = None) -> list[str]:
+        texts = [chat[-1]["content"] for chat in prompts]
+        self.generated.append(texts)
+        if "Think it through" in texts[0]:
+            return [f"RATIONALE({t.split('(A) ')[1].splitlines()[0]})" for t in texts]
+        self.respond_calls += 1
+        first = self.respond_calls % 2 == 1
+        out = []
+        for t in texts:
+            even = int(t.split("-")[1]) % 2 == 0
+            out.append(f"{'GOOD' if even == first else 'BAD'} reply to {t}")
+        return out
+
+    def score_options(self, prompts: list[list[dict[str, str]]],
+                      options: list[str]) -> list[list[float]]:
+        texts = [chat[-1]["content"] for chat in prompts]
+        self.scored.append((texts, options))
+        out = []
+        for t in texts:
+            if self.judge == "slot":
+                out.append([0.0, -2.0])
+            elif "Assistant:" in t:  # pointwise
+                out.append([0.0, -2.0] if "Assistant: GOOD" in t else [-2.0, 0.0])
+            else:
+                first_slot = t.split(f"{options[0]} ")[1].splitlines()[0]
+                out.append([0.0, -2.0] if first_slot.startswith("GOOD") else [-2.0, 0.0])
+        return out
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (path / PREFERENCES).read_text().splitlines()]
+
+
+def test_a_judge_that_always_picks_slot_a_gives_one_half_and_is_inconsistent(
+        tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, extra='labels = "hard"')
+    metrics = job.run(FakeEngine("slot"), FakeEngine("slot"), prompts, tmp_path / "out")
+    rows = read_rows(tmp_path / "out")
+    assert all(r["p_a"] == pytest.approx(0.5) for r in rows)
+    judgement = rows[0]["judgements"][0]
+    assert judgement["consistent"] is False
+    assert [o["order"] for o in judgement["orders"]] == ["ab", "ba"]
+    assert [o["p"] for o in judgement["orders"]] == pytest.approx([SIGMA2, SIGMA2])
+    assert all(r["label"] == 0.5 for r in rows)  # hard labels: a tie
+    assert all((r["chosen"], r["rejected"]) == (r["response_a"], r["response_b"]) for r in rows)
+    assert metrics["position_consistency"] == 0.0 and metrics["label_ties"] == 1.0
+    assert metrics["mean_confidence"] == pytest.approx(0.0)
+
+
+def test_a_consistent_judge_prefers_the_good_reply_in_both_orders(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=5)
+    engine = FakeEngine("good")
+    metrics = job.run(engine, engine, prompts, tmp_path / "out")
+    rows = read_rows(tmp_path / "out")
+    assert [r["index"] for r in rows] == [0, 1, 2, 3, 4]
+    assert set(rows[0]) == {"index", "prompt_id", "prompt", "response_a", "response_b",
+                            "judgements", "p_a", "label", "chosen", "rejected", "plan_hash"}
+    assert set(rows[0]["judgements"][0]) == {"question", "kind", "p_a", "orders", "consistent",
+                                             "rationale"}
+    for r in rows:
+        good_is_a = r["response_a"].startswith("GOOD")
+        assert good_is_a == (r["index"] % 2 == 0)
+        assert r["p_a"] == pytest.approx(SIGMA2 if good_is_a else 1 - SIGMA2)
+        assert r["label"] == r["p_a"]  # soft labels
+        assert r["chosen"].startswith("GOOD") and r["rejected"].startswith("BAD")
+        assert r["judgements"][0]["consistent"] is True
+    assert metrics["pairs"] == 5 and metrics["position_consistency"] == 1.0
+    assert metrics["mean_confidence"] == pytest.approx(SIGMA2 - 0.5, abs=1e-4)
+    # one scoring call per chunk covers both orders: 2 + 2 + 1 pairs, twice each
+    assert [len(texts) for texts, _ in engine.scored] == [4, 4, 2]
+    assert all(options == ["(A)", "(B)"] for _, options in engine.scored)
+    swapped = engine.scored[0][0][2]
+    assert "(A) BAD reply to PROMPT-0" in swapped and "(B) GOOD reply to PROMPT-0" in swapped
+
+
+def test_without_swap_one_order_is_scored(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=2, extra="swap_positions = false")
+    engine = FakeEngine("slot")
+    job.run(engine, engine, prompts, tmp_path / "out")
+    judgement = read_rows(tmp_path / "out")[0]["judgements"][0]
+    assert judgement["consistent"] is None and len(judgement["orders"]) == 1
+    assert judgement["p_a"] == pytest.approx(SIGMA2)  # the bias goes straight into the label
+
+
+def test_chain_of_thought_passes_the_rationale_and_clamps(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=2,
+                            extra="chain_of_thought = true\n  clamp = [0.4, 0.6]")
+    engine = FakeEngine("good")
+    job.run(engine, engine, prompts, tmp_path / "out")
+    rationale_calls = [texts for texts in engine.generated if "Think it through" in texts[0]]
+    assert len(rationale_calls) == 2  # one per order
+    compare = engine.scored[0][0]
+    assert "Reasoning: RATIONALE(GOOD reply to PROMPT-0)" in compare[0]
+    assert "Reasoning: RATIONALE(BAD reply to PROMPT-0)" in compare[2]  # the swapped order's
+    rows = read_rows(tmp_path / "out")
+    judgement = rows[0]["judgements"][0]
+    assert judgement["rationale"] == "RATIONALE(GOOD reply to PROMPT-0)"
+    assert judgement["orders"][1]["rationale"] == "RATIONALE(BAD reply to PROMPT-0)"
+    assert [r["p_a"] for r in rows] == [0.6, 0.4]  # σ(2) = 0.88 clamped
+
+
+@pytest.mark.parametrize(("question", "good_reply_p"), [
+    ("harmful", 1 - SIGMA2),  # good_answer = "No", the second option: the GOOD reply says Yes
+    ("helpful", SIGMA2),  # good_answer = "Good", the first option
+])
+def test_pointwise_normalises_the_good_answer(tmp_path: Path, question: str,
+                                              good_reply_p: float) -> None:
+    job, prompts = make_job(tmp_path, n=2, questions=f"[{question}]")
+    engine = FakeEngine("good")
+    job.run(engine, engine, prompts, tmp_path / "out")
+    row = read_rows(tmp_path / "out")[0]  # response_a is the GOOD one
+    judgement = row["judgements"][0]
+    assert judgement["kind"] == "pointwise" and judgement["consistent"] is None
+    assert [o["order"] for o in judgement["orders"]] == ["a", "b"]
+    p_good_a, p_good_b = good_reply_p, 1 - good_reply_p
+    assert [o["p"] for o in judgement["orders"]] == pytest.approx([p_good_a, p_good_b])
+    assert row["p_a"] == pytest.approx(p_good_a / (p_good_a + p_good_b))
+    texts = engine.scored[0][0]
+    assert len(texts) == 4 and "Assistant: GOOD reply to PROMPT-0" in texts[0]
+
+
+def test_per_comparison_sampling_is_deterministic_and_weighted() -> None:
+    questions = [P.Question(id="a", text="a"), P.Question(id="b", text="b", weight=3.0),
+                 P.Question(id="z", text="z", weight=0.0)]
+    sampler = QuestionSampler(questions, "per_comparison", seed=7)
+    picks = [sampler.choose(i)[0].id for i in range(4000)]
+    assert picks == [sampler.choose(i)[0].id for i in range(4000)]  # same on resume
+    counts = Counter(picks)
+    assert counts["z"] == 0
+    assert counts["b"] / len(picks) == pytest.approx(0.75, abs=0.03)
+    other = QuestionSampler(questions, "per_comparison", seed=8)
+    assert picks != [other.choose(i)[0].id for i in range(4000)]
+    assert [q.id for q in QuestionSampler(questions, "all", 0).choose(5)] == ["a", "b"]
+
+
+def test_all_questions_are_averaged_by_weight(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=2, questions="[better, kinder, harmful, unused]",
+                            extra='question_sampling = "all"')
+    engine = FakeEngine("slot")
+    job.run(engine, engine, prompts, tmp_path / "out")
+    row = read_rows(tmp_path / "out")[0]
+    assert [j["question"] for j in row["judgements"]] == ["better", "kinder", "harmful"]
+    ps = [j["p_a"] for j in row["judgements"]]
+    assert row["p_a"] == pytest.approx((ps[0] * 1 + ps[1] * 3 + ps[2] * 1) / 5)
+    # pairwise and pointwise options differ: one scoring call for each option pair
+    assert sorted(len(texts) for texts, _ in engine.scored[:2]) == [4, 8]
+
+
+def test_rows_load_with_datasets_for_preference_trainers(tmp_path: Path) -> None:
+    from datasets import load_dataset
+
+    job, prompts = make_job(tmp_path, n=3, questions="[better, helpful]",
+                            extra='question_sampling = "all"')
+    engine = FakeEngine("good")
+    job.run(engine, engine, prompts, tmp_path / "out")
+    data = load_dataset("json", data_files=str(tmp_path / "out" / PREFERENCES), split="train")
+    assert len(data) == 3
+    assert {"prompt", "chosen", "rejected", "label"} <= set(data.column_names)
+    assert data[1]["prompt"] == "PROMPT-1" and data[1]["chosen"].startswith("GOOD")
+    assert data[0]["judgements"][1]["orders"][0]["order"] == "a"
+
+
+def test_rerun_drops_a_partial_line_and_skips_written_rows(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=5)
+    job.run(FakeEngine(), FakeEngine(), prompts[:2], tmp_path / "out")
+    path = tmp_path / "out" / PREFERENCES
+    before = path.read_bytes()
+    with path.open("ab") as fh:
+        fh.write(b'{"index": 2, "prompt_id": "q2", "pro')  # a write cut by a kill
+    engine = FakeEngine()
+    metrics = job.run(engine, engine, prompts, tmp_path / "out", on_resume=lambda n: None)
+    assert path.read_bytes().startswith(before)
+    assert [r["index"] for r in read_rows(tmp_path / "out")] == [0, 1, 2, 3, 4]
+    assert sum(len(t) for t in engine.generated) == 2 * 3  # only prompts 2, 3 and 4 sampled
+    assert metrics["resumed_rows"] == 2 and metrics["pairs"] == 5
+
+
+def test_greedy_policy_is_refused(tmp_path: Path) -> None:
+    job, _ = make_job(tmp_path, temperature=0)
+    with pytest.raises(FeedbackError, match="temperature 0.*CL406"):
+        job.check_sampling()
+
+
+def test_preview_shows_each_step_with_placeholders(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=2, questions="[better, harmful]",
+                            extra='question_sampling = "all"\n  chain_of_thought = true')
+    shown = job.preview(prompts)
+    steps = [title.split(" · ")[2].split(" ")[0] for title, _ in shown]
+    assert steps == ["respond", "rationale", "compare", "pointwise"] * 2
+    assert shown[0][1] == [{"role": "user", "content": "PROMPT-0"}]
+    assert "(A) <reply A>" in shown[2][1][0]["content"]
+    assert "Reasoning: <the judge's rationale>" in shown[2][1][0]["content"]
+    assert "Assistant: <reply A>" in shown[3][1][0]["content"]
+
+
+# ---------------------------------------------------------------- a real run, tiny model
+
+PIPELINE = """constlang 1
+
+constitution "feedback-run" {{ version = "0.1.0" }}
+
+principle harm {{ critique = "Find the harm."  revision = "Remove the harm." }}
+question better {{ text = "Which reply is better?" }}
+question harmful {{ text = "Is it harmful?"  kind = pointwise  good_answer = "No" }}
+model tiny {{ source = "{model}"  max_new_tokens = 4 }}
+dataset d {{ path = "p.jsonl" }}
+
+stage critique_revision {{ model = tiny  prompts = d  revisions = 1  batch_size = 2 }}
+stage sft {{ from = critique_revision  batch_size = 4  max_length = 128 }}
+stage feedback {{
+  policy = sft
+  judge = tiny
+  prompts = d
+  questions = all
+  question_sampling = all
+  batch_size = 2
+}}
+stage reward_model {{ from = feedback }}
+"""
+
+
+def test_train_runs_critique_revision_sft_and_feedback_then_skips(
+        tmp_path: Path, tiny_model_dir: Path) -> None:
+    path = tmp_path / "c.const"
+    path.write_text(PIPELINE.format(model=tiny_model_dir), "utf-8")
+    (tmp_path / "p.jsonl").write_text("".join(
+        json.dumps({"prompt": f"Question {i}?"}) + "\n" for i in range(3)), "utf-8")
+    runs = tmp_path / "runs"
+    args = [str(path), "--run-dir", str(runs), "--device", "cpu",
+            "--stages", "critique_revision,sft,feedback"]
+
+    dry = CliRunner().invoke(train, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "feedback · prompt d-0 · compare" in dry.output and "<reply B>" in dry.output
+
+    result = CliRunner().invoke(train, args)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"feedback: 3 pairs, position-consistent \d+ %, mean confidence",
+                     result.output)
+    rows = read_rows(runs / "feedback")
+    assert [r["index"] for r in rows] == [0, 1, 2]
+    for r in rows:
+        assert 0.0 <= r["p_a"] <= 1.0
+        assert [j["question"] for j in r["judgements"]] == ["better", "harmful"]
+        assert all(0.0 <= o["p"] <= 1.0 for j in r["judgements"] for o in j["orders"])
+    manifest = json.loads((runs / "feedback" / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["metrics"]["pairs"] == 3
+    assert manifest["metrics"]["judge_calls"] > 0
+    assert (runs / "feedback" / "metrics.jsonl").read_text().count('"event": "chunk"') == 2
+
+    again = CliRunner().invoke(train, args)
+    assert again.exit_code == 0, again.output
+    assert again.output.count("completed earlier with the same inputs; skipped") == 3
+
+    full = CliRunner().invoke(train, args[:-2])  # every stage: reward_model is not there yet
+    assert full.exit_code == 1
+    assert "stage `reward_model` (reward_model) is not implemented yet" in full.output
