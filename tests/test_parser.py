@@ -92,9 +92,11 @@ def test_unknown_escapes_are_located_and_the_rest_still_builds() -> None:
 
 @pytest.mark.parametrize(("literal", "expected"), [
     ('"""one line"""', "one line"),
-    ('"""\n    first\n      second\n    """', "first\n  second\n"),
+    # the line holding the closing quotes, and the break before it, are layout, not text
+    ('"""\n    first\n      second\n    """', "first\n  second"),
+    ('"""\n    first\n\n    """', "first\n"),  # an intended blank line stays
     ('"""\n  a\n\n  b"""', "a\n\nb"),
-    ('"""\n\tx\n\ty\n"""', "x\ny\n"),
+    ('"""\n\tx\n\ty\n"""', "x\ny"),
     ('"""no \\n escapes "quoted" here"""', 'no \\n escapes "quoted" here'),
     ('""""""', ""),
 ])

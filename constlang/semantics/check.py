@@ -256,21 +256,21 @@ class Checker:
         if node.kind == "stage":
             return self.check_stage(sym)
         checked = self.check_fields(node.fields, fields_of(DECL_MODELS[node.kind]), what,
-                                    node.name_span)
+                                    anchor(sym))
         assert checked is not None
         checked.symbol = sym
         if node.kind == "question":
-            self._question_options(checked, node)
+            self._question_options(checked, node, anchor(sym))
         if node.kind == "model":
             self._model_source(checked)
         return checked
 
-    def _question_options(self, c: Checked, node: ast.Declaration) -> None:
+    def _question_options(self, c: Checked, node: ast.Declaration, at: Span) -> None:
         kind = c.values.get("kind", "pairwise")
         options = c.values.get("options") or DEFAULT_OPTIONS[kind]
         if len(options) != 2:
             self.diags.error("E106", f"question `{node.name}` needs exactly two options, "
-                             f"got {len(options)}", c.spans.get("options", node.name_span),
+                             f"got {len(options)}", c.spans.get("options", at),
                              f'e.g. options = ["{DEFAULT_OPTIONS[kind][0]}", '
                              f'"{DEFAULT_OPTIONS[kind][1]}"]')
             c.ok = False
@@ -281,7 +281,7 @@ class Checker:
         good = c.values.get("good_answer")
         if kind == "pointwise" and good is None:
             self.diags.error("E104", f"pointwise question `{node.name}` is missing the required "
-                             "field `good_answer`", node.name_span,
+                             "field `good_answer`", at,
                              f'say which option a good reply earns, e.g. good_answer = '
                              f'"{options[-1]}"')
             c.ok = False
@@ -292,7 +292,9 @@ class Checker:
         elif good is not None and len(options) == 2 and good not in options:
             self.diags.error("E106", f"`good_answer` must be one of the options "
                              f"({', '.join(options)}), got \"{good}\"", c.spans["good_answer"],
-                             None)
+                             did_you_mean(good, options) or
+                             next((f"options are case-sensitive: \"{o}\"" for o in options
+                                   if o.casefold() == good.casefold()), None))
             c.ok = False
 
     def _model_source(self, c: Checked) -> None:
@@ -306,6 +308,11 @@ class Checker:
                 c.ok = False
 
     def stage_kind(self, node: ast.Declaration) -> str | None:
+        kinds = [f for f in node.fields if f.name == "kind"]
+        for extra in kinds[1:]:
+            self.diags.error("E107", f"field `kind` is set twice in stage `{node.name}`",
+                             extra.name_span,
+                             f"the first is on line {kinds[0].name_span.line}; remove one")
         f = node.field("kind")
         word = node.name
         if f is not None:
@@ -334,7 +341,7 @@ class Checker:
             return Checked(sym, {}, {}, False)
         settings = P.SETTINGS_BY_KIND[kind]
         checked = self.check_fields(node.fields, fields_of(settings), f"stage `{node.name}`",
-                                    node.name_span, skip=("kind",))
+                                    anchor(sym), skip=("kind",))
         assert checked is not None
         checked.symbol = sym
         checked.values["kind"] = kind
@@ -344,6 +351,12 @@ class Checker:
                              checked.spans["clamp"], "the paper clamps to [0.4, 0.6]")
             checked.ok = False
         return checked
+
+
+def anchor(sym: Symbol) -> Span:
+    """Where to report a problem of a whole declaration: its last override, else its name."""
+    last = sym.overridden_by[-1] if sym.overridden_by else sym.node
+    return last.name_span
 
 
 def _num(v: float | int) -> str:

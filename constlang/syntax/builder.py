@@ -121,7 +121,9 @@ class Builder:
             first_line += 1
         lines = raw.split("\n")
         if len(lines) > 1 and not lines[-1].strip():
-            lines[-1] = ""
+            # closing quotes on a line of their own: that line, and the break before it, are
+            # layout, not text (as in Swift's multi-line strings)
+            lines = lines[:-1]
         body = "\n".join(lines)
         dedented = textwrap.dedent(body)
         indent = 0
@@ -129,8 +131,7 @@ class Builder:
             if new.strip():
                 indent = len(orig) - len(new)
                 break
-        return ast.Str(dedented.rstrip("\n") + ("\n" if dedented.endswith("\n") else ""),
-                       span, True, first_line, indent)
+        return ast.Str(dedented, span, True, first_line, indent)
 
     def _unescape(self, body: str, tok: Token) -> str:
         if "\\" not in body:
