@@ -168,11 +168,19 @@ class Resolver:
             try:
                 target.resolve().relative_to(self.root)
             except ValueError:
+                marked = any((self.root / m).exists() for m in ROOT_MARKERS)
+                help_ = ("move the file into the project, or pass --allow-outside-root if you "
+                         "trust it") if marked else (
+                    "no constlang.toml, pyproject.toml or .git was found above the file, so "
+                    "its own folder is the project root; put an empty constlang.toml at the "
+                    "top of the project, or pass --allow-outside-root")
                 self.diags.error("E203", f"import `{raw}` reaches outside the project root "
-                                 f"`{display_path(self.root)}`", imp.path.span,
-                                 "move the file into the project, or pass "
-                                 "--allow-outside-root if you trust it")
+                                 f"`{display_path(self.root)}`", imp.path.span, help_)
                 return
+        if target.is_dir():
+            self.diags.error("E201", f"cannot import `{raw}`: it is a directory", imp.path.span,
+                             "import the .const files inside it one by one")
+            return
         if not target.is_file():
             help_ = None
             if std_name:

@@ -1,6 +1,6 @@
 """Golden tests: `constlang lint` on a fixture project, in every output format.
 
-Regenerate the expected files with CONSTLANG_UPDATE_GOLDEN=1 after a deliberate change.
+Regenerate the expected files with UPDATE_GOLDEN=1 after a deliberate change.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def test_output_format_matches_golden_file(monkeypatch, fmt):
     code, out = run_lint(monkeypatch, "--output-format", fmt)
     assert code == 1  # the fixture has warnings and errors
     golden = GOLDEN / f"lint.{fmt}.{FORMATS[fmt]}"
-    if os.environ.get("CONSTLANG_UPDATE_GOLDEN"):
+    if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(out, encoding="utf-8")
     assert out == golden.read_text(encoding="utf-8")
 

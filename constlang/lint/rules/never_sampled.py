@@ -69,7 +69,8 @@ RULE = Rule(
     summary="A principle or question a stage selects but can never draw.",
     rationale="The Constitutional AI method samples one principle per revision step (and one "
     "question per comparison) in proportion to its weight. A weight of 0 removes it from "
-    "the draw, and `sampling = in_order` with fewer rounds than principles never reaches the "
+    "the draw, and `sampling = in_order` continues through the list from prompt to prompt, so a "
+    "stage with fewer rounds in all (prompts × revisions) than principles never reaches the "
     "last ones: the constitution lists a principle that has no effect on training.",
     bad='''principle lecturing { critique = "..." revision = "..."  weight = 0 }
 stage critique_revision { model = m  prompts = d  principles = all }''',
