@@ -243,6 +243,10 @@ def test_lists_just_under_the_depth_limit_build() -> None:
     ("principle p { critique = x y }", "E001", "expected `=` after `y`"),
     ("Principle p { }", "E001", "did you mean `principle`?"),
     ("frobnicate p { }", "E001", "expected a declaration: constlang, constitution, import"),
+    ('model m { source = embedded:smollm2-135m-instruct }', "E002", "put it in double quotes"),
+    ("principle p { critique = \u201cr\u201d }", "E002", "straight double quotes"),
+    ("principle caf\u00e9 { }", "E002", "names use ASCII letters"),
+    ("principle 9lives { }", "E001", "start with a letter or `_`"),
 ])
 def test_common_mistakes_get_a_pointed_help(body: str, code: str, help_part: str) -> None:
     from constlang.compile import compile_path

@@ -90,7 +90,10 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
                               "for text over several lines")
         shown = repr(ch)[1:-1] if ch and not ch.isprintable() else ch
         allowed = set(exc.allowed or ())
-        help_ = CHARACTER_HELP.get(ch) if ch != ":" or "EQUAL" in allowed else None
+        help_ = CHARACTER_HELP.get(ch) if ch != ":" or "EQUAL" in allowed else (
+            "a value with `:` in it is text: put it in double quotes")
+        if help_ is None and ch.isalpha() and not ch.isascii():
+            help_ = NAME_RULE
         if help_ is None and allowed:
             help_ = f"expected {_expected(allowed)}"
         return Diagnostic("E002", Severity.ERROR, f"unexpected character `{shown}`",
@@ -120,6 +123,8 @@ def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
         help_ = f"keywords are lowercase: did you mean `{found.lower()}`?"
     elif len(expected) > 4 and {"IMPORT", "CONSTITUTION"} & expected:
         help_ = "expected a declaration: " + ", ".join(DECLARATION_WORDS)
+    elif tok.type in ("NUMBER", "INT") and "NAME" in expected and len(expected) <= 2:
+        help_ = NAME_RULE
     elif tok.type == "COMMA" and "RBRACE" in expected:
         help_ = "fields are separated by spaces or new lines, not commas"
     elif tok.type in ("NAME", "DECL_KIND") and "EQUAL" in expected:
@@ -138,7 +143,12 @@ CHARACTER_HELP = {
     "'": 'strings are written in double quotes: "..."',
     ":": "fields are written `name = value`",
     ";": "fields are separated by spaces or new lines; no `;` is needed",
+    "\u201c": 'use straight double quotes: "..."',
+    "\u201d": 'use straight double quotes: "..."',
+    "\u2018": 'use straight double quotes: "..."',
+    "\u2019": 'use straight double quotes: "..."',
 }
+NAME_RULE = "names use ASCII letters, digits and underscores, and start with a letter or `_`"
 
 
 def _previous_token(exc: UnexpectedToken) -> Token | None:
