@@ -120,7 +120,8 @@ def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
         sys.exit(EXIT_FINDINGS)
 
 
-def _compile_or_exit(path: str, allow_outside_root: bool = False):
+def _compile_or_exit(path: str, allow_outside_root: bool = False,
+                     consequence: str = "no plan written"):
     from constlang.compile import compile_path
 
     p = Path(path)
@@ -130,7 +131,7 @@ def _compile_or_exit(path: str, allow_outside_root: bool = False):
     if result.plan is None:
         print_diagnostics(result.diagnostics, result.sources)
         errors = sum(d.severity is Severity.ERROR for d in result.diagnostics)
-        click.echo(f"error: {path} has {errors} error{'s' * (errors != 1)}; no plan written",
+        click.echo(f"error: {path} has {errors} error{'s' * (errors != 1)}; {consequence}",
                    err=True)
         sys.exit(EXIT_FINDINGS)
     warnings = [d for d in result.diagnostics if d.severity is not Severity.ERROR]
@@ -179,6 +180,8 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
     result = _compile_or_exit(path)
     plan = result.plan
     names = [s.name for s in plan.stages]
+    if not names:
+        raise click.UsageError(f"{path} declares no stages, so there is nothing to render")
     if stage_name not in names:
         hint = did_you_mean(stage_name, names)
         raise click.UsageError(f"no stage `{stage_name}`; stages: {', '.join(names)}"
@@ -192,14 +195,22 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
     if question and question not in getattr(stage.settings, "questions", []):
         raise click.UsageError(f"stage `{stage_name}` does not ask question `{question}`")
     dataset = getattr(stage.settings, "prompts", None)
-    text = prompt or (dataset and first_prompt(plan, dataset, result.base_dir)) or SAMPLE_PROMPT
+    text = prompt
+    if text is None:
+        text = (dataset and first_prompt(plan, dataset, result.base_dir)) or None
+        if text is None:
+            text = SAMPLE_PROMPT
+            click.echo(f"note: no prompt could be read from dataset `{dataset}`; using a sample "
+                       "prompt (pass --prompt to choose one)", err=True)
     try:
         steps = render_stage(plan, stage_name, text, principle, question)
     except TemplateRenderError as exc:
         click.echo(f"error: a template failed to render: {exc}", err=True)
         sys.exit(EXIT_FINDINGS)
+    stages = set(names)
     for step in steps:
-        click.echo(click.style(f"── {step.step} · template {step.template} · model {step.model} ──",
+        caller = f"policy {step.model} (stage)" if step.model in stages else f"model {step.model}"
+        click.echo(click.style(f"── {step.step} · template {step.template} · {caller} ──",
                                bold=True))
         click.echo(chat_text(step.messages) + "\n")
 

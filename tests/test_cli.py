@@ -231,7 +231,7 @@ def test_render_feedback_shows_pairwise_and_pointwise_steps(demo: Path) -> None:
     r = invoke("render", "demo.const", "--stage", "feedback", "--question", "better")
     assert r.exit_code == 0
     steps = [line for line in r.output.splitlines() if line.startswith("── ")]
-    assert steps == ["── respond · template respond_prompt · model sft ──",
+    assert steps == ["── respond · template respond_prompt · policy sft (stage) ──",
                      "── compare · template compare_prompt · model m ──",
                      "── pointwise · template pointwise_prompt · model m ──"]
     assert "Which reply is better?\n(A) <reply A>\n(B) <reply B>\n" in r.output
@@ -353,3 +353,12 @@ def test_unwritable_outputs_are_one_line_errors(tmp_path: Path) -> None:
         assert "cannot write" in result.output and str(missing) in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not (tmp_path / "no").exists()
+
+
+def test_rule_explains_compiler_codes_and_prefixes() -> None:
+    out = CliRunner().invoke(cli, ["rule", "E105"])
+    assert out.exit_code == 2 and "compiler diagnostic" in out.output
+    out = CliRunner().invoke(cli, ["rule", "CL3"])
+    assert out.exit_code == 2 and "prefix of 11 rules: CL301" in out.output
+    out = CliRunner().invoke(cli, ["rule", "CL304", "--all"])
+    assert out.exit_code == 2 and "not both" in out.output

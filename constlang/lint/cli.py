@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -215,12 +216,21 @@ def rule(code: str | None, show_all: bool, fmt: str) -> None:
     from constlang.lint.docs import rule_markdown, rule_table, rule_text
     from constlang.lint.registry import BY_CODE, BY_NAME, RULES, lookup
 
-    if show_all == (code is not None):
+    if show_all and code is not None:
+        raise click.UsageError("give either a rule code or name, or --all, not both")
+    if not show_all and code is None:
         raise click.UsageError("give a rule code or name, or --all")
     chosen = list(RULES) if show_all else []
     if code is not None:
         r = lookup(code)
+        if r is None and re.fullmatch(r"[EW][0-9]{3}", code.upper()):
+            raise click.UsageError(f"`{code}` is a compiler diagnostic, not a lint rule; "
+                                   "docs/errors.md explains every compiler code")
         if r is None:
+            prefixed = sorted(c for c in BY_CODE if c.startswith(code.upper()))
+            if prefixed:
+                raise click.UsageError(f"`{code}` is a prefix of {len(prefixed)} rules: "
+                                       + ", ".join(prefixed))
             hint = did_you_mean(code, [*BY_CODE, *BY_NAME])
             raise click.UsageError(f"no rule `{code}`" + (f" ({hint})" if hint else ""))
         chosen = [r]

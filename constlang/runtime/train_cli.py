@@ -78,7 +78,7 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     overrides = parse_sets(sets)
     if not dry_run:
         require_training_extras()
-    result = _compile_or_exit(path)
+    result = _compile_or_exit(path, consequence="nothing was trained")
     plan = result.plan
     assert plan is not None
     stages = [s.strip() for s in stages_opt.split(",") if s.strip()] if stages_opt else None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -169,13 +171,13 @@ class Resolver:
                 target.resolve().relative_to(self.root)
             except ValueError:
                 marked = any((self.root / m).exists() for m in ROOT_MARKERS)
-                help_ = ("move the file into the project, or pass --allow-outside-root if you "
-                         "trust it") if marked else (
+                outside = ("move the file into the project, or pass --allow-outside-root if you "
+                           "trust it") if marked else (
                     "no constlang.toml, pyproject.toml or .git was found above the file, so "
                     "its own folder is the project root; put an empty constlang.toml at the "
                     "top of the project, or pass --allow-outside-root")
                 self.diags.error("E203", f"import `{raw}` reaches outside the project root "
-                                 f"`{display_path(self.root)}`", imp.path.span, help_)
+                                 f"`{display_path(self.root)}`", imp.path.span, outside)
                 return
         if target.is_dir():
             self.diags.error("E201", f"cannot import `{raw}`: it is a directory", imp.path.span,
@@ -244,11 +246,23 @@ class Resolver:
                 local[(kind, item.name)] = item.name_span
             elif isinstance(item, ast.Drop):
                 if item.name not in scope[item.kind]:
-                    self.diags.error("E110", f"`drop {item.kind} {item.name}`: no {item.kind} is "
-                                     f"called `{item.name}`", item.name_span,
-                                     _near(item.name, scope[item.kind]))
+                    if item.kind == "template" and item.name in prelude_templates():
+                        self.diags.error("E110", f"`drop template {item.name}`: prelude "
+                                         "templates cannot be dropped", item.name_span,
+                                         f"declare `template {item.name}(...)` to replace it")
+                    else:
+                        self.diags.error("E110", f"`drop {item.kind} {item.name}`: no "
+                                         f"{item.kind} is called `{item.name}`", item.name_span,
+                                         _near(item.name, scope[item.kind]))
                     continue
                 del scope[item.kind][item.name]
+
+
+@functools.lru_cache(maxsize=1)
+def prelude_templates() -> frozenset[str]:
+    """Names of the templates every constitution sees from std/prelude.const."""
+    text = (STD_DIR / "prelude.const").read_text(encoding="utf-8")
+    return frozenset(re.findall(r"(?m)^template\s+([A-Za-z_][A-Za-z0-9_]*)", text))
 
 
 def _near(name: str, symbols: dict[str, Symbol]) -> str | None:
