@@ -36,7 +36,8 @@ def check(ctx: LintContext) -> Iterator[Finding]:
             sym = ctx.symbol("principle", name)
             f = ctx.field(sym, "critique") if sym else None
             if f is None or not ctx.in_file(f.value.span) or name in reported or \
-                    not isinstance(f.value, ast.Str) or marker in f.value.value.lower():
+                    not isinstance(f.value, ast.Str) or marker in f.value.value.lower() or \
+                    not f.value.value.strip():  # an empty request is CL301's
                 continue
             reported.add(name)
             fix = None

@@ -28,12 +28,15 @@ def tags(ctx: LintContext) -> Iterator[tuple[ast.Declaration, list[ast.Str]]]:
 
 def check(ctx: LintContext) -> Iterator[Finding]:
     for decl, items in tags(ctx):
+        present = {s.value for s in items}
         for s in items:
             if KEBAB.fullmatch(s.value):
                 continue
             better = kebab(s.value)
+            # renaming onto a tag the list already has would create a duplicate (CL603)
             fix = Fix(f'use "{better}"', (Edit(s.span.start, s.span.end, f'"{better}"'),),
-                      safe=False) if better else None
+                      safe=False) if better and better not in present else None
+            present.add(better or s.value)
             yield Finding(f'tag "{s.value}" of {decl.kind} `{decl.name}` is not lower-case '
                           "kebab-case", s.span, f'write "{better}"' if better else None, fix)
 

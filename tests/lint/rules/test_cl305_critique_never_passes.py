@@ -1,5 +1,7 @@
 """CL305 critique-never-passes, and its unsafe fix."""
 
+import re
+
 from constlang.lint.fix import apply_fixes
 
 from ..helpers import BASICS, PRINCIPLE, findings, line_of, lint_text
@@ -48,3 +50,10 @@ example fine {
 def test_stage_that_never_skips_is_not_flagged(tmp_path):
     body = PRINCIPLE + SKIPPING.replace("skip_when_no_critique = true", "")
     assert findings(tmp_path, body, "CL305") == []
+
+
+def test_an_empty_request_is_left_to_cl301(tmp_path):
+    # the fix would write text into an empty request and hide CL301's error
+    body = re.sub(r'critique = "[^"]*"', 'critique = ""', PRINCIPLE) + SKIPPING
+    assert findings(tmp_path, body, "CL305") == []
+    assert [d.code for d in lint_text(tmp_path, body, select=("CL301", "CL305"))] == ["CL301"]
