@@ -106,6 +106,9 @@ def load_config(path: Path | None) -> LintConfig:
     else:
         table = data
         where = "[lint]"
+        if "tool" in data:
+            raise ConfigError(f"{path}: constlang.toml takes the settings under [lint]; "
+                              "[tool.constlang.lint] is the pyproject.toml spelling")
     misplaced = [k for k in table if k in KEYS]
     if misplaced:
         raise ConfigError(f"{path}: `{misplaced[0]}` belongs in {where}, not above it")

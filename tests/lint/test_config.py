@@ -89,6 +89,12 @@ def test_invalid_config_is_reported(tmp_path, text, message):
         load_config(tmp_path / "pyproject.toml")
 
 
+def test_pyproject_spelling_in_constlang_toml_is_an_error(tmp_path):
+    (tmp_path / "constlang.toml").write_text('[tool.constlang.lint]\nignore = ["CL5"]\n')
+    with pytest.raises(ConfigError, match=re.escape("takes the settings under [lint]")):
+        load_config(tmp_path / "constlang.toml")
+
+
 def test_cli_applies_config_and_exits_2_on_a_bad_one(tmp_path, monkeypatch):
     project(tmp_path, marker=False, files={"a.const": HEADER + EVASIVE + PIPELINE,
                        "pyproject.toml": "[tool.constlang.lint]\n"
