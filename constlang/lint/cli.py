@@ -147,7 +147,12 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
         from constlang.lint.registry import RULES
 
         enabled_rules(config, RULES)  # reject unknown selectors before any work
-        files = [f for f in collect_files(targets) if not config.excluded(f)]
+        found = collect_files(targets)
+        files = [f for f in found if not config.excluded(f)]
+        if found and not files:
+            raise click.UsageError(
+                f"every .const file given ({len(found)}) is excluded by `exclude` in the "
+                "configuration; pass --isolated to lint them anyway")
         if not files:
             raise click.UsageError("no .const files found in " + ", ".join(targets))
         fixed, diffs = (_fix_files(files, config, unsafe_fixes, diff, allow_outside_root)

@@ -143,3 +143,11 @@ def test_statistics_counts_findings_per_rule(tmp_path):
     assert all("CL304" not in line for line in lines[1:])
     clean = lint(tmp_path, {"b.const": HEADER + PRINCIPLE + PIPELINE}, "--statistics")
     assert clean.exit_code == 0 and clean.stdout == ""
+
+
+def test_naming_only_excluded_files_says_so(tmp_path):
+    project(tmp_path, {"a.const": HEADER + PRINCIPLE + PIPELINE})
+    (tmp_path / "constlang.toml").write_text('[lint]\nexclude = ["a.const"]\n')
+    result = CliRunner().invoke(cli, ["lint", str(tmp_path / "a.const")])
+    assert result.exit_code == 2 and "excluded by `exclude`" in result.output
+    assert CliRunner().invoke(cli, ["lint", str(tmp_path / "a.const"), "--isolated"]).exit_code == 0
