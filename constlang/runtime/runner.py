@@ -103,7 +103,13 @@ def apply_overrides(plan: P.Plan, overrides: dict[str, dict[str, Any]]) -> P.Pla
             errors: list[Any] = getattr(exc, "errors", lambda: [])()
             first = errors[0] if errors else {"loc": (), "msg": str(exc)}
             where = ".".join(str(x) for x in first["loc"])
-            raise OverrideError(f"--set: `{name}.{where}`: {first['msg']}") from None
+            info = fields.get(str(first["loc"][0])) if first["loc"] else None
+            message = first["msg"]
+            if info is not None and str(first.get("type", "")).startswith(("greater", "less")):
+                from constlang.semantics.check import range_words
+
+                message = f"must be {range_words(info)}, got {data[where]}"
+            raise OverrideError(f"--set: `{name}.{where}`: {message}") from None
         stages[name] = stage.model_copy(update={"settings": settings})
         if name in programs:
             repeats = {spec.name: getattr(settings, spec.repeat_setting)
@@ -216,7 +222,11 @@ def run_plan(plan: P.Plan, *, base_dir: Path, run_dir: Path, stages: list[str] |
     wanted = stages or names
     unknown = [n for n in wanted if n not in names]
     if unknown:
-        raise OverrideError(f"--stages: no stage {', '.join(unknown)}; stages: {', '.join(names)}")
+        from constlang.errors import did_you_mean
+
+        hint = did_you_mean(unknown[0], names)
+        raise OverrideError(f"--stages: no stage {', '.join(unknown)}; stages: {', '.join(names)}"
+                            + (f" ({hint})" if hint else ""))
     selected = [s for s in plan.stages if s.name in wanted]
     if dry_run:
         return dry_run_plan(plan, selected, base_dir, run_dir, console)

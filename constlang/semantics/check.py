@@ -363,6 +363,11 @@ def _num(v: float | int) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+def range_words(info: FieldInfo) -> str:
+    """A field's numeric bounds in words, e.g. `>= 1 and <= 64`."""
+    return " and ".join(w for _, w in _bounds(info))
+
+
 def _bounds(info: FieldInfo) -> list[tuple[Any, str]]:
     """(test, words) for each numeric bound of a field."""
     out: list[tuple[Any, str]] = []

@@ -155,7 +155,8 @@ def test_missing_model_is_a_one_line_error_and_keeps_earlier_runs(tmp_path: Path
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--set", "critique_revision.bogus=1"], "has no setting `bogus`; settings: sampling,"),
-    (["--set", "critique_revision.revisions=0"], "`critique_revision.revisions`: Input should"),
+    (["--set", "critique_revision.revisions=0"],
+     "`critique_revision.revisions`: must be >= 1 and <= 64, got 0"),
     (["--set", "critique_revision.model=other"], "names another declaration"),
     (["--set", "nope.x=1"], "no stage `nope`; stages: critique_revision, sft"),
     (["--set", "revisions"], "expected STAGE.KEY=VALUE"),
