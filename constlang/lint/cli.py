@@ -212,7 +212,8 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 @click.option("--output-format", "--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
-              default="text", show_default=True)
+              default="text", show_default=True,
+              help="text for the terminal, markdown for docs, json for tools.")
 def rule(code: str | None, show_all: bool, fmt: str) -> None:
     """Explain a lint rule (by code or name), or list them all with --all."""
     import json

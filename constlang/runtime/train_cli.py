@@ -81,6 +81,9 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     result = _compile_or_exit(path, consequence="nothing was trained")
     plan = result.plan
     assert plan is not None
+    if not plan.stages:
+        raise click.UsageError(f"{path} declares no stages, so there is nothing to train; "
+                               "add a `stage critique_revision { ... }`")
     stages = [s.strip() for s in stages_opt.split(",") if s.strip()] if stages_opt else None
     target = Path(run_dir) if run_dir else Path("runs") / plan.constitution.name
     console = Console(soft_wrap=True, highlight=False)
