@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -14,7 +14,7 @@ from constlang import plan as P
 from constlang.preview import PLACEHOLDERS, Chat, example_vars, few_shot_turns, principle_vars
 from constlang.runtime.data import PromptRow
 from constlang.runtime.render import find_step, render_step
-from constlang.runtime.rundir import MetricsLog, append_jsonl, atomic_write_text, recover_jsonl
+from constlang.runtime.rundir import MetricsLog, atomic_write_text, process_in_chunks
 from constlang.runtime.sampling import PrincipleSampler, select
 
 ROWS = "rows.jsonl"
@@ -168,12 +168,6 @@ class CritiqueRevision:
             "plan_hash": self.plan_hash,
         } for i, row in enumerate(chunk)]
 
-    def chunks(self, prompts: Sequence[PromptRow]) -> Iterator[list[PromptRow]]:
-        """Fixed chunks of `batch_size` prompts by index, so a resumed run chunks alike."""
-        size = self.settings.batch_size
-        for start in range(0, len(prompts), size):
-            yield list(prompts[start:start + size])
-
     def generations_per_prompt(self) -> int:
         return 1 + 2 * self.settings.revisions
 
@@ -185,28 +179,26 @@ class CritiqueRevision:
         Each chunk's rows are appended in one fsynced write, so a killed run loses at most
         the chunk in flight; a rerun skips the indices already written.
         """
-        out_dir.mkdir(parents=True, exist_ok=True)
-        rows_path = out_dir / ROWS
-        done = {row["index"] for row in recover_jsonl(rows_path)}
-        if done and on_resume:
-            on_resume(len(done))
-        if progress and done:
-            progress(len(done & {p.index for p in prompts}) * self.generations_per_prompt())
         started = time.perf_counter()
-        for n, chunk in enumerate(self.chunks(prompts)):
-            todo = [row for row in chunk if row.index not in done]
-            if not todo:
-                continue
-            t0 = time.perf_counter()
-            rows = self.run_chunk(engine, todo, progress)
-            append_jsonl(rows_path, rows)
+
+        def resumed(done: set[int]) -> None:
+            if on_resume:
+                on_resume(len(done))
+            if progress:
+                progress(len(done & {p.index for p in prompts}) * self.generations_per_prompt())
+
+        def logged(n: int, rows: list[dict[str, Any]], seconds: float) -> None:
             if metrics:
                 skipped = sum(r["skipped"] for row in rows for r in row["rounds"])
                 metrics.log(event="chunk", chunk=n, prompts=len(rows), skipped_revisions=skipped,
-                            seconds=round(time.perf_counter() - t0, 3))
-        rows = sorted(recover_jsonl(rows_path), key=lambda r: r["index"])
+                            seconds=round(seconds, 3))
+
+        rows, before = process_in_chunks(
+            out_dir / ROWS, prompts, self.settings.batch_size,
+            lambda todo: self.run_chunk(engine, todo, progress), on_chunk=logged,
+            on_resume=resumed)
         write_sft_rows(rows, out_dir / SFT_ROWS)
-        return summarize(rows, resumed=len(done), seconds=time.perf_counter() - started)
+        return summarize(rows, resumed=before, seconds=time.perf_counter() - started)
 
 
 def sft_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

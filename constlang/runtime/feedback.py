@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +16,7 @@ from constlang.runtime import preferences as pref
 from constlang.runtime.critique_revision import call_seed, default_settings
 from constlang.runtime.data import PromptRow
 from constlang.runtime.render import find_step, render_step
-from constlang.runtime.rundir import MetricsLog, append_jsonl, recover_jsonl
+from constlang.runtime.rundir import MetricsLog, process_in_chunks
 from constlang.runtime.sampling import SamplingError, select
 
 PREFERENCES = "preferences.jsonl"
@@ -297,12 +297,6 @@ class Feedback:
         return {"question": q.id, "kind": q.kind, "p_a": pref.clamp(p_a, self.settings.clamp),
                 "orders": orders, "consistent": consistent, "rationale": orders[0]["rationale"]}
 
-    def chunks(self, prompts: Sequence[PromptRow]) -> Iterator[list[PromptRow]]:
-        """Fixed chunks of `batch_size` prompts by index, so a resumed run chunks alike."""
-        size = self.settings.batch_size
-        for start in range(0, len(prompts), size):
-            yield list(prompts[start:start + size])
-
     def run(self, policy: Engine, judge: Engine, prompts: Sequence[PromptRow], out_dir: Path,
             *, metrics: MetricsLog | None = None, progress: Callable[[int], None] | None = None,
             on_resume: Callable[[int], None] | None = None) -> dict[str, Any]:
@@ -311,28 +305,24 @@ class Feedback:
         Each chunk's rows are appended in one fsynced write, so a killed run loses at most the
         chunk in flight; a rerun cuts a partial last line and skips the indices written.
         """
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / PREFERENCES
-        done = {row["index"] for row in recover_jsonl(path)}
-        if done and on_resume:
-            on_resume(len(done))
-        if progress and done:
-            progress(len(done & {p.index for p in prompts}))
         started = time.perf_counter()
-        for n, chunk in enumerate(self.chunks(prompts)):
-            todo = [row for row in chunk if row.index not in done]
-            if not todo:
-                continue
-            t0 = time.perf_counter()
-            rows = self.run_chunk(policy, judge, todo)
-            append_jsonl(path, rows)
-            if metrics:
-                metrics.log(event="chunk", chunk=n, **summarize(rows),
-                            seconds=round(time.perf_counter() - t0, 3))
+
+        def resumed(done: set[int]) -> None:
+            if on_resume:
+                on_resume(len(done))
             if progress:
-                progress(len(todo))
-        rows = sorted(recover_jsonl(path), key=lambda r: r["index"])
-        return {**summarize(rows), "resumed_rows": len(done),
+                progress(len(done & {p.index for p in prompts}))
+
+        def logged(n: int, rows: list[dict[str, Any]], seconds: float) -> None:
+            if metrics:
+                metrics.log(event="chunk", chunk=n, **summarize(rows), seconds=round(seconds, 3))
+            if progress:
+                progress(len(rows))
+
+        rows, before = process_in_chunks(
+            out_dir / PREFERENCES, prompts, self.settings.batch_size,
+            lambda todo: self.run_chunk(policy, judge, todo), on_chunk=logged, on_resume=resumed)
+        return {**summarize(rows), "resumed_rows": before,
                 **{k: round(v, 3) for k, v in self.stats.items()},
                 "seconds": round(time.perf_counter() - started, 3)}
 

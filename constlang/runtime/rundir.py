@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -107,6 +107,34 @@ def recover_jsonl(path: Path) -> list[dict[str, Any]]:
             fh.flush()
             os.fsync(fh.fileno())
     return [json.loads(line) for line in raw[:end].decode("utf-8").splitlines() if line.strip()]
+
+
+def process_in_chunks(path: Path, items: Sequence[Any], size: int,
+                      process: Callable[[list[Any]], list[dict[str, Any]]], *,
+                      on_chunk: Callable[[int, list[dict[str, Any]], float], None] | None = None,
+                      on_resume: Callable[[set[int]], None] | None = None,
+                      ) -> tuple[list[dict[str, Any]], int]:
+    """Turn every item (anything with an `.index`) not yet in the JSONL file at `path` into
+    rows, `size` items at a time; returns all rows by index and how many were there before.
+
+    Chunks are fixed by position, so a resumed run chunks alike; each chunk's rows are appended
+    in one fsynced write, so a killed run loses at most the chunk in flight, and a rerun cuts a
+    partial last line and skips the indices already written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = {row["index"] for row in recover_jsonl(path)}
+    if done and on_resume:
+        on_resume(done)
+    for n, start in enumerate(range(0, len(items), size)):
+        todo = [item for item in items[start:start + size] if item.index not in done]
+        if not todo:
+            continue
+        t0 = time.perf_counter()
+        rows = process(todo)
+        append_jsonl(path, rows)
+        if on_chunk:
+            on_chunk(n, rows, time.perf_counter() - t0)
+    return sorted(recover_jsonl(path), key=lambda r: r["index"]), len(done)
 
 
 class MetricsLog:
