@@ -286,8 +286,10 @@ class Checker:
                              f'"{options[-1]}"')
             c.ok = False
         elif kind == "pairwise" and good is not None:
+            field_ = node.field("good_answer")
             self.diags.error("E103", "`good_answer` applies to pointwise questions only",
-                             c.spans["good_answer"], "remove it, or set `kind = pointwise`")
+                             field_.name_span if field_ else c.spans["good_answer"],
+                             "remove it, or set `kind = pointwise`")
             c.ok = False
         elif good is not None and len(options) == 2 and good not in options:
             self.diags.error("E106", f"`good_answer` must be one of the options "
