@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from constlang import plan as P
-from constlang.compile import compile_path
 from constlang.runtime.critique_revision import ROWS, SFT_ROWS, CritiqueRevision
 from constlang.runtime.data import DataError, read_prompts
+
+from .helpers import compile_with_prompts
 
 CONSTITUTION = """constlang 1
 
@@ -50,14 +51,11 @@ stage critique_revision {{
 
 
 def make_job(tmp_path: Path, n: int = 5, extra: str = "") -> tuple[CritiqueRevision, list]:
-    (tmp_path / "c.const").write_text(CONSTITUTION.format(extra=extra), "utf-8")
-    lines = [json.dumps({"id": f"q{i}", "prompt": f"PROMPT-{i}"}) for i in range(n)]
-    (tmp_path / "prompts.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
-    result = compile_path(tmp_path / "c.const")
-    assert result.plan is not None, result.diagnostics
+    result, prompts = compile_with_prompts(tmp_path, CONSTITUTION.format(extra=extra), n)
+    assert result.plan is not None
     job = CritiqueRevision.from_plan(result.plan, "critique_revision")
     job.make_settings = lambda model, seed: {"seed": seed}
-    return job, read_prompts(result.plan.dataset("d"), result.base_dir)
+    return job, prompts
 
 
 class FakeEngine:

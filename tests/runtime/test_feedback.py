@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from constlang import plan as P
-from constlang.compile import compile_path
 from constlang.runtime import preferences as pref
-from constlang.runtime.data import read_prompts
 from constlang.runtime.feedback import PREFERENCES, Feedback, FeedbackError, QuestionSampler
 from constlang.runtime.train_cli import train
+
+from .helpers import compile_with_prompts
 
 SIGMA2 = 1 / (1 + math.exp(-2))  # P(first option) when its log-prob leads by 2
 
@@ -96,15 +96,12 @@ stage feedback {{
 
 def make_job(tmp_path: Path, *, n: int = 4, questions: str = "[better]", extra: str = "",
              temperature: float = 0.7) -> tuple[Feedback, list]:
-    (tmp_path / "c.const").write_text(CONSTITUTION.format(
-        questions=questions, extra=extra, temperature=temperature), "utf-8")
-    lines = [json.dumps({"id": f"q{i}", "prompt": f"PROMPT-{i}"}) for i in range(n)]
-    (tmp_path / "prompts.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
-    result = compile_path(tmp_path / "c.const")
-    assert result.plan is not None, result.diagnostics
+    text = CONSTITUTION.format(questions=questions, extra=extra, temperature=temperature)
+    result, prompts = compile_with_prompts(tmp_path, text, n)
+    assert result.plan is not None
     job = Feedback.from_plan(result.plan, "feedback")
     job.make_settings = lambda model, seed: {"seed": seed}
-    return job, read_prompts(result.plan.dataset("d"), result.base_dir)
+    return job, prompts
 
 
 class FakeEngine:
