@@ -49,13 +49,11 @@ def collect_files(paths: Iterable[str]) -> list[Path]:
 
 def write_output(path: Path, text: str) -> None:
     """Write a whole file atomically; an unwritable path is a one-line error (exit 2)."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    from constlang.files import atomic_write_text
+
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_text(path, text)
     except OSError as exc:
-        if tmp.parent.is_dir():
-            tmp.unlink(missing_ok=True)
         click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_USAGE)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constlang.errors import Diagnostic, Edit
+from constlang.files import atomic_write_bytes
 
 
 def applicable(d: Diagnostic, unsafe: bool) -> bool:
@@ -62,6 +63,4 @@ class OnDisk:
         data = text.encode("utf-8")
         if self.bom:
             data = b"\xef\xbb\xbf" + data
-        tmp = path.with_name(path.name + ".constlang-fix.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        atomic_write_bytes(path, data)

@@ -216,7 +216,7 @@ def sft_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def write_sft_rows(rows: Sequence[dict[str, Any]], path: Path) -> None:
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sft_rows(rows))
-    atomic_write_text(path, text)
+    atomic_write_text(path, text, make_parents=True)
 
 
 def summarize(rows: Sequence[dict[str, Any]], *, resumed: int, seconds: float) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import logging
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from constlang import plan as P
+from constlang.files import publish_dir, staging_dir
 
 if TYPE_CHECKING:
     import torch
@@ -115,21 +115,15 @@ def converted_gguf_dir(gguf: Path, target: Path) -> Path:
     record = _file_record(gguf)
     if _is_current(target, record):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
-    staging.mkdir()  # not mkdtemp: its 0700 mode would stay on the cache
+    staging = staging_dir(target)
     started = time.perf_counter()
     try:
         log.info("converting %s into %s (once)", gguf, target)
         _convert_gguf(gguf, staging)
         (staging / SOURCE_RECORD).write_text(json.dumps(record, indent=2) + "\n", "utf-8")
         if not _is_current(target, record):  # else another process finished first: keep it
-            if target.exists():  # an out-of-date conversion: move it aside, then swap
-                stale = staging.with_suffix(".stale")
-                os.replace(target, stale)
-                shutil.rmtree(stale, ignore_errors=True)
             try:
-                os.replace(staging, target)
+                publish_dir(staging, target)
             except OSError:
                 if not _is_current(target, record):  # nobody else finished it either
                     raise

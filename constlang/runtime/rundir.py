@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from constlang.files import atomic_write_text
+
 Status = Literal["running", "completed", "failed"]
 
 MANIFEST = "manifest.json"
@@ -62,26 +64,6 @@ def sha256_tree(root: Path) -> str:
     entries = [(p.relative_to(root).as_posix(), sha256_file(p))
                for p in sorted(root.rglob("*")) if p.is_file()]
     return sha256_json(entries)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace path with text so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -170,7 +152,8 @@ class StageDir:
             return None
 
     def write_manifest(self, manifest: Manifest) -> None:
-        atomic_write_text(self.manifest_path, manifest.model_dump_json(indent=2) + "\n")
+        atomic_write_text(self.manifest_path, manifest.model_dump_json(indent=2) + "\n",
+                          make_parents=True)
 
     def reset(self) -> None:
         """Remove every artifact of an earlier run whose inputs differ."""

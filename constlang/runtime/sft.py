@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from constlang import plan as P
+from constlang.files import publish_dir, staging_dir
 from constlang.runtime.critique_revision import SFT_ROWS
 from constlang.runtime.rundir import MetricsLog
 
@@ -145,13 +146,11 @@ def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream_dir: Path
     if s.lora:
         model = model.merge_and_unload()  # downstream stages load a plain model directory
     final = out_dir / MODEL_DIR
-    staging = out_dir / f".{MODEL_DIR}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = staging_dir(final)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
     (staging / "README.md").write_text(model_card(plan, stage, base, len(rows)), "utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(staging, final)
+    publish_dir(staging, final)
     shutil.rmtree(out_dir / "trainer", ignore_errors=True)
     return {"rows": len(rows), "steps": result.global_step,
             "train_loss": round(float(result.training_loss), 6),

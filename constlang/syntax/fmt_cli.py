@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import difflib
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from constlang.cli_options import HELP_OPTIONS
+from constlang.files import atomic_write_text
 from constlang.source import SourceError, SourceFile
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.fmt.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(tmp, path)
 
 
 @click.command(context_settings=HELP_OPTIONS,
@@ -73,7 +67,7 @@ def fmt(paths: tuple[str, ...], check: bool, diff: bool) -> None:
             click.echo(f"would reformat {shown}")
         else:
             try:
-                _write_atomic(path, new)
+                atomic_write_text(path, new)
             except OSError as exc:
                 click.echo(f"{shown}: error: cannot write: {exc.strerror or exc}", err=True)
                 changed.remove(path)

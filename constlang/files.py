@@ -1,0 +1,95 @@
+"""Files: the one way to replace a file or publish a folder with no half-written state."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import uuid
+from pathlib import Path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, make_parents: bool = False) -> None:
+    """Replace the file at `path` with `data`: readers see the old file or the new one.
+
+    The folder must exist unless `make_parents` is set (run directories create theirs; a
+    user's `-o` path does not get folders made for it).
+    A symbolic link is written through (its target changes, the link stays), and a path that
+    is not a regular file (a device such as /dev/null, a FIFO) is written to in place rather
+    than replaced by a regular file. Raises OSError when the path cannot be written.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with path.open("wb") as fh:
+            fh.write(data)
+        return
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, stat.S_IMODE(mode))  # keep the permissions of the file replaced
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str, *, newline: str = "\n",
+                      make_parents: bool = False) -> None:
+    """`atomic_write_bytes` of UTF-8 text; `newline` replaces each "\\n" (e.g. "\\r\\n")."""
+    if newline != "\n":
+        text = text.replace("\n", newline)
+    atomic_write_bytes(path, text.encode("utf-8"), make_parents=make_parents)
+
+
+def staging_dir(final: Path) -> Path:
+    """A fresh, empty sibling folder of `final` to build its next version in."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
+    staging.mkdir()  # not mkdtemp: its 0700 mode would stay on the published folder
+    return staging
+
+
+def publish_dir(staging: Path, final: Path) -> Path:
+    """Move a finished `staging` folder to `final`, replacing what was there.
+
+    The old folder is first renamed aside, so at every moment `final` is absent, the complete
+    old version or the complete new one; a crash leaves at most a hidden `.stale` sibling.
+    """
+    staging, final = Path(staging), Path(final)
+    stale = None
+    if final.exists():
+        stale = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.stale"
+        os.replace(final, stale)
+    os.replace(staging, final)
+    fsync_dir(final.parent)
+    if stale is not None:
+        shutil.rmtree(stale, ignore_errors=True)
+    return final
