@@ -172,7 +172,8 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
                question: str | None) -> None:
     """Show the exact prompts a stage's program sends for a sample input, without a model."""
     from constlang.errors import did_you_mean
-    from constlang.preview import SAMPLE_PROMPT, chat_text, first_prompt, render_stage
+    from constlang.preview import SAMPLE_PROMPT, first_prompt
+    from constlang.prompts import chat_text, render_stage
     from constlang.semantics.templates import TemplateRenderError
 
     result = _compile_or_exit(path)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from constlang import plan as P
 from constlang.errors import Diagnostic, Diagnostics, Severity
-from constlang.programs import STEPS
+from constlang.kinds import BY_NAME
 from constlang.semantics.check import (
     DEFAULT_OPTIONS,
     Checked,
@@ -112,8 +112,9 @@ class _Lowering:
 
     def stage(self, name: str, ch: Checked) -> Any:
         kind = ch.values["kind"]
+        record = BY_NAME[kind]
         data = {k: v for k, v in ch.values.items() if k != "kind"}
-        settings_fields = fields_of(P.SETTINGS_BY_KIND[kind])
+        settings_fields = fields_of(record.settings)
         for fname, info in settings_fields.items():
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
             if extra.get("selection"):
@@ -122,28 +123,24 @@ class _Lowering:
                 value = "all" if value == ["all"] else value
                 data[fname] = self.selection(value, str(extra["ref"]))
         stages = self.checked.decls["stage"]
-        if kind == "sft" and data.get("model") is None:
-            data["model"] = stages[data["from"]].values.get("model")
-        if kind == "reward_model" and data.get("model") is None:
-            data["model"] = stages[data["from"]].values.get("judge")
-        settings = P.SETTINGS_BY_KIND[kind].model_validate(data)
+        if record.default_model is not None and data.get("model") is None:
+            upstream, setting = record.default_model
+            data["model"] = stages[data[upstream]].values.get(setting)
+        settings = record.settings.model_validate(data)
         return P.STAGE_CLASSES[kind](
             name=name, kind=kind, settings=settings, depends_on=stage_deps(ch, stages),
             location=self.location(ch.symbol.node.name_span))
 
     def program(self, stage: Any, questions: dict[str, P.Question]) -> P.Program | None:
-        steps = STEPS.get(stage.kind)
+        steps = BY_NAME[stage.kind].steps
         if not steps:
             return None
         s = stage.settings
+        asked = {questions[q].kind for q in getattr(s, "questions", [])}
         out = []
         for spec in steps:
-            if spec.when == "chain_of_thought" and not s.chain_of_thought:
+            if not spec.when.in_program(s, asked):
                 continue
-            if spec.when.endswith("questions"):
-                wanted = spec.when.split()[0]
-                if not any(questions[q].kind == wanted for q in s.questions):
-                    continue
             tname = getattr(s, spec.template_setting)
             tpl = self.world.scope["template"][tname].node
             assert isinstance(tpl, ast.Template)
@@ -151,7 +148,7 @@ class _Lowering:
             out.append(P.ProgramStep(
                 name=spec.name, template=tname, source=tpl.body.value,
                 variables=[p.name for p in tpl.params], model=getattr(s, spec.model_setting),
-                mode=cast(Any, spec.mode), repeat=repeat, when=spec.when))
+                mode=spec.mode, repeat=repeat, when=spec.when))
         return P.Program(stage=stage.name, steps=out)
 
 

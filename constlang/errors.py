@@ -120,3 +120,10 @@ class CompileError(Exception):
         self.diagnostics = diagnostics
         first = diagnostics[0] if diagnostics else None
         super().__init__(first.message if first else "compilation failed")
+
+
+class UserError(Exception):
+    """A problem with the user's input or machine, not a bug: the CLI prints the message as one
+    line and exits with `exit_code` (1: the input is bad or the work failed)."""
+
+    exit_code = 1

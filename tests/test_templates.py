@@ -9,7 +9,7 @@ import pytest
 
 from constlang.compile import CompileResult
 from constlang.errors import Diagnostics
-from constlang.programs import STEPS
+from constlang.kinds import BY_NAME
 from constlang.semantics.templates import TemplateRenderError, check_template, render
 from constlang.source import SourceFile
 from constlang.syntax import ast
@@ -105,7 +105,7 @@ def test_step_must_provide_every_declared_parameter(compile_text: Compile) -> No
         ("E303", 6, 33)]
     assert "critique step" in result.diagnostics[0].message
     assert result.diagnostics[0].help == "that step provides: " + ", ".join(
-        STEPS["critique_revision"][1].provides)
+        BY_NAME["critique_revision"].steps[1].provides)
 
 
 def test_a_template_may_declare_fewer_variables_than_the_step_provides(
@@ -170,7 +170,7 @@ def test_prelude_templates_render_with_what_their_steps_provide(compile_text: Co
               "question": {"text": "Which?", "options": ["(A)", "(B)"]}}
     for program in result.plan.programs:
         for step in program.steps:
-            spec = next(s for s in STEPS[result.plan.stage(program.stage).kind]
+            spec = next(s for s in BY_NAME[result.plan.stage(program.stage).kind].steps
                         if s.name == step.name)
             assert set(step.variables) <= set(spec.provides)
             text = render(step.source, {k: values[k] for k in step.variables})

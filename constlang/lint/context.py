@@ -9,15 +9,14 @@ from typing import Any
 
 from constlang import plan as P
 from constlang.compile import CompileResult
+from constlang.embedded import embedded_model
+from constlang.kinds import SETTINGS_BY_KIND
 from constlang.lint.rule import Finding
 from constlang.lint.suppress import Comment, Suppression
 from constlang.semantics.check import CheckResult
 from constlang.semantics.resolve import LoadedModule, Symbol, World
 from constlang.source import SourceFile, Span
 from constlang.syntax import ast
-
-# Context windows of the embedded models, in tokens (a model's `context_length` wins).
-EMBEDDED_CONTEXT = {"embedded:smollm2-135m-instruct": 8192}
 
 
 @dataclass
@@ -132,7 +131,7 @@ class LintContext:
         """Names of `kind` that some stage setting refers to (defaults and `all` included)."""
         out: set[str] = set()
         for stage in self.plan.stages:
-            for attr, info in P.SETTINGS_BY_KIND[stage.kind].model_fields.items():
+            for attr, info in SETTINGS_BY_KIND[stage.kind].model_fields.items():
                 extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
                 if kind not in str(extra.get("ref", "")).split("|"):
                     continue
@@ -144,22 +143,9 @@ class LintContext:
         return out
 
     def policy_model(self, name: str) -> P.Model | None:
-        """The model behind a policy: a model, or the model a training stage produces."""
-        seen: set[str] = set()
-        while name not in seen:
-            seen.add(name)
-            if any(m.id == name for m in self.plan.models):
-                return self.plan.model(name)
-            stage = next((s for s in self.plan.stages if s.name == name), None)
-            if stage is None:
-                return None
-            s: Any = stage.settings
-            nxt = s.policy if stage.kind in ("dpo", "ppo") else \
-                s.model if stage.kind in ("sft", "critique_revision") else None
-            if not isinstance(nxt, str):
-                return None
-            name = nxt
-        return None
+        """The model behind a policy: a model, or the model a training stage starts from."""
+        return self.plan.base_model(name)
 
     def context_window(self, model: P.Model) -> int | None:
-        return model.context_length or EMBEDDED_CONTEXT.get(model.source)
+        embedded = embedded_model(model.source)
+        return model.context_length or (embedded.context_length if embedded else None)

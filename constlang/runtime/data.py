@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constlang import plan as P
+from constlang.errors import UserError
 
 
-class DataError(Exception):
+class DataError(UserError):
     """A dataset cannot be read; the message is one line, with the file and line number."""
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import logging
 import time
@@ -11,7 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
+from constlang import plan as P
 from constlang.runtime.models import LoadedModel, ModelError
+from constlang.runtime.sampling import hashed_seed
 
 if TYPE_CHECKING:
     import torch
@@ -44,11 +45,17 @@ class GenerationSettings:
         if any(not s for s in self.stop):
             raise ValueError("stop strings must not be empty")
 
+    @classmethod
+    def for_model(cls, model: P.Model, seed: int) -> GenerationSettings:
+        """The sampling settings a plan's model declares, with this seed."""
+        return cls(max_new_tokens=model.max_new_tokens, temperature=model.temperature,
+                   top_p=model.top_p, stop=(), seed=seed,
+                   repetition_penalty=model.repetition_penalty)
+
 
 def batch_seed(seed: int, batch_index: int) -> int:
     """The sampling seed of one batch: fixed by (seed, batch index), not by earlier draws."""
-    digest = hashlib.sha256(f"constlang/batch/{seed}/{batch_index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+    return hashed_seed("batch", seed, batch_index) & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:

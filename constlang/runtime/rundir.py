@@ -20,6 +20,11 @@ Status = Literal["running", "completed", "failed"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.jsonl"
+ROWS = "rows.jsonl"
+SFT_DATA = "sft.jsonl"
+PREFERENCES = "preferences.jsonl"
+MODEL = "model"
+TRAINER = "trainer"
 
 
 class Manifest(BaseModel):
@@ -130,10 +135,10 @@ class MetricsLog:
 
 
 class StageDir:
-    """One stage's folder in the run directory."""
+    """One stage's folder in the run directory, and where each of its artifacts lives."""
 
     def __init__(self, run_dir: Path, stage: str) -> None:
-        self.path = run_dir / stage
+        self.path = Path(run_dir) / stage
         self.name = stage
 
     @property
@@ -143,6 +148,31 @@ class StageDir:
     @property
     def metrics(self) -> MetricsLog:
         return MetricsLog(self.path / METRICS)
+
+    @property
+    def rows(self) -> Path:
+        """critique_revision: every prompt's answer, critiques and revisions (JSONL)."""
+        return self.path / ROWS
+
+    @property
+    def sft_data(self) -> Path:
+        """critique_revision: the conversational SFT rows made of the revisions (JSONL)."""
+        return self.path / SFT_DATA
+
+    @property
+    def preferences(self) -> Path:
+        """feedback: the preference pairs with their labels (JSONL)."""
+        return self.path / PREFERENCES
+
+    @property
+    def model(self) -> Path:
+        """Training stages: the model they produce (a transformers directory)."""
+        return self.path / MODEL
+
+    @property
+    def trainer(self) -> Path:
+        """Training stages: the trainer's scratch folder, removed once the model is saved."""
+        return self.path / TRAINER
 
     def read_manifest(self) -> Manifest | None:
         """The stage's manifest, or None when there is none (or it is unreadable)."""
@@ -160,3 +190,13 @@ class StageDir:
         if self.path.exists():
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
+
+
+class RunDir:
+    """A run directory, `runs/<name>/` by default: one StageDir a stage."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def stage(self, name: str) -> StageDir:
+        return StageDir(self.path, name)

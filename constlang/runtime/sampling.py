@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 from constlang import plan as P
+from constlang.errors import UserError
 
 POLICIES = ("per_revision", "per_prompt", "in_order")
 
 
-class SamplingError(ValueError):
+class SamplingError(UserError, ValueError):
     """The stage selects no principle that can be drawn."""
 
 
@@ -34,10 +35,27 @@ def select(items: Sequence[D], names: list[str]) -> list[D]:
     return [by_id[n] for n in names]
 
 
+def hashed_seed(*parts: object) -> int:
+    """A 64-bit number fixed by `parts` alone: the one way the runtime derives seeds, so that
+    a resumed or rerun stage draws exactly what the first run drew."""
+    key = "constlang/" + "/".join(str(p) for p in parts)
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+
+
 def prompt_rng(seed: int, prompt_index: int) -> random.Random:
-    """A generator that depends only on (seed, prompt index), so a resumed run draws the same."""
-    key = hashlib.sha256(f"constlang/principles/{seed}/{prompt_index}".encode()).digest()
-    return random.Random(int.from_bytes(key[:8], "big"))
+    """The principle draws of one prompt: fixed by (seed, prompt index)."""
+    return random.Random(hashed_seed("principles", seed, prompt_index))
+
+
+def question_rng(seed: int, prompt_index: int) -> random.Random:
+    """The question draws of one prompt: fixed by (seed, prompt index)."""
+    return random.Random(hashed_seed("questions", seed, prompt_index))
+
+
+def call_seed(seed: int, step: str, round_: int, first_index: int) -> int:
+    """The generation seed of one batched call (31 bits): fixed by the chunk, so a rerun draws
+    the same."""
+    return (hashed_seed("generate", seed, step, round_, first_index) >> 32) & 0x7FFFFFFF
 
 
 class PrincipleSampler:
@@ -71,3 +89,26 @@ class PrincipleSampler:
         if self.policy == "per_prompt":
             return rng.choices(self.principles, self.weights, k=1) * rounds
         return rng.choices(self.principles, self.weights, k=rounds)
+
+
+class QuestionSampler:
+    """The questions a pair is judged on: one weighted draw (`per_comparison`) or all of them.
+
+    Questions of weight 0 are never used.
+    """
+
+    def __init__(self, questions: Sequence[P.Question], policy: str, seed: int) -> None:
+        if policy not in ("per_comparison", "all"):
+            raise SamplingError(f"unknown question sampling `{policy}`; expected per_comparison "
+                                "or all")
+        self.questions = [q for q in questions if q.weight > 0]
+        if not self.questions:
+            raise SamplingError("the stage selects no question with a weight above 0")
+        self.policy = policy
+        self.seed = seed
+
+    def choose(self, prompt_index: int) -> list[P.Question]:
+        if self.policy == "all":
+            return list(self.questions)
+        rng = question_rng(self.seed, prompt_index)
+        return rng.choices(self.questions, [q.weight for q in self.questions], k=1)

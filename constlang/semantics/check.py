@@ -10,8 +10,10 @@ from typing import Any, Literal, cast
 import annotated_types as at
 from pydantic.fields import FieldInfo
 
-from constlang import plan as P
+from constlang import declarations as P
+from constlang.embedded import EMBEDDED_MODELS
 from constlang.errors import Diagnostics, did_you_mean
+from constlang.kinds import SETTINGS_BY_KIND
 from constlang.semantics.resolve import Symbol, World
 from constlang.semantics.templates import check_template
 from constlang.source import Span
@@ -22,7 +24,6 @@ DECL_MODELS: dict[str, type[P.Strict]] = {
     "model": P.Model, "dataset": P.Dataset,
 }
 INTERNAL_FIELDS = {"id", "location"}
-EMBEDDED_MODELS = ("smollm2-135m-instruct",)
 DEFAULT_OPTIONS = {"pairwise": ["(A)", "(B)"], "pointwise": ["Yes", "No"]}
 
 
@@ -322,16 +323,16 @@ class Checker:
                 word = f.value.name if isinstance(f.value, ast.Ref) else f.value.value
             else:
                 self.diags.error("E105", "`kind` must name a stage kind", f.value.span,
-                                 "stage kinds: " + ", ".join(P.SETTINGS_BY_KIND))
+                                 "stage kinds: " + ", ".join(SETTINGS_BY_KIND))
                 return None
-        if word in P.SETTINGS_BY_KIND:
+        if word in SETTINGS_BY_KIND:
             return word
         span = f.value.span if f is not None else node.name_span
-        help_ = did_you_mean(word, P.SETTINGS_BY_KIND)
+        help_ = did_you_mean(word, SETTINGS_BY_KIND)
         if f is None:
             help_ = (help_ + " — or set `kind = ...`" if help_ else
                      "name the stage after its kind, or set `kind = ...`; kinds: "
-                     + ", ".join(P.SETTINGS_BY_KIND))
+                     + ", ".join(SETTINGS_BY_KIND))
         self.diags.error("E109", f"unknown stage kind `{word}`", span, help_)
         return None
 
@@ -341,7 +342,7 @@ class Checker:
         kind = self.stage_kind(node)
         if kind is None:
             return Checked(sym, {}, {}, False)
-        settings = P.SETTINGS_BY_KIND[kind]
+        settings = SETTINGS_BY_KIND[kind]
         checked = self.check_fields(node.fields, fields_of(settings), f"stage `{node.name}`",
                                     anchor(sym), skip=("kind",))
         assert checked is not None

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from constlang import plan as P
-from constlang.programs import STEPS
+from constlang.kinds import BY_NAME
 from constlang.semantics.check import Checked, Checker, _extra, fields_of
 from constlang.syntax import ast
 
 
 def check_stage_refs(c: Checker, stages: dict[str, Checked], kinds: dict[str, str]) -> None:
+    """A setting that names a stage must name one of the kinds its stage kind allows."""
     for name, ch in stages.items():
-        kind = kinds.get(name)
-        for (k, setting), wanted in P.STAGE_REF_KINDS.items():
+        record = BY_NAME.get(kinds.get(name, ""))
+        if record is None:
+            continue
+        for setting, wanted in record.stage_refs.items():
             target = ch.values.get(setting)
-            if k != kind or target is None or target not in kinds:
+            if target is None or target not in kinds:
                 continue
             if kinds[target] not in wanted:
                 c.diags.error("E108", f"`{setting}` of stage `{name}` must be a "
@@ -22,17 +24,13 @@ def check_stage_refs(c: Checker, stages: dict[str, Checked], kinds: dict[str, st
                 ch.ok = False
 
 
-SELECTIONS_REQUIRED = {"critique_revision": ("principles", "principle"),
-                       "feedback": ("questions", "question")}
-
-
 def check_selections(c: Checker, stages: dict[str, Checked]) -> None:
     """A stage that samples principles or questions needs at least one to sample."""
     for name, ch in stages.items():
-        need = SELECTIONS_REQUIRED.get(ch.values.get("kind", ""))
-        if need is None:
+        record = BY_NAME.get(ch.values.get("kind", ""))
+        if record is None or record.samples is None:
             continue
-        setting, kind = need
+        setting, kind = record.samples
         value = ch.values.get(setting, "all")
         chosen = list(c.scope[kind]) if value == "all" else value
         if not chosen:
@@ -43,12 +41,11 @@ def check_selections(c: Checker, stages: dict[str, Checked]) -> None:
 
 
 def stage_deps(ch: Checked, stages: dict[str, Checked]) -> list[str]:
-    kind = ch.values.get("kind")
-    settings = P.SETTINGS_BY_KIND.get(kind or "")
-    if settings is None:
+    record = BY_NAME.get(ch.values.get("kind") or "")
+    if record is None:
         return []
     deps = []
-    for fname, info in fields_of(settings).items():
+    for fname, info in fields_of(record.settings).items():
         if "stage" in _extra(info).get("ref", "").split("|"):
             target = ch.values.get(fname)
             if isinstance(target, str) and target in stages and target not in deps:
@@ -83,12 +80,11 @@ def stage_order(c: Checker, stages: dict[str, Checked]) -> list[str]:
 def check_programs(c: Checker, stages: dict[str, Checked], questions: dict[str, Checked]) -> None:
     """Each template a stage step renders must only declare variables that step provides."""
     for name, ch in stages.items():
-        kind = ch.values.get("kind")
-        settings_cls = P.SETTINGS_BY_KIND.get(kind or "")
-        if settings_cls is None:
+        record = BY_NAME.get(ch.values.get("kind") or "")
+        if record is None:
             continue
-        allowed = fields_of(settings_cls)
-        for step in STEPS.get(kind or "", ()):
+        allowed = fields_of(record.settings)
+        for step in record.steps:
             tname = ch.values.get(step.template_setting, allowed[step.template_setting].default)
             sym = c.scope["template"].get(tname)
             if sym is None:

@@ -54,4 +54,5 @@ def tiny_model(embedded_dir: Path) -> LoadedModel:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tiny_model: LoadedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`tiny_model` saved as a transformers directory, for `model { source = "<dir>" }`."""
-    return save_model(tiny_model, tmp_path_factory.mktemp("tiny") / "model")
+    return save_model(tiny_model.model, tiny_model.tokenizer,
+                      tmp_path_factory.mktemp("tiny") / "model")

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from constlang import plan as P
-from constlang.runtime.critique_revision import ROWS, SFT_ROWS, CritiqueRevision
 from constlang.runtime.data import DataError, read_prompts
+from constlang.runtime.rundir import StageDir
+from constlang.runtime.stages.critique_revision import CritiqueRevision
 
 from .helpers import compile_with_prompts
 
@@ -88,13 +89,13 @@ class FakeEngine:
 
 
 def rows(tmp_path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (tmp_path / "out" / ROWS).read_text().splitlines()]
+    return [json.loads(line) for line in StageDir(tmp_path, "out").rows.read_text().splitlines()]
 
 
 def test_program_runs_answer_then_critique_and_revision_rounds(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=3)
     engine = FakeEngine()
-    job.run(engine, prompts, tmp_path / "out")
+    job.run(engine, prompts, StageDir(tmp_path, "out"))
     # chunks of 2 prompts: (respond + 2 × (critique + revise)) calls per chunk
     assert [len(c) for c in engine.calls] == [2] * 5 + [1] * 5
     first_critique = engine.calls[1][0]
@@ -143,7 +144,7 @@ def test_program_runs_answer_then_critique_and_revision_rounds(tmp_path: Path) -
 def test_skip_when_no_critique_keeps_the_answer_and_skips_the_model_call(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2, extra="skip_when_no_critique = true")
     engine = FakeEngine(skip=("PROMPT-1",), no_critique="Looks fine. NO CRITIQUE NEEDED here.")
-    job.run(engine, prompts, tmp_path / "out")
+    job.run(engine, prompts, StageDir(tmp_path, "out"))
     revision_calls = [c for c in engine.calls if "Revision request:" in c[0]]
     assert [len(c) for c in revision_calls] == [1, 1]  # only prompt 0 is revised
     skipped = rows(tmp_path)[1]
@@ -156,7 +157,7 @@ def test_skip_when_no_critique_keeps_the_answer_and_skips_the_model_call(tmp_pat
 def test_marker_is_ignored_without_skip_setting(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=1)
     engine = FakeEngine(skip=("PROMPT-0",))
-    job.run(engine, prompts, tmp_path / "out")
+    job.run(engine, prompts, StageDir(tmp_path, "out"))
     assert not any(r["skipped"] for r in rows(tmp_path)[0]["rounds"])
 
 
@@ -164,8 +165,8 @@ def test_sft_rows_hold_one_conversation_per_round_and_load_with_datasets(tmp_pat
     from datasets import load_dataset
 
     job, prompts = make_job(tmp_path, n=3)
-    job.run(FakeEngine(), prompts, tmp_path / "out")
-    data = load_dataset("json", data_files=str(tmp_path / "out" / SFT_ROWS), split="train")
+    job.run(FakeEngine(), prompts, StageDir(tmp_path, "out"))
+    data = load_dataset("json", data_files=str(StageDir(tmp_path, "out").sft_data), split="train")
     assert len(data) == 3 * 2
     assert data[1]["messages"] == [
         {"role": "user", "content": "PROMPT-0"},
@@ -177,13 +178,13 @@ def test_sft_rows_hold_one_conversation_per_round_and_load_with_datasets(tmp_pat
 
 def test_rerun_skips_written_rows_and_drops_a_partial_line(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=5)
-    job.run(FakeEngine(), prompts[:2], tmp_path / "out")
-    path = tmp_path / "out" / ROWS
+    job.run(FakeEngine(), prompts[:2], StageDir(tmp_path, "out"))
+    path = StageDir(tmp_path, "out").rows
     before = path.read_bytes()
     with path.open("ab") as fh:
         fh.write(b'{"index": 2, "prompt_id": "q2", "pro')  # a write cut by a kill
     engine = FakeEngine()
-    job.run(engine, prompts, tmp_path / "out")
+    job.run(engine, prompts, StageDir(tmp_path, "out"))
     assert path.read_bytes().startswith(before)
     assert [r["index"] for r in rows(tmp_path)] == [0, 1, 2, 3, 4]
     assert sum(len(c) for c in engine.calls if "Critique" not in c[0]
@@ -192,7 +193,7 @@ def test_rerun_skips_written_rows_and_drops_a_partial_line(tmp_path: Path) -> No
 
 def test_principles_are_the_sampled_ones(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=4, extra='sampling = "in_order"')
-    job.run(FakeEngine(), prompts, tmp_path / "out")
+    job.run(FakeEngine(), prompts, StageDir(tmp_path, "out"))
     assert [[r["principle"] for r in row["rounds"]] for row in rows(tmp_path)] == [
         ["harm", "tone"]] * 4
 

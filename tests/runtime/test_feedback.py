@@ -14,7 +14,9 @@ from click.testing import CliRunner
 
 from constlang import plan as P
 from constlang.runtime import preferences as pref
-from constlang.runtime.feedback import PREFERENCES, Feedback, FeedbackError, QuestionSampler
+from constlang.runtime.rundir import StageDir
+from constlang.runtime.sampling import QuestionSampler
+from constlang.runtime.stages.feedback import Feedback, FeedbackError
 from constlang.runtime.train_cli import train
 
 from .helpers import compile_with_prompts
@@ -147,13 +149,14 @@ class FakeEngine:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (path / PREFERENCES).read_text().splitlines()]
+    text = StageDir(path.parent, path.name).preferences.read_text()
+    return [json.loads(line) for line in text.splitlines()]
 
 
 def test_a_judge_that_always_picks_slot_a_gives_one_half_and_is_inconsistent(
         tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, extra='labels = "hard"')
-    metrics = job.run(FakeEngine("slot"), FakeEngine("slot"), prompts, tmp_path / "out")
+    metrics = job.run(FakeEngine("slot"), FakeEngine("slot"), prompts, StageDir(tmp_path, "out"))
     rows = read_rows(tmp_path / "out")
     assert all(r["p_a"] == pytest.approx(0.5) for r in rows)
     judgement = rows[0]["judgements"][0]
@@ -169,7 +172,7 @@ def test_a_judge_that_always_picks_slot_a_gives_one_half_and_is_inconsistent(
 def test_a_consistent_judge_prefers_the_good_reply_in_both_orders(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=5)
     engine = FakeEngine("good")
-    metrics = job.run(engine, engine, prompts, tmp_path / "out")
+    metrics = job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
     rows = read_rows(tmp_path / "out")
     assert [r["index"] for r in rows] == [0, 1, 2, 3, 4]
     assert set(rows[0]) == {"index", "prompt_id", "prompt", "response_a", "response_b",
@@ -195,7 +198,7 @@ def test_a_consistent_judge_prefers_the_good_reply_in_both_orders(tmp_path: Path
 def test_without_swap_one_order_is_scored(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2, extra="swap_positions = false")
     engine = FakeEngine("slot")
-    job.run(engine, engine, prompts, tmp_path / "out")
+    job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
     judgement = read_rows(tmp_path / "out")[0]["judgements"][0]
     assert judgement["consistent"] is None and len(judgement["orders"]) == 1
     assert judgement["p_a"] == pytest.approx(SIGMA2)  # the bias goes straight into the label
@@ -205,7 +208,7 @@ def test_chain_of_thought_passes_the_rationale_and_clamps(tmp_path: Path) -> Non
     job, prompts = make_job(tmp_path, n=2,
                             extra="chain_of_thought = true\n  clamp = [0.4, 0.6]")
     engine = FakeEngine("good")
-    job.run(engine, engine, prompts, tmp_path / "out")
+    job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
     rationale_calls = [texts for texts in engine.generated if "Think it through" in texts[0]]
     assert len(rationale_calls) == 2  # one per order
     compare = engine.scored[0][0]
@@ -226,7 +229,7 @@ def test_pointwise_normalises_the_good_answer(tmp_path: Path, question: str,
                                               good_reply_p: float) -> None:
     job, prompts = make_job(tmp_path, n=2, questions=f"[{question}]")
     engine = FakeEngine("good")
-    job.run(engine, engine, prompts, tmp_path / "out")
+    job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
     row = read_rows(tmp_path / "out")[0]  # response_a is the GOOD one
     judgement = row["judgements"][0]
     assert judgement["kind"] == "pointwise" and judgement["consistent"] is None
@@ -256,7 +259,7 @@ def test_all_questions_are_averaged_by_weight(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2, questions="[better, kinder, harmful, unused]",
                             extra='question_sampling = "all"')
     engine = FakeEngine("slot")
-    job.run(engine, engine, prompts, tmp_path / "out")
+    job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
     row = read_rows(tmp_path / "out")[0]
     assert [j["question"] for j in row["judgements"]] == ["better", "kinder", "harmful"]
     ps = [j["p_a"] for j in row["judgements"]]
@@ -271,8 +274,9 @@ def test_rows_load_with_datasets_for_preference_trainers(tmp_path: Path) -> None
     job, prompts = make_job(tmp_path, n=3, questions="[better, helpful]",
                             extra='question_sampling = "all"')
     engine = FakeEngine("good")
-    job.run(engine, engine, prompts, tmp_path / "out")
-    data = load_dataset("json", data_files=str(tmp_path / "out" / PREFERENCES), split="train")
+    job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
+    path = StageDir(tmp_path, "out").preferences
+    data = load_dataset("json", data_files=str(path), split="train")
     assert len(data) == 3
     assert {"prompt", "chosen", "rejected", "label"} <= set(data.column_names)
     assert data[1]["prompt"] == "PROMPT-1" and data[1]["chosen"].startswith("GOOD")
@@ -281,13 +285,13 @@ def test_rows_load_with_datasets_for_preference_trainers(tmp_path: Path) -> None
 
 def test_rerun_drops_a_partial_line_and_skips_written_rows(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=5)
-    job.run(FakeEngine(), FakeEngine(), prompts[:2], tmp_path / "out")
-    path = tmp_path / "out" / PREFERENCES
+    job.run(FakeEngine(), FakeEngine(), prompts[:2], StageDir(tmp_path, "out"))
+    path = StageDir(tmp_path, "out").preferences
     before = path.read_bytes()
     with path.open("ab") as fh:
         fh.write(b'{"index": 2, "prompt_id": "q2", "pro')  # a write cut by a kill
     engine = FakeEngine()
-    metrics = job.run(engine, engine, prompts, tmp_path / "out", on_resume=lambda n: None)
+    metrics = job.run(engine, engine, prompts, StageDir(tmp_path, "out"), on_resume=lambda n: None)
     assert path.read_bytes().startswith(before)
     assert [r["index"] for r in read_rows(tmp_path / "out")] == [0, 1, 2, 3, 4]
     assert sum(len(t) for t in engine.generated) == 2 * 3  # only prompts 2, 3 and 4 sampled

@@ -32,7 +32,8 @@ def tiny_converter(calls: list[Path], tokenizer_dir: Path) -> Any:
 
     def convert(gguf: Path, target: Path) -> None:
         calls.append(gguf)
-        save_model(build_tiny_model(tokenizer_dir, seed=1), target)
+        tiny = build_tiny_model(tokenizer_dir, seed=1)
+        save_model(tiny.model, tiny.tokenizer, target)
 
     return convert
 
@@ -195,3 +196,36 @@ def test_real_conversion_into_an_empty_cache(monkeypatch: pytest.MonkeyPatch, tm
     chat = loaded.tokenizer.apply_chat_template([{"role": "user", "content": "hi"}],
                                                 tokenize=False, add_generation_prompt=True)
     assert "hi" in chat and chat.rstrip().endswith("assistant")
+
+
+def test_reward_head_scores_the_last_real_token_of_each_row(tiny_model_dir: Path) -> None:
+    spec = Model(id="rm", source=str(tiny_model_dir))
+    loaded = load_model(spec, device="cpu", head="reward")
+    tok = loaded.tokenizer
+    assert loaded.model.config.num_labels == 1
+    assert loaded.model.config.pad_token_id == tok.pad_token_id
+    texts = ["a short reply", "a much longer reply with many more words in it"]
+    tok.padding_side = "right"
+    batch = tok(texts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        scores = loaded.model(**batch).logits
+        alone = [loaded.model(**tok([t], return_tensors="pt")).logits for t in texts]
+    assert scores.shape == (2, 1)
+    # padding does not change a row's score: the head reads its last real token
+    torch.testing.assert_close(scores[0], alone[0][0], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(scores[1], alone[1][0], rtol=1e-4, atol=1e-4)
+
+
+def test_value_head_gives_one_value_a_token_and_keeps_the_lm(tiny_model: LoadedModel,
+                                                             tiny_model_dir: Path) -> None:
+    loaded = load_model(Model(id="policy", source=str(tiny_model_dir)), device="cpu",
+                        head="value")
+    ids = loaded.tokenizer(["hello there"], return_tensors="pt")
+    with torch.no_grad():
+        logits, values = loaded.model(**ids)
+        expected = tiny_model.model(**ids).logits
+    assert values.shape == ids["input_ids"].shape
+    assert torch.count_nonzero(values) == 0  # the value head starts at zero
+    torch.testing.assert_close(logits, expected)
+    trainable = {name for name, p in loaded.model.named_parameters() if p.requires_grad}
+    assert {"value_head.score.weight", "value_head.score.bias"} <= trainable

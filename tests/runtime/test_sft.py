@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from constlang.compile import compile_path
-from constlang.runtime.critique_revision import SFT_ROWS
-from constlang.runtime.rundir import MetricsLog
-from constlang.runtime.sft import MODEL_DIR, SFTDataError, model_card, run_sft, training_rows
+from constlang.runtime.rundir import RunDir
+from constlang.runtime.stages.sft import SFTDataError, model_card, run_sft, training_rows
 
 
 def sft_row(index: int, round_: int, text: str, *, last: bool, skipped: bool = False) -> dict:
@@ -80,17 +79,17 @@ def test_lora_run_saves_a_merged_model_with_a_model_card(tmp_path: Path,
     (tmp_path / "prompts.jsonl").write_text('{"prompt": "x"}\n', "utf-8")
     result = compile_path(tmp_path / "c.const")
     assert result.plan is not None, result.diagnostics
-    upstream = tmp_path / "run" / "critique_revision"
-    upstream.mkdir(parents=True)
-    write_rows(upstream / SFT_ROWS, ROWS)
-    out = tmp_path / "run" / "sft"
+    run = RunDir(tmp_path / "run")
+    upstream, folder = run.stage("critique_revision"), run.stage("sft")
+    upstream.path.mkdir(parents=True)
+    write_rows(upstream.sft_data, ROWS)
+    out = folder.path
     ready: list[bool] = []
-    metrics = run_sft(result.plan, "sft", base_dir=result.base_dir, upstream_dir=upstream,
-                      out_dir=out, device="cpu", metrics=MetricsLog(out / "metrics.jsonl"),
-                      on_ready=lambda: ready.append(out.exists()))
+    metrics = run_sft(result.plan, "sft", base_dir=result.base_dir, upstream=upstream,
+                      out=folder, device="cpu", on_ready=lambda: ready.append(out.exists()))
     assert ready == [False]  # called before anything was written
     assert metrics["rows"] == 3 and metrics["steps"] == 2
-    saved = out / MODEL_DIR
+    saved = folder.model
     assert not (saved / "adapter_config.json").exists()  # adapters are merged
     model = AutoModelForCausalLM.from_pretrained(saved)
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from constlang import plan as P
+from constlang.embedded import embedded_model
 
-EMBEDDED_SIZES = {"embedded:smollm2-135m-instruct": 135e6}
 SMALL = 10e9  # below this a judge is "small": position bias is strong
 TINY = 1e9  # below this pairwise (A)/(B) judging is close to chance
 _SIZE_RE = re.compile(r"(?<![0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)\s*([mb])(?![a-z])", re.IGNORECASE)
@@ -14,8 +14,9 @@ _SIZE_RE = re.compile(r"(?<![0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)\s*([mb])(?![a-z])"
 
 def parameters(model: P.Model) -> float | None:
     """Parameters of a model, from a size in its name ("SmolLM2-1.7B", "qwen-0.5b"), or None."""
-    if model.source in EMBEDDED_SIZES:
-        return EMBEDDED_SIZES[model.source]
+    embedded = embedded_model(model.source)
+    if embedded is not None:
+        return embedded.parameters
     name = model.source.rsplit("/", 1)[-1]
     m = _SIZE_RE.search(name)
     if m is None:

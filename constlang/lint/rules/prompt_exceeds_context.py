@@ -8,10 +8,10 @@ from typing import Any
 
 from constlang import plan as P
 from constlang.errors import Severity
+from constlang.kinds import BY_NAME
 from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
-from constlang.preview import example_vars, few_shot_turns, principle_vars, question_vars
-from constlang.programs import STEPS
+from constlang.prompts import example_vars, few_shot_turns, principle_vars, question_vars
 from constlang.semantics.templates import TemplateRenderError, render
 
 CHARS_PER_TOKEN = 4  # English text under a BPE tokenizer, roughly
@@ -68,7 +68,7 @@ def _budget(ctx: LintContext, stage: Any, step: P.ProgramStep) -> tuple[int, P.M
 def check(ctx: LintContext) -> Iterator[Finding]:
     for program in ctx.plan.programs:
         stage = ctx.plan.stage(program.stage)
-        settings = {spec.name: spec.template_setting for spec in STEPS[stage.kind]}
+        settings = {spec.name: spec.template_setting for spec in BY_NAME[stage.kind].steps}
         for step in program.steps:
             budget = _budget(ctx, stage, step)
             if budget is None:

@@ -49,12 +49,12 @@ def _where(ctx: LintContext, stage: Any, setting: str, template: str) -> Span:
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    from constlang.preview import FEW_SHOT_ANSWERS
-    from constlang.programs import STEPS
+    from constlang.kinds import BY_NAME
+    from constlang.prompts import FEW_SHOT_ANSWERS
 
     for program in ctx.plan.programs:
         stage = ctx.plan.stage(program.stage)
-        settings = {spec.name: spec.template_setting for spec in STEPS[stage.kind]}
+        settings = {spec.name: spec.template_setting for spec in BY_NAME[stage.kind].steps}
         shows_examples = False
         for step in program.steps:
             used = uses(step.source)

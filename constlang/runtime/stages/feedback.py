@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-import hashlib
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from constlang import plan as P
-from constlang.preview import PLACEHOLDERS, Chat, example_vars, question_vars
+from constlang.prompts import (
+    PLACEHOLDERS,
+    Chat,
+    example_vars,
+    find_step,
+    question_vars,
+    render_step,
+)
 from constlang.runtime import preferences as pref
-from constlang.runtime.critique_revision import call_seed, default_settings
-from constlang.runtime.data import PromptRow
-from constlang.runtime.render import find_step, render_step
-from constlang.runtime.rundir import MetricsLog, process_in_chunks
-from constlang.runtime.sampling import SamplingError, select
+from constlang.runtime.data import PromptRow, read_prompts
+from constlang.runtime.generate import GenerationSettings
+from constlang.runtime.rundir import MetricsLog, RunDir, StageDir, process_in_chunks, sha256_file
+from constlang.runtime.sampling import QuestionSampler, call_seed, select
+from constlang.runtime.stages.base import StageError, StageRunner
 
-PREFERENCES = "preferences.jsonl"
-POLICY_MODEL_DIR = "model"  # where a training stage saves the policy it produces
 RATIONALE_PLACEHOLDER = "<the judge's rationale>"
 ORDERS = ("ab", "ba")  # response A in the first slot, then in the second
 
 
-class FeedbackError(Exception):
+class FeedbackError(StageError):
     """The stage cannot produce preference pairs as configured; the message says why."""
 
 
@@ -38,60 +40,27 @@ class Engine(Protocol):
     def score_options(self, prompts: list[Chat], options: list[str]) -> list[list[float]]: ...
 
 
-def question_rng(seed: int, prompt_index: int) -> random.Random:
-    """A generator fixed by (seed, prompt index), so a resumed run draws the same questions."""
-    key = hashlib.sha256(f"constlang/questions/{seed}/{prompt_index}".encode()).digest()
-    return random.Random(int.from_bytes(key[:8], "big"))
-
-
-class QuestionSampler:
-    """The questions a pair is judged on: one weighted draw (`per_comparison`) or all of them.
-
-    Questions of weight 0 are never used.
-    """
-
-    def __init__(self, questions: Sequence[P.Question], policy: str, seed: int) -> None:
-        if policy not in ("per_comparison", "all"):
-            raise SamplingError(f"unknown question sampling `{policy}`; expected per_comparison "
-                                "or all")
-        self.questions = [q for q in questions if q.weight > 0]
-        if not self.questions:
-            raise SamplingError("the stage selects no question with a weight above 0")
-        self.policy = policy
-        self.seed = seed
-
-    def choose(self, prompt_index: int) -> list[P.Question]:
-        if self.policy == "all":
-            return list(self.questions)
-        rng = question_rng(self.seed, prompt_index)
-        return rng.choices(self.questions, [q.weight for q in self.questions], k=1)
-
-
-def generation_model(plan: P.Plan, name: str) -> P.Model:
-    """The model declaration behind a policy: a model, or the base model a training stage tunes."""
-    seen: set[str] = set()
-    while name not in seen:
-        seen.add(name)
-        if any(m.id == name for m in plan.models):
-            return plan.model(name)
-        stage = plan.stage(name)
-        s: Any = stage.settings
-        name = s.policy if stage.kind in ("dpo", "ppo") else s.model
-    raise FeedbackError(f"policy `{name}` refers to itself")
-
-
-def policy_spec(plan: P.Plan, stage_name: str, run_dir: Path) -> P.Model:
+def policy_spec(plan: P.Plan, stage_name: str, run: RunDir) -> P.Model:
     """The policy to load: a model declaration, or the model a stage saved in the run directory
-    (with the generation settings of that stage's base model)."""
+    (with the generation settings of the model that stage started from)."""
     policy = plan.stage(stage_name).settings.policy
-    base = generation_model(plan, policy)
+    base = plan.base_model(policy)
+    if base is None:
+        raise FeedbackError(f"policy `{policy}` names no model to sample from")
     if any(m.id == policy for m in plan.models):
         return base
-    folder = run_dir / policy / POLICY_MODEL_DIR
+    folder = run.stage(policy).model
     if not folder.is_dir():
         raise FeedbackError(f"policy stage `{policy}` saved no model in {folder}; run it first")
     return base.model_copy(update={"id": policy, "source": str(folder.resolve()),
                                    "gguf_file": None})
+
+
+def _base_model(plan: P.Plan, policy: str) -> P.Model:
+    model = plan.base_model(policy)
+    if model is None:
+        raise FeedbackError(f"policy `{policy}` names no model to sample from")
+    return model
 
 
 @dataclass
@@ -110,7 +79,7 @@ class Job:
 class Feedback:
     """One feedback stage of a plan, resolved: steps, questions, examples, models."""
 
-    stage: P.FeedbackStage
+    stage: Any  # the plan's feedback stage
     respond: P.ProgramStep
     rationale: P.ProgramStep | None
     compare: P.ProgramStep | None
@@ -120,7 +89,7 @@ class Feedback:
     policy_model: P.Model  # generation settings of the two samples
     judge_model: P.Model
     plan_hash: str
-    make_settings: Callable[[P.Model, int], Any] = default_settings
+    make_settings: Callable[[P.Model, int], Any] = GenerationSettings.for_model
     stats: dict[str, float] = field(default_factory=lambda: {
         "policy_calls": 0, "policy_seconds": 0.0, "judge_calls": 0, "judge_seconds": 0.0})
 
@@ -136,7 +105,7 @@ class Feedback:
             sampler=QuestionSampler(select(plan.questions, s.questions), s.question_sampling,
                                     s.seed),
             examples=[example_vars(e) for e in select(plan.examples, s.examples)],
-            policy_model=generation_model(plan, s.policy), judge_model=plan.model(s.judge),
+            policy_model=_base_model(plan, s.policy), judge_model=plan.model(s.judge),
             plan_hash=plan.hash or plan.compute_hash(),
         )
 
@@ -157,7 +126,8 @@ class Feedback:
         if step is None:
             raise FeedbackError(f"stage `{self.stage.name}`: the plan's program has no step for "
                                 "this question kind")
-        text = render_step(self.stage.name, step, {**variables, "examples": self.examples})
+        text = render_step(self.stage.name, self.stage.kind, step,
+                           {**variables, "examples": self.examples})
         return [{"role": "user", "content": text}]
 
     def respond_prompt(self, row: PromptRow) -> Chat:
@@ -297,7 +267,7 @@ class Feedback:
         return {"question": q.id, "kind": q.kind, "p_a": pref.clamp(p_a, self.settings.clamp),
                 "orders": orders, "consistent": consistent, "rationale": orders[0]["rationale"]}
 
-    def run(self, policy: Engine, judge: Engine, prompts: Sequence[PromptRow], out_dir: Path,
+    def run(self, policy: Engine, judge: Engine, prompts: Sequence[PromptRow], out: StageDir,
             *, metrics: MetricsLog | None = None, progress: Callable[[int], None] | None = None,
             on_resume: Callable[[int], None] | None = None) -> dict[str, Any]:
         """Judge every prompt not yet in preferences.jsonl, a chunk at a time; returns metrics.
@@ -320,7 +290,7 @@ class Feedback:
                 progress(len(rows))
 
         rows, before = process_in_chunks(
-            out_dir / PREFERENCES, prompts, self.settings.batch_size,
+            out.preferences, prompts, self.settings.batch_size,
             lambda todo: self.run_chunk(policy, judge, todo), on_chunk=logged, on_resume=resumed)
         return {**summarize(rows), "resumed_rows": before,
                 **{k: round(v, 3) for k, v in self.stats.items()},
@@ -353,3 +323,59 @@ def summary_line(stage: str, metrics: dict[str, Any]) -> str:
     if metrics.get("label_ties"):
         parts.append(f"label ties {metrics['label_ties'] * 100:.0f} %")
     return f"{stage}: " + ", ".join(parts)
+
+
+class FeedbackRunner(StageRunner):
+    """Runs a feedback stage: the policy samples pairs, the judge scores them."""
+
+    kind = "feedback"
+
+    def fingerprint(self) -> dict[str, Any]:
+        plan, s = self.ctx.plan, self.ctx.settings
+        if any(m.id == s.policy for m in plan.models):
+            return {}
+        # a trained policy is sampled with its base model's settings: they are inputs too
+        return {"policy_generation": _base_model(plan, s.policy).model_dump(
+            mode="json", exclude={"location"})}
+
+    def load(self) -> None:
+        from constlang.runtime.generate import GenerationEngine
+        from constlang.runtime.models import load_model
+
+        ctx = self.ctx
+        self.job = job = Feedback.from_plan(ctx.plan, ctx.name)
+        job.check_sampling()
+        s = job.settings
+        self.prompts = read_prompts(ctx.plan.dataset(s.prompts), ctx.base_dir)
+        policy = policy_spec(ctx.plan, ctx.name, ctx.run)
+        t0 = time.perf_counter()
+        loaded = load_model(policy, device=ctx.device, base_dir=ctx.base_dir)
+        self.policy = GenerationEngine(loaded, batch_size=s.batch_size)
+        self.judge = self.policy if s.judge == s.policy else GenerationEngine(
+            load_model(job.judge_model, device=ctx.device, base_dir=ctx.base_dir),
+            batch_size=s.batch_size)
+        ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
+
+    def preview(self) -> list[tuple[str, Chat]]:
+        job = Feedback.from_plan(self.ctx.plan, self.ctx.name)
+        dataset = self.ctx.plan.dataset(job.settings.prompts)
+        return job.preview(read_prompts(dataset, self.ctx.base_dir,
+                                        limit=job.settings.batch_size))
+
+    def run(self) -> dict[str, Any]:
+        ctx, s = self.ctx, self.job.settings
+        ctx.say(f"{len(self.prompts)} prompts × 2 samples from `{s.policy}`, judge `{s.judge}` "
+                f"on {ctx.device}")
+        with ctx.progress("judging", len(self.prompts)) as update:
+            metrics = self.job.run(
+                self.policy, self.judge, self.prompts, ctx.folder, metrics=ctx.folder.metrics,
+                progress=lambda n: update(advance=n),
+                on_resume=lambda n: ctx.say(f"{n} row(s) already done; continuing"))
+        metrics["generation"] = {"policy": dict(self.policy.stats),
+                                 "judge": dict(self.judge.stats)}
+        ctx.timings["feedback_s"] = metrics["seconds"]
+        ctx.console.print(summary_line(ctx.name, metrics), highlight=False)
+        return metrics
+
+    def outputs(self) -> str:
+        return sha256_file(self.ctx.folder.preferences)

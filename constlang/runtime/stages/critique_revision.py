@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -11,14 +10,30 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from constlang import plan as P
-from constlang.preview import PLACEHOLDERS, Chat, example_vars, few_shot_turns, principle_vars
-from constlang.runtime.data import PromptRow
-from constlang.runtime.render import find_step, render_step
-from constlang.runtime.rundir import MetricsLog, atomic_write_text, process_in_chunks
-from constlang.runtime.sampling import PrincipleSampler, select
+from constlang.files import atomic_write_text
+from constlang.prompts import (
+    PLACEHOLDERS,
+    Chat,
+    example_vars,
+    few_shot_turns,
+    find_step,
+    principle_vars,
+    render_step,
+)
+from constlang.runtime.data import PromptRow, read_prompts
+from constlang.runtime.generate import GenerationSettings
+from constlang.runtime.rundir import (
+    MetricsLog,
+    StageDir,
+    process_in_chunks,
+    recover_jsonl,
+    sha256_file,
+    sha256_json,
+)
+from constlang.runtime.sampling import PrincipleSampler, call_seed, select
+from constlang.runtime.stages.base import StageRunner
 
-ROWS = "rows.jsonl"
-SFT_ROWS = "sft.jsonl"
+SHOWN_EXAMPLES = 3  # prompts whose first answer and final revision the run prints
 
 
 class Generator(Protocol):
@@ -31,25 +46,11 @@ class Generator(Protocol):
 Progress = Callable[[int], None]  # advance the bar by this many finished generations
 
 
-def default_settings(model: P.Model, seed: int) -> Any:
-    from constlang.runtime.generate import GenerationSettings
-
-    return GenerationSettings(max_new_tokens=model.max_new_tokens, temperature=model.temperature,
-                              top_p=model.top_p, stop=(), seed=seed,
-                              repetition_penalty=model.repetition_penalty)
-
-
-def call_seed(seed: int, step: str, round_: int, first_index: int) -> int:
-    """The generation seed of one batched call: fixed by the chunk, so a rerun draws the same."""
-    key = f"constlang/generate/{seed}/{step}/{round_}/{first_index}".encode()
-    return int.from_bytes(hashlib.sha256(key).digest()[:4], "big") & 0x7FFFFFFF
-
-
 @dataclass
 class CritiqueRevision:
     """One critique_revision stage of a plan, resolved: steps, principles, examples, model."""
 
-    stage: P.CritiqueRevisionStage
+    stage: Any  # the plan's critique_revision stage
     respond: P.ProgramStep
     critique: P.ProgramStep
     revise: P.ProgramStep
@@ -57,7 +58,7 @@ class CritiqueRevision:
     examples: list[dict[str, Any]]
     model: P.Model
     plan_hash: str
-    make_settings: Callable[[P.Model, int], Any] = default_settings
+    make_settings: Callable[[P.Model, int], Any] = GenerationSettings.for_model
     _few_shot: dict[str, Chat] = field(default_factory=dict)
 
     @classmethod
@@ -83,7 +84,8 @@ class CritiqueRevision:
         """The chat a step sends: few-shot example turns, then the rendered request."""
         if step.name not in self._few_shot:
             self._few_shot[step.name] = few_shot_turns(step, self.examples)
-        text = render_step(self.stage.name, step, {**variables, "examples": self.examples})
+        text = render_step(self.stage.name, self.stage.kind, step,
+                           {**variables, "examples": self.examples})
         return [*self._few_shot[step.name], {"role": "user", "content": text}]
 
     def respond_prompt(self, row: PromptRow) -> Chat:
@@ -171,7 +173,7 @@ class CritiqueRevision:
     def generations_per_prompt(self) -> int:
         return 1 + 2 * self.settings.revisions
 
-    def run(self, engine: Generator, prompts: Sequence[PromptRow], out_dir: Path, *,
+    def run(self, engine: Generator, prompts: Sequence[PromptRow], out: StageDir, *,
             metrics: MetricsLog | None = None, progress: Progress | None = None,
             on_resume: Callable[[int], None] | None = None) -> dict[str, Any]:
         """Process every prompt not yet in rows.jsonl, a chunk at a time; returns metrics.
@@ -194,10 +196,10 @@ class CritiqueRevision:
                             seconds=round(seconds, 3))
 
         rows, before = process_in_chunks(
-            out_dir / ROWS, prompts, self.settings.batch_size,
+            out.rows, prompts, self.settings.batch_size,
             lambda todo: self.run_chunk(engine, todo, progress), on_chunk=logged,
             on_resume=resumed)
-        write_sft_rows(rows, out_dir / SFT_ROWS)
+        write_sft_rows(rows, out.sft_data)
         return summarize(rows, resumed=before, seconds=time.perf_counter() - started)
 
 
@@ -225,3 +227,60 @@ def summarize(rows: Sequence[dict[str, Any]], *, resumed: int, seconds: float) -
     return {"prompts": len(rows), "revisions": len(rounds),
             "skipped_revisions": sum(r["skipped"] for r in rounds),
             "changed_answers": changed, "resumed_rows": resumed, "seconds": round(seconds, 3)}
+
+
+class CritiqueRevisionRunner(StageRunner):
+    """Runs a critique_revision stage on the generation engine."""
+
+    kind = "critique_revision"
+
+    def load(self) -> None:
+        from constlang.runtime.generate import GenerationEngine
+        from constlang.runtime.models import load_model
+
+        ctx = self.ctx
+        self.job = CritiqueRevision.from_plan(ctx.plan, ctx.name)
+        self.prompts = read_prompts(ctx.plan.dataset(self.job.settings.prompts), ctx.base_dir)
+        t0 = time.perf_counter()
+        loaded = load_model(self.job.model, device=ctx.device, base_dir=ctx.base_dir)
+        ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
+        self.engine = GenerationEngine(loaded, batch_size=self.job.settings.batch_size)
+
+    def preview(self) -> list[tuple[str, Chat]]:
+        job = CritiqueRevision.from_plan(self.ctx.plan, self.ctx.name)
+        dataset = self.ctx.plan.dataset(job.settings.prompts)
+        return job.preview(read_prompts(dataset, self.ctx.base_dir,
+                                        limit=job.settings.batch_size))
+
+    def run(self) -> dict[str, Any]:
+        ctx, job = self.ctx, self.job
+        ctx.say(f"{len(self.prompts)} prompts × {job.settings.revisions} round(s), model "
+                f"`{job.model.id}` on {ctx.device}")
+        total = len(self.prompts) * job.generations_per_prompt()
+        with ctx.progress("generating", total) as update:
+            metrics = job.run(self.engine, self.prompts, ctx.folder, metrics=ctx.folder.metrics,
+                              progress=lambda n: update(advance=n),
+                              on_resume=lambda n: ctx.say(f"{n} row(s) already done; continuing"))
+        metrics["generation"] = dict(self.engine.stats)
+        ctx.timings["generate_s"] = metrics["seconds"]
+        show_changes(ctx, recover_jsonl(ctx.folder.rows))
+        return metrics
+
+    def outputs(self) -> str:
+        return sha256_json([sha256_file(self.ctx.folder.rows),
+                            sha256_file(self.ctx.folder.sft_data)])
+
+
+def show_changes(ctx: Any, rows: list[dict[str, Any]]) -> None:
+    """Print a few prompts with the first answer and the final revision."""
+    def clip(text: str, n: int = 240) -> str:
+        text = " ".join(text.split())
+        return text if len(text) <= n else text[: n - 1] + "…"
+
+    console = ctx.console
+    for row in sorted(rows, key=lambda r: r["index"])[:SHOWN_EXAMPLES]:
+        console.print(f"\n[bold]prompt {row['prompt_id']}[/]: {clip(row['prompt'])}", markup=True,
+                      highlight=False)
+        console.print(f"  [red]before[/]: {clip(row['initial'])}", highlight=False)
+        note = "  [dim](unchanged)[/]" if row["final"] == row["initial"] else ""
+        console.print(f"  [green]after[/] : {clip(row['final'])}{note}", highlight=False)

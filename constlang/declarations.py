@@ -1,0 +1,112 @@
+"""Plan vocabulary: the typed declarations of a constitution, as checker and plan see them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_SEED = 2**31 - 1  # seeds must fit every RNG the runtime seeds
+
+
+def ref(kind: str, help: str, **kw: Any) -> Any:
+    """A field whose value names another declaration of ``kind`` (``a|b`` for either)."""
+    return Field(json_schema_extra={"ref": kind}, description=help, **kw)
+
+
+def selection(kind: str, help: str) -> Any:
+    """A field that selects declarations: ``all`` or a list of names; the plan holds the list."""
+    return Field(
+        default_factory=lambda: ["all"], json_schema_extra={"ref": kind, "selection": True},
+        description=help,
+    )
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SourceLocation(Strict):
+    file: str = Field(description="Path of the declaring file, relative to the project root.")
+    line: int
+    column: int
+
+
+# ---------------------------------------------------------------- declarations
+
+class ConstitutionInfo(Strict):
+    name: str
+    version: str = Field("0.0.0", description="Version of this constitution.")
+    description: str = Field("", description="What this constitution is for.")
+    authors: list[str] = Field(default_factory=list, description="Who maintains it.")
+    license: str = Field("", description="SPDX licence identifier.")
+
+
+class Principle(Strict):
+    id: str
+    critique: str = Field(description="The critique request: what to look for in a reply.")
+    revision: str = Field(description="The revision request: how to rewrite the reply.")
+    tags: list[str] = Field(default_factory=list, description="Free-form labels.")
+    weight: float = Field(1.0, ge=0.0, le=1000.0, description="Relative sampling weight.")
+    location: SourceLocation | None = None
+
+
+class Question(Strict):
+    id: str
+    text: str = Field(description="The question the judge answers.")
+    kind: Literal["pairwise", "pointwise"] = Field(
+        "pairwise", description="pairwise: choose between two replies; pointwise: judge one."
+    )
+    options: list[str] = Field(
+        default_factory=list,
+        description="Answer options; default (A)/(B) for pairwise, Yes/No for pointwise.",
+    )
+    good_answer: str | None = Field(
+        None, description="Pointwise only: the option a good reply earns (e.g. No to "
+        "'is it harmful?')."
+    )
+    weight: float = Field(1.0, ge=0.0, le=1000.0, description="Relative sampling weight.")
+    tags: list[str] = Field(default_factory=list, description="Free-form labels.")
+    location: SourceLocation | None = None
+
+
+class Example(Strict):
+    id: str
+    prompt: str = Field(description="The user's request.")
+    response: str = Field(description="The assistant's first reply.")
+    critique_request: str = Field("", description="The critique request the example answers.")
+    critique: str = Field("", description="A critique of that reply.")
+    revision_request: str = Field("", description="The revision request the example answers.")
+    revision: str = Field("", description="The revised reply.")
+    location: SourceLocation | None = None
+
+
+class Model(Strict):
+    id: str
+    source: str = Field(
+        description="Hugging Face id, local directory, path to a .gguf file, or "
+        "embedded:smollm2-135m-instruct."
+    )
+    gguf_file: str | None = Field(None, description="GGUF file name inside a directory source.")
+    max_new_tokens: int = Field(128, ge=1, le=32768, description="Tokens generated per call.")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature; 0 = greedy.")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    repetition_penalty: float = Field(
+        1.0, ge=1.0, le=2.0, description="Penalty on repeating tokens; 1 = none."
+    )
+    context_length: int | None = Field(
+        None, ge=16, le=10_000_000, description="Context window in tokens (for length checks)."
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Weights dtype."
+    )
+    trust_remote_code: bool = Field(False, description="Run code from the model repository.")
+    location: SourceLocation | None = None
+
+
+class Dataset(Strict):
+    id: str
+    path: str = Field(description="JSONL file, relative to the declaring .const file.")
+    field: str = Field("prompt", description="The JSON key that holds the prompt text.")
+    limit: int | None = Field(None, ge=1, le=100_000_000, description="Use at most this many rows.")
+    location: SourceLocation | None = None

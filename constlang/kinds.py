@@ -1,0 +1,217 @@
+"""Stage kinds as data: one record a kind (settings, steps, references, docs, cost), listed once.
+
+Everything that varies by stage kind derives from `KINDS`: the plan's stage classes, the
+checker's reference and selection rules, the prompt programs, the cost estimates of `plan`
+and `--dry-run`, and (in `constlang.runtime.stages`) the runner of each kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from constlang import settings as S
+from constlang.declarations import Model, Strict
+
+
+class When(StrEnum):
+    """When a program step runs. The values are the plan's wording, part of its hash."""
+
+    ALWAYS = "always"
+    CRITIQUE_ASKS_FOR_CHANGE = "skip_when_no_critique is false or the critique asks for a change"
+    CHAIN_OF_THOUGHT = "chain_of_thought"
+    PAIRWISE_QUESTIONS = "pairwise questions"
+    POINTWISE_QUESTIONS = "pointwise questions"
+
+    def in_program(self, settings: Any, question_kinds: Collection[str]) -> bool:
+        """Whether a stage with these settings (asking questions of these kinds) has the step;
+        ALWAYS and CRITIQUE_ASKS_FOR_CHANGE steps are in every program (the latter is decided
+        per row at run time)."""
+        if self is When.CHAIN_OF_THOUGHT:
+            return bool(settings.chain_of_thought)
+        if self is When.PAIRWISE_QUESTIONS:
+            return "pairwise" in question_kinds
+        if self is When.POINTWISE_QUESTIONS:
+            return "pointwise" in question_kinds
+        return True
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One step of a kind's prompt program: the template it renders and what it receives."""
+
+    name: str
+    template_setting: str  # the stage setting naming the template
+    model_setting: str  # the stage setting naming the model (or policy stage) called
+    mode: Literal["generate", "score"]
+    provides: tuple[str, ...]  # the variables the runtime passes to the template
+    repeat_setting: str | None = None  # a stage setting giving the repeat count
+    when: When = When.ALWAYS
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a stage needs: prompts read, model calls and generated tokens (upper bounds)."""
+
+    prompts: int | None
+    calls: int | None
+    tokens: int | None
+    note: str
+
+
+class CostInputs(Protocol):
+    """What a cost estimate may look up: dataset sizes and model declarations."""
+
+    def rows(self, dataset: str) -> int | None: ...
+
+    def model(self, name: str) -> Model: ...
+
+
+CostEstimate = Callable[[Any, CostInputs], Cost]
+
+
+@dataclass(frozen=True)
+class StageKind:
+    """Everything the compiler, the checker, `plan` and the runner know about one stage kind."""
+
+    name: str
+    settings: type[Strict]
+    summary: str  # one line: what a stage of this kind does
+    docs: str  # its page under docs/
+    cost: CostEstimate
+    steps: tuple[StepSpec, ...] = ()
+    # setting → the stage kinds it may name (for settings that may name a stage)
+    stage_refs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # (selection setting, declaration kind) that must select at least one declaration
+    samples: tuple[str, str] | None = None
+    # when `model` is left out: (the setting naming a stage, that stage's model setting)
+    default_model: tuple[str, str] | None = None
+    # the setting naming the model (or stage) whose weights this stage starts from
+    base_model: str | None = None
+    # planned kinds compile, lint and render; their runner is not built yet
+    runtime: Literal["available", "planned"] = "available"
+
+    @property
+    def class_name(self) -> str:
+        """The name of the plan's stage class, e.g. CritiqueRevisionStage."""
+        special = {"sft": "SFT", "ppo": "PPO", "dpo": "DPO"}
+        return "".join(special.get(w, w.title()) for w in self.name.split("_")) + "Stage"
+
+
+# ---------------------------------------------------------------- cost estimates
+
+def _critique_revision_cost(s: S.CritiqueRevisionSettings, inputs: CostInputs) -> Cost:
+    n = inputs.rows(s.prompts)
+    calls = None if n is None else n * (1 + 2 * s.revisions)
+    tokens = None if calls is None else calls * inputs.model(s.model).max_new_tokens
+    return Cost(n, calls, tokens, f"1 answer + {s.revisions}×(critique+revision) per prompt")
+
+
+def _feedback_cost(s: S.FeedbackSettings, inputs: CostInputs) -> Cost:
+    n = inputs.rows(s.prompts)
+    orders = 2 if s.swap_positions else 1
+    generated = 2 + (orders if s.chain_of_thought else 0)
+    calls = None if n is None else n * (generated + orders)
+    judge = inputs.model(s.judge)
+    tokens = None if n is None else n * 2 * judge.max_new_tokens + (
+        n * orders * judge.max_new_tokens if s.chain_of_thought else 0)
+    return Cost(n, calls, tokens, f"2 samples + {orders} scoring pass(es) per prompt")
+
+
+def _ppo_cost(s: S.PPOSettings, inputs: CostInputs) -> Cost:
+    rollouts = s.steps * s.batch_size
+    return Cost(None, rollouts, rollouts * s.max_new_tokens,
+                f"{s.steps} updates × {s.batch_size} rollouts")
+
+
+def _training_cost(s: Any, inputs: CostInputs) -> Cost:
+    return Cost(None, 0, 0, f"training, {s.epochs} epoch(s)")
+
+
+# ---------------------------------------------------------------- the registry
+
+_RESPOND = ("prompt", "examples")
+
+KINDS: tuple[StageKind, ...] = (
+    StageKind(
+        "critique_revision", S.CritiqueRevisionSettings,
+        "The model answers red-team prompts, then critiques and revises its answer.",
+        "runtime-critique-revision.md", _critique_revision_cost,
+        steps=(
+            StepSpec("respond", "respond_template", "model", "generate", _RESPOND),
+            StepSpec("critique", "critique_template", "model", "generate",
+                     ("prompt", "response", "principle", "examples", "round"), "revisions"),
+            StepSpec("revise", "revision_template", "model", "generate",
+                     ("prompt", "response", "critique", "principle", "examples", "round"),
+                     "revisions", When.CRITIQUE_ASKS_FOR_CHANGE),
+        ),
+        samples=("principles", "principle"), base_model="model"),
+    StageKind(
+        "sft", S.SFTSettings,
+        "Fine-tunes the model on the revisions of a critique_revision stage (TRL).",
+        "runtime-sft.md", _training_cost,
+        stage_refs={"from": ("critique_revision",)}, default_model=("from", "model"),
+        base_model="model"),
+    StageKind(
+        "feedback", S.FeedbackSettings,
+        "A policy samples reply pairs; a judge labels which is better (AI preference labels).",
+        "runtime-feedback.md", _feedback_cost,
+        steps=(
+            StepSpec("respond", "respond_template", "policy", "generate", _RESPOND),
+            StepSpec("rationale", "rationale_template", "judge", "generate",
+                     ("prompt", "response_a", "response_b", "question", "examples"),
+                     when=When.CHAIN_OF_THOUGHT),
+            StepSpec("compare", "compare_template", "judge", "score",
+                     ("prompt", "response_a", "response_b", "question", "examples", "rationale"),
+                     when=When.PAIRWISE_QUESTIONS),
+            StepSpec("pointwise", "pointwise_template", "judge", "score",
+                     ("prompt", "response", "question", "examples"),
+                     when=When.POINTWISE_QUESTIONS),
+        ),
+        stage_refs={"policy": ("sft", "dpo", "ppo")}, samples=("questions", "question")),
+    StageKind(
+        "reward_model", S.RewardModelSettings,
+        "Trains a reward model on the preference labels of a feedback stage.",
+        "runtime-reward-model.md", _training_cost,
+        stage_refs={"from": ("feedback",)}, default_model=("from", "judge"),
+        base_model="model", runtime="planned"),
+    StageKind(
+        "ppo", S.PPOSettings,
+        "Optimises the policy against the reward model with PPO and a KL penalty.",
+        "runtime-ppo.md", _ppo_cost,
+        steps=(StepSpec("respond", "respond_template", "policy", "generate", _RESPOND),),
+        stage_refs={"policy": ("sft", "dpo"), "reward": ("reward_model",)},
+        base_model="policy", runtime="planned"),
+    StageKind(
+        "dpo", S.DPOSettings,
+        "Optimises the policy straight from the preference labels (DPO).",
+        "runtime-dpo.md", _training_cost,
+        stage_refs={"from": ("feedback",), "policy": ("sft",)}, base_model="policy",
+        runtime="planned"),
+)
+
+BY_NAME: dict[str, StageKind] = {k.name: k for k in KINDS}
+SETTINGS_BY_KIND: dict[str, type[Strict]] = {k.name: k.settings for k in KINDS}
+
+
+def kind(name: str) -> StageKind:
+    """The record of a stage kind; KeyError for an unknown name."""
+    return BY_NAME[name]
+
+
+def register(record: StageKind) -> None:
+    """Add a stage kind (a plugin, a test fixture): the one record a new kind needs on the
+    language side. Must run before `constlang.plan` is imported, which builds the plan's stage
+    classes from the registry."""
+    global KINDS
+    import sys
+
+    if "constlang.plan" in sys.modules:
+        raise RuntimeError("register stage kinds before constlang.plan is imported")
+    if record.name in BY_NAME:
+        raise ValueError(f"stage kind `{record.name}` is already registered")
+    KINDS = (*KINDS, record)
+    BY_NAME[record.name] = record
+    SETTINGS_BY_KIND[record.name] = record.settings

@@ -1,0 +1,30 @@
+"""Stage runners: one module a stage kind, each behind the StageRunner protocol, listed once."""
+
+from __future__ import annotations
+
+from constlang.runtime.stages.base import StageContext, StageError, StageRunner
+from constlang.runtime.stages.critique_revision import CritiqueRevisionRunner
+from constlang.runtime.stages.feedback import FeedbackRunner
+from constlang.runtime.stages.sft import SFTRunner
+
+RUNNERS: tuple[type[StageRunner], ...] = (CritiqueRevisionRunner, SFTRunner, FeedbackRunner)
+
+_BY_KIND = {runner.kind: runner for runner in RUNNERS}
+
+
+def register_runner(runner: type[StageRunner]) -> None:
+    """Add the runner of a registered stage kind (a plugin, a test fixture)."""
+    global RUNNERS
+    if runner.kind in _BY_KIND:
+        raise ValueError(f"stage kind `{runner.kind}` already has a runner")
+    RUNNERS = (*RUNNERS, runner)
+    _BY_KIND[runner.kind] = runner
+
+
+def runner_for(kind: str) -> type[StageRunner] | None:
+    """The runner of a stage kind; None for a kind the registry lists as planned."""
+    return _BY_KIND.get(kind)
+
+
+__all__ = ["RUNNERS", "StageContext", "StageError", "StageRunner", "register_runner",
+           "runner_for"]

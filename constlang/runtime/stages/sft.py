@@ -1,0 +1,122 @@
+"""SFT stage: fine-tune the policy on the critique_revision stage's revisions with TRL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from constlang import plan as P
+from constlang.runtime import training as T
+from constlang.runtime.rundir import StageDir, sha256_tree
+from constlang.runtime.stages.base import StageError, StageRunner
+
+
+class SFTDataError(StageError):
+    """The upstream stage left nothing to train on."""
+
+
+def training_rows(sft_path: Path, rounds: str) -> list[dict[str, Any]]:
+    """Prompt/completion rows from the upstream sft.jsonl, per the stage's `rounds` setting.
+
+    all: every round's revision, a text repeated within a prompt (a skipped round) once;
+    last: each prompt's final answer. The conversational prompt/completion form makes TRL
+    compute the loss on the assistant's reply only.
+    """
+    if not sft_path.is_file():
+        raise SFTDataError(f"no training data: {sft_path} does not exist")
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[int, str]] = set()
+    for line in sft_path.read_text("utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        user, assistant = row["messages"]
+        if rounds == "last" and not row["last"]:
+            continue
+        key = (row["index"], assistant["content"])
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append({"prompt": [user], "completion": [assistant]})
+    if not out:
+        raise SFTDataError(f"no training data: {sft_path} has no rows")
+    return out
+
+
+def model_card(plan: P.Plan, stage: Any, base: P.Model, rows: int) -> str:
+    """The README.md saved next to the fine-tuned model."""
+    c = plan.constitution
+    s = stage.settings
+    settings = json.dumps(s.model_dump(mode="json", by_alias=True), indent=2)
+    return (
+        "---\nlibrary_name: transformers\ntags: [constlang, constitutional-ai, sft, trl]\n---\n\n"
+        f"# {c.name} {c.version}: supervised policy\n\n"
+        f"Fine-tuned by constlang stage `{stage.name}` on the revisions of stage `{s.from_}` "
+        "(Constitutional AI, supervised phase).\n\n"
+        f"- Constitution: `{c.name}`, version `{c.version}`\n"
+        f"- Plan hash: `{plan.hash or plan.compute_hash()}`\n"
+        f"- Base model: `{base.id}` (`{base.source}`)\n"
+        f"- Training rows: {rows} (rounds = `{s.rounds}`)\n"
+        f"- LoRA: {'yes, merged into the weights' if s.lora else 'no, full fine-tune'}\n\n"
+        f"{c.description.strip()}\n\n## Settings\n\n```json\n{settings}\n```\n"
+    )
+
+
+def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDir,
+            out: StageDir, device: str, on_ready: Callable[[], None] | None = None,
+            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Fine-tune the stage's model on the upstream revisions; save it as the stage's model.
+
+    `on_ready` is called once the data and the model are loaded, before anything is written.
+    """
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from constlang.runtime.models import load_model
+
+    stage = plan.stage(stage_name)
+    s: P.SFTSettings = stage.settings
+    rows = training_rows(upstream.sft_data, s.rounds)
+    base = plan.base_model(stage_name)
+    if base is None:
+        raise SFTDataError(f"stage `{stage_name}` names no model to fine-tune")
+    loaded = load_model(base, device=device, base_dir=base_dir)
+    if on_ready:
+        on_ready()
+    config = T.trainer_config(SFTConfig, s, out, device, len(rows))
+    with T.quiet_trainer():
+        trainer = SFTTrainer(model=loaded.model, args=config,
+                             train_dataset=Dataset.from_list(rows),
+                             processing_class=loaded.tokenizer, peft_config=T.lora_config(s),
+                             callbacks=[T.report_callback(out.metrics, progress)])
+    result = T.train(trainer)
+    T.save_model(trainer.model, loaded.tokenizer, out, model_card(plan, stage, base, len(rows)),
+                 lora=s.lora)
+    return T.train_metrics(result, len(rows))
+
+
+class SFTRunner(StageRunner):
+    """Runs an sft stage: TRL's SFTTrainer on the revisions of a critique_revision stage."""
+
+    kind = "sft"
+
+    def load(self) -> None:
+        pass  # run_sft loads the data and the model, then calls back before writing
+
+    def run(self) -> dict[str, Any]:
+        ctx, s = self.ctx, self.ctx.settings
+        ctx.say(f"fine-tuning on the revisions of `{s.from_}` (rounds = {s.rounds}, "
+                f"{s.epochs:g} epoch(s)) on {ctx.device}")
+        with ctx.progress("training") as update:
+            metrics = run_sft(ctx.plan, ctx.name, base_dir=ctx.base_dir,
+                              upstream=ctx.run.stage(s.from_), out=ctx.folder, device=ctx.device,
+                              progress=lambda step, total: update(completed=step, total=total))
+        ctx.timings["train_s"] = metrics["seconds"]
+        ctx.say(f"saved {ctx.folder.model} (loss {metrics['train_loss']:.4f}, "
+                f"{metrics['steps']} steps)")
+        return metrics
+
+    def outputs(self) -> str:
+        return sha256_tree(self.ctx.folder.model)

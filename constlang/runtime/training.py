@@ -1,0 +1,128 @@
+"""Training, shared: TRL configs from stage settings, the metrics callback, the saved model."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from constlang.runtime.rundir import MetricsLog, StageDir
+
+REPORT_TO_ENV = "CONSTLANG_REPORT_TO"  # e.g. "wandb" or "tensorboard"; default none
+
+# stage setting → the field of a transformers/TRL TrainingArguments it sets
+TRAINER_FIELDS = {
+    "epochs": "num_train_epochs", "learning_rate": "learning_rate",
+    "batch_size": "per_device_train_batch_size",
+    "gradient_accumulation_steps": "gradient_accumulation_steps", "max_length": "max_length",
+    "seed": "seed",
+}
+
+
+def bf16_supported() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def trainer_config(config_class: type[Any], settings: Any, folder: StageDir, device: str,
+                   rows: int, **overrides: Any) -> Any:
+    """A TRL config (SFTConfig, RewardConfig, DPOConfig, ...) for a training stage.
+
+    Every stage setting named in TRAINER_FIELDS that the settings class has is carried over;
+    the rest (device, precision, logging, no checkpoints, no tqdm) is the same for every stage.
+    `overrides` are the stage's own extra fields.
+    """
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    values: dict[str, Any] = {target: getattr(settings, name)
+                              for name, target in TRAINER_FIELDS.items()
+                              if hasattr(settings, name) and target in fields}
+    on_gpu = device.startswith("cuda")
+    # saves GPU memory, only slows a CPU step; renamed activation_checkpointing in transformers 5
+    checkpointing = ("activation_checkpointing" if "activation_checkpointing" in fields
+                     else "gradient_checkpointing")
+    per_step = values.get("per_device_train_batch_size", 1) * values.get(
+        "gradient_accumulation_steps", 1)
+    steps = math.ceil(rows / per_step) * values.get("num_train_epochs", 1)
+    values.update(
+        output_dir=str(folder.trainer), data_seed=values.get("seed", 0), use_cpu=not on_gpu,
+        bf16=on_gpu and bf16_supported(), fp16=False, report_to=os.environ.get(
+            REPORT_TO_ENV, "none"), save_strategy="no", logging_steps=max(1, int(steps) // 20),
+        disable_tqdm=True, **{checkpointing: on_gpu})
+    if "dataset_num_proc" in fields:
+        values["dataset_num_proc"] = None
+    values.update(overrides)
+    return config_class(**values)
+
+
+def lora_config(settings: Any, task_type: str = "CAUSAL_LM") -> Any:
+    """The peft LoRA config of a stage that sets `lora = true`, else None."""
+    if not getattr(settings, "lora", False):
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
+                      lora_dropout=settings.lora_dropout, target_modules="all-linear",
+                      task_type=task_type)
+
+
+def report_callback(metrics: MetricsLog, progress: Callable[[int, int], None] | None) -> Any:
+    """A trainer callback that sends the trainer's logs to metrics.jsonl and its steps to the
+    progress bar."""
+    from transformers import TrainerCallback
+
+    class Report(TrainerCallback):  # type: ignore[misc]
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
+                   **kwargs: Any) -> None:
+            if logs:
+                metrics.log(**{"event": "train", "step": state.global_step, **logs})
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if progress:
+                progress(state.global_step, state.max_steps)
+
+    return Report()
+
+
+@contextmanager
+def quiet_trainer() -> Iterator[None]:
+    """Library deprecation notices (peft ↔ transformers) are not the user's to act on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def train(trainer: Any) -> Any:
+    """Run a configured trainer with our progress and metrics instead of its printer."""
+    from transformers import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # metrics.jsonl and our progress bar replace it
+    with quiet_trainer():
+        return trainer.train()
+
+
+def save_model(model: Any, tokenizer: Any, folder: StageDir, card: str, *,
+               lora: bool = False) -> Path:
+    """Publish a trained model (LoRA adapters merged in) with its tokenizer and model card as
+    the stage's model folder, in one step; removes the trainer's scratch folder."""
+    import shutil
+
+    from constlang.runtime.models import save_model as publish_model
+
+    if lora:
+        model = model.merge_and_unload()  # downstream stages load a plain model directory
+    publish_model(model, tokenizer, folder.model, readme=card)
+    shutil.rmtree(folder.trainer, ignore_errors=True)
+    return folder.model
+
+
+def train_metrics(result: Any, rows: int) -> dict[str, Any]:
+    """The manifest metrics of a finished trainer run."""
+    return {"rows": rows, "steps": result.global_step,
+            "train_loss": round(float(result.training_loss), 6),
+            "seconds": round(float(result.metrics.get("train_runtime", 0.0)), 3)}

@@ -1,0 +1,133 @@
+"""Stage settings: the typed, range-checked settings of each stage kind (one class a kind)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from constlang.declarations import MAX_SEED, Strict, ref, selection
+
+
+class CritiqueRevisionSettings(Strict):
+    model: str = ref("model", "The model that answers, critiques and revises.")
+    prompts: str = ref("dataset", "Red-team prompts to answer.")
+    principles: list[str] = selection("principle", "Principles to sample from.")
+    sampling: Literal["per_revision", "per_prompt", "in_order"] = Field(
+        "per_revision",
+        description="per_revision: a fresh principle at each revision step, with replacement; "
+        "per_prompt: one principle for all rounds of a prompt; in_order: every selected "
+        "principle in turn.",
+    )
+    revisions: int = Field(4, ge=1, le=64, description="Critique/revision rounds per prompt.")
+    examples: list[str] = selection("example", "Few-shot examples shown to the model.")
+    skip_when_no_critique: bool = Field(
+        False, description="Skip the revision when the critique contains `no_critique_marker`."
+    )
+    no_critique_marker: str = Field(
+        "no critique needed", description="Phrase that marks an answer needing no change."
+    )
+    batch_size: int = Field(8, ge=1, le=4096, description="Prompts generated together.")
+    seed: int = Field(0, ge=0, le=MAX_SEED,
+                      description="Seed for principle sampling and generation.")
+    respond_template: str = ref("template", "Template of the first answer.",
+                                default="respond_prompt")
+    critique_template: str = ref("template", "Template of a critique.", default="critique_prompt")
+    revision_template: str = ref("template", "Template of a revision.", default="revision_prompt")
+
+
+class SFTSettings(Strict):
+    from_: str = ref("stage", "The critique_revision stage whose revisions are trained on.",
+                     alias="from")
+    model: str | None = ref("model", "Base model to fine-tune; default: the stage's model.",
+                            default=None)
+    rounds: Literal["all", "last"] = Field(
+        "all", description="Train on the revision of every round, or only the last."
+    )
+    epochs: float = Field(1.0, gt=0.0, le=100.0, description="Passes over the data.")
+    learning_rate: float = Field(2e-5, gt=0.0, le=1.0, description="Peak learning rate.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Per-device batch size.")
+    gradient_accumulation_steps: int = Field(1, ge=1, le=4096, description="Steps per update.")
+    max_length: int = Field(512, ge=16, le=1_000_000, description="Tokens per training row.")
+    lora: bool = Field(False, description="Train LoRA adapters (peft) instead of all weights.")
+    lora_r: int = Field(8, ge=1, le=1024, description="LoRA rank.")
+    lora_alpha: int = Field(16, ge=1, le=4096, description="LoRA scaling.")
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Training seed.")
+
+
+class FeedbackSettings(Strict):
+    policy: str = ref("stage|model", "The sft stage (or a model) that samples response pairs.")
+    judge: str = ref("model", "The model that answers the preference questions.")
+    prompts: str = ref("dataset", "Prompts to sample responses for.")
+    questions: list[str] = selection("question", "Questions to sample from.")
+    question_sampling: Literal["per_comparison", "all"] = Field(
+        "per_comparison",
+        description="per_comparison: one question sampled per pair; all: average over all.",
+    )
+    examples: list[str] = Field(default_factory=list, json_schema_extra={"ref": "example",
+                                "selection": True}, description="Few-shot examples for the judge.")
+    swap_positions: bool = Field(True, description="Score both orders and average.")
+    chain_of_thought: bool = Field(False, description="Generate a rationale before scoring.")
+    clamp: list[float] | None = Field(
+        None, min_length=2, max_length=2, description="[low, high] bounds for the probabilities."
+    )
+    labels: Literal["soft", "hard"] = Field("soft", description="Probabilities or 0/1 labels.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Prompts scored together.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed for sampling.")
+    respond_template: str = ref("template", "Template of the sampled responses.",
+                                default="respond_prompt")
+    compare_template: str = ref("template", "Pairwise question template.", default="compare_prompt")
+    pointwise_template: str = ref("template", "Pointwise question template.",
+                                  default="pointwise_prompt")
+    rationale_template: str = ref("template", "Chain-of-thought rationale template.",
+                                  default="rationale_prompt")
+
+
+class RewardModelSettings(Strict):
+    from_: str = ref("stage", "The feedback stage whose preferences are trained on.", alias="from")
+    model: str | None = ref("model", "Base model of the reward model; default: the judge.",
+                            default=None)
+    soft_labels: bool = Field(True, description="Train on soft targets instead of hard pairs.")
+    epochs: float = Field(1.0, gt=0.0, le=100.0, description="Passes over the data.")
+    learning_rate: float = Field(1e-5, gt=0.0, le=1.0, description="Peak learning rate.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Per-device batch size.")
+    max_length: int = Field(512, ge=16, le=1_000_000, description="Tokens per pair member.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Training seed.")
+
+
+class PPOSettings(Strict):
+    policy: str = ref("stage|model", "The policy to optimise (usually the sft stage).")
+    reward: str = ref("stage", "The reward_model stage that scores rollouts.")
+    prompts: str = ref("dataset", "Prompts for rollouts.")
+    steps: int = Field(100, ge=1, le=10_000_000, description="PPO updates.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Rollouts per update.")
+    mini_batch_size: int = Field(4, ge=1, le=4096, description="Rollouts per gradient step.")
+    ppo_epochs: int = Field(4, ge=1, le=64, description="Optimisation passes per batch.")
+    learning_rate: float = Field(1.4e-5, gt=0.0, le=1.0, description="Learning rate.")
+    kl_coef: float = Field(0.05, ge=0.0, le=10.0, description="KL penalty to the reference.")
+    clip_range: float = Field(0.2, gt=0.0, le=1.0, description="Policy ratio clip.")
+    clip_range_value: float = Field(0.2, gt=0.0, le=100.0, description="Value clip.")
+    vf_coef: float = Field(0.1, ge=0.0, le=100.0, description="Value loss weight.")
+    gamma: float = Field(1.0, ge=0.0, le=1.0, description="Discount.")
+    lam: float = Field(0.95, ge=0.0, le=1.0, description="GAE lambda.")
+    whiten_rewards: bool = Field(False, description="Whiten rewards per batch.")
+    missing_eos_penalty: float | None = Field(
+        None, le=0.0, ge=-100.0, description="Reward added when a rollout has no EOS."
+    )
+    max_new_tokens: int = Field(64, ge=1, le=32768, description="Rollout length.")
+    temperature: float = Field(0.7, gt=0.0, le=2.0, description="Rollout temperature.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed.")
+    respond_template: str = ref("template", "Template of the rollout prompt.",
+                                default="respond_prompt")
+
+
+class DPOSettings(Strict):
+    from_: str = ref("stage", "The feedback stage whose preferences are trained on.", alias="from")
+    policy: str = ref("stage|model", "The policy to optimise (usually the sft stage).")
+    beta: float = Field(0.1, gt=0.0, le=10.0, description="Strength of the implicit KL.")
+    epochs: float = Field(1.0, gt=0.0, le=100.0, description="Passes over the data.")
+    learning_rate: float = Field(5e-7, gt=0.0, le=1.0, description="Learning rate.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Per-device batch size.")
+    max_length: int = Field(512, ge=16, le=1_000_000, description="Tokens per pair member.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Training seed.")

@@ -1,0 +1,102 @@
+"""Docs: each stage kind's settings table, generated from its settings class into its docs page.
+
+Regenerate with `python -m constlang.stage_docs --write`; a test fails when a page drifts.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic.fields import FieldInfo
+
+from constlang.kinds import KINDS, StageKind
+from constlang.semantics.check import _bounds, _type_word, _unwrap_optional, fields_of
+
+DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
+BEGIN = "<!-- settings:begin (generated: python -m constlang.stage_docs --write) -->"
+END = "<!-- settings:end -->"
+
+
+def _default(kind: StageKind, name: str, info: FieldInfo) -> str:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("selection"):
+        factory: Any = info.default_factory
+        value = factory() if factory else []
+        return "`all`" if value == ["all"] else "none" if not value else f"`{value}`"
+    if info.is_required():
+        return "(required)"
+    if name == "model" and kind.default_model is not None:
+        upstream, setting = kind.default_model
+        return f"the `{upstream}` stage's `{setting}`"
+    value = info.default
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`"
+
+
+def _type(kind: StageKind, name: str, info: FieldInfo) -> str:
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    ref = str(extra.get("ref", ""))
+    if ref:
+        words = [" or ".join(kind.stage_refs[name]) + " stage" if part == "stage"
+                 and name in kind.stage_refs else part for part in ref.split("|")]
+        names = " or ".join(words)
+        if extra.get("selection"):
+            return f"`all` or a list of {names} names"
+        return f"the name of a {names}"
+    tp, _ = _unwrap_optional(info.annotation)
+    if typing.get_origin(tp) is list:
+        return _type_word(tp)
+    word = _type_word(tp)
+    bounds = " and ".join(words for _, words in _bounds(info))
+    return f"{word}, {bounds}" if bounds else word
+
+
+def settings_table(kind: StageKind) -> str:
+    """The Markdown table of a kind's settings: name, type and range, default, meaning."""
+    lines = ["| setting | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, info in fields_of(kind.settings).items():
+        meaning = (info.description or "").replace("|", "\\|")
+        cells = [f"`{name}`", _type(kind, name, info), _default(kind, name, info), meaning]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def generated_block(kind: StageKind) -> str:
+    return f"{BEGIN}\n{settings_table(kind)}\n{END}"
+
+
+def page_with_table(text: str, kind: StageKind) -> str | None:
+    """The page text with its settings block regenerated; None when it has no block."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        return None
+    return text[:start] + generated_block(kind) + text[end + len(END):]
+
+
+def main(argv: list[str]) -> int:
+    write = "--write" in argv
+    stale = []
+    for kind in KINDS:
+        path = DOCS_DIR / kind.docs
+        text = path.read_text("utf-8")
+        new = page_with_table(text, kind)
+        if new is None:
+            print(f"{path}: no settings block ({BEGIN})", file=sys.stderr)
+            return 1
+        if new != text:
+            stale.append(path)
+            if write:
+                path.write_text(new, "utf-8")
+    for path in stale:
+        print(f"{'updated' if write else 'out of date'}: {path}")
+    return 0 if write or not stale else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
