@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from constlang import plan as P
+from constlang.cli.train import train
 from constlang.runtime import preferences as pref
 from constlang.runtime.feedback import PREFERENCES, Feedback, FeedbackError, QuestionSampler
-from constlang.runtime.train_cli import train
 
 from .helpers import compile_with_prompts
 
