@@ -1,5 +1,5 @@
 """The CLI package: every command module is imported and registered, and `main` turns user
-errors and usage errors into their exit statuses and one-line messages."""
+errors, usage errors and bugs into their own exit statuses and messages."""
 
 from __future__ import annotations
 
@@ -81,6 +81,14 @@ def schema_raises(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
         raise exc
 
     monkeypatch.setattr("constlang.plan.plan_schema", broken)
+
+
+def test_an_unexpected_exception_is_an_internal_error_with_status_3(monkeypatch, capsys) -> None:
+    schema_raises(monkeypatch, KeyError("stages"))
+    code, out, err = run_main(monkeypatch, capsys, "schema")
+    assert (code, out) == (3, "")
+    assert err == ("internal error: KeyError: 'stages'\n"
+                   "this is a bug in constlang; please report it with the input file\n")
 
 
 def test_a_user_error_is_one_line_and_status_1(monkeypatch, capsys) -> None:

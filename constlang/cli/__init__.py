@@ -1,6 +1,6 @@
 """CLI: the `constlang` group, every command registered from one tuple, and exit statuses.
 
-Exit status: 0 ok, 1 findings or failed work, 2 usage errors and internal errors (bugs).
+Exit status: 0 ok, 1 findings or failed work, 2 usage errors, 3 internal errors (bugs).
 """
 
 from __future__ import annotations

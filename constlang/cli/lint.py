@@ -126,7 +126,7 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
     """Lint constitutions: compiler diagnostics plus constlang's lint rules.
 
     PATHS are .const files or folders (default: the current folder). Exit status: 0 when no
-    finding reaches --fail-level, 1 when one does, 2 on a usage or internal error.
+    finding reaches --fail-level, 1 when one does, 2 on a usage error, 3 on an internal error.
     """
     from constlang.lint import baseline as baselines
     from constlang.lint.engine import RuleCrash, at_or_above, lint_paths

@@ -13,8 +13,8 @@ import click
 from constlang.errors import Diagnostic, Severity, UsageError, UserError
 from constlang.source import SourceFile
 
-# 0 ok, 1 findings in the input or failed work, 2 a bad command line or a bug in constlang
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+# 0 ok, 1 findings in the input or failed work, 2 a bad command line, 3 a bug in constlang
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", "runs"}
 
 # Every command sets these, not only the group: click caches a command's help option the first
@@ -29,10 +29,10 @@ def report_user_error(exc: UserError) -> NoReturn:
 
 
 def internal_error(what: str) -> NoReturn:
-    """Report a bug in constlang (not a problem with the input) and exit with status 2."""
+    """Report a bug in constlang (not a problem with the input) and exit with status 3."""
     click.echo(f"internal error: {what}", err=True)
     click.echo("this is a bug in constlang; please report it with the input file", err=True)
-    sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_INTERNAL)
 
 
 class Command(click.Command):
