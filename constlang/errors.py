@@ -1,4 +1,4 @@
-"""Diagnostics: the one record every stage of the compiler reports problems with."""
+"""Diagnostics and user errors: what every compiler stage and command reports problems with."""
 
 from __future__ import annotations
 
@@ -123,7 +123,17 @@ class CompileError(Exception):
 
 
 class UserError(Exception):
-    """A problem with the user's input or machine, not a bug: the CLI prints the message as one
-    line and exits with `exit_code` (1: the input is bad or the work failed)."""
+    """A failure the user can act on: the input has errors, or the work asked for failed.
 
-    exit_code = 1
+    The CLI prints it as one line, `error: <message>`, and exits with `exit_code`; it never
+    shows a traceback. Library code raises it (or a subclass) instead of printing and exiting.
+    """
+
+    exit_code = 1  # the input has errors or the work failed
+
+
+class UsageError(UserError):
+    """The command was called wrongly: a bad option or setting, a path that does not exist or
+    cannot be written. Printed like any UserError (unlike click's, with no usage text)."""
+
+    exit_code = 2

@@ -14,8 +14,9 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 INTRO = """# Command-line reference
 
 Every command's `--help`, generated from the code (regenerate with
-`UPDATE_GOLDEN=1 pytest tests/test_cli_docs.py`). Exit status everywhere: 0 clean, 1 findings
-or errors in the input, 2 usage or internal errors.
+`UPDATE_GOLDEN=1 pytest tests/test_cli_docs.py`). Exit status everywhere: 0 ok, 1 findings,
+errors in the input or failed work, 2 usage errors, 3 internal errors (a bug in constlang; the
+message asks you to report it). [errors.md](errors.md#exit-status) explains them.
 """
 
 

@@ -34,7 +34,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
 def test_wheel_carries_the_grammar_and_the_std_library(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
     assert {"constlang/_grammar/constlang.lark", "constlang/std/prelude.const",
-            "constlang/std/helpful.const", "constlang/cli.py"} <= names
+            "constlang/std/helpful.const", "constlang/cli/__init__.py"} <= names
     packaged = wheel.read("constlang/_grammar/constlang.lark").decode("utf-8")
     assert packaged == (REPO / "grammar" / "constlang.lark").read_text("utf-8")
     for std in sorted((REPO / "constlang" / "std").glob("*.const")):

@@ -6,7 +6,7 @@
 
 The pipeline, one module each: config (what to run) → engine (compile once, run the rules of
 registry over a context) → suppress (inline comments) → baseline → fix → output (formats);
-cli.py wires them into `constlang lint` and `constlang rule`.
+constlang/cli/lint.py wires them into `constlang lint` and `constlang rule`.
 """
 
 from __future__ import annotations

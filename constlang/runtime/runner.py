@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from constlang import plan as P
-from constlang.errors import UserError
+from constlang.errors import UsageError, UserError
 from constlang.kinds import BY_NAME
 from constlang.prompts import chat_text
 from constlang.runtime.data import dataset_path
@@ -24,11 +24,9 @@ class RunError(UserError):
     """A run cannot go on; the message is one line for the user (exit status 1)."""
 
 
-class OverrideError(UserError):
+class OverrideError(UsageError):
     """A `--set` or `--stages` value names an unknown stage or setting, or has a bad value
     (a usage error: exit status 2)."""
-
-    exit_code = 2
 
 
 @dataclass

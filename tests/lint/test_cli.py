@@ -101,7 +101,7 @@ def test_rule_json_and_errors():
     assert runner.invoke(cli, ["rule"]).exit_code == 2
 
 
-def test_a_crashing_rule_is_an_internal_error_with_exit_2(tmp_path):
+def test_a_crashing_rule_is_an_internal_error_with_exit_3(tmp_path):
     from constlang.lint.registry import BY_CODE
 
     def boom(ctx):
@@ -114,7 +114,7 @@ def test_a_crashing_rule_is_an_internal_error_with_exit_2(tmp_path):
         result = lint(tmp_path, {"a.const": HEADER + PRINCIPLE + PIPELINE})
     finally:
         object.__setattr__(rule, "check", original)
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "internal error: rule CL304 (evasive-revision) failed on" in result.output
     assert "RuntimeError: boom" in result.output
 

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from constlang import plan as P
+from constlang.cli.train import train
 from constlang.runtime import preferences as pref
 from constlang.runtime.rundir import StageDir
 from constlang.runtime.sampling import QuestionSampler
 from constlang.runtime.stages.feedback import Feedback, FeedbackError
-from constlang.runtime.train_cli import train
 
 from .helpers import compile_with_prompts
 

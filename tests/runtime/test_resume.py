@@ -12,7 +12,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from constlang.runtime.train_cli import train
+from constlang.cli.train import train
 
 PROMPTS = 12
 

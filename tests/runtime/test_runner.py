@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from constlang.cli.train import train
 from constlang.compile import compile_path
 from constlang.runtime.runner import OverrideError, apply_overrides
-from constlang.runtime.train_cli import train
 
 CONSTITUTION = """constlang 1
 
@@ -108,7 +108,7 @@ def test_dry_run_renders_the_first_batch_without_loading_a_model(tmp_path: Path)
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from constlang.runtime.train_cli import train\n"
+        "from constlang.cli.train import train\n"
         f"r = CliRunner().invoke(train, [{str(path)!r}, '--dry-run', '--run-dir', "
         f"{str(tmp_path / 'runs')!r}])\n"
         "print(r.output)\n"

@@ -1,4 +1,4 @@
-"""CLI for the formatter: `constlang fmt` rewrites files in place, or checks and diffs them."""
+"""CLI `fmt`: rewrite .const files in their canonical layout, or check and diff them."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from pathlib import Path
 
 import click
 
-from constlang.cli_options import HELP_OPTIONS
+from constlang.cli.shared import collect_files, command, print_diagnostics
 from constlang.files import atomic_write_text
 from constlang.source import SourceError, SourceFile
 
 
-@click.command(context_settings=HELP_OPTIONS,
-               short_help="Format .const files in the canonical layout.")
+@command(short_help="Format .const files in the canonical layout.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a file would change.")
 @click.option("--diff", is_flag=True, help="Write nothing; print a unified diff of the changes.")
@@ -24,7 +23,6 @@ def fmt(paths: tuple[str, ...], check: bool, diff: bool) -> None:
     Exit status: 0 when nothing changed (or everything was written), 1 when --check or --diff
     finds a file that would change, 2 when a file cannot be read or does not parse.
     """
-    from constlang.cli import collect_files, print_diagnostics
     from constlang.syntax.format import FormatError, format_source
 
     if paths == ("-",):

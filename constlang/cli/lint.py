@@ -1,4 +1,4 @@
-"""CLI: `constlang lint` and `constlang rule`, registered by constlang.cli when present."""
+"""CLI `lint` and `rule`: run the lint rules over constitutions, and explain a rule."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ from pathlib import Path
 
 import click
 
-from constlang.cli_options import HELP_OPTIONS
-from constlang.errors import Diagnostic
+from constlang.cli.shared import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    collect_files,
+    command,
+    internal_error,
+    use_color,
+    write_output,
+)
+from constlang.errors import Diagnostic, UsageError
 from constlang.lint.config import OUTPUT_FORMATS, ConfigError, LintConfig, parse_severity
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 MAX_FIX_PASSES = 10
-
-
-class LintUsageError(click.ClickException):
-    """A bad option, config file or baseline: exit status 2."""
-
-    exit_code = EXIT_USAGE
 
 
 def _codes(values: Sequence[str]) -> tuple[str, ...] | None:
@@ -88,8 +89,7 @@ def statistics_table(diagnostics: list[Diagnostic]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-@click.command("lint", context_settings=HELP_OPTIONS,
-               short_help="Lint constitutions with rules for this field.")
+@command("lint", short_help="Lint constitutions with rules for this field.")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--output-format", "--format", "fmt", type=click.Choice(OUTPUT_FORMATS),
               help="How to print findings  [default: full, or `output-format` in the config]")
@@ -126,9 +126,8 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
     """Lint constitutions: compiler diagnostics plus constlang's lint rules.
 
     PATHS are .const files or folders (default: the current folder). Exit status: 0 when no
-    finding reaches --fail-level, 1 when one does, 2 on a usage or internal error.
+    finding reaches --fail-level, 1 when one does, 2 on a usage error, 3 on an internal error.
     """
-    from constlang.cli import collect_files, use_color, write_output
     from constlang.lint import baseline as baselines
     from constlang.lint.engine import RuleCrash, at_or_above, lint_paths
     from constlang.lint.output import RENDERERS
@@ -159,11 +158,9 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
                         if fix or diff else (0, []))
         report = lint_paths(files, config, allow_outside_root=allow_outside_root)
     except ConfigError as exc:
-        raise LintUsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     except RuleCrash as exc:
-        click.echo(f"internal error: {exc}", err=True)
-        click.echo("this is a bug in constlang; please report it with the input file", err=True)
-        sys.exit(EXIT_USAGE)
+        internal_error(str(exc))
     diagnostics = report.diagnostics
     sources = report.sources
     if diff:
@@ -176,14 +173,14 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
             try:
                 n = baselines.write_baseline(path, diagnostics, sources)
             except OSError as exc:
-                raise LintUsageError(f"cannot write the baseline {baseline}: "
-                                     f"{exc.strerror or exc}") from None
+                raise UsageError(f"cannot write the baseline {baseline}: "
+                                 f"{exc.strerror or exc}") from None
             click.echo(f"wrote {n} finding{'s' * (n != 1)} to {baseline}", err=True)
             sys.exit(EXIT_OK)
         try:
             known = baselines.load_baseline(path)
         except baselines.BaselineError as exc:
-            raise LintUsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
         shown = baselines.new_findings(diagnostics, known, sources, path.parent)
         hidden = len(diagnostics) - len(shown)
         if hidden:
@@ -207,8 +204,7 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
     sys.exit(EXIT_FINDINGS if at_or_above(diagnostics, config.fail_level) else EXIT_OK)
 
 
-@click.command("rule", context_settings=HELP_OPTIONS,
-               short_help="Explain a lint rule, or list them all.")
+@command("rule", short_help="Explain a lint rule, or list them all.")
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
 @click.option("--output-format", "--format", "fmt", type=click.Choice(["text", "markdown", "json"]),

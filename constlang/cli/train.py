@@ -1,4 +1,4 @@
-"""`constlang train`: compile a constitution and run its stages into a run directory."""
+"""CLI `train`: compile a constitution and run its stages into a run directory."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from constlang.cli_options import HELP_OPTIONS
-
-EXIT_FAILED, EXIT_USAGE = 1, 2
+from constlang.cli.shared import EXIT_FINDINGS, command, compile_or_fail
+from constlang.errors import UsageError, UserError
 
 
 def parse_sets(values: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -40,15 +39,13 @@ def require_training_extras() -> None:
 
     missing = [m for m in TRAINING_MODULES if importlib.util.find_spec(m) is None]
     if missing:
-        click.echo(f"error: `constlang train` needs {', '.join(missing)}, which are not "
-                   "installed: run `pip install torch` (the build for your machine, see the "
-                   "README), then `pip install 'constlang[train]'`; --dry-run works without "
-                   "them", err=True)
-        sys.exit(2)
+        raise UsageError(f"`constlang train` needs {', '.join(missing)}, which are not "
+                         "installed: run `pip install torch` (the build for your machine, see "
+                         "the README), then `pip install 'constlang[train]'`; --dry-run works "
+                         "without them")
 
 
-@click.command("train", context_settings=HELP_OPTIONS,
-               short_help="Run a constitution's training stages.")
+@command("train", short_help="Run a constitution's training stages.")
 @click.argument("path", type=click.Path())
 @click.option("--stages", "stages_opt", metavar="A,B",
               help="Only these stages, comma-separated (default: all, in plan order).")
@@ -72,13 +69,13 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     """
     from rich.console import Console
 
-    from constlang.cli import _compile_or_exit
-    from constlang.runtime.runner import OverrideError, RunError, run_plan
+    # the runtime is imported here, not at the top, so the other commands start without it
+    from constlang.runtime.runner import OverrideError, run_plan
 
     overrides = parse_sets(sets)
     if not dry_run:
         require_training_extras()
-    result = _compile_or_exit(path, consequence="nothing was trained")
+    result = compile_or_fail(path, consequence="nothing was trained")
     plan = result.plan
     assert plan is not None
     if not plan.stages:
@@ -90,18 +87,14 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     try:
         outcome = run_plan(plan, base_dir=result.base_dir, run_dir=target, stages=stages,
                            overrides=overrides, dry_run=dry_run, console=console, device=device)
-    except OverrideError as exc:
+    except OverrideError as exc:  # shown with the usage line, like click's own errors
         raise click.UsageError(str(exc)) from None
-    except RunError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
     except OSError as exc:  # the run directory (or a file in it) cannot be written
         where = exc.filename or target
-        click.echo(f"error: cannot write {where}: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        raise UserError(f"cannot write {where}: {exc.strerror or exc}") from None
     if dry_run:
         return
     summary = ", ".join(f"{s.name} {s.status.replace('_', ' ')}" for s in outcome.stages)
     console.print(f"\nrun directory {target}: {summary}")
     if not outcome.complete:
-        sys.exit(EXIT_FAILED)
+        sys.exit(EXIT_FINDINGS)

@@ -1,0 +1,68 @@
+"""CLI: the `constlang` group, every command registered from one tuple, and exit statuses.
+
+Exit status: 0 ok, 1 findings or failed work, 2 usage errors, 3 internal errors (bugs).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from constlang import __version__
+from constlang.cli import check, fmt, lint, render, train
+from constlang.cli import compile as compile_
+from constlang.cli.shared import EXIT_OK, HELP_OPTIONS, internal_error, report_user_error
+from constlang.errors import UserError
+
+__all__ = ["COMMANDS", "cli", "main"]
+
+
+@click.group(context_settings=HELP_OPTIONS)
+@click.version_option(__version__, prog_name="constlang")
+def cli() -> None:
+    """constlang: write AI constitutions as code, check them, and train with them.
+
+    The language tools (check, compile, schema, render, plan, lint, fmt) never load a model.
+    """
+
+
+# Every command, in the order a user meets them. A module that fails to import stops the CLI
+# with its traceback rather than dropping its commands.
+COMMANDS: tuple[click.Command, ...] = (
+    check.check,
+    compile_.compile_cmd,
+    compile_.schema,
+    render.render_cmd,
+    render.plan_cmd,
+    lint.lint,
+    lint.rule,
+    fmt.fmt,
+    train.train,
+)
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """The `constlang` console script: run the CLI and turn every way out into an exit status."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except UserError as exc:  # raised outside a command's body, e.g. by an option callback
+        report_user_error(exc)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(EXIT_OK)
+    except Exception as exc:  # a bug in constlang, not in the input
+        internal_error(f"{type(exc).__name__}: {exc}")
+    # without standalone mode click returns the status a command passed to ctx.exit
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

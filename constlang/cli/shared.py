@@ -1,0 +1,123 @@
+"""CLI shared parts: the command class, exit statuses, and the helpers every command uses."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from constlang.errors import Diagnostic, Severity, UsageError, UserError
+from constlang.source import SourceFile
+
+# 0 ok, 1 findings in the input or failed work, 2 a bad command line, 3 a bug in constlang
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", "runs"}
+
+# Every command sets these, not only the group: click caches a command's help option the first
+# time it is built, so a command run on its own (as tests do) must already know `-h`.
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def report_user_error(exc: UserError) -> NoReturn:
+    """Print a UserError as its one `error:` line and exit with its status."""
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def internal_error(what: str) -> NoReturn:
+    """Report a bug in constlang (not a problem with the input) and exit with status 3."""
+    click.echo(f"internal error: {what}", err=True)
+    click.echo("this is a bug in constlang; please report it with the input file", err=True)
+    sys.exit(EXIT_INTERNAL)
+
+
+class Command(click.Command):
+    """A constlang command: a UserError raised while it runs becomes one `error:` line and the
+    error's exit status, under `main` and under click's test runner alike."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            report_user_error(exc)
+
+
+def command(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], Command]:
+    """`click.command` with constlang's command class and help options."""
+    return click.command(name, cls=Command, context_settings=HELP_OPTIONS, **attrs)
+
+
+allow_outside_root_option = click.option(
+    "--allow-outside-root", is_flag=True, help="Allow imports of files outside the project root.")
+
+
+def use_color(stream=None) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    stream = stream or sys.stdout
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def collect_files(paths: Iterable[str]) -> list[Path]:
+    """Expand files and directories into the .const files to check, in a stable order."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found: list[Path] = []
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
+                                     and not d.startswith("."))
+                found.extend(Path(dirpath) / f for f in filenames if f.endswith(".const"))
+            out.extend(sorted(found))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise click.UsageError(f"path `{raw}` does not exist")
+    return out
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a whole file atomically; an unwritable path is a usage error (exit 2)."""
+    from constlang.files import atomic_write_text
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, SourceFile],
+                      fmt: str = "full", err: bool = True) -> None:
+    from constlang.report import ansi_style, plain_style, render_text
+
+    stream = sys.stderr if err else sys.stdout
+    style = ansi_style if use_color(stream) else plain_style
+    text = render_text(diagnostics, sources, style, concise=fmt == "concise")
+    if text:
+        click.echo(text, err=err, nl=False)
+
+
+def compile_or_fail(path: str, allow_outside_root: bool = False,
+                    consequence: str = "no plan written"):
+    """Compile one file and print its warnings; with errors, print them and raise UserError."""
+    from constlang.compile import compile_path
+
+    p = Path(path)
+    if not p.is_file():
+        raise click.UsageError(f"`{path}` is not a file")
+    result = compile_path(p, allow_outside_root=allow_outside_root)
+    if result.plan is None:
+        print_diagnostics(result.diagnostics, result.sources)
+        errors = sum(d.severity is Severity.ERROR for d in result.diagnostics)
+        raise UserError(f"{path} has {errors} error{'s' * (errors != 1)}; {consequence}")
+    warnings = [d for d in result.diagnostics if d.severity is not Severity.ERROR]
+    if warnings:
+        print_diagnostics(warnings, result.sources)
+    return result
