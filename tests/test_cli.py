@@ -68,14 +68,14 @@ def test_check_file_with_errors(demo: Path) -> None:
     assert r.exit_code == 1
     assert r.output.startswith("broken.const:2:11: E104 error: principle `p` is missing the "
                                "required field `revision`\n  |\n2 | principle p")
-    assert r.output.endswith("\n\nFound 1 error and 0 warnings in 1 file.\n")
+    assert r.output.endswith("\n\nFound 1 error in 1 file.\n")
 
 
 def test_check_warnings_do_not_fail(demo: Path) -> None:
     Path("warn.const").write_text('principle p { critique = "c" revision = "r" }\n', "utf-8")
     r = invoke("check", "warn.const")
     assert r.exit_code == 0
-    assert "W001 warning" in r.output and "Found 0 errors and 1 warning" in r.output
+    assert "W001 warning" in r.output and r.output.endswith("\n\nFound 1 warning in 1 file.\n")
 
 
 def test_check_a_directory_recurses_and_skips_hidden_folders(demo: Path) -> None:
@@ -87,7 +87,7 @@ def test_check_a_directory_recurses_and_skips_hidden_folders(demo: Path) -> None
     assert r.exit_code == 1
     assert r.output.splitlines() == [
         "broken.const:2:11: E104 error: principle `p` is missing the required field `revision`",
-        "Found 1 error and 0 warnings in 3 files.",
+        "Found 1 error in 3 files.",
     ]
 
 
@@ -95,8 +95,9 @@ def test_check_json(demo: Path) -> None:
     r = invoke("check", "--format", "json", "broken.const", "demo.const")
     assert r.exit_code == 1
     doc = json.loads(r.stdout)
-    assert {k: doc[k] for k in ("format_version", "valid", "error_count", "warning_count")} == {
-        "format_version": 1, "valid": False, "error_count": 1, "warning_count": 0}
+    assert {k: doc[k] for k in ("format_version", "tool", "files", "valid", "counts")} == {
+        "format_version": 2, "tool": "constlang check", "files": 2, "valid": False,
+        "counts": {"error": 1, "warning": 0, "info": 0}}
     assert [(d["code"], d["file"], d["line"], d["column"]) for d in doc["diagnostics"]] == [
         ("E104", "broken.const", 2, 11)]
     ok = invoke("check", "--format", "json", "demo.const")
