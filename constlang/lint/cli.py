@@ -1,4 +1,4 @@
-"""CLI: `constlang lint` and `constlang rule`, registered by constlang.cli when present."""
+"""CLI: `constlang lint` and `constlang rule`, the lint commands constlang.cli registers."""
 
 from __future__ import annotations
 
