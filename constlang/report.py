@@ -1,15 +1,28 @@
-"""Report: render diagnostics as compiler-style text (with source snippets) or JSON."""
+"""Report: the one diagnostic output of `check` and `lint`: text with source snippets, a summary
+line and a JSON document (lint's SARIF, GitHub and JUnit renderers build on the same records)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from constlang.errors import Diagnostic, Severity
 from constlang.source import SourceFile
 
-REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT_VERSION = 2  # 2: check and lint share one shape (docs/errors.md, "JSON output")
 Style = Callable[[str, str], str]  # (text, role) → styled text
+SEVERITY_WORDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+class RuleInfo(Protocol):
+    """What a JSON record says about the lint rule behind a code."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
 
 
 def plain_style(text: str, role: str) -> str:
@@ -53,37 +66,90 @@ def snippet(d: Diagnostic, source: SourceFile | None, style: Style = plain_style
     ]
 
 
+def fix_note(d: Diagnostic) -> str | None:
+    """How to apply a diagnostic's fix, or None when it has none."""
+    if d.fix is None:
+        return None
+    how = "--fix" if d.fix.safe else "--fix --unsafe-fixes"
+    return f"{d.fix.message} ({'safe' if d.fix.safe else 'unsafe'}: {how})"
+
+
 def render_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile],
                 style: Style = plain_style, concise: bool = False) -> str:
-    """Full compiler-style output: headline, source snippet with caret, help."""
+    """Compiler-style output: headline, source snippet with caret, help and fix; concise
+    output is the headlines alone, `[*]` marking the fixable ones."""
     out: list[str] = []
     for d in diagnostics:
-        out.append(headline(d, style))
         if concise:
+            out.append(headline(d, style) + (" [*]" if d.fix else ""))
             continue
+        out.append(headline(d, style))
         src = sources.get(d.span.file) if d.span else None
         lines = snippet(d, src, style)
         out.extend(lines)
+        pad = " " * (len(str(d.span.line)) if d.span and lines else 1)
         if d.help:
-            pad = " " * (len(str(d.span.line)) if d.span and lines else 1)
             out.append(f"{pad} {style('= help:', 'help')} {d.help}")
+        note = fix_note(d)
+        if note:
+            out.append(f"{pad} {style('= fix:', 'help')} {note}")
         out.append("")
     return "\n".join(out).rstrip("\n") + ("\n" if out else "")
 
 
+def counts(diagnostics: Sequence[Diagnostic]) -> dict[str, int]:
+    """Diagnostics per severity, every severity present: {"error": n, "warning": n, "info": n}."""
+    return {s.value: sum(d.severity is s for d in diagnostics) for s in Severity}
+
+
 def summary_line(diagnostics: Sequence[Diagnostic], files: int) -> str:
-    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
-    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
+    """`All checks passed (3 files).` or `Found 2 errors and 1 warning in 1 file.`: only the
+    severities that occur are named, errors first, notes last."""
     noun = "file" if files == 1 else "files"
-    if not errors and not warnings:
+    if not diagnostics:
         return f"All checks passed ({files} {noun})."
-    return (f"Found {errors} error{'s' * (errors != 1)} and {warnings} "
-            f"warning{'s' * (warnings != 1)} in {files} {noun}.")
+    found = [f"{n} {SEVERITY_WORDS[s]}{'s' * (n != 1)}" for s in Severity
+             if (n := sum(d.severity is s for d in diagnostics))]
+    listed = ", ".join(found[:-1]) + " and " + found[-1] if len(found) > 1 else found[0]
+    return f"Found {listed} in {files} {noun}."
 
 
-def render_json(diagnostics: Sequence[Diagnostic]) -> str:
-    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
-    warnings = sum(d.severity is Severity.WARNING for d in diagnostics)
-    doc = {"format_version": REPORT_FORMAT_VERSION, "valid": errors == 0, "error_count": errors,
-           "warning_count": warnings, "diagnostics": [d.to_dict() for d in diagnostics]}
+def fixable_line(diagnostics: Sequence[Diagnostic]) -> str | None:
+    """`[*] 2 fixable with --fix.` when some diagnostics carry fixes, else None."""
+    safe = sum(1 for d in diagnostics if d.fix and d.fix.safe)
+    unsafe = sum(1 for d in diagnostics if d.fix and not d.fix.safe)
+    if safe:
+        return f"[*] {safe} fixable with --fix" + (
+            f" ({unsafe} more with --fix --unsafe-fixes)." if unsafe else ".")
+    if unsafe:
+        return f"[*] {unsafe} fixable with --fix --unsafe-fixes."
+    return None
+
+
+def render_report(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile],
+                  files: int, style: Style = plain_style, concise: bool = False) -> str:
+    """What `check` and `lint` print: the diagnostics, a blank line, then the summary."""
+    body = render_text(diagnostics, sources, style, concise)
+    if body and not concise:
+        body += "\n"
+    tail = [summary_line(diagnostics, files), fixable_line(diagnostics)]
+    return body + "".join(line + "\n" for line in tail if line)
+
+
+def record(d: Diagnostic, rules: Mapping[str, RuleInfo]) -> dict[str, object]:
+    """One diagnostic as JSON: code, severity, message, position, help, fix, rule, category."""
+    item = d.to_dict()
+    rule = rules.get(d.code)
+    item["rule"] = rule.name if rule else None
+    item["category"] = rule.category if rule else "compiler"
+    return item
+
+
+def render_json(diagnostics: Sequence[Diagnostic], files: int, tool: str,
+                rules: Mapping[str, RuleInfo] | None = None) -> str:
+    """The JSON document of `check --format json` and `lint --format json` (one schema)."""
+    tally = counts(diagnostics)
+    doc = {"format_version": REPORT_FORMAT_VERSION, "tool": tool, "files": files,
+           "valid": tally["error"] == 0, "counts": tally,
+           "diagnostics": [record(d, rules or {}) for d in diagnostics]}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

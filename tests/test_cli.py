@@ -68,14 +68,14 @@ def test_check_file_with_errors(demo: Path) -> None:
     assert r.exit_code == 1
     assert r.output.startswith("broken.const:2:11: E104 error: principle `p` is missing the "
                                "required field `revision`\n  |\n2 | principle p")
-    assert r.output.endswith("\n\nFound 1 error and 0 warnings in 1 file.\n")
+    assert r.output.endswith("\n\nFound 1 error in 1 file.\n")
 
 
 def test_check_warnings_do_not_fail(demo: Path) -> None:
     Path("warn.const").write_text('principle p { critique = "c" revision = "r" }\n', "utf-8")
     r = invoke("check", "warn.const")
     assert r.exit_code == 0
-    assert "W001 warning" in r.output and "Found 0 errors and 1 warning" in r.output
+    assert "W001 warning" in r.output and r.output.endswith("\n\nFound 1 warning in 1 file.\n")
 
 
 def test_check_a_directory_recurses_and_skips_hidden_folders(demo: Path) -> None:
@@ -87,7 +87,7 @@ def test_check_a_directory_recurses_and_skips_hidden_folders(demo: Path) -> None
     assert r.exit_code == 1
     assert r.output.splitlines() == [
         "broken.const:2:11: E104 error: principle `p` is missing the required field `revision`",
-        "Found 1 error and 0 warnings in 3 files.",
+        "Found 1 error in 3 files.",
     ]
 
 
@@ -95,18 +95,24 @@ def test_check_json(demo: Path) -> None:
     r = invoke("check", "--format", "json", "broken.const", "demo.const")
     assert r.exit_code == 1
     doc = json.loads(r.stdout)
-    assert {k: doc[k] for k in ("format_version", "valid", "error_count", "warning_count")} == {
-        "format_version": 1, "valid": False, "error_count": 1, "warning_count": 0}
+    assert {k: doc[k] for k in ("format_version", "tool", "files", "valid", "counts")} == {
+        "format_version": 2, "tool": "constlang check", "files": 2, "valid": False,
+        "counts": {"error": 1, "warning": 0, "info": 0}}
     assert [(d["code"], d["file"], d["line"], d["column"]) for d in doc["diagnostics"]] == [
         ("E104", "broken.const", 2, 11)]
     ok = invoke("check", "--format", "json", "demo.const")
     assert ok.exit_code == 0 and json.loads(ok.stdout)["valid"] is True
 
 
-@pytest.mark.parametrize("args", [["missing.const"], ["--format", "xml", "demo.const"], []])
-def test_check_usage_errors(demo: Path, args: list[str]) -> None:
+@pytest.mark.parametrize(("args", "message"), [
+    (["missing.const"], "path `missing.const` does not exist"),
+    (["--format", "xml", "demo.const"], "'xml' is not one of 'full', 'concise', 'json'"),
+    ([], "Missing argument 'PATHS...'"),
+])
+def test_check_usage_errors(demo: Path, args: list[str], message: str) -> None:
     r = invoke("check", *args)
     assert r.exit_code == 2
+    assert message in r.output
 
 
 def test_check_a_folder_without_const_files(demo: Path) -> None:
@@ -150,7 +156,9 @@ def test_compile_refuses_invalid_input(demo: Path) -> None:
 
 @pytest.mark.parametrize("path", ["missing.const", "data"])
 def test_compile_usage_errors(demo: Path, path: str) -> None:
-    assert invoke("compile", path).exit_code == 2
+    r = invoke("compile", path)
+    assert r.exit_code == 2
+    assert f"`{path}` is not a file" in r.output
 
 
 def test_compile_is_stable_across_runs_and_working_directories(
@@ -308,10 +316,9 @@ for args in (["check", path], ["compile", path], ["schema"], ["plan", path],
              ["render", path, "--stage", "critique_revision"]):
     result = runner.invoke(constlang.cli.cli, args, catch_exceptions=False)
     assert result.exit_code == 0, (args, result.output)
-for args in (["lint", path], ["fmt", "--check", path]):  # other teams' commands, when present
-    if args[0] in constlang.cli.cli.commands:
-        result = runner.invoke(constlang.cli.cli, args, catch_exceptions=False)
-        assert result.exit_code in (0, 1), (args, result.output)
+for args in (["lint", path], ["fmt", "--check", path]):
+    result = runner.invoke(constlang.cli.cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, (args, result.output)
 heavy = sorted(m for m in ("torch", "transformers", "trl", "accelerate", "datasets", "peft")
                if m in sys.modules)
 assert not heavy, heavy

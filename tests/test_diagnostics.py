@@ -89,8 +89,19 @@ def test_warnings_concise_output_and_summary(compile_text: Compile) -> None:
     assert [d.severity for d in r.diagnostics] == [Severity.WARNING]
     text = render_text(r.diagnostics, r.sources, concise=True)
     assert re.fullmatch(r".*main\.const:1:1: W001 warning: missing language version header\n", text)
-    assert summary_line(r.diagnostics, 1) == "Found 0 errors and 1 warning in 1 file."
+    assert summary_line(r.diagnostics, 1) == "Found 1 warning in 1 file."
     assert summary_line([], 3) == "All checks passed (3 files)."
+
+
+def test_summary_names_only_the_severities_found() -> None:
+    def found(*severities: Severity) -> list[Diagnostic]:
+        return [Diagnostic("W001", s, "m", None) for s in severities]
+
+    e, w, i = Severity.ERROR, Severity.WARNING, Severity.INFO
+    assert summary_line(found(e), 1) == "Found 1 error in 1 file."
+    assert summary_line(found(e, e, w), 1) == "Found 2 errors and 1 warning in 1 file."
+    assert summary_line(found(w, i, i), 2) == "Found 1 warning and 2 notes in 2 files."
+    assert summary_line(found(i, e, w), 3) == "Found 1 error, 1 warning and 1 note in 3 files."
 
 
 def test_a_diagnostic_without_a_span_has_no_snippet() -> None:
@@ -109,21 +120,23 @@ def test_no_output_for_no_diagnostics() -> None:
 
 
 def test_json_output_shape(result: CompileResult) -> None:
-    doc = json.loads(render_json(result.diagnostics))
-    assert list(doc) == ["format_version", "valid", "error_count", "warning_count", "diagnostics"]
-    assert (doc["format_version"], doc["valid"], doc["error_count"], doc["warning_count"]) == (
-        1, False, 3, 0)
+    doc = json.loads(render_json(result.diagnostics, 1, "constlang check"))
+    assert list(doc) == ["format_version", "tool", "files", "valid", "counts", "diagnostics"]
+    assert (doc["format_version"], doc["valid"], doc["counts"]) == (
+        2, False, {"error": 3, "warning": 0, "info": 0})
     first = doc["diagnostics"][0]
     assert first == {"code": "E101", "severity": "error", "message": "unknown model `mm`",
                      "file": "main.const", "line": 6, "column": 35, "end_line": 6,
-                     "end_column": 37, "help": "did you mean `m`?", "fix": None}
+                     "end_column": 37, "help": "did you mean `m`?", "fix": None,
+                     "rule": None, "category": "compiler"}
     for d in doc["diagnostics"]:
         assert set(d) == set(first)
 
 
 def test_json_output_when_valid() -> None:
-    assert json.loads(render_json([])) == {"format_version": 1, "valid": True, "error_count": 0,
-                                           "warning_count": 0, "diagnostics": []}
+    assert json.loads(render_json([], 3, "constlang check")) == {
+        "format_version": 2, "tool": "constlang check", "files": 3, "valid": True,
+        "counts": {"error": 0, "warning": 0, "info": 0}, "diagnostics": []}
 
 
 def test_diagnostics_are_sorted_and_deduplicated(result: CompileResult) -> None:

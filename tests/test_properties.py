@@ -4,6 +4,7 @@ inside its file. The CI variable makes the runs derandomized (see conftest.py)."
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -47,7 +48,7 @@ def check_invariants(result: CompileResult, entry_text: str | None = None,
         assert d.span.column >= 1, d
         assert (d.span.end_line, d.span.end_column) >= (d.span.line, d.span.column), d
     render_text(result.diagnostics, result.sources)
-    render_json(result.diagnostics)
+    json.loads(render_json(result.diagnostics, 1, "constlang check"))
     if result.plan is not None:
         assert not any(d.severity is Severity.ERROR for d in result.diagnostics)
         again = Plan.from_json(result.plan.to_json())

@@ -11,7 +11,7 @@ from constlang.cli.shared import (
     allow_outside_root_option,
     collect_files,
     command,
-    print_diagnostics,
+    use_color,
 )
 from constlang.errors import Diagnostic, Severity
 from constlang.source import SourceFile
@@ -41,13 +41,12 @@ def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
     if fmt == "json":
         from constlang.report import render_json
 
-        click.echo(render_json(diagnostics), nl=False)
+        click.echo(render_json(diagnostics, len(files), "constlang check"), nl=False)
     else:
-        from constlang.report import summary_line
+        from constlang.report import ansi_style, plain_style, render_report
 
-        print_diagnostics(diagnostics, sources, fmt, err=False)
-        if diagnostics and fmt == "full":
-            click.echo("")
-        click.echo(summary_line(diagnostics, len(files)))
+        style = ansi_style if use_color(sys.stdout) else plain_style
+        click.echo(render_report(diagnostics, sources, len(files), style, fmt == "concise"),
+                   nl=False)
     if any(d.severity is Severity.ERROR for d in diagnostics):
         sys.exit(EXIT_FINDINGS)

@@ -18,12 +18,7 @@ from constlang.lint.config import (
 from constlang.lint.context import LintContext
 from constlang.lint.registry import RULES
 from constlang.lint.rule import Rule
-from constlang.lint.suppress import (
-    apply_suppressions,
-    comments_from_tokens,
-    parse_suppressions,
-    scan_comments,
-)
+from constlang.lint.suppress import apply_suppressions, comments_from_tokens, parse_suppressions
 from constlang.source import SourceFile
 
 
@@ -79,9 +74,7 @@ def lint_result(path: Path, result: CompileResult, config: LintConfig,
         return FileLint(path, str(path), compiler, result.sources, False)
     entry = world.entry
     active = enabled_rules(config, rules, file_ignores)
-    tokens = getattr(entry, "comments", None)  # kept by the resolver in some versions
-    comments = (comments_from_tokens(entry.source, tokens) if tokens is not None
-                else scan_comments(entry.source))
+    comments = comments_from_tokens(entry.source, entry.comments)
     ctx = LintContext(result, entry, comments,
                       parse_suppressions(comments, entry.source, entry.module),
                       frozenset(r.code for r in active), frozenset(r.code for r in rules),

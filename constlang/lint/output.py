@@ -1,5 +1,5 @@
-"""Output: lint findings rendered as full text, concise lines, JSON, GitHub annotations,
-SARIF 2.1.0 or JUnit XML."""
+"""Output: lint findings as GitHub annotations, SARIF 2.1.0 or JUnit XML; full text, concise
+lines and JSON come from constlang.report, exactly as `check` prints them."""
 
 from __future__ import annotations
 
@@ -9,83 +9,30 @@ from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
-from constlang import __version__
+from constlang import __version__, report
 from constlang.errors import Diagnostic, Severity
 from constlang.lint.baseline import line_hash
 from constlang.lint.docs import rule_markdown, rule_text
 from constlang.lint.registry import BY_CODE, RULES
-from constlang.report import Style, headline, plain_style, snippet
+from constlang.report import Style, plain_style, render_report
 from constlang.source import SourceFile
 
-FORMAT_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 Sources = Mapping[str, SourceFile]
 
 
-def _fix_note(d: Diagnostic) -> str | None:
-    if d.fix is None:
-        return None
-    how = "--fix" if d.fix.safe else "--fix --unsafe-fixes"
-    return f"{d.fix.message} ({'safe' if d.fix.safe else 'unsafe'}: {how})"
-
-
 def render_full(diagnostics: Sequence[Diagnostic], sources: Sources, files: int,
                 style: Style = plain_style) -> str:
-    out: list[str] = []
-    for d in diagnostics:
-        out.append(headline(d, style))
-        lines = snippet(d, sources.get(d.file), style)
-        out.extend(lines)
-        pad = " " * (len(str(d.span.line)) if d.span and lines else 1)
-        if d.help:
-            out.append(f"{pad} {style('= help:', 'help')} {d.help}")
-        note = _fix_note(d)
-        if note:
-            out.append(f"{pad} {style('= fix:', 'help')} {note}")
-        out.append("")
-    out.append(summary(diagnostics, files))
-    return "\n".join(out) + "\n"
+    return render_report(diagnostics, sources, files, style)
 
 
 def render_concise(diagnostics: Sequence[Diagnostic], sources: Sources, files: int,
                    style: Style = plain_style) -> str:
-    lines = [headline(d, style) + (" [*]" if d.fix else "") for d in diagnostics]
-    return "\n".join([*lines, summary(diagnostics, files)]) + "\n"
-
-
-def summary(diagnostics: Sequence[Diagnostic], files: int) -> str:
-    counts = {s: sum(d.severity is s for d in diagnostics) for s in Severity}
-    noun = "file" if files == 1 else "files"
-    if not diagnostics:
-        return f"All checks passed ({files} {noun})."
-
-    def n(count: int, word: str) -> str:
-        return f"{count} {word}{'s' * (count != 1)}"
-
-    text = (f"Found {n(counts[Severity.ERROR], 'error')}, {n(counts[Severity.WARNING], 'warning')}"
-            f" and {n(counts[Severity.INFO], 'note')} in {files} {noun}.")
-    safe = sum(1 for d in diagnostics if d.fix and d.fix.safe)
-    unsafe = sum(1 for d in diagnostics if d.fix and not d.fix.safe)
-    if safe:
-        text += f"\n[*] {safe} fixable with --fix" + (
-            f" ({unsafe} more with --fix --unsafe-fixes)." if unsafe else ".")
-    elif unsafe:
-        text += f"\n[*] {unsafe} fixable with --fix --unsafe-fixes."
-    return text
+    return render_report(diagnostics, sources, files, style, concise=True)
 
 
 def render_json(diagnostics: Sequence[Diagnostic], sources: Sources, files: int) -> str:
-    items = []
-    for d in diagnostics:
-        item = d.to_dict()
-        rule = BY_CODE.get(d.code)
-        item["rule"] = rule.name if rule else None
-        item["category"] = rule.category if rule else "compiler"
-        items.append(item)
-    counts = {s.value: sum(d.severity is s for d in diagnostics) for s in Severity}
-    doc = {"format_version": FORMAT_VERSION, "tool": "constlang lint", "files": files,
-           "counts": counts, "diagnostics": items}
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return report.render_json(diagnostics, files, "constlang lint", BY_CODE)
 
 
 # ---------------------------------------------------------------- GitHub Actions

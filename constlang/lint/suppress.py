@@ -1,4 +1,4 @@
-"""Suppress: find comments in a source file, and the `# constlang: ignore[...]` ones among them.
+"""Suppress: the comments the parser kept, and the `# constlang: ignore[...]` ones among them.
 
 Syntax (documented in docs/lint.md):
   code  # constlang: ignore[CL304]            the finding on this line
@@ -20,8 +20,6 @@ from constlang.errors import Diagnostic
 from constlang.source import SourceFile
 from constlang.syntax import ast
 
-# Strings first, so that a `#` inside a string is not taken for a comment.
-_TOKEN_RE = re.compile(r'"""(?:(?!""")[\s\S])*"""|"(?:[^"\\\n]|\\[^\n])*"|#[^\n]*')
 _DIRECTIVE_RE = re.compile(r"#\s*constlang\s*:\s*(?P<kind>ignore-file|ignore)\b"
                            r"(?:\s*\[(?P<codes>[^\]]*)\])?")
 _NOT_CODE_RE = re.compile(r"\s*(#.*)?")
@@ -52,18 +50,8 @@ class Suppression:
         return self.file_wide or self.first_line <= d.span.line <= self.last_line
 
 
-def scan_comments(source: SourceFile) -> list[Comment]:
-    """Every comment of the file, in order (a linear scan; strings are skipped).
-
-    The resolver does not keep the parser's comment tokens, so lint finds the comments
-    itself rather than parsing the file a second time; the result is the same list.
-    """
-    return [_comment(source, m.start(), m.group()) for m in _TOKEN_RE.finditer(source.text)
-            if m.group().startswith("#")]
-
-
 def comments_from_tokens(source: SourceFile, tokens: Iterable[Token]) -> list[Comment]:
-    """Comments from the parser's COMMENT tokens, when a module carries them."""
+    """The file's comments, from the COMMENT tokens the resolver kept for its module."""
     return [_comment(source, tok.start_pos or 0, str(tok)) for tok in tokens]
 
 

@@ -46,7 +46,7 @@ class LoadedModule:
     source: SourceFile
     path: Path | None  # where the file is (or, for in-memory text, would be)
     rel: str  # path relative to the project root (or std/NAME)
-    comments: list[Token] = field(default_factory=list)  # the parser's COMMENT tokens
+    comments: tuple[Token, ...]  # the parser's COMMENT tokens, in order; lint reads them
 
 
 @dataclass
@@ -117,7 +117,7 @@ class Resolver:
         rel = std_name or self._relative(key)
         # In-memory text stands in for the file at `path`: its imports and dataset paths
         # resolve from that file's folder, exactly as if it had been read from disk.
-        loaded = LoadedModule(module, source, path.resolve(), rel, list(comments))
+        loaded = LoadedModule(module, source, path.resolve(), rel, tuple(comments))
         self._check_version(module, source)
         self.modules[shown] = loaded
         self._by_path[key] = loaded

@@ -57,7 +57,8 @@ def test_editing_the_flagged_line_makes_the_finding_new(tmp_path):
 
 def test_missing_or_invalid_baseline_is_a_usage_error(tmp_path):
     project(tmp_path, {"a.const": HEADER + EVASIVE + PIPELINE})
-    assert lint(tmp_path).exit_code == 2
+    missing = lint(tmp_path)
+    assert missing.exit_code == 2 and "no such baseline file" in missing.output
     (tmp_path / "base.json").write_text("[1, 2]")
     result = lint(tmp_path)
     assert result.exit_code == 2 and "not a constlang baseline" in result.output

@@ -63,14 +63,19 @@ def test_unknown_rule_is_a_usage_error(tmp_path):
 
 def test_missing_path_and_empty_folder_are_usage_errors(tmp_path):
     runner = CliRunner()
-    assert runner.invoke(cli, ["lint", str(tmp_path / "nope.const")]).exit_code == 2
-    assert runner.invoke(cli, ["lint", str(tmp_path)]).exit_code == 2
+    missing = runner.invoke(cli, ["lint", "--isolated", str(tmp_path / "nope.const")])
+    assert missing.exit_code == 2
+    assert f"path `{tmp_path / 'nope.const'}` does not exist" in missing.output
+    empty = runner.invoke(cli, ["lint", "--isolated", str(tmp_path)])
+    assert empty.exit_code == 2 and f"no .const files found in {tmp_path}" in empty.output
 
 
 def test_fix_without_anything_fixable_and_bad_flag_combinations(tmp_path):
     files = {"a.const": HEADER + PRINCIPLE + PIPELINE}
-    assert lint(tmp_path, files, "--unsafe-fixes").exit_code == 2
-    assert lint(tmp_path, files, "--write-baseline").exit_code == 2
+    unsafe = lint(tmp_path, files, "--unsafe-fixes")
+    assert unsafe.exit_code == 2 and "--unsafe-fixes applies with --fix or --diff" in unsafe.output
+    baseline = lint(tmp_path, files, "--write-baseline")
+    assert baseline.exit_code == 2 and "--write-baseline needs --baseline FILE" in baseline.output
     assert lint(tmp_path, files, "--fix").exit_code == 0
 
 
@@ -98,7 +103,8 @@ def test_rule_json_and_errors():
     assert len(data) == len(RULES) and data[0]["code"] == "CL101"
     unknown = runner.invoke(cli, ["rule", "CL999"])
     assert unknown.exit_code == 2 and "no rule `CL999`" in unknown.output
-    assert runner.invoke(cli, ["rule"]).exit_code == 2
+    bare = runner.invoke(cli, ["rule"])
+    assert bare.exit_code == 2 and "give a rule code or name, or --all" in bare.output
 
 
 def test_a_crashing_rule_is_an_internal_error_with_exit_3(tmp_path):

@@ -8,6 +8,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,11 +81,15 @@ def test_hooks_manifest_runs_constlang_on_const_files():
         assert not re.search(hook["files"], "constlang/cli/__init__.py")
 
 
-@pytest.mark.skipif(shutil.which("pre-commit") is None and not (
-    Path(__file__).resolve().parents[2] / ".venv" / "bin" / "pre-commit").exists(),
-    reason="pre-commit is not installed")
+# pre-commit is a dev dependency: look beside the running Python first (a venv need not be
+# activated, nor live in this checkout), then on PATH.
+BESIDE_PYTHON = Path(sys.executable).with_name("pre-commit")
+PRE_COMMIT = str(BESIDE_PYTHON) if BESIDE_PYTHON.exists() else shutil.which("pre-commit")
+
+
+@pytest.mark.skipif(PRE_COMMIT is None, reason="pre-commit is not installed")
 def test_pre_commit_accepts_the_manifest_and_the_documented_configs(tmp_path):
-    exe = shutil.which("pre-commit") or str(ROOT / ".venv" / "bin" / "pre-commit")
+    exe = str(PRE_COMMIT)
     subprocess.run([exe, "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")],
                    check=True, capture_output=True)
     for i, block in enumerate(BLOCKS[1:]):

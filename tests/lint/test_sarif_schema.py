@@ -7,13 +7,12 @@ import json
 import os
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
 from constlang.cli import cli
 from constlang.lint.registry import RULES
-
-jsonschema = pytest.importorskip("jsonschema")
 
 HERE = Path(__file__).parent
 SCHEMA = json.loads((HERE / "sarif-2.1.0-subset.schema.json").read_text(encoding="utf-8"))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from constlang.lint.suppress import scan_comments
-from constlang.source import SourceFile
+from constlang.errors import Diagnostics
+from constlang.lint.suppress import comments_from_tokens
+from constlang.semantics.resolve import resolve
 
 from .helpers import PIPELINE, lint_text
 
@@ -61,26 +62,27 @@ def test_compiler_warnings_can_be_suppressed_but_errors_cannot(tmp_path):
         "CL902", "E104", "W001"]
 
 
-def test_a_hash_inside_a_string_is_not_a_comment():
+def test_a_hash_inside_a_string_is_not_a_comment(tmp_path):
     text = ('principle p { critique = "# constlang: ignore[CL304]"  # real\n'
             '  revision = """\n# not a comment either\n""" }\n')
-    found = scan_comments(SourceFile("x.const", text))
+    entry = resolve(tmp_path / "x.const", Diagnostics(), text=text).entry
+    assert entry is not None
+    found = comments_from_tokens(entry.source, entry.comments)
     assert [(c.text, c.line, c.own_line) for c in found] == [("# real", 1, False)]
 
 
-def test_scanned_comments_are_the_parsers_comment_tokens():
-    from pathlib import Path
+def test_a_directive_inside_a_string_suppresses_nothing(tmp_path):
+    body = EVASIVE.replace('{COMMENT\n  critique = "Point out anything harmful."',
+                           '{ critique = "Harm? # constlang: ignore[CL304]"')
+    assert codes(tmp_path, body) == ["CL304"]
 
-    from constlang.lint.suppress import comments_from_tokens
-    from constlang.syntax.parser import parse
 
-    root = Path(__file__).resolve().parents[2]
-    paths = [*sorted((root / "constitutions").glob("*.const")),
-             *sorted((root / "constlang" / "std").glob("*.const")),
-             *sorted((root / "tests" / "lint" / "fixtures" / "project").glob("*.const"))]
-    for path in paths:
-        source = SourceFile(path.name, path.read_text())
-        tree, tokens, _ = parse(source)
-        if tree is None:
-            continue
-        assert scan_comments(source) == comments_from_tokens(source, tokens), path
+def test_every_loaded_module_keeps_its_comments(tmp_path):
+    (tmp_path / "constlang.toml").write_text("")
+    (tmp_path / "lib.const").write_text("constlang 1\n# in the library\n")
+    main = tmp_path / "main.const"
+    main.write_text('constlang 1\nimport "lib.const"  # the library\n')
+    world = resolve(main, Diagnostics())
+    kept = {name: [str(t) for t in m.comments] for name, m in world.modules.items()
+            if not name.startswith("std/")}
+    assert sorted(kept.values()) == [["# in the library"], ["# the library"]]
