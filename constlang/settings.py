@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from constlang.declarations import MAX_SEED, Strict, ref, selection
+
+# The settings every training stage (sft, reward_model, dpo, ...) shares: one definition each,
+# mapped onto TRL's configs by name in constlang.runtime.training. They are field types, not a
+# base class, because pydantic puts inherited fields first and that would reorder plan JSON.
+Epochs = Annotated[float, Field(gt=0.0, le=100.0, description="Passes over the data.")]
+LearningRate = Annotated[float, Field(gt=0.0, le=1.0, description="Peak learning rate.")]
+TrainBatchSize = Annotated[int, Field(ge=1, le=4096, description="Per-device batch size.")]
+MaxLength = Annotated[int, Field(ge=16, le=1_000_000,
+                                 description="Tokens per training row (or per pair member).")]
+TrainingSeed = Annotated[int, Field(ge=0, le=MAX_SEED, description="Training seed.")]
+LoraRank = Annotated[int, Field(ge=1, le=1024, description="LoRA rank.")]
+LoraAlpha = Annotated[int, Field(ge=1, le=4096, description="LoRA scaling.")]
+LoraDropout = Annotated[float, Field(ge=0.0, lt=1.0, description="LoRA dropout.")]
 
 
 class CritiqueRevisionSettings(Strict):
@@ -44,16 +57,16 @@ class SFTSettings(Strict):
     rounds: Literal["all", "last"] = Field(
         "all", description="Train on the revision of every round, or only the last."
     )
-    epochs: float = Field(1.0, gt=0.0, le=100.0, description="Passes over the data.")
-    learning_rate: float = Field(2e-5, gt=0.0, le=1.0, description="Peak learning rate.")
-    batch_size: int = Field(8, ge=1, le=4096, description="Per-device batch size.")
+    epochs: Epochs = 1.0
+    learning_rate: LearningRate = 2e-5
+    batch_size: TrainBatchSize = 8
     gradient_accumulation_steps: int = Field(1, ge=1, le=4096, description="Steps per update.")
-    max_length: int = Field(512, ge=16, le=1_000_000, description="Tokens per training row.")
+    max_length: MaxLength = 512
     lora: bool = Field(False, description="Train LoRA adapters (peft) instead of all weights.")
-    lora_r: int = Field(8, ge=1, le=1024, description="LoRA rank.")
-    lora_alpha: int = Field(16, ge=1, le=4096, description="LoRA scaling.")
-    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout.")
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="Training seed.")
+    lora_r: LoraRank = 8
+    lora_alpha: LoraAlpha = 16
+    lora_dropout: LoraDropout = 0.05
+    seed: TrainingSeed = 0
 
 
 class FeedbackSettings(Strict):
@@ -89,11 +102,11 @@ class RewardModelSettings(Strict):
     model: str | None = ref("model", "Base model of the reward model; default: the judge.",
                             default=None)
     soft_labels: bool = Field(True, description="Train on soft targets instead of hard pairs.")
-    epochs: float = Field(1.0, gt=0.0, le=100.0, description="Passes over the data.")
-    learning_rate: float = Field(1e-5, gt=0.0, le=1.0, description="Peak learning rate.")
-    batch_size: int = Field(8, ge=1, le=4096, description="Per-device batch size.")
-    max_length: int = Field(512, ge=16, le=1_000_000, description="Tokens per pair member.")
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="Training seed.")
+    epochs: Epochs = 1.0
+    learning_rate: LearningRate = 1e-5
+    batch_size: TrainBatchSize = 8
+    max_length: MaxLength = 512
+    seed: TrainingSeed = 0
 
 
 class PPOSettings(Strict):
@@ -126,8 +139,8 @@ class DPOSettings(Strict):
     from_: str = ref("stage", "The feedback stage whose preferences are trained on.", alias="from")
     policy: str = ref("stage|model", "The policy to optimise (usually the sft stage).")
     beta: float = Field(0.1, gt=0.0, le=10.0, description="Strength of the implicit KL.")
-    epochs: float = Field(1.0, gt=0.0, le=100.0, description="Passes over the data.")
-    learning_rate: float = Field(5e-7, gt=0.0, le=1.0, description="Learning rate.")
-    batch_size: int = Field(8, ge=1, le=4096, description="Per-device batch size.")
-    max_length: int = Field(512, ge=16, le=1_000_000, description="Tokens per pair member.")
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="Training seed.")
+    epochs: Epochs = 1.0
+    learning_rate: LearningRate = 5e-7
+    batch_size: TrainBatchSize = 8
+    max_length: MaxLength = 512
+    seed: TrainingSeed = 0
