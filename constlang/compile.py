@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
-from constlang import plan as P
 from constlang.errors import Diagnostic, Diagnostics, Severity
 from constlang.kinds import BY_NAME
 from constlang.semantics.check import (
@@ -22,6 +21,9 @@ from constlang.semantics.resolve import Symbol, World, file_hash, resolve
 from constlang.semantics.stages import stage_deps
 from constlang.source import SourceFile, Span
 from constlang.syntax import ast
+
+if TYPE_CHECKING:  # the plan's classes are built only when a file is lowered (not by `check`)
+    from constlang import plan as P
 
 
 @dataclass
@@ -43,8 +45,11 @@ class CompileResult:
 
 
 def compile_path(path: str | Path, *, allow_outside_root: bool = False,
-                 text: str | None = None, root: Path | None = None) -> CompileResult:
-    """Parse, resolve, check and lower one constitution; never raises for bad input."""
+                 text: str | None = None, root: Path | None = None,
+                 lower: bool = True) -> CompileResult:
+    """Parse, resolve, check and (unless `lower` is false) lower one constitution; never
+    raises for bad input. `check` does not lower: lowering finds no problem the checker has
+    not reported, and building the plan's classes is most of a small file's cost."""
     diags = Diagnostics()
     entry = Path(path)
     world = resolve(entry, diags, allow_outside_root=allow_outside_root, text=text, root=root)
@@ -53,7 +58,7 @@ def compile_path(path: str | Path, *, allow_outside_root: bool = False,
         return CompileResult(None, diags.sorted(), world, None, sources)
     checked = check_world(world, diags)
     plan = None
-    if not diags.has_errors:
+    if lower and not diags.has_errors:
         plan = _lower(world, checked, diags)
     return CompileResult(plan if not diags.has_errors else None, diags.sorted(), world, checked,
                          sources)
@@ -66,6 +71,8 @@ class _Lowering:
         self.rel = {name: m.rel for name, m in world.modules.items()}
 
     def location(self, span: Span) -> P.SourceLocation:
+        from constlang import plan as P
+
         return P.SourceLocation(file=self.rel.get(span.file, span.file), line=span.line,
                                 column=span.column)
 
@@ -111,6 +118,8 @@ class _Lowering:
         return self.names(kind) if value == "all" else list(value)
 
     def stage(self, name: str, ch: Checked) -> Any:
+        from constlang import plan as P
+
         kind = ch.values["kind"]
         record = BY_NAME[kind]
         data = {k: v for k, v in ch.values.items() if k != "kind"}
@@ -132,6 +141,8 @@ class _Lowering:
             location=self.location(ch.symbol.node.name_span))
 
     def program(self, stage: Any, questions: dict[str, P.Question]) -> P.Program | None:
+        from constlang import plan as P
+
         steps = BY_NAME[stage.kind].steps
         if not steps:
             return None
@@ -153,6 +164,8 @@ class _Lowering:
 
 
 def _lower(world: World, checked: CheckResult, diags: Diagnostics) -> P.Plan | None:
+    from constlang import plan as P
+
     low = _Lowering(world, checked)
     try:
         info = dict(checked.constitution)

@@ -35,7 +35,7 @@ def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
     diagnostics: list[Diagnostic] = []
     sources: dict[str, SourceFile] = {}
     for f in files:
-        result = compile_path(f, allow_outside_root=allow_outside_root)
+        result = compile_path(f, allow_outside_root=allow_outside_root, lower=False)
         sources.update(result.sources)
         diagnostics.extend(d for d in result.diagnostics if d not in diagnostics)
     if fmt == "json":
