@@ -11,6 +11,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from constlang.errors import Diagnostic, Severity
+from constlang.gc_pause import gc_paused
 from constlang.source import SourceFile
 
 # What each terminal means to a person reading an error.
@@ -58,7 +59,8 @@ def parse(source: SourceFile) -> tuple[Tree | None, list[Token], list[Diagnostic
     comments: list[Token] = []
     reset = _comment_sink.set(comments)
     try:
-        tree = parser.parse(source.text)
+        with gc_paused():
+            tree = parser.parse(source.text)
     except UnexpectedInput as exc:
         return None, [], [_syntax_diagnostic(source, exc)]
     except RecursionError:
