@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 from bench_language import generate  # noqa: E402
 
@@ -31,12 +31,12 @@ def timed(path: Path) -> float:
     return elapsed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> float:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", type=int, default=1000)
     ap.add_argument("--large", type=int, default=5000)
     ap.add_argument("--repeat", type=int, default=5)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     sizes = (args.small, args.large)
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
@@ -54,6 +54,7 @@ def main() -> None:
               f"= {per[n] * 1e6:6.1f} µs/principle")
     print(f"ratio (µs/principle at {args.large:,} ÷ at {args.small:,}): "
           f"{per[args.large] / per[args.small]:.2f}×  (target ≤ 1.3×)")
+    return per[args.large] / per[args.small]
 
 
 if __name__ == "__main__":
