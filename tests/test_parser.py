@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,29 @@ def test_comments_do_not_leak_between_parses() -> None:
     parse(SourceFile("a.const", "# a\n"))
     _tree, comments, _ = parse(SourceFile("b.const", "# b\n"))
     assert [str(c) for c in comments] == ["# b"]
+
+
+def _commented_file(tag: str, count: int) -> tuple[SourceFile, list[str]]:
+    """A file of `count` principles, each with a comment naming `tag` and its index."""
+    lines = ["constlang 1"]
+    for i in range(count):
+        lines += [f"# {tag} {i}", f'principle {tag}{i} {{ critique = "c" }}']
+    expected = [f"# {tag} {i}" for i in range(count)]
+    return SourceFile(f"{tag}.const", "\n".join(lines) + "\n"), expected
+
+
+def test_concurrent_parses_each_get_their_own_comments() -> None:
+    files = [_commented_file("left", 80), _commented_file("right", 50)]
+
+    def comments_of(i: int) -> tuple[list[str], list[str]]:
+        source, expected = files[i % 2]
+        tree, comments, diags = parse(source)
+        assert tree is not None and diags == []
+        return [str(c) for c in comments], expected
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(comments_of, range(100)))
+    assert all(got == expected for got, expected in results)
 
 
 @pytest.mark.parametrize(("text", "code", "line", "col", "message", "help_part"), [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import sys
 from pathlib import Path
 
@@ -57,6 +56,8 @@ def fmt(paths: tuple[str, ...], check: bool, diff: bool) -> None:
             continue
         changed.append(path)
         if diff:
+            import difflib
+
             lines = difflib.unified_diff(
                 source.text.splitlines(keepends=True), new.splitlines(keepends=True),
                 fromfile=f"{shown} (original)", tofile=f"{shown} (formatted)")

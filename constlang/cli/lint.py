@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from collections.abc import Sequence
@@ -65,6 +64,8 @@ def _fix_files(files: Sequence[Path], config: LintConfig, unsafe: bool, diff: bo
                 break
             fixed += len(done)
             if diff:
+                import difflib
+
                 diffs.append("".join(difflib.unified_diff(
                     original.splitlines(keepends=True), text.splitlines(keepends=True),
                     f"a/{result.display}", f"b/{result.display}")))

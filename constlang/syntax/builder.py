@@ -9,6 +9,7 @@ from typing import cast
 from lark import Token, Tree
 
 from constlang.errors import Diagnostic, Severity
+from constlang.gc_pause import gc_paused
 from constlang.source import SourceFile, Span
 from constlang.syntax import ast
 
@@ -156,5 +157,7 @@ class Builder:
 
 
 def build(source: SourceFile, tree: Tree) -> tuple[ast.Module, list[Diagnostic]]:
+    """The AST of a parse tree, with the diagnostics found while building it."""
     builder = Builder(source)
-    return builder.module(tree), builder.diagnostics
+    with gc_paused():
+        return builder.module(tree), builder.diagnostics

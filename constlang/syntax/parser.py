@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from constlang.errors import Diagnostic, Severity
+from constlang.gc_pause import gc_paused
 from constlang.source import SourceFile
 
 # What each terminal means to a person reading an error.
@@ -34,28 +36,38 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parents[2] / "grammar" / "constlang.lark").read_text("utf-8")
 
 
-_comments: list[Token] = []
+# A ContextVar, not a module list: the built-once parser is shared by every thread and
+# asyncio task, and each parse() points it at that parse's own list.
+_comment_sink: ContextVar[list[Token]] = ContextVar("constlang_comment_sink")
+
+
+def _collect_comment(token: Token) -> Token:
+    _comment_sink.get().append(token)
+    return token
 
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
     return Lark(grammar_text(), parser="lalr", lexer="contextual", strict=True,
                 propagate_positions=True, maybe_placeholders=True, cache=True,
-                lexer_callbacks={"COMMENT": _comments.append})
+                lexer_callbacks={"COMMENT": _collect_comment})
 
 
 def parse(source: SourceFile) -> tuple[Tree | None, list[Token], list[Diagnostic]]:
     """Parse a file; returns the tree (None on a syntax error), its comments and diagnostics."""
-    _comments.clear()
+    parser = _parser()
+    comments: list[Token] = []
+    reset = _comment_sink.set(comments)
     try:
-        tree = _parser().parse(source.text)
+        with gc_paused():
+            tree = parser.parse(source.text)
     except UnexpectedInput as exc:
         return None, [], [_syntax_diagnostic(source, exc)]
     except RecursionError:
         return None, [], [Diagnostic("E001", Severity.ERROR, "nesting is too deep to parse",
                                      source.span(0, 0), "flatten the nested lists")]
-    comments = list(_comments)
-    _comments.clear()
+    finally:
+        _comment_sink.reset(reset)
     return tree, comments, []
 
 

@@ -1,0 +1,29 @@
+"""The check-scaling and start-up benchmarks run and print their ratios (no timing is asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_check_scaling_benchmark_runs(capsys) -> None:
+    ratio = load("bench_check_scaling").main(["--small", "20", "--large", "40", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert ratio > 0 and "µs/principle" in out and "ratio" in out
+
+
+def test_startup_benchmark_runs(capsys) -> None:
+    ratio = load("bench_startup").main(["--runs", "1"])
+    out = capsys.readouterr().out
+    assert ratio > 0 and "constlang check" in out and "import dependencies" in out
