@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import ValidationError
 
 from constlang.errors import Diagnostic, Diagnostics, Severity
+from constlang.gc_pause import gc_paused
 from constlang.kinds import BY_NAME
 from constlang.semantics.check import (
     DEFAULT_OPTIONS,
@@ -50,8 +51,13 @@ def compile_path(path: str | Path, *, allow_outside_root: bool = False,
     """Parse, resolve, check and (unless `lower` is false) lower one constitution; never
     raises for bad input. `check` does not lower: lowering finds no problem the checker has
     not reported, and building the plan's classes is most of a small file's cost."""
+    with gc_paused():  # the trees are acyclic; collections would rescan them (see gc_pause)
+        return _compile(Path(path), allow_outside_root, text, root, lower)
+
+
+def _compile(entry: Path, allow_outside_root: bool, text: str | None, root: Path | None,
+             lower: bool) -> CompileResult:
     diags = Diagnostics()
-    entry = Path(path)
     world = resolve(entry, diags, allow_outside_root=allow_outside_root, text=text, root=root)
     sources = {name: m.source for name, m in world.modules.items()}
     if world.entry is None:

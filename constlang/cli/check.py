@@ -33,11 +33,15 @@ def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
     if not files:
         raise click.UsageError("no .const files found in " + ", ".join(paths))
     diagnostics: list[Diagnostic] = []
+    seen: set[Diagnostic] = set()  # an imported file's findings are reported once
     sources: dict[str, SourceFile] = {}
     for f in files:
         result = compile_path(f, allow_outside_root=allow_outside_root, lower=False)
         sources.update(result.sources)
-        diagnostics.extend(d for d in result.diagnostics if d not in diagnostics)
+        for d in result.diagnostics:
+            if d not in seen:
+                seen.add(d)
+                diagnostics.append(d)
     if fmt == "json":
         from constlang.report import render_json
 
