@@ -13,7 +13,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 
 from constlang.kinds import KINDS, StageKind
-from constlang.semantics.check import _bounds, _type_word, _unwrap_optional, fields_of
+from constlang.semantics.fields import field_bounds, fields_of, type_word, unwrap_optional
 
 DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
 BEGIN = "<!-- settings:begin (generated: python -m constlang.stage_docs --write) -->"
@@ -49,11 +49,11 @@ def _type(kind: StageKind, name: str, info: FieldInfo) -> str:
         if extra.get("selection"):
             return f"`all` or a list of {names} names"
         return f"the name of a {names}"
-    tp, _ = _unwrap_optional(info.annotation)
+    tp, _ = unwrap_optional(info.annotation)
     if typing.get_origin(tp) is list:
-        return _type_word(tp)
-    word = _type_word(tp)
-    bounds = " and ".join(words for _, words in _bounds(info))
+        return type_word(tp)
+    word = type_word(tp)
+    bounds = " and ".join(words for _, words in field_bounds(info))
     return f"{word}, {bounds}" if bounds else word
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import annotated_types as at
 from pydantic.fields import FieldInfo
@@ -14,6 +13,15 @@ from constlang import declarations as P
 from constlang.embedded import EMBEDDED_MODELS
 from constlang.errors import Diagnostics, did_you_mean
 from constlang.kinds import SETTINGS_BY_KIND
+from constlang.semantics.fields import (  # noqa: F401  (fields_of, range_words: re-exported)
+    field_bounds,
+    field_extra,
+    fields_of,
+    number_text,
+    range_words,
+    type_word,
+    unwrap_optional,
+)
 from constlang.semantics.resolve import Symbol, World
 from constlang.semantics.templates import check_template
 from constlang.source import Span
@@ -23,7 +31,6 @@ DECL_MODELS: dict[str, type[P.Strict]] = {
     "principle": P.Principle, "question": P.Question, "example": P.Example,
     "model": P.Model, "dataset": P.Dataset,
 }
-INTERNAL_FIELDS = {"id", "location"}
 DEFAULT_OPTIONS = {"pairwise": ["(A)", "(B)"], "pointwise": ["Yes", "No"]}
 
 
@@ -44,36 +51,6 @@ class CheckResult:
     stage_order: list[str]
     template_vars: dict[str, set[str]]
     constitution: dict[str, Any]
-
-
-def fields_of(model: type[P.Strict], skip: set[str] = INTERNAL_FIELDS) -> dict[str, FieldInfo]:
-    """The user-facing fields of a plan model, keyed by the name written in .const files."""
-    return {(info.alias or name): info for name, info in model.model_fields.items()
-            if name not in skip}
-
-
-def _extra(info: FieldInfo) -> dict[str, Any]:
-    extra = info.json_schema_extra
-    return extra if isinstance(extra, dict) else {}
-
-
-def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return tp, False
-
-
-def _type_word(tp: Any) -> str:
-    if typing.get_origin(tp) is Literal:
-        return "one of " + ", ".join(f"`{v}`" for v in typing.get_args(tp))
-    if typing.get_origin(tp) is list:
-        item = _type_word(typing.get_args(tp)[0])  # "a string" → "a list of strings"
-        return "a list of " + (item[2:] + "s" if item.startswith("a ") else item)
-    words = {str: "a string", int: "a whole number", float: "a number", bool: "`true` or `false`"}
-    return words.get(tp, str(tp))
 
 
 def _value_word(v: ast.Value) -> str:
@@ -97,7 +74,7 @@ class Checker:
     # -- values -------------------------------------------------------------------------
     def convert(self, value: ast.Value, tp: Any, where: str) -> tuple[bool, Any]:
         """Convert an AST value to `tp`; reports E105 and returns (False, None) on a mismatch."""
-        tp, _ = _unwrap_optional(tp)
+        tp, _ = unwrap_optional(tp)
         origin = typing.get_origin(tp)
         ok = True
         out: Any = None
@@ -109,13 +86,13 @@ class Checker:
                 return True, word
             help_ = did_you_mean(str(word), choices) if word else None
             given = f'"{word}"' if isinstance(value, ast.Str) else _value_word(value)
-            self.diags.error("E105", f"{where} must be {_type_word(tp)}, not {given}",
+            self.diags.error("E105", f"{where} must be {type_word(tp)}, not {given}",
                              value.span, help_ or f"choose one of: {', '.join(choices)}")
             return False, None
         if origin is list:
             (item_tp,) = typing.get_args(tp)
             if not isinstance(value, ast.List):
-                self.diags.error("E105", f"{where} must be {_type_word(tp)}, not "
+                self.diags.error("E105", f"{where} must be {type_word(tp)}, not "
                                  f"{_value_word(value)}", value.span,
                                  "write a list in square brackets, e.g. [a, b]")
                 return False, None
@@ -145,14 +122,14 @@ class Checker:
                 self.diags.error("E105", f"{where} must be a string, not the name `{value.name}`",
                                  value.span, f'put it in quotes: "{value.name}"')
                 return False, None
-        self.diags.error("E105", f"{where} must be {_type_word(tp)}, not {_value_word(value)}",
+        self.diags.error("E105", f"{where} must be {type_word(tp)}, not {_value_word(value)}",
                          value.span, None)
         return False, None
 
     def check_range(self, info: FieldInfo, value: Any, span: Span, where: str) -> bool:
         if value is None or isinstance(value, bool):
             return True
-        bounds = _bounds(info)
+        bounds = field_bounds(info)
         if isinstance(value, list):
             lo_len = next((m.min_length for m in info.metadata if isinstance(m, at.MinLen)), None)
             hi_len = next((m.max_length for m in info.metadata if isinstance(m, at.MaxLen)), None)
@@ -165,13 +142,13 @@ class Checker:
         for v in value if isinstance(value, list) else [value]:
             if isinstance(v, (int, float)) and not all(test(v) for test, _ in bounds):
                 words = " and ".join(w for _, w in bounds)
-                self.diags.error("E106", f"{where} must be {words}, got {_num(v)}", span,
+                self.diags.error("E106", f"{where} must be {words}, got {number_text(v)}", span,
                                  info.description)
                 return False
         return True
 
     def check_ref(self, value: ast.Value, info: FieldInfo, where: str) -> tuple[bool, Any]:
-        extra = _extra(info)
+        extra = field_extra(info)
         kinds = extra["ref"].split("|")
         if extra.get("selection"):
             if isinstance(value, ast.Ref) and value.name == "all":
@@ -235,7 +212,7 @@ class Checker:
                 ok = False
                 continue
             where = f"`{f.name}`"
-            if "ref" in _extra(info):
+            if "ref" in field_extra(info):
                 good, v = self.check_ref(f.value, info, where)
             else:
                 good, v = self.convert(f.value, info.annotation, where)
@@ -360,30 +337,6 @@ def anchor(sym: Symbol) -> Span:
     """Where to report a problem of a whole declaration: its last override, else its name."""
     last = sym.overridden_by[-1] if sym.overridden_by else sym.node
     return last.name_span
-
-
-def _num(v: float | int) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def range_words(info: FieldInfo) -> str:
-    """A field's numeric bounds in words, e.g. `>= 1 and <= 64`."""
-    return " and ".join(w for _, w in _bounds(info))
-
-
-def _bounds(info: FieldInfo) -> list[tuple[Any, str]]:
-    """(test, words) for each numeric bound of a field."""
-    out: list[tuple[Any, str]] = []
-    for m in info.metadata:
-        if isinstance(m, at.Ge):
-            out.append((lambda v, b=m.ge: v >= b, f">= {_num(cast(float, m.ge))}"))
-        elif isinstance(m, at.Gt):
-            out.append((lambda v, b=m.gt: v > b, f"> {_num(cast(float, m.gt))}"))
-        elif isinstance(m, at.Le):
-            out.append((lambda v, b=m.le: v <= b, f"<= {_num(cast(float, m.le))}"))
-        elif isinstance(m, at.Lt):
-            out.append((lambda v, b=m.lt: v < b, f"< {_num(cast(float, m.lt))}"))
-    return out
 
 
 def check_world(world: World, diags: Diagnostics) -> CheckResult:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from constlang.kinds import BY_NAME
-from constlang.semantics.check import Checked, Checker, _extra, fields_of
+from constlang.semantics.check import Checked, Checker
+from constlang.semantics.fields import field_extra, fields_of
 from constlang.syntax import ast
 
 
@@ -46,7 +47,7 @@ def stage_deps(ch: Checked, stages: dict[str, Checked]) -> list[str]:
         return []
     deps = []
     for fname, info in fields_of(record.settings).items():
-        if "stage" in _extra(info).get("ref", "").split("|"):
+        if "stage" in field_extra(info).get("ref", "").split("|"):
             target = ch.values.get(fname)
             if isinstance(target, str) and target in stages and target not in deps:
                 deps.append(target)
