@@ -293,7 +293,7 @@ def test_rows_load_with_datasets_for_preference_trainers(tmp_path: Path) -> None
     assert set(data.column_names) == {"index", "prompt_id", "prompt", "response_a", "response_b",
                                       "judgements", "p_a", "label", "chosen", "rejected",
                                       "plan_hash"}
-    assert data[1]["prompt"] == "PROMPT-1" and data[1]["chosen"].startswith("GOOD")
+    assert data[1]["prompt"] == "PROMPT-1" and data[1]["chosen"] == "GOOD reply to PROMPT-1"
     assert data[0]["judgements"][1]["orders"][0]["order"] == "a"
 
 
