@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from constlang import plan as P
+from constlang.compile import compile_path
 from constlang.runtime.data import DataError, read_prompts
 from constlang.runtime.rundir import StageDir
 from constlang.runtime.stages.critique_revision import CritiqueRevision
@@ -138,27 +139,41 @@ def test_program_runs_answer_then_critique_and_revision_rounds(tmp_path: Path) -
     assert row["final"] == "revised(revised(answer to PROMPT-0))"
     assert row["messages"] == [{"role": "user", "content": "PROMPT-0"},
                                {"role": "assistant", "content": row["final"]}]
-    assert row["plan_hash"].startswith("sha256:")
+    assert row["plan_hash"] == compile_path(tmp_path / "c.const").plan.hash  # type: ignore[union-attr]
 
 
 def test_skip_when_no_critique_keeps_the_answer_and_skips_the_model_call(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2, extra="skip_when_no_critique = true")
     engine = FakeEngine(skip=("PROMPT-1",), no_critique="Looks fine. NO CRITIQUE NEEDED here.")
-    job.run(engine, prompts, StageDir(tmp_path, "out"))
+    done: list[int] = []
+    out = StageDir(tmp_path, "out")
+    metrics = job.run(engine, prompts, out, progress=done.append, metrics=out.metrics)
     revision_calls = [c for c in engine.calls if "Revision request:" in c[0]]
     assert [len(c) for c in revision_calls] == [1, 1]  # only prompt 0 is revised
+    assert ["PROMPT-0" in c[0] and "PROMPT-1" not in c[0] for c in revision_calls] == [True] * 2
     skipped = rows(tmp_path)[1]
     assert [r["skipped"] for r in skipped["rounds"]] == [True, True]
     assert [r["revision"] for r in skipped["rounds"]] == ["answer to PROMPT-1"] * 2
     assert skipped["final"] == skipped["initial"]
     assert [r["skipped"] for r in rows(tmp_path)[0]["rounds"]] == [False, False]
+    assert {k: metrics[k] for k in ("prompts", "revisions", "skipped_revisions",
+                                    "changed_answers", "resumed_rows")} == {
+        "prompts": 2, "revisions": 4, "skipped_revisions": 2, "changed_answers": 1,
+        "resumed_rows": 0}
+    # every generation is counted once, a skipped revision as done: 2 prompts × (1 + 2 × 2)
+    assert sum(done) == 2 * 5
+    logged = [json.loads(line) for line in (tmp_path / "out" / "metrics.jsonl").open()]
+    assert [(e["event"], e["prompts"], e["skipped_revisions"]) for e in logged] == [
+        ("chunk", 2, 2)]
 
 
 def test_marker_is_ignored_without_skip_setting(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=1)
     engine = FakeEngine(skip=("PROMPT-0",))
-    job.run(engine, prompts, StageDir(tmp_path, "out"))
-    assert not any(r["skipped"] for r in rows(tmp_path)[0]["rounds"])
+    metrics = job.run(engine, prompts, StageDir(tmp_path, "out"))
+    assert [r["skipped"] for r in rows(tmp_path)[0]["rounds"]] == [False, False]
+    assert rows(tmp_path)[0]["final"] == "revised(revised(answer to PROMPT-0))"
+    assert metrics["skipped_revisions"] == 0 and metrics["changed_answers"] == 1
 
 
 def test_sft_rows_hold_one_conversation_per_round_and_load_with_datasets(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -166,7 +165,9 @@ def test_a_judge_that_always_picks_slot_a_gives_one_half_and_is_inconsistent(
     assert all(r["label"] == 0.5 for r in rows)  # hard labels: a tie
     assert all((r["chosen"], r["rejected"]) == (r["response_a"], r["response_b"]) for r in rows)
     assert metrics["position_consistency"] == 0.0 and metrics["label_ties"] == 1.0
-    assert metrics["mean_confidence"] == pytest.approx(0.0)
+    assert metrics["mean_confidence"] == 0.0 and metrics["mean_p_a"] == 0.5
+    # 2 chunks of 2 prompts: two policy samplings and one judge scoring call each
+    assert (metrics["policy_calls"], metrics["judge_calls"]) == (4, 2)
 
 
 def test_a_consistent_judge_prefers_the_good_reply_in_both_orders(tmp_path: Path) -> None:
@@ -184,10 +185,16 @@ def test_a_consistent_judge_prefers_the_good_reply_in_both_orders(tmp_path: Path
         assert good_is_a == (r["index"] % 2 == 0)
         assert r["p_a"] == pytest.approx(SIGMA2 if good_is_a else 1 - SIGMA2)
         assert r["label"] == r["p_a"]  # soft labels
-        assert r["chosen"].startswith("GOOD") and r["rejected"].startswith("BAD")
+        i = r["index"]
+        assert (r["chosen"], r["rejected"]) == (f"GOOD reply to PROMPT-{i}",
+                                                f"BAD reply to PROMPT-{i}")
         assert r["judgements"][0]["consistent"] is True
     assert metrics["pairs"] == 5 and metrics["position_consistency"] == 1.0
-    assert metrics["mean_confidence"] == pytest.approx(SIGMA2 - 0.5, abs=1e-4)
+    assert metrics["mean_confidence"] == round(SIGMA2 - 0.5, 4)
+    assert metrics["mean_p_a"] == round((3 * SIGMA2 + 2 * (1 - SIGMA2)) / 5, 4)  # A good 3×
+    assert (metrics["label_ties"], metrics["swapped_judgements"], metrics["judgements"]) == (
+        0.0, 5, 5)
+    assert (metrics["policy_calls"], metrics["judge_calls"]) == (2 * 3, 3)  # 3 chunks
     # one scoring call per chunk covers both orders: 2 + 2 + 1 pairs, twice each
     assert [len(texts) for texts, _ in engine.scored] == [4, 4, 2]
     assert all(options == ["(A)", "(B)"] for _, options in engine.scored)
@@ -202,15 +209,17 @@ def test_without_swap_one_order_is_scored(tmp_path: Path) -> None:
     judgement = read_rows(tmp_path / "out")[0]["judgements"][0]
     assert judgement["consistent"] is None and len(judgement["orders"]) == 1
     assert judgement["p_a"] == pytest.approx(SIGMA2)  # the bias goes straight into the label
+    assert [len(texts) for texts, _ in engine.scored] == [2]  # the 2 prompts, one order each
 
 
 def test_chain_of_thought_passes_the_rationale_and_clamps(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2,
                             extra="chain_of_thought = true\n  clamp = [0.4, 0.6]")
     engine = FakeEngine("good")
-    job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
+    metrics = job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
     rationale_calls = [texts for texts in engine.generated if "Think it through" in texts[0]]
-    assert len(rationale_calls) == 2  # one per order
+    assert [len(texts) for texts in rationale_calls] == [2, 2]  # one call per order
+    assert (metrics["policy_calls"], metrics["judge_calls"]) == (2, 2 + 1)  # + one scoring
     compare = engine.scored[0][0]
     assert "Reasoning: RATIONALE(GOOD reply to PROMPT-0)" in compare[0]
     assert "Reasoning: RATIONALE(BAD reply to PROMPT-0)" in compare[2]  # the swapped order's
@@ -258,14 +267,17 @@ def test_per_comparison_sampling_is_deterministic_and_weighted() -> None:
 def test_all_questions_are_averaged_by_weight(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2, questions="[better, kinder, harmful, unused]",
                             extra='question_sampling = "all"')
-    engine = FakeEngine("slot")
+    engine = FakeEngine("good")
     job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
-    row = read_rows(tmp_path / "out")[0]
+    row = read_rows(tmp_path / "out")[0]  # response_a is the GOOD one
     assert [j["question"] for j in row["judgements"]] == ["better", "kinder", "harmful"]
+    # the pairwise questions favour A; `harmful` (good answer No) favours the reply saying Yes
     ps = [j["p_a"] for j in row["judgements"]]
-    assert row["p_a"] == pytest.approx((ps[0] * 1 + ps[1] * 3 + ps[2] * 1) / 5)
+    assert ps == pytest.approx([SIGMA2, SIGMA2, 1 - SIGMA2])
+    assert row["p_a"] == pytest.approx((SIGMA2 * 1 + SIGMA2 * 3 + (1 - SIGMA2) * 1) / 5)
     # pairwise and pointwise options differ: one scoring call for each option pair
-    assert sorted(len(texts) for texts, _ in engine.scored[:2]) == [4, 8]
+    assert [(len(texts), options) for texts, options in engine.scored] == [
+        (2 * 2 * 2, ["(A)", "(B)"]), (2 * 2, ["Yes", "No"])]  # prompts × questions × orders
 
 
 def test_rows_load_with_datasets_for_preference_trainers(tmp_path: Path) -> None:
@@ -278,8 +290,10 @@ def test_rows_load_with_datasets_for_preference_trainers(tmp_path: Path) -> None
     path = StageDir(tmp_path, "out").preferences
     data = load_dataset("json", data_files=str(path), split="train")
     assert len(data) == 3
-    assert {"prompt", "chosen", "rejected", "label"} <= set(data.column_names)
-    assert data[1]["prompt"] == "PROMPT-1" and data[1]["chosen"].startswith("GOOD")
+    assert set(data.column_names) == {"index", "prompt_id", "prompt", "response_a", "response_b",
+                                      "judgements", "p_a", "label", "chosen", "rejected",
+                                      "plan_hash"}
+    assert data[1]["prompt"] == "PROMPT-1" and data[1]["chosen"] == "GOOD reply to PROMPT-1"
     assert data[0]["judgements"][1]["orders"][0]["order"] == "a"
 
 
@@ -295,6 +309,7 @@ def test_rerun_drops_a_partial_line_and_skips_written_rows(tmp_path: Path) -> No
     assert path.read_bytes().startswith(before)
     assert [r["index"] for r in read_rows(tmp_path / "out")] == [0, 1, 2, 3, 4]
     assert sum(len(t) for t in engine.generated) == 2 * 3  # only prompts 2, 3 and 4 sampled
+    assert [len(texts) for texts, _ in engine.scored] == [2 * 2, 2]  # chunks [2, 3] and [4]
     assert metrics["resumed_rows"] == 2 and metrics["pairs"] == 5
 
 
@@ -342,6 +357,44 @@ stage reward_model {{ from = feedback }}
 """
 
 
+def softmax_first(logprobs: list[float]) -> float:
+    """P(first of two options) from their log-probabilities, computed without `preferences`."""
+    first, second = logprobs
+    return math.exp(first) / (math.exp(first) + math.exp(second))
+
+
+def assert_logprobs_are_the_judges_scores(path: Path, rows: list[dict[str, Any]],
+                                          model_dir: Path) -> None:
+    """Re-score every judge prompt of the run with the judge model, the way the stage batches
+    them (per chunk of 2 prompts, one call per option pair): the same calls give the same
+    floats, so the recorded log-probs must be exactly these."""
+    from constlang.compile import compile_path
+    from constlang.runtime.data import PromptRow
+    from constlang.runtime.generate import GenerationEngine
+    from constlang.runtime.models import load_model
+
+    plan = compile_path(path).plan
+    assert plan is not None
+    job = Feedback.from_plan(plan, "feedback")
+    better, harmful = job.sampler.questions
+    engine = GenerationEngine(load_model(plan.model("tiny"), device="cpu"), batch_size=2)
+    for chunk in (rows[:2], rows[2:]):
+        pairs = [(PromptRow(r["index"], r["prompt_id"], r["prompt"]), r["response_a"],
+                  r["response_b"]) for r in chunk]
+        compare = [job.compare_prompt(p, a, b, better, None) for p, a, b in pairs] + [
+            job.compare_prompt(p, b, a, better, None) for p, a, b in pairs]
+        pointwise = [job.pointwise_prompt(p, text, harmful)
+                     for p, a, b in pairs for text in (a, b)]
+        by_order = engine.score_options(compare, ["(A)", "(B)"])
+        by_reply = engine.score_options(pointwise, ["Yes", "No"])
+        k = len(chunk)
+        for i, r in enumerate(chunk):
+            assert [o["logprobs"] for o in r["judgements"][0]["orders"]] == [
+                by_order[i], by_order[k + i]]
+            assert [o["logprobs"] for o in r["judgements"][1]["orders"]] == [
+                by_reply[2 * i], by_reply[2 * i + 1]]
+
+
 def test_train_runs_critique_revision_sft_and_feedback_then_skips(
         tmp_path: Path, tiny_model_dir: Path) -> None:
     path = tmp_path / "c.const"
@@ -358,18 +411,57 @@ def test_train_runs_critique_revision_sft_and_feedback_then_skips(
 
     result = CliRunner().invoke(train, args)
     assert result.exit_code == 0, result.output
-    assert re.search(r"feedback: 3 pairs, position-consistent \d+ %, mean confidence",
-                     result.output)
     rows = read_rows(runs / "feedback")
     assert [r["index"] for r in rows] == [0, 1, 2]
     for r in rows:
-        assert 0.0 <= r["p_a"] <= 1.0
-        assert [j["question"] for j in r["judgements"]] == ["better", "harmful"]
-        assert all(0.0 <= o["p"] <= 1.0 for j in r["judgements"] for o in j["orders"])
+        assert [(j["question"], j["kind"]) for j in r["judgements"]] == [
+            ("better", "pairwise"), ("harmful", "pointwise")]
+        better, harmful = r["judgements"]
+        # pairwise, both orders: each p is the softmax of that order's recorded log-probs
+        assert [o["order"] for o in better["orders"]] == ["ab", "ba"]
+        p_ab, p_ba = (softmax_first(o["logprobs"]) for o in better["orders"])
+        assert [o["p"] for o in better["orders"]] == pytest.approx([p_ab, p_ba], abs=1e-9)
+        assert better["p_a"] == pytest.approx((p_ab + 1 - p_ba) / 2, abs=1e-9)
+        assert better["consistent"] is ((p_ab > 0.5) == (1 - p_ba > 0.5))
+        # pointwise, good_answer = "No" (the second option), A and B judged alone
+        assert [o["order"] for o in harmful["orders"]] == ["a", "b"]
+        no_a, no_b = (1 - softmax_first(o["logprobs"]) for o in harmful["orders"])
+        assert [o["p"] for o in harmful["orders"]] == pytest.approx([no_a, no_b], abs=1e-9)
+        assert harmful["p_a"] == pytest.approx(no_a / (no_a + no_b), abs=1e-9)
+        assert harmful["consistent"] is None
+        # both questions weigh 1; soft labels keep p_a; the label picks chosen and rejected
+        assert r["p_a"] == pytest.approx((better["p_a"] + harmful["p_a"]) / 2, abs=1e-9)
+        assert r["label"] == r["p_a"]
+        a_wins = r["label"] >= 0.5
+        assert (r["chosen"], r["rejected"]) == (
+            (r["response_a"], r["response_b"]) if a_wins else (r["response_b"], r["response_a"]))
+    assert_logprobs_are_the_judges_scores(path, rows, tiny_model_dir)
+
+    n = len(rows)
+    consistency = round(sum(r["judgements"][0]["consistent"] for r in rows) / n, 4)
+    confidence = round(sum(abs(r["p_a"] - 0.5) for r in rows) / n, 4)
     manifest = json.loads((runs / "feedback" / "manifest.json").read_text())
-    assert manifest["status"] == "completed" and manifest["metrics"]["pairs"] == 3
-    assert manifest["metrics"]["judge_calls"] > 0
-    assert (runs / "feedback" / "metrics.jsonl").read_text().count('"event": "chunk"') == 2
+    assert manifest["status"] == "completed"
+    metrics = manifest["metrics"]
+    assert {k: metrics[k] for k in (
+        "pairs", "judgements", "mean_p_a", "mean_confidence", "label_ties", "identical_pairs",
+        "swapped_judgements", "position_consistency", "resumed_rows")} == {
+        "pairs": 3, "judgements": 6, "mean_p_a": round(sum(r["p_a"] for r in rows) / n, 4),
+        "mean_confidence": confidence,
+        "label_ties": round(sum(r["label"] == 0.5 for r in rows) / n, 4),
+        "identical_pairs": sum(r["response_a"] == r["response_b"] for r in rows),
+        "swapped_judgements": 3, "position_consistency": consistency, "resumed_rows": 0}
+    # 2 chunks (batch_size 2, 3 prompts): each samples twice, and scores once per option pair
+    # ((A)/(B) for `better`, Yes/No for `harmful`)
+    assert (metrics["policy_calls"], metrics["judge_calls"]) == (4, 4)
+    policy, judge = metrics["generation"]["policy"], metrics["generation"]["judge"]
+    assert (policy["calls"], policy["prompts"], policy["score_calls"]) == (4, 2 * 3, 0)
+    # scored prompts: 2 orders of `better` + replies A and B for `harmful`, per prompt
+    assert (judge["calls"], judge["score_calls"], judge["scored_prompts"]) == (0, 4, 4 * 3)
+    assert (f"feedback: 3 pairs, position-consistent {consistency * 100:.0f} %, "
+            f"mean confidence {confidence:.2f}") in result.output
+    logged = [json.loads(line) for line in (runs / "feedback" / "metrics.jsonl").open()]
+    assert [(e["chunk"], e["pairs"]) for e in logged if e["event"] == "chunk"] == [(0, 2), (1, 1)]
 
     again = CliRunner().invoke(train, args)
     assert again.exit_code == 0, again.output

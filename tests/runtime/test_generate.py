@@ -60,17 +60,50 @@ def test_output_is_the_decoded_new_tokens_only(tiny_model: LoadedModel) -> None:
     assert "<|im_start|>" not in text and "France" not in text
 
 
+def tokens_until_stop(loaded: LoadedModel, prompt: str, stops: tuple[str, ...]) -> int:
+    """How many greedy tokens the prompt gets, alone, until its new text holds a stop string."""
+    tokenizer = loaded.tokenizer
+    ids = tokenizer(GenerationEngine(loaded).render(prompt), add_special_tokens=False,
+                    return_tensors="pt")
+    with torch.inference_mode():
+        out = loaded.model.generate(**ids, max_new_tokens=16, min_new_tokens=16, do_sample=False,
+                                    pad_token_id=tokenizer.pad_token_id)
+    new = out[0, ids["input_ids"].shape[1]:].tolist()
+    return next((k for k in range(1, len(new) + 1)
+                 if any(s in tokenizer.decode(new[:k], skip_special_tokens=True) for s in stops)),
+                len(new))
+
+
 def test_stop_sequences_truncate_and_end_generation_early(tiny_model: LoadedModel) -> None:
     engine = GenerationEngine(tiny_model, batch_size=2)
     full_settings = GenerationSettings(max_new_tokens=16, min_new_tokens=16, temperature=0)
     full = engine.generate(PROMPTS[:2], full_settings)
     tokens_full = engine.stats["generated_tokens"]
+    assert tokens_full == 2 * 16
     stops = (full[0][10:14], full[1][8:11])  # strings that occur early in each output
     cut = engine.generate(PROMPTS[:2], GenerationSettings(
         max_new_tokens=16, min_new_tokens=16, temperature=0, stop=stops))
     assert cut == [truncate_at_stop(full[0], stops), truncate_at_stop(full[1], stops)]
     assert all(len(c) < len(f) for c, f in zip(cut, full, strict=True))
-    assert engine.stats["generated_tokens"] - tokens_full < tokens_full  # stopped early
+    # each row stopped at the token that completed a stop string
+    expected = [tokens_until_stop(tiny_model, p, stops) for p in PROMPTS[:2]]
+    assert engine.stats["generated_tokens"] - tokens_full == sum(expected) < tokens_full
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a row cut by a stop string before its batch ends "
+                   "is counted one token too many (the first padding token)")
+def test_generated_tokens_of_a_row_stopped_before_its_batch_ends(
+        tiny_model: LoadedModel) -> None:
+    engine = GenerationEngine(tiny_model, batch_size=2)
+    full = engine.generate(PROMPTS[:2], GenerationSettings(max_new_tokens=16, min_new_tokens=16,
+                                                           temperature=0))
+    stops = (full[0][10:14],)  # only in the first output: the second runs all 16 tokens
+    assert stops[0] not in full[1]
+    engine.stats["generated_tokens"] = 0
+    engine.generate(PROMPTS[:2], GenerationSettings(max_new_tokens=16, min_new_tokens=16,
+                                                    temperature=0, stop=stops))
+    assert engine.stats["generated_tokens"] == tokens_until_stop(tiny_model, PROMPTS[0],
+                                                                 stops) + 16
 
 
 def test_truncate_at_stop_cuts_at_the_earliest_stop() -> None:
@@ -107,7 +140,14 @@ def test_chat_prompts_use_the_chat_template(tiny_model: LoadedModel) -> None:
 def test_plain_text_mode_reads_the_prompt_as_is(tiny_model: LoadedModel) -> None:
     engine = GenerationEngine(tiny_model, use_chat_template=False)
     assert engine.render("Q: 2+2?\nA:") == "Q: 2+2?\nA:"
-    assert len(engine.generate(["Q: 2+2?\nA:"], GREEDY)) == 1
+    [text] = engine.generate(["Q: 2+2?\nA:"], GREEDY)
+    tokenizer = tiny_model.tokenizer
+    ids = tokenizer("Q: 2+2?\nA:", return_tensors="pt")  # as is: no template around it
+    with torch.inference_mode():
+        out = tiny_model.model.generate(**ids, max_new_tokens=12, do_sample=False,
+                                        pad_token_id=tokenizer.pad_token_id)
+    assert text == tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert text != GenerationEngine(tiny_model).generate(["Q: 2+2?\nA:"], GREEDY)[0]
 
 
 def test_progress_stats_and_training_flag(tiny_model: LoadedModel) -> None:
@@ -174,4 +214,7 @@ def test_greedy_generation_on_cuda_matches_cpu(tiny_model: LoadedModel) -> None:
     on_gpu = GenerationEngine(gpu, batch_size=4).generate(PROMPTS, GREEDY)
     assert on_gpu == GenerationEngine(tiny_model, batch_size=4).generate(PROMPTS, GREEDY)
     scores = GenerationEngine(gpu).score_options(PROMPTS[:2], ["(A)", "(B)"])
-    assert all(math.isfinite(s) for row in scores for s in row)
+    on_cpu = GenerationEngine(tiny_model).score_options(PROMPTS[:2], ["(A)", "(B)"])
+    assert len(scores) == len(on_cpu) == 2
+    for row, cpu in zip(scores, on_cpu, strict=True):
+        assert row == pytest.approx(cpu, abs=1e-3)

@@ -107,7 +107,8 @@ def test_cached_embedded_model_loads_without_touching_the_gguf(
     text = loaded.tokenizer.apply_chat_template([{"role": "user", "content": "hi"}],
                                                 add_generation_prompt=True, tokenize=False)
     assert text.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
-    assert loaded.tokenizer.pad_token is not None
+    assert loaded.tokenizer.pad_token == "<|im_end|>"
+    assert loaded.model.generation_config.pad_token_id == loaded.tokenizer.pad_token_id
 
 
 def test_tiny_model_loads_through_a_relative_directory(tiny_model: LoadedModel,
@@ -172,8 +173,9 @@ def test_tiny_model_is_seeded(tiny_model: LoadedModel) -> None:
     assert torch.equal(again.model.state_dict()[weight], tiny_model.model.state_dict()[weight])
     assert not torch.equal(other.model.state_dict()[weight], tiny_model.model.state_dict()[weight])
     assert tiny_model.model.config.vocab_size == len(tiny_model.tokenizer)
-    assert tiny_model.tokenizer.apply_chat_template([{"role": "user", "content": "x"}],
-                                                    add_generation_prompt=True, tokenize=False)
+    assert tiny_model.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "x"}], add_generation_prompt=True,
+        tokenize=False).endswith("<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n")
 
 
 def test_real_conversion_into_an_empty_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -192,10 +194,10 @@ def test_real_conversion_into_an_empty_cache(monkeypatch: pytest.MonkeyPatch, tm
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)  # the conversion is deterministic
     loaded = load_model(EMBEDDED, device="cpu")
-    assert loaded.source.startswith(str(fresh))
+    assert loaded.source == str(fresh)
     chat = loaded.tokenizer.apply_chat_template([{"role": "user", "content": "hi"}],
                                                 tokenize=False, add_generation_prompt=True)
-    assert "hi" in chat and chat.rstrip().endswith("assistant")
+    assert chat.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
 
 
 def test_reward_head_scores_the_last_real_token_of_each_row(tiny_model_dir: Path) -> None:
@@ -228,4 +230,6 @@ def test_value_head_gives_one_value_a_token_and_keeps_the_lm(tiny_model: LoadedM
     assert torch.count_nonzero(values) == 0  # the value head starts at zero
     torch.testing.assert_close(logits, expected)
     trainable = {name for name, p in loaded.model.named_parameters() if p.requires_grad}
-    assert {"value_head.score.weight", "value_head.score.bias"} <= trainable
+    # the whole LM and the head train together (PPO's policy and critic share the body)
+    assert trainable == {f"lm.{name}" for name, _ in tiny_model.model.named_parameters()} | {
+        "value_head.score.weight", "value_head.score.bias"}

@@ -74,6 +74,8 @@ def test_sigkill_then_rerun_gives_every_row_once(tmp_path: Path, tiny_model_dir:
     manifest = json.loads((run_dir / "critique_revision" / "manifest.json").read_text())
     assert manifest["status"] == "completed"
     assert manifest["metrics"]["resumed_rows"] == len(done_before)
+    assert {k: manifest["metrics"][k] for k in ("prompts", "revisions", "skipped_revisions")} \
+        == {"prompts": PROMPTS, "revisions": PROMPTS, "skipped_revisions": 0}  # 1 round each
 
     # chunks are seeded by their position, so the resumed file equals an uninterrupted run
     reference = tmp_path / "reference"

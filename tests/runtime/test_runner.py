@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,9 @@ from click.testing import CliRunner, Result
 
 from constlang.cli.train import train
 from constlang.compile import compile_path
+from constlang.runtime.rundir import sha256_file, sha256_json, sha256_tree
 from constlang.runtime.runner import OverrideError, apply_overrides
+from constlang.runtime.stages.sft import training_rows
 
 CONSTITUTION = """constlang 1
 
@@ -82,12 +85,39 @@ def test_train_runs_critique_revision_and_sft_then_skips_both(tmp_path: Path,
     for stage in ("critique_revision", "sft"):
         m = manifest(path, stage)
         assert m["status"] == "completed" and m["plan_hash"] == plan_hash
-        assert m["inputs_hash"].startswith("sha256:") and m["outputs_hash"].startswith("sha256:")
-        assert set(m) >= {"stage", "kind", "metrics", "timings", "started_at", "finished_at"}
-        assert (runs / stage / "metrics.jsonl").read_text().strip()
-    assert manifest(path, "critique_revision")["metrics"]["prompts"] == 3
-    assert "before" in result.output and "after" in result.output  # what changed is shown
-    assert "p0" in result.output
+        assert (m["stage"], m["kind"], m["error"]) == (stage, stage, None)
+        assert m["inputs_hash"].startswith("sha256:")
+    folder = runs / "critique_revision"
+    assert manifest(path, "critique_revision")["outputs_hash"] == sha256_json(
+        [sha256_file(folder / "rows.jsonl"), sha256_file(folder / "sft.jsonl")])
+    assert manifest(path, "sft")["outputs_hash"] == sha256_tree(runs / "sft" / "model")
+
+    metrics = manifest(path, "critique_revision")["metrics"]
+    assert {k: metrics[k] for k in ("prompts", "revisions", "skipped_revisions",
+                                    "changed_answers", "resumed_rows")} == {
+        "prompts": 3, "revisions": 3 * 2, "skipped_revisions": 0,
+        "changed_answers": sum(r["final"] != r["initial"] for r in rows), "resumed_rows": 0}
+    # 2 chunks (batch_size 2), each: respond, then critique and revise in each of 2 rounds
+    assert (metrics["generation"]["calls"], metrics["generation"]["prompts"]) == (
+        2 * (1 + 2 * 2), 3 * (1 + 2 * 2))
+    logged = [json.loads(line) for line in (folder / "metrics.jsonl").open()]
+    assert [(e["event"], e.get("chunk"), e.get("prompts")) for e in logged] == [
+        ("chunk", 0, 2), ("chunk", 1, 1), ("completed", None, 3)]
+
+    # sft trains on each distinct revision of a prompt once, batch_size 4, 1 epoch
+    sft = manifest(path, "sft")["metrics"]
+    trained = len(training_rows(folder / "sft.jsonl", "all"))
+    assert (sft["rows"], sft["steps"]) == (trained, math.ceil(trained / 4))
+    logged = [json.loads(line) for line in (runs / "sft" / "metrics.jsonl").open()]
+    steps = [e for e in logged if e["event"] == "train" and "loss" in e]
+    assert [e["step"] for e in steps] == list(range(1, sft["steps"] + 1))  # logged every step
+    assert sft["train_loss"] == pytest.approx(sum(e["loss"] for e in steps) / len(steps),
+                                              abs=1e-5)
+    assert [e["event"] for e in logged] == ["train"] * (len(steps) + 1) + ["completed"]
+
+    for row in rows:  # what changed is shown, for every prompt (3 shown at most)
+        assert f"prompt p{row['index']}: Question number {row['index']}?" in result.output
+    assert result.output.count("(unchanged)") == sum(r["final"] == r["initial"] for r in rows)
 
     first = {s: manifest(path, s) for s in ("critique_revision", "sft")}
     again = invoke(path)

@@ -101,5 +101,8 @@ def test_lora_run_saves_a_merged_model_with_a_model_card(tmp_path: Path,
     assert card == model_card(result.plan, result.plan.stage("sft"),
                               result.plan.model("tiny"), 3)
     logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert any("loss" in entry for entry in logged)
+    steps = [e for e in logged if "loss" in e]  # 2 steps: logged every step
+    assert [(e["event"], e["step"]) for e in steps] == [("train", 1), ("train", 2)]
+    assert metrics["train_loss"] == pytest.approx(sum(e["loss"] for e in steps) / 2, abs=1e-5)
+    assert [e["event"] for e in logged] == ["train"] * 3  # the two steps, then the summary
     assert not (out / "trainer").exists()
