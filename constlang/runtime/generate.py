@@ -11,7 +11,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
 from constlang import plan as P
+from constlang.runtime.decoding import (  # noqa: F401  (truncate_at_stop: re-exported)
+    Finish,
+    GeneratedRepetitionPenalty,
+    PrefillClock,
+    StopStrings,
+    finishes,
+    truncate_at_stop,
+)
 from constlang.runtime.models import LoadedModel, ModelError
+from constlang.runtime.prefix import (
+    MIN_PREFIX_TOKENS,
+    SharedPrefix,
+    common_prefix_length,
+    layout,
+)
 from constlang.runtime.sampling import hashed_seed
 
 if TYPE_CHECKING:
@@ -21,6 +35,16 @@ log = logging.getLogger(__name__)
 
 Chat = list[dict[str, str]]
 Prompt = Union[str, Chat]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One completion: its text, how it ended (EOS, the token limit, a stop string) and its
+    length in new tokens."""
+
+    text: str
+    finish: Finish
+    tokens: int
 
 
 @dataclass(frozen=True)
@@ -58,37 +82,6 @@ def batch_seed(seed: int, batch_index: int) -> int:
     return hashed_seed("batch", seed, batch_index) & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
-    """`text` up to (not including) the earliest occurrence of any stop string."""
-    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=len(text))
-    return text[:cut]
-
-
-class _StopStrings:
-    """A transformers stopping criterion: a row is done once its new text holds a stop string."""
-
-    def __init__(self, tokenizer: Any, stop: Sequence[str], prompt_width: int) -> None:
-        self.tokenizer = tokenizer
-        self.stop = tuple(stop)
-        self.prompt_width = prompt_width
-        # A token decodes to at least one character, so this many tokens cover the longest stop.
-        self.window = max(len(s) for s in stop) + 2
-        self.done: torch.Tensor | None = None
-
-    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        import torch
-
-        if self.done is None:
-            self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        tails = input_ids[:, max(self.prompt_width, input_ids.shape[1] - self.window):]
-        rows = (~self.done).nonzero().flatten().tolist()
-        texts = self.tokenizer.batch_decode(tails[rows], skip_special_tokens=True)
-        for row, text in zip(rows, texts, strict=True):
-            if any(s in text for s in self.stop):
-                self.done[row] = True
-        return self.done.clone()
-
-
 class GenerationEngine:
     """Batched generation and scoring with one loaded model.
 
@@ -96,24 +89,30 @@ class GenerationEngine:
     run `batch_size` at a time with left padding and the KV cache; results come back in input
     order. Sampling is seeded per batch from (seed, batch index): the same prompts and settings
     give the same texts; greedy decoding (temperature 0) does not depend on batching at all.
+    With `prefix_reuse`, the tokens every prompt of a call starts with are prefilled once and
+    shared (see `constlang.runtime.prefix`).
     """
 
     def __init__(self, loaded: LoadedModel, *, batch_size: int = 8,
-                 use_chat_template: bool = True) -> None:
+                 use_chat_template: bool = True, prefix_reuse: bool = True) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.batch_size = batch_size
+        self.prefix_reuse = prefix_reuse
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         self.use_chat_template = use_chat_template and self.has_chat_template
         if use_chat_template and not self.has_chat_template:
             log.warning("model '%s' has no chat template: prompts are used as plain text",
                         loaded.name)
-        self.stats: dict[str, Any] = {"calls": 0, "prompts": 0, "generated_tokens": 0,
-                                      "prompt_tokens": 0, "seconds": 0.0, "score_calls": 0,
-                                      "scored_prompts": 0, "score_seconds": 0.0}
+        self.stats: dict[str, Any] = {
+            "calls": 0, "prompts": 0, "generated_tokens": 0, "prompt_tokens": 0, "seconds": 0.0,
+            # prefill: tokens actually run before the first new token (a shared prefix once)
+            "prefill_tokens": 0, "reused_prefix_tokens": 0, "prefill_seconds": 0.0,
+            "decode_seconds": 0.0, "finished_eos": 0, "finished_length": 0, "finished_stop": 0,
+            "score_calls": 0, "scored_prompts": 0, "score_seconds": 0.0}
 
     # -- prompts ---------------------------------------------------------------------------------
     def render(self, prompt: Prompt) -> str:
@@ -179,8 +178,14 @@ class GenerationEngine:
     # -- generation ------------------------------------------------------------------------------
     def generate(self, prompts: list[str] | list[Chat], settings: GenerationSettings,
                  progress: Callable[[int], None] | None = None) -> list[str]:
-        """One completion per prompt, in input order. A prompt is a user message (str) or a full
-        chat (list of {"role","content"}); the chat template is applied with add_generation_prompt.
+        """One completion per prompt, in input order (the texts of `generate_full`)."""
+        return [g.text for g in self.generate_full(prompts, settings, progress)]
+
+    def generate_full(self, prompts: list[str] | list[Chat], settings: GenerationSettings,
+                      progress: Callable[[int], None] | None = None) -> list[Generation]:
+        """One completion per prompt, in input order, with how each ended. A prompt is a user
+        message (str) or a full chat (list of {"role","content"}); the chat template is applied
+        with add_generation_prompt.
 
         `progress`, if given, is called after each batch with the number of prompts it finished.
         """
@@ -189,62 +194,92 @@ class GenerationEngine:
         started = time.perf_counter()
         encoded = self.encode(prompts)
         self._check_context(encoded, settings.max_new_tokens)
-        texts: list[str] = [""] * len(prompts)
-        new_tokens = 0
+        results: list[Generation | None] = [None] * len(prompts)
         with self._running():
+            shared = self._shared_prefix(encoded)
             for index, rows in enumerate(self._batches(encoded)):
                 batch_start = time.perf_counter()
-                outs, count = self._generate_batch([encoded[i] for i in rows], settings,
-                                                   batch_seed(settings.seed, index))
-                for i, text in zip(rows, outs, strict=True):
-                    texts[i] = text
-                new_tokens += count
-                log.debug("batch %d: %d prompts, %d new tokens, %.2f s", index, len(rows), count,
-                          time.perf_counter() - batch_start)
+                outs = self._generate_batch([encoded[i] for i in rows], settings,
+                                            batch_seed(settings.seed, index), shared)
+                for i, out in zip(rows, outs, strict=True):
+                    results[i] = out
+                log.debug("batch %d: %d prompts, %d new tokens, %.2f s", index, len(rows),
+                          sum(o.tokens for o in outs), time.perf_counter() - batch_start)
                 if progress is not None:
                     progress(len(rows))
+        done = [r for r in results if r is not None]
         seconds = time.perf_counter() - started
+        new_tokens = sum(g.tokens for g in done)
         self.stats["calls"] += 1
         self.stats["prompts"] += len(prompts)
         self.stats["generated_tokens"] += new_tokens
         self.stats["prompt_tokens"] += sum(len(e) for e in encoded)
         self.stats["seconds"] += seconds
+        for g in done:
+            self.stats[f"finished_{g.finish}"] += 1
         log.info("generated %d completions, %d new tokens in %.1f s (%.0f tokens/s)",
                  len(prompts), new_tokens, seconds, new_tokens / max(seconds, 1e-9))
-        return texts
+        return done
 
-    def _generate_batch(self, rows: list[list[int]], settings: GenerationSettings,
-                        seed: int) -> tuple[list[str], int]:
+    def _shared_prefix(self, encoded: Sequence[Sequence[int]]) -> SharedPrefix | None:
+        """The prefilled head every prompt of the call shares, when it is long enough."""
+        n = common_prefix_length(encoded) if self.prefix_reuse and len(encoded) > 1 else 0
+        if n < MIN_PREFIX_TOKENS:
+            return None
+        shared = SharedPrefix(self.model, encoded[0][:n], self.loaded.device)
+        self.stats["prefill_tokens"] += n
+        self.stats["prefill_seconds"] += shared.seconds
+        return shared
+
+    def _generate_batch(self, rows: list[list[int]], settings: GenerationSettings, seed: int,
+                        shared: SharedPrefix | None = None) -> list[Generation]:
         import torch
 
-        ids, mask = self._pad_left(rows)
+        pad = self.tokenizer.pad_token_id
+        if shared is not None:
+            p = len(shared)
+            ids, mask = layout(shared.ids, [r[p:] for r in rows], pad, self.loaded.device)
+            reused = p * len(rows)
+        else:
+            ids, mask = self._pad_left(rows)
+            reused = 0
         eos = self._eos_ids()
+        clock = PrefillClock()
+        processors: list[Any] = [clock]
+        if settings.repetition_penalty != 1.0:
+            processors.insert(0, GeneratedRepetitionPenalty(settings.repetition_penalty,
+                                                            ids.shape[1]))
         kwargs: dict[str, Any] = {
             "max_new_tokens": settings.max_new_tokens, "min_new_tokens": settings.min_new_tokens,
-            "pad_token_id": self.tokenizer.pad_token_id, "eos_token_id": eos, "use_cache": True,
-            "do_sample": settings.temperature > 0,
+            "pad_token_id": pad, "eos_token_id": eos, "use_cache": True,
+            "do_sample": settings.temperature > 0, "logits_processor": processors,
         }
-        if settings.repetition_penalty != 1.0:
-            kwargs["repetition_penalty"] = settings.repetition_penalty
+        if shared is not None:
+            kwargs.update(shared.for_batch(len(rows)))
         if settings.temperature > 0:  # top_k=0 turns off transformers' default top-k of 50
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
-        if settings.stop:
-            kwargs["stopping_criteria"] = [_StopStrings(self.tokenizer, settings.stop,
-                                                        ids.shape[1])]
+        stops = StopStrings(self.tokenizer, settings.stop, ids.shape[1]) if settings.stop else None
+        if stops is not None:
+            kwargs["stopping_criteria"] = [stops]
         device = torch.device(self.loaded.device)
         forked = [device.index or 0] if device.type == "cuda" else []
+        started = time.perf_counter()
         with torch.random.fork_rng(devices=forked):  # the caller's random state is left alone
             torch.manual_seed(seed)
             out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        ended = time.perf_counter()
+        first = clock.first or ended
+        self.stats["prefill_tokens"] += int(mask.sum()) - reused
+        self.stats["reused_prefix_tokens"] += reused
+        self.stats["prefill_seconds"] += first - started
+        self.stats["decode_seconds"] += ended - first
         new = out[:, ids.shape[1]:]
-        ended = torch.isin(new, torch.tensor(eos + [self.tokenizer.pad_token_id],
-                                             device=new.device))
-        # Tokens up to and including the first EOS; a row cut by a stop string is padded after.
-        counts = torch.where(ended.any(1), ended.int().argmax(1) + 1, new.shape[1])
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
         if settings.stop:
             texts = [truncate_at_stop(t, settings.stop) for t in texts]
-        return texts, int(counts.sum())
+        how = finishes(new, eos, stops.stopped_after if stops else {})
+        return [Generation(text, finish, tokens)
+                for text, (finish, tokens) in zip(texts, how, strict=True)]
 
     # -- scoring ---------------------------------------------------------------------------------
     def score_options(self, prompts: list[str] | list[Chat],

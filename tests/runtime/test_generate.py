@@ -90,8 +90,6 @@ def test_stop_sequences_truncate_and_end_generation_early(tiny_model: LoadedMode
     assert engine.stats["generated_tokens"] - tokens_full == sum(expected) < tokens_full
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a row cut by a stop string before its batch ends "
-                   "is counted one token too many (the first padding token)")
 def test_generated_tokens_of_a_row_stopped_before_its_batch_ends(
         tiny_model: LoadedModel) -> None:
     engine = GenerationEngine(tiny_model, batch_size=2)
