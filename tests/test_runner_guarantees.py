@@ -1,5 +1,5 @@
-"""The runner clears a stage's folder only once its runner has loaded the inputs: a stage whose
-inputs changed and cannot load keeps the earlier run's artifacts and completed manifest."""
+"""What the runner promises whatever the kind: the inputs hash covers what a runner adds, and a
+stage's folder is cleared only once its runner has loaded the inputs."""
 
 from __future__ import annotations
 
@@ -16,9 +16,21 @@ from rich.console import Console  # noqa: E402
 
 from constlang.compile import compile_path  # noqa: E402
 from constlang.runtime.rundir import Manifest, RunDir, now_iso  # noqa: E402
-from constlang.runtime.runner import RunError, run_plan  # noqa: E402
+from constlang.runtime.runner import RunError, inputs_hash, run_plan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_inputs_hash_covers_what_the_runner_adds_and_nothing_else() -> None:
+    result = compile_path(ROOT / "constitutions" / "minimal.const")
+    assert result.plan is not None
+    stage = result.plan.stage("critique_revision")
+
+    def digest(extra: dict[str, object] | None) -> str:
+        return inputs_hash(result.plan, stage, result.base_dir, {}, extra)
+
+    assert digest({"policy_generation": 1}) != digest({"policy_generation": 2})
+    assert digest(None) == digest({})
 
 
 def test_an_sft_stage_that_cannot_load_keeps_the_model_it_trained_before(tmp_path: Path) -> None:
