@@ -114,15 +114,6 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean `{matches[0]}`?" if matches else None
 
 
-class CompileError(Exception):
-    """Raised by library helpers that need a valid plan; carries the diagnostics."""
-
-    def __init__(self, diagnostics: list[Diagnostic]):
-        self.diagnostics = diagnostics
-        first = diagnostics[0] if diagnostics else None
-        super().__init__(first.message if first else "compilation failed")
-
-
 class UserError(Exception):
     """A failure the user can act on: the input has errors, or the work asked for failed.
 

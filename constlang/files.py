@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -34,7 +35,10 @@ def atomic_write_bytes(path: Path, data: bytes, *, make_parents: bool = False) -
     """
     path = Path(path)
     if path.is_symlink():
-        path = path.resolve()
+        try:
+            path = path.resolve()
+        except RuntimeError:  # a symlink loop, before Python 3.13: an OSError like any other
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
@@ -88,7 +92,12 @@ def publish_dir(staging: Path, final: Path) -> Path:
     if final.exists():
         stale = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.stale"
         os.replace(final, stale)
-    os.replace(staging, final)
+    try:
+        os.replace(staging, final)
+    except BaseException:
+        if stale is not None:
+            os.replace(stale, final)  # put the old version back rather than leave none
+        raise
     fsync_dir(final.parent)
     if stale is not None:
         shutil.rmtree(stale, ignore_errors=True)

@@ -127,8 +127,14 @@ class Plan(Strict):
             stage = next((s for s in self.stages if s.name == name), None)
             if stage is None:
                 return None
-            setting = BY_NAME[stage.kind].base_model
-            following = getattr(stage.settings, setting, None) if setting else None
+            record = BY_NAME[stage.kind]
+            following = getattr(stage.settings, record.base_model or "", None)
+            if following is None and record.default_model is not None:
+                # left out (a plan written by hand): the default the compiler would fill in
+                upstream_setting, setting = record.default_model
+                upstream = stage.settings.model_dump(by_alias=True).get(upstream_setting)
+                before = next((s for s in self.stages if s.name == upstream), None)
+                following = getattr(before.settings, setting, None) if before else None
             if not isinstance(following, str):
                 return None
             name = following

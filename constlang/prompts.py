@@ -123,6 +123,8 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
         chosen_q = next((q for q in pool if q.id == question), pool[0] if pool else None)
         if chosen_q is not None:
             variables["question"] = question_vars(chosen_q)
+        elif "question" in step_spec(stage.kind, step.name).provides:
+            continue  # e.g. a rationale with only pointwise questions: the step never runs
         provided = step_variables(stage.kind, step.name, variables)
         used = {k: v for k, v in provided.items() if k in step.variables}
         out.append(RenderedStep(step.name, step.template, step.model,

@@ -246,6 +246,18 @@ def test_render_feedback_shows_pairwise_and_pointwise_steps(demo: Path) -> None:
     assert "Is it harmful? Answer Yes or No.\n" in r.output
 
 
+def test_render_leaves_out_a_rationale_no_pairwise_question_asks_for(demo: Path) -> None:
+    text = DEMO.replace("judge = m  prompts = d }",
+                        "judge = m  prompts = d  questions = [is_harmful]  chain_of_thought = "
+                        "true }")
+    (demo / "pointwise.const").write_text(text, "utf-8")
+    r = invoke("render", "pointwise.const", "--stage", "feedback")
+    assert r.exit_code == 0, r.output
+    steps = [line for line in r.output.splitlines() if line.startswith("── ")]
+    assert steps == ["── respond · template respond_prompt · policy sft (stage) ──",
+                     "── pointwise · template pointwise_prompt · model m ──"]
+
+
 def test_render_a_shipped_constitution(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     plan = compile_path(CONSTITUTIONS / "harmless.const").plan

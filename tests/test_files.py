@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
+
+import pytest
 
 from constlang.files import atomic_write_text, publish_dir, staging_dir
 
@@ -35,6 +38,14 @@ def test_atomic_write_goes_through_a_symlink(tmp_path: Path) -> None:
     assert real.read_text("utf-8") == "new"
 
 
+def test_atomic_write_through_a_symlink_loop_is_an_os_error(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OSError) as info:  # the CLI reports OSErrors as "cannot write"
+        atomic_write_text(tmp_path / "a", "x")
+    assert info.value.errno == errno.ELOOP
+
+
 def test_atomic_write_to_a_device_writes_in_place() -> None:
     before = os.stat("/dev/null")
     atomic_write_text(Path("/dev/null"), "discarded")
@@ -51,4 +62,14 @@ def test_publish_dir_replaces_the_old_folder_whole(tmp_path: Path) -> None:
     (staging / "new.bin").write_text("new", "utf-8")
     publish_dir(staging, final)
     assert sorted(p.name for p in final.iterdir()) == ["new.bin"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_publish_dir_that_fails_keeps_the_old_folder(tmp_path: Path) -> None:
+    final = tmp_path / "model"
+    final.mkdir()
+    (final / "old.bin").write_text("old", "utf-8")
+    with pytest.raises(OSError):
+        publish_dir(tmp_path / "no such staging folder", final)
+    assert sorted(p.name for p in final.iterdir()) == ["old.bin"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

@@ -257,3 +257,16 @@ def test_lookup_helpers(compile_text: Compile) -> None:
     assert [s.name for s in plan.program("feedback").steps] == ["respond", "compare"]
     with pytest.raises(KeyError):
         plan.stage("nope")
+
+
+def test_base_model_follows_stages_and_the_default_of_a_model_left_out(compile_text: Compile,
+                                                                        ) -> None:
+    plan = plan_of(compile_text, BASE)
+    assert plan.base_model("feedback") is None  # a feedback stage trains no weights
+    assert plan.base_model("sft").id == "m"
+    data = json.loads(plan.to_json())
+    for stage in data["stages"]:
+        if stage["kind"] == "sft":
+            stage["settings"]["model"] = None  # a plan written by hand may leave it out
+    by_hand = Plan.model_validate(data)
+    assert by_hand.base_model("sft").id == "m"  # the critique_revision stage's model

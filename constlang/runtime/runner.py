@@ -123,12 +123,12 @@ def inputs_hash(plan: P.Plan, stage: Any, base_dir: Path, upstream: dict[str, st
     s = stage.settings
     refs: dict[str, Any] = {}
     for key, info in type(s).model_fields.items():
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        schema = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         value = getattr(s, key)
-        kinds = str(extra.get("ref", "")).split("|")
-        if not extra.get("ref") or value is None:
+        kinds = str(schema.get("ref", "")).split("|")
+        if not schema.get("ref") or value is None:
             continue
-        if extra.get("selection"):
+        if schema.get("selection"):
             pools: dict[str, list[Any]] = {"principle": plan.principles,
                                            "example": plan.examples, "question": plan.questions}
             pool = pools[kinds[0]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +65,19 @@ def model_card(plan: P.Plan, stage: Any, base: P.Model, rows: int) -> str:
     )
 
 
-def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDir,
-            out: StageDir, device: str, on_ready: Callable[[], None] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Fine-tune the stage's model on the upstream revisions; save it as the stage's model.
+@dataclass
+class SFTInputs:
+    """What an sft stage trains: its rows, and the base model loaded with its tokenizer."""
 
-    `on_ready` is called once the data and the model are loaded, before anything is written.
-    """
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    stage: Any
+    rows: list[dict[str, Any]]
+    base: P.Model
+    loaded: Any  # constlang.runtime.models.LoadedModel
 
+
+def load_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDir,
+             device: str) -> SFTInputs:
+    """Read the upstream revisions and load the base model; writes nothing."""
     from constlang.runtime.models import load_model
 
     stage = plan.stage(stage_name)
@@ -82,9 +86,17 @@ def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDir
     base = plan.base_model(stage_name)
     if base is None:
         raise SFTDataError(f"stage `{stage_name}` names no model to fine-tune")
-    loaded = load_model(base, device=device, base_dir=base_dir)
-    if on_ready:
-        on_ready()
+    return SFTInputs(stage, rows, base, load_model(base, device=device, base_dir=base_dir))
+
+
+def train_sft(plan: P.Plan, inputs: SFTInputs, *, out: StageDir, device: str,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Fine-tune the loaded model on the rows; save it as the stage's model."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    s: P.SFTSettings = inputs.stage.settings
+    rows, loaded = inputs.rows, inputs.loaded
     config = T.trainer_config(SFTConfig, s, out, device, len(rows))
     with T.quiet_trainer():
         trainer = SFTTrainer(model=loaded.model, args=config,
@@ -92,9 +104,22 @@ def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDir
                              processing_class=loaded.tokenizer, peft_config=T.lora_config(s),
                              callbacks=[T.report_callback(out.metrics, progress)])
     result = T.train(trainer)
-    T.save_model(trainer.model, loaded.tokenizer, out, model_card(plan, stage, base, len(rows)),
-                 lora=s.lora)
+    card = model_card(plan, inputs.stage, inputs.base, len(rows))
+    T.save_model(trainer.model, loaded.tokenizer, out, card, lora=s.lora)
     return T.train_metrics(result, len(rows))
+
+
+def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDir,
+            out: StageDir, device: str, on_ready: Callable[[], None] | None = None,
+            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Fine-tune the stage's model on the upstream revisions; save it as the stage's model.
+
+    `on_ready` is called once the data and the model are loaded, before anything is written.
+    """
+    inputs = load_sft(plan, stage_name, base_dir=base_dir, upstream=upstream, device=device)
+    if on_ready:
+        on_ready()
+    return train_sft(plan, inputs, out=out, device=device, progress=progress)
 
 
 class SFTRunner(StageRunner):
@@ -103,16 +128,17 @@ class SFTRunner(StageRunner):
     kind = "sft"
 
     def load(self) -> None:
-        pass  # run_sft loads the data and the model, then calls back before writing
-
-    def run(self) -> dict[str, Any]:
         ctx, s = self.ctx, self.ctx.settings
         ctx.say(f"fine-tuning on the revisions of `{s.from_}` (rounds = {s.rounds}, "
                 f"{s.epochs:g} epoch(s)) on {ctx.device}")
+        self.inputs = load_sft(ctx.plan, ctx.name, base_dir=ctx.base_dir,
+                               upstream=ctx.run.stage(s.from_), device=ctx.device)
+
+    def run(self) -> dict[str, Any]:
+        ctx = self.ctx
         with ctx.progress("training") as update:
-            metrics = run_sft(ctx.plan, ctx.name, base_dir=ctx.base_dir,
-                              upstream=ctx.run.stage(s.from_), out=ctx.folder, device=ctx.device,
-                              progress=lambda step, total: update(completed=step, total=total))
+            metrics = train_sft(ctx.plan, self.inputs, out=ctx.folder, device=ctx.device,
+                                progress=lambda step, total: update(completed=step, total=total))
         ctx.timings["train_s"] = metrics["seconds"]
         ctx.say(f"saved {ctx.folder.model} (loss {metrics['train_loss']:.4f}, "
                 f"{metrics['steps']} steps)")

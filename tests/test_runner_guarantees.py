@@ -1,0 +1,60 @@
+"""What the runner promises whatever the kind: the inputs hash covers what a runner adds, and a
+stage's folder is cleared only once its runner has loaded the inputs."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="the runtime needs torch")
+pytest.importorskip("transformers", reason="the runtime needs transformers")
+
+from rich.console import Console  # noqa: E402
+
+from constlang.compile import compile_path  # noqa: E402
+from constlang.runtime.rundir import Manifest, RunDir, now_iso  # noqa: E402
+from constlang.runtime.runner import RunError, inputs_hash, run_plan  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_inputs_hash_covers_what_the_runner_adds_and_nothing_else() -> None:
+    result = compile_path(ROOT / "constitutions" / "minimal.const")
+    assert result.plan is not None
+    stage = result.plan.stage("critique_revision")
+
+    def digest(extra: dict[str, object] | None) -> str:
+        return inputs_hash(result.plan, stage, result.base_dir, {}, extra)
+
+    assert digest({"policy_generation": 1}) != digest({"policy_generation": 2})
+    assert digest(None) == digest({})
+
+
+def test_an_sft_stage_that_cannot_load_keeps_the_model_it_trained_before(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "constitutions" / "minimal.const", tmp_path)
+    shutil.copytree(ROOT / "constitutions" / "data", tmp_path / "data")
+    result = compile_path(tmp_path / "minimal.const")
+    assert result.plan is not None
+    run = RunDir(tmp_path / "runs")
+    # the upstream stage completed, but its training rows are gone
+    run.stage("critique_revision").write_manifest(Manifest(
+        stage="critique_revision", kind="critique_revision", status="completed",
+        inputs_hash="sha256:a", plan_hash="sha256:b", outputs_hash="sha256:c",
+        started_at=now_iso()))
+    sft = run.stage("sft")
+    sft.model.mkdir(parents=True)
+    (sft.model / "weights").write_text("trained earlier")
+    sft.write_manifest(Manifest(stage="sft", kind="sft", status="completed",
+                                inputs_hash="sha256:other inputs", plan_hash="sha256:b",
+                                outputs_hash="sha256:d", started_at=now_iso()))
+
+    with pytest.raises(RunError, match="no training data"):
+        run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path, stages=["sft"],
+                 device="cpu", console=Console(file=io.StringIO()))
+
+    assert (sft.model / "weights").read_text() == "trained earlier"
+    manifest = sft.read_manifest()
+    assert manifest is not None and manifest.status == "completed"
