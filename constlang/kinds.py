@@ -49,6 +49,10 @@ class StepSpec:
     provides: tuple[str, ...]  # the variables the runtime passes to the template
     repeat_setting: str | None = None  # a stage setting giving the repeat count
     when: When = When.ALWAYS
+    # few-shot examples become earlier chat turns: the example fields they need, the last one
+    # answering (empty: the step gets no example turns)
+    few_shot: tuple[str, ...] = ()
+    question_kind: str | None = None  # the kind of question the step asks, if it asks one
 
 
 @dataclass(frozen=True)
@@ -142,10 +146,12 @@ KINDS: tuple[StageKind, ...] = (
         steps=(
             StepSpec("respond", "respond_template", "model", "generate", _RESPOND),
             StepSpec("critique", "critique_template", "model", "generate",
-                     ("prompt", "response", "principle", "examples", "round"), "revisions"),
+                     ("prompt", "response", "principle", "examples", "round"), "revisions",
+                     few_shot=("critique",)),
             StepSpec("revise", "revision_template", "model", "generate",
                      ("prompt", "response", "critique", "principle", "examples", "round"),
-                     "revisions", When.CRITIQUE_ASKS_FOR_CHANGE),
+                     "revisions", When.CRITIQUE_ASKS_FOR_CHANGE,
+                     few_shot=("critique", "revision")),
         ),
         samples=("principles", "principle"), base_model="model"),
     StageKind(
@@ -162,13 +168,13 @@ KINDS: tuple[StageKind, ...] = (
             StepSpec("respond", "respond_template", "policy", "generate", _RESPOND),
             StepSpec("rationale", "rationale_template", "judge", "generate",
                      ("prompt", "response_a", "response_b", "question", "examples"),
-                     when=When.CHAIN_OF_THOUGHT),
+                     when=When.CHAIN_OF_THOUGHT, question_kind="pairwise"),
             StepSpec("compare", "compare_template", "judge", "score",
                      ("prompt", "response_a", "response_b", "question", "examples", "rationale"),
-                     when=When.PAIRWISE_QUESTIONS),
+                     when=When.PAIRWISE_QUESTIONS, question_kind="pairwise"),
             StepSpec("pointwise", "pointwise_template", "judge", "score",
                      ("prompt", "response", "question", "examples"),
-                     when=When.POINTWISE_QUESTIONS),
+                     when=When.POINTWISE_QUESTIONS, question_kind="pointwise"),
         ),
         stage_refs={"policy": ("sft", "dpo", "ppo")}, samples=("questions", "question")),
     StageKind(

@@ -33,8 +33,6 @@ PLACEHOLDERS = {
 
 Chat = list[dict[str, str]]
 
-# Steps whose few-shot examples become earlier chat turns, and the example field that answers.
-FEW_SHOT_ANSWERS = {"critique": ("critique",), "revise": ("critique", "revision")}
 
 
 @dataclass
@@ -67,13 +65,13 @@ def example_vars(e: P.Example) -> dict[str, Any]:
     return _fields(e, EXAMPLE_FIELDS)
 
 
-def few_shot_turns(step: P.ProgramStep, examples: list[dict[str, Any]]) -> Chat:
+def few_shot_turns(kind: str, step: P.ProgramStep, examples: list[dict[str, Any]]) -> Chat:
     """Few-shot examples as earlier chat turns: the step's own template rendered for each
     example, answered by the example's critique or revision. Small chat models follow this far
     better than examples pasted into one message. A template that declares `examples` lays
     them out itself, so it gets no turns."""
-    needed = FEW_SHOT_ANSWERS.get(step.name)
-    if needed is None or "examples" in step.variables:
+    needed = step_spec(kind, step.name).few_shot
+    if not needed or "examples" in step.variables:
         return []
     turns: Chat = []
     for ex in examples:
@@ -118,7 +116,7 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
                                      **PLACEHOLDERS}
         if chosen_p is not None:
             variables["principle"] = principle_vars(chosen_p)
-        wanted_kind = "pointwise" if step.name == "pointwise" else "pairwise"
+        wanted_kind = step_spec(stage.kind, step.name).question_kind
         pool = [q for q in questions if q.kind == wanted_kind]
         chosen_q = next((q for q in pool if q.id == question), pool[0] if pool else None)
         if chosen_q is not None:
@@ -129,7 +127,7 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
         used = {k: v for k, v in provided.items() if k in step.variables}
         out.append(RenderedStep(step.name, step.template, step.model,
                                 render(step.source, used).strip(),
-                                few_shot_turns(step, examples)))
+                                few_shot_turns(stage.kind, step, examples)))
     return out
 
 

@@ -59,7 +59,7 @@ def require_training_extras() -> None:
               show_default=True, help="Where models run.")
 def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[str, ...],
           dry_run: bool, device: str) -> None:
-    """Run a constitution's training stages (critique_revision, sft and feedback so far).
+    """Run a constitution's training stages in plan order.
 
     Each stage writes runs/<name>/<stage>/ with a manifest.json; a completed stage with the
     same inputs is skipped, an interrupted one resumes.

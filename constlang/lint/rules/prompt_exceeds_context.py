@@ -54,7 +54,8 @@ def _budget(ctx: LintContext, stage: Any, step: P.ProgramStep) -> tuple[int, P.M
     policy = ctx.policy_model(s.policy) if stage.kind == "feedback" else None
     out_tokens = getattr(s, "max_new_tokens", None) if stage.kind == "ppo" else None
     chosen = set(getattr(s, "examples", []))
-    turns = few_shot_turns(step, [example_vars(e) for e in ctx.plan.examples if e.id in chosen])
+    examples = [example_vars(e) for e in ctx.plan.examples if e.id in chosen]
+    turns = few_shot_turns(stage.kind, step, examples)
     text += "".join(t["content"] for t in turns)
     total = math.ceil(len(text) / CHARS_PER_TOKEN) + PROMPT_TOKENS
     for name in GENERATED:

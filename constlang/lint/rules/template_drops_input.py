@@ -50,7 +50,7 @@ def _where(ctx: LintContext, stage: Any, setting: str, template: str) -> Span:
 
 def check(ctx: LintContext) -> Iterator[Finding]:
     from constlang.kinds import BY_NAME
-    from constlang.prompts import FEW_SHOT_ANSWERS
+    from constlang.prompts import step_spec
 
     for program in ctx.plan.programs:
         stage = ctx.plan.stage(program.stage)
@@ -59,7 +59,8 @@ def check(ctx: LintContext) -> Iterator[Finding]:
         for step in program.steps:
             used = uses(step.source)
             shows_examples = shows_examples or "examples" in used or (
-                step.name in FEW_SHOT_ANSWERS and "examples" not in step.variables)
+                bool(step_spec(stage.kind, step.name).few_shot)
+                and "examples" not in step.variables)
             missing = [r for r in REQUIRED.get(step.name, ()) if r not in used and not (
                 "." in r and _bare(step.source, r.split(".")[0]))]
             if missing:

@@ -83,7 +83,7 @@ class CritiqueRevision:
     def _turns(self, step: P.ProgramStep, variables: dict[str, Any]) -> Chat:
         """The chat a step sends: few-shot example turns, then the rendered request."""
         if step.name not in self._few_shot:
-            self._few_shot[step.name] = few_shot_turns(step, self.examples)
+            self._few_shot[step.name] = few_shot_turns(self.stage.kind, step, self.examples)
         text = render_step(self.stage.name, self.stage.kind, step,
                            {**variables, "examples": self.examples})
         return [*self._few_shot[step.name], {"role": "user", "content": text}]

@@ -8,17 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("torch", reason="the runtime needs torch")
-pytest.importorskip("transformers", reason="the runtime needs transformers")
-
 from rich.console import Console  # noqa: E402
 
 from constlang.compile import compile_path  # noqa: E402
 from constlang.runtime.rundir import Manifest, RunDir, now_iso  # noqa: E402
 from constlang.runtime.runner import RunError, inputs_hash, run_plan  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_inputs_hash_covers_what_the_runner_adds_and_nothing_else() -> None:
