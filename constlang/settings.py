@@ -40,6 +40,12 @@ class CritiqueRevisionSettings(Strict):
     no_critique_marker: str = Field(
         "no critique needed", description="Phrase that marks an answer needing no change."
     )
+    keep_truncated: bool = Field(
+        False, description="Keep revisions cut off at max_new_tokens as SFT targets.")
+    drop_unchanged: bool = Field(
+        True, description="Leave out revisions (nearly) identical to the reply they revise.")
+    drop_meta: bool = Field(
+        True, description="Leave out revisions that comment on the reply instead of being one.")
     batch_size: int = Field(8, ge=1, le=4096, description="Prompts generated together.")
     seed: int = Field(0, ge=0, le=MAX_SEED,
                       description="Seed for principle sampling and generation.")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from constlang.files import atomic_write_text
 
-Status = Literal["running", "completed", "failed"]
+Status = Literal["running", "completed", "failed", "interrupted"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.jsonl"
@@ -24,6 +24,7 @@ ROWS = "rows.jsonl"
 SFT_DATA = "sft.jsonl"
 PREFERENCES = "preferences.jsonl"
 MODEL = "model"
+PARTIAL = "partial.json"
 TRAINER = "trainer"
 
 
@@ -163,6 +164,12 @@ class StageDir:
     def preferences(self) -> Path:
         """feedback: the preference pairs with their labels (JSONL)."""
         return self.path / PREFERENCES
+
+    @property
+    def partial(self) -> Path:
+        """The state of the chunk in flight (e.g. its finished rounds), so an interrupted run
+        resumes inside a chunk, not from its start."""
+        return self.path / PARTIAL
 
     @property
     def model(self) -> Path:

@@ -250,7 +250,8 @@ def run_stage(runner: StageRunner) -> StageOutcome:
     try:
         runner.load()
         if old and old.inputs_hash == digest:
-            ctx.say("resuming an interrupted run")
+            how = "failed" if old.status == "failed" else "was interrupted"
+            ctx.say(f"the last run {how}; continuing from what it saved")
         else:
             if old:
                 ctx.say("inputs changed since the last run; starting over")
@@ -259,6 +260,11 @@ def run_stage(runner: StageRunner) -> StageOutcome:
         begun = True
         metrics = runner.run()
         outputs = runner.outputs()
+    except KeyboardInterrupt:
+        if begun:  # what was saved stays; a rerun with the same inputs continues from it
+            folder.write_manifest(manifest.model_copy(update={
+                "status": "interrupted", "finished_at": now_iso()}))
+        raise
     except Exception as exc:
         message = user_message(stage.name, exc)
         if begun:

@@ -11,6 +11,7 @@ import pytest
 from constlang import plan as P
 from constlang.compile import compile_path
 from constlang.runtime.data import DataError, read_prompts
+from constlang.runtime.generate import Generation
 from constlang.runtime.rundir import StageDir
 from constlang.runtime.stages.critique_revision import CritiqueRevision
 
@@ -70,6 +71,11 @@ class FakeEngine:
         self.skip = skip
         self.no_critique = no_critique
 
+    def generate_full(self, prompts: list[list[dict[str, str]]], settings: Any,
+                      progress: Any = None) -> list[Generation]:
+        return [Generation(t, "eos", len(t.split())) for t in self.generate(prompts, settings,
+                                                                              progress)]
+
     def generate(self, prompts: list[list[dict[str, str]]], settings: Any,
                  progress: Any = None) -> list[str]:
         self.chats.append(list(prompts))
@@ -125,16 +131,21 @@ def test_program_runs_answer_then_critique_and_revision_rounds(tmp_path: Path) -
     out = rows(tmp_path)
     assert [r["index"] for r in out] == [0, 1, 2]
     row = out[0]
-    assert set(row) == {"index", "prompt_id", "prompt", "initial", "rounds", "final", "messages",
-                        "plan_hash"}
+    assert set(row) == {"index", "prompt_id", "prompt", "initial", "initial_finish",
+                        "initial_tokens", "rounds", "final", "messages", "plan_hash"}
+    assert (row["initial_finish"], row["initial_tokens"]) == ("eos", 3)  # the fake's word count
     assert row["prompt_id"] == "q0" and row["prompt"] == "PROMPT-0"
     assert row["initial"] == "answer to PROMPT-0"
     assert row["rounds"] == [
         {"round": 1, "principle": chosen[0].id, "critique": "critique of [answer to PROMPT-0]",
-         "revision": "revised(answer to PROMPT-0)", "skipped": False},
+         "revision": "revised(answer to PROMPT-0)", "skipped": False,
+         "critique_finish": "eos", "critique_tokens": 5, "revision_finish": "eos",
+         "revision_tokens": 3},
         {"round": 2, "principle": chosen[1].id,
          "critique": "critique of [revised(answer to PROMPT-0)]",
-         "revision": "revised(revised(answer to PROMPT-0))", "skipped": False},
+         "revision": "revised(revised(answer to PROMPT-0))", "skipped": False,
+         "critique_finish": "eos", "critique_tokens": 5, "revision_finish": "eos",
+         "revision_tokens": 3},
     ]
     assert row["final"] == "revised(revised(answer to PROMPT-0))"
     assert row["messages"] == [{"role": "user", "content": "PROMPT-0"},
@@ -253,3 +264,49 @@ def test_read_prompts_errors_name_the_line(tmp_path: Path, text: str, message: s
 def test_missing_prompt_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="prompt file not found: .*nope.jsonl"):
         read_prompts(P.Dataset(id="d", path="nope.jsonl"), tmp_path)
+
+
+class InterruptingEngine(FakeEngine):
+    """A FakeEngine that is interrupted (Ctrl-C) at its n-th call."""
+
+    def __init__(self, at_call: int) -> None:
+        super().__init__()
+        self.at_call = at_call
+
+    def generate(self, prompts: list[list[dict[str, str]]], settings: Any,
+                 progress: Any = None) -> list[str]:
+        if len(self.calls) + 1 == self.at_call:
+            raise KeyboardInterrupt
+        return super().generate(prompts, settings, progress)
+
+
+def test_an_interrupted_chunk_resumes_from_its_last_finished_round(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=2)  # one chunk of 2 prompts, 2 rounds
+    out = StageDir(tmp_path, "out")
+    with pytest.raises(KeyboardInterrupt):  # calls: respond, critique 1, revise 1, critique 2
+        job.run(InterruptingEngine(at_call=4), prompts, out)
+    assert not out.rows.exists()  # the chunk never finished...
+    saved = json.loads(out.partial.read_text())
+    assert (saved["indices"], saved["round"]) == ([0, 1], 1)  # ...but its first round is saved
+    resumed = FakeEngine()
+    done: list[int] = []
+    metrics = job.run(resumed, prompts, out, progress=done.append)
+    assert [c[0].split("\n")[0] for c in resumed.calls] == [
+        "Here is a conversation to critique.",
+        "Here is a conversation and a critique of the assistant's reply."]  # round 2 only
+    assert sum(done) == 2 * job.generations_per_prompt()
+    assert not out.partial.exists()
+    reference = StageDir(tmp_path, "reference")
+    job.run(FakeEngine(), prompts, reference)
+    assert out.rows.read_text() == reference.rows.read_text()
+    assert metrics["prompts"] == 2 and metrics["resumed_rows"] == 0
+
+
+def test_a_saved_state_of_other_prompts_is_ignored(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=2)
+    out = StageDir(tmp_path, "out")
+    out.path.mkdir(parents=True)
+    out.partial.write_text(json.dumps({"indices": [7, 8], "round": 1}))
+    engine = FakeEngine()
+    job.run(engine, prompts, out)
+    assert len(engine.calls) == 5  # respond + 2 rounds of critique and revision

@@ -34,6 +34,11 @@ override dataset red_team {
 override stage critique_revision {
   revisions = 1
   batch_size = 2
+  # 24 tokens cut most replies, and two prompts are too few to filter: this run checks the
+  # pipeline's mechanics, not the data (the README's demo keeps the filters on)
+  keep_truncated = true
+  drop_unchanged = false
+  drop_meta      = false
 }
 
 override stage sft {

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from constlang import plan as P
 from constlang.cli.train import train
 from constlang.runtime import preferences as pref
+from constlang.runtime.generate import Generation
 from constlang.runtime.rundir import StageDir
 from constlang.runtime.sampling import QuestionSampler
 from constlang.runtime.stages.feedback import Feedback, FeedbackError
@@ -116,6 +117,11 @@ class FakeEngine:
         self.respond_calls = 0
         self.generated: list[list[str]] = []
         self.scored: list[tuple[list[str], list[str]]] = []
+
+    def generate_full(self, prompts: list[list[dict[str, str]]], settings: Any,
+                      progress: Any = None) -> list[Generation]:
+        return [Generation(t, "eos", len(t.split())) for t in self.generate(prompts, settings,
+                                                                              progress)]
 
     def generate(self, prompts: list[list[dict[str, str]]], settings: Any,
                  progress: Any = None) -> list[str]:
@@ -343,7 +349,9 @@ question harmful {{ text = "Is it harmful?"  kind = pointwise  good_answer = "No
 model tiny {{ source = "{model}"  max_new_tokens = 4 }}
 dataset d {{ path = "p.jsonl" }}
 
-stage critique_revision {{ model = tiny  prompts = d  revisions = 1  batch_size = 2 }}
+stage critique_revision {{
+  model = tiny  prompts = d  keep_truncated = true  revisions = 1  batch_size = 2
+}}
 stage sft {{ from = critique_revision  batch_size = 4  max_length = 128 }}
 stage feedback {{
   policy = sft

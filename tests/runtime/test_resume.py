@@ -25,7 +25,9 @@ principle tone {{ critique = "Find the sermon."  revision = "Drop the sermon." }
 model tiny {{ source = "{model}"  max_new_tokens = 4  temperature = 0 }}
 dataset d {{ path = "p.jsonl" }}
 
-stage critique_revision {{ model = tiny  prompts = d  revisions = 1  batch_size = 1 }}
+stage critique_revision {{
+  model = tiny  prompts = d  keep_truncated = true  revisions = 1  batch_size = 1
+}}
 """
 
 
@@ -66,7 +68,7 @@ def test_sigkill_then_rerun_gives_every_row_once(tmp_path: Path, tiny_model_dir:
     assert manifest["status"] == "running"
 
     output = run_in_process(path, run_dir)
-    assert "resuming an interrupted run" in output
+    assert "the last run was interrupted; continuing from what it saved" in output
     after = rows.read_bytes()
     assert after.startswith(before)  # rows written before the kill are kept byte for byte
     indices = [json.loads(line)["index"] for line in after.splitlines()]

@@ -32,6 +32,7 @@ stage critique_revision {{
   prompts = d
   revisions = 2
   batch_size = 2
+  keep_truncated = true  # a random tiny model never ends a reply
 }}
 stage sft {{ from = critique_revision  batch_size = 4  max_length = 128 }}
 {extra_stages}

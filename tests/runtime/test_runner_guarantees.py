@@ -54,3 +54,35 @@ def test_an_sft_stage_that_cannot_load_keeps_the_model_it_trained_before(tmp_pat
     assert (sft.model / "weights").read_text() == "trained earlier"
     manifest = sft.read_manifest()
     assert manifest is not None and manifest.status == "completed"
+
+
+def test_ctrl_c_marks_the_stage_interrupted_and_a_rerun_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from constlang.runtime.stages.critique_revision import CritiqueRevisionRunner
+
+    shutil.copy(ROOT / "constitutions" / "minimal.const", tmp_path)
+    shutil.copytree(ROOT / "constitutions" / "data", tmp_path / "data")
+    result = compile_path(tmp_path / "minimal.const")
+    assert result.plan is not None
+    monkeypatch.setattr(CritiqueRevisionRunner, "load", lambda self: None)
+
+    def interrupted(self: CritiqueRevisionRunner) -> dict[str, object]:
+        (self.ctx.folder.path / "saved-work").write_text("kept")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CritiqueRevisionRunner, "run", interrupted)
+    run = RunDir(tmp_path / "runs")
+    with pytest.raises(KeyboardInterrupt):
+        run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,
+                 stages=["critique_revision"], device="cpu", console=Console(file=io.StringIO()))
+    manifest = run.stage("critique_revision").read_manifest()
+    assert manifest is not None and manifest.status == "interrupted"
+    assert manifest.finished_at is not None
+
+    out = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,
+                 stages=["critique_revision"], device="cpu",
+                 console=Console(file=out, width=200))
+    assert "the last run was interrupted; continuing from what it saved" in out.getvalue()
+    assert (run.stage("critique_revision").path / "saved-work").read_text() == "kept"

@@ -12,10 +12,11 @@ from constlang.runtime.rundir import RunDir
 from constlang.runtime.stages.sft import SFTDataError, model_card, run_sft, training_rows
 
 
-def sft_row(index: int, round_: int, text: str, *, last: bool, skipped: bool = False) -> dict:
+def sft_row(index: int, round_: int, text: str, *, last: bool, skipped: bool = False,
+            drop: str | None = None) -> dict:
     return {"messages": [{"role": "user", "content": f"Q{index}"},
                          {"role": "assistant", "content": text}],
-            "index": index, "round": round_, "skipped": skipped, "last": last}
+            "index": index, "round": round_, "skipped": skipped, "last": last, "drop": drop}
 
 
 def write_rows(path: Path, rows: list[dict]) -> Path:
@@ -46,8 +47,19 @@ def test_last_round_keeps_the_final_answers(tmp_path: Path) -> None:
 def test_no_rows_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SFTDataError, match="does not exist"):
         training_rows(tmp_path / "missing.jsonl", "all")
-    with pytest.raises(SFTDataError, match="has no rows"):
+    with pytest.raises(SFTDataError, match="has no row worth training on"):
         training_rows(write_rows(tmp_path / "sft.jsonl", []), "all")
+
+
+def test_dropped_rows_are_never_targets(tmp_path: Path) -> None:
+    rows = [sft_row(0, 1, "a0", last=False, skipped=True, drop="skipped"),  # the first answer
+            sft_row(0, 2, "a1", last=True, drop="truncated"),
+            sft_row(1, 1, "b1", last=True), sft_row(2, 1, "c1", last=True, drop="meta")]
+    path = write_rows(tmp_path / "sft.jsonl", rows)
+    assert [r["completion"][0]["content"] for r in training_rows(path, "all")] == ["b1"]
+    assert [r["completion"][0]["content"] for r in training_rows(path, "last")] == ["b1"]
+    with pytest.raises(SFTDataError, match="sft_dropped"):
+        training_rows(write_rows(tmp_path / "none.jsonl", rows[:2]), "all")
 
 
 CONSTITUTION = """constlang 1
@@ -58,7 +70,7 @@ principle p {{ critique = "c"  revision = "r" }}
 model tiny {{ source = "{model}" }}
 dataset d {{ path = "prompts.jsonl" }}
 
-stage critique_revision {{ model = tiny  prompts = d }}
+stage critique_revision {{ model = tiny  prompts = d  keep_truncated = true }}
 stage sft {{
   from = critique_revision
   lora = true

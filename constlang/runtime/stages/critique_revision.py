@@ -20,8 +20,9 @@ from constlang.prompts import (
     principle_vars,
     render_step,
 )
+from constlang.runtime import quality as Q
 from constlang.runtime.data import PromptRow, read_prompts
-from constlang.runtime.generate import GenerationSettings
+from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.rundir import (
     MetricsLog,
     StageDir,
@@ -39,8 +40,8 @@ SHOWN_EXAMPLES = 3  # prompts whose first answer and final revision the run prin
 class Generator(Protocol):
     """What the stage needs from a generation engine (GenerationEngine, or a fake in tests)."""
 
-    def generate(self, prompts: list[Chat], settings: Any,
-                 progress: Callable[[int], None] | None = None) -> list[str]: ...
+    def generate_full(self, prompts: list[Chat], settings: Any,
+                      progress: Callable[[int], None] | None = None) -> list[Generation]: ...
 
 
 Progress = Callable[[int], None]  # advance the bar by this many finished generations
@@ -126,45 +127,65 @@ class CritiqueRevision:
 
     # -- execution ---------------------------------------------------------------------------
     def _generate(self, engine: Generator, prompts: list[Chat], step: str, round_: int,
-                  first_index: int, progress: Progress | None) -> list[str]:
+                  first_index: int, progress: Progress | None) -> list[Generation]:
         if not prompts:
             return []
         seed = call_seed(self.settings.seed, step, round_, first_index)
-        out = engine.generate(prompts, self.make_settings(self.model, seed), progress)
+        out = engine.generate_full(prompts, self.make_settings(self.model, seed), progress)
         if len(out) != len(prompts):
             raise RuntimeError(f"the engine returned {len(out)} texts for {len(prompts)} prompts")
-        return [text.strip() for text in out]
+        return [Generation(g.text.strip(), g.finish, g.tokens) for g in out]
 
     def run_chunk(self, engine: Generator, chunk: Sequence[PromptRow],
-                  progress: Progress | None = None) -> list[dict[str, Any]]:
-        """Answer, then critique and revise `revisions` times, every prompt of the chunk."""
+                  progress: Progress | None = None,
+                  checkpoint: Path | None = None) -> list[dict[str, Any]]:
+        """Answer, then critique and revise `revisions` times, every prompt of the chunk.
+
+        With a `checkpoint` path, the chunk's state is saved after the answers and after every
+        round, and a saved state for these same prompts is picked up where it stopped.
+        """
         first = chunk[0].index
         rounds = self.settings.revisions
         chosen = [self.sampler.choose(row.index, rounds) for row in chunk]
-        initial = self._generate(engine, [self.respond_prompt(r) for r in chunk], "respond", 0,
-                                 first, progress)
-        responses = list(initial)
-        history: list[list[dict[str, Any]]] = [[] for _ in chunk]
-        for k in range(1, rounds + 1):
+        state = _restore(checkpoint, chunk)
+        if state is None:
+            initial = self._generate(engine, [self.respond_prompt(r) for r in chunk], "respond",
+                                     0, first, progress)
+            state = {"indices": [r.index for r in chunk], "round": 0,
+                     "initial": [g.__dict__ for g in initial], "history": [[] for _ in chunk],
+                     "responses": [g.text for g in initial]}
+            _save(checkpoint, state)
+        elif progress:
+            progress(len(chunk) * (1 + 2 * state["round"]))
+        responses, history = state["responses"], state["history"]
+        for k in range(state["round"] + 1, rounds + 1):
             principles = [c[k - 1] for c in chosen]
             critiques = self._generate(engine, [
                 self.critique_prompt(row, responses[i], principles[i], k)
                 for i, row in enumerate(chunk)], "critique", k, first, progress)
-            todo = [i for i in range(len(chunk)) if not self.needs_no_change(critiques[i])]
+            todo = [i for i in range(len(chunk)) if not self.needs_no_change(critiques[i].text)]
             revisions = self._generate(engine, [
-                self.revision_prompt(chunk[i], responses[i], critiques[i], principles[i], k)
+                self.revision_prompt(chunk[i], responses[i], critiques[i].text, principles[i], k)
                 for i in todo], "revise", k, first, progress)
             if progress and len(todo) < len(chunk):
                 progress(len(chunk) - len(todo))  # skipped revisions count as done
             revised = dict(zip(todo, revisions, strict=True))
             for i in range(len(chunk)):
-                responses[i] = revised.get(i, responses[i])
-                history[i].append({"round": k, "principle": principles[i].id,
-                                   "critique": critiques[i], "revision": responses[i],
-                                   "skipped": i not in revised})
+                new = revised.get(i)
+                responses[i] = new.text if new else responses[i]
+                history[i].append({
+                    "round": k, "principle": principles[i].id, "critique": critiques[i].text,
+                    "revision": responses[i], "skipped": new is None,
+                    "critique_finish": critiques[i].finish, "critique_tokens": critiques[i].tokens,
+                    "revision_finish": new.finish if new else None,
+                    "revision_tokens": new.tokens if new else None})
+            state["round"] = k
+            _save(checkpoint, state)
+        initial = state["initial"]
         return [{
             "index": row.index, "prompt_id": row.prompt_id, "prompt": row.prompt,
-            "initial": initial[i], "rounds": history[i], "final": responses[i],
+            "initial": initial[i]["text"], "initial_finish": initial[i]["finish"],
+            "initial_tokens": initial[i]["tokens"], "rounds": history[i], "final": responses[i],
             "messages": [{"role": "user", "content": row.prompt},
                          {"role": "assistant", "content": responses[i]}],
             "plan_hash": self.plan_hash,
@@ -197,36 +218,110 @@ class CritiqueRevision:
 
         rows, before = process_in_chunks(
             out.rows, prompts, self.settings.batch_size,
-            lambda todo: self.run_chunk(engine, todo, progress), on_chunk=logged,
+            lambda todo: self.run_chunk(engine, todo, progress, out.partial), on_chunk=logged,
             on_resume=resumed)
-        write_sft_rows(rows, out.sft_data)
-        return summarize(rows, resumed=before, seconds=time.perf_counter() - started)
+        out.partial.unlink(missing_ok=True)
+        sft = sft_rows(rows, self.settings)
+        write_sft_rows(sft, out.sft_data)
+        return summarize(rows, sft, resumed=before, seconds=time.perf_counter() - started)
 
 
-def sft_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One conversational row per round: the prompt and that round's revision.
+def _restore(path: Path | None, chunk: Sequence[PromptRow]) -> dict[str, Any] | None:
+    """The saved state of this chunk (same prompts), or None."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = isinstance(state, dict) and state.get("indices") == [r.index for r in chunk]
+    return state if same else None
 
-    The extra columns let the sft stage choose: `last` marks the final round, `skipped` a
-    round whose revision was skipped (its text repeats the text before it).
+
+def _save(path: Path | None, state: dict[str, Any]) -> None:
+    if path is not None:
+        atomic_write_text(path, json.dumps(state, ensure_ascii=False), make_parents=True)
+
+
+def sft_rows(rows: Sequence[dict[str, Any]], settings: Any) -> list[dict[str, Any]]:
+    """One conversational row per round: the prompt and the reply after that round, with
+    `drop` saying why it is not a training target (None when it is one; see
+    quality.drop_reason). A skipped round repeats the reply before it: it shares the verdict
+    of the revision it repeats, or is dropped as `skipped` when nothing was revised yet (the
+    unrevised first answer is never a target).
+
+    The sft stage trains on the rows without a `drop`; `last` marks the final round.
     """
-    return [{"messages": [{"role": "user", "content": row["prompt"]},
-                          {"role": "assistant", "content": r["revision"]}],
-             "index": row["index"], "round": r["round"], "skipped": r["skipped"],
-             "last": r["round"] == len(row["rounds"])}
-            for row in rows for r in row["rounds"]]
+    out = []
+    for row in rows:
+        before: str = row["initial"]
+        verdict: str | None = "skipped"
+        for r in row["rounds"]:
+            if not r["skipped"]:
+                verdict = Q.drop_reason(
+                    r["revision"], before, r.get("revision_finish"), skipped=False,
+                    keep_truncated=settings.keep_truncated,
+                    drop_unchanged=settings.drop_unchanged, drop_meta=settings.drop_meta)
+            out.append({"messages": [{"role": "user", "content": row["prompt"]},
+                                     {"role": "assistant", "content": r["revision"]}],
+                        "index": row["index"], "round": r["round"], "skipped": r["skipped"],
+                        "last": r["round"] == len(row["rounds"]), "drop": verdict})
+            before = r["revision"]
+    return out
 
 
-def write_sft_rows(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sft_rows(rows))
+def write_sft_rows(rows: list[dict[str, Any]], path: Path) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     atomic_write_text(path, text, make_parents=True)
 
 
-def summarize(rows: Sequence[dict[str, Any]], *, resumed: int, seconds: float) -> dict[str, Any]:
+def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, resumed: int,
+              seconds: float) -> dict[str, Any]:
+    """The stage's metrics: counts, and the quality of what it wrote (see quality.py)."""
     rounds = [r for row in rows for r in row["rounds"]]
-    changed = sum(row["final"] != row["initial"] for row in rows)
-    return {"prompts": len(rows), "revisions": len(rounds),
-            "skipped_revisions": sum(r["skipped"] for r in rounds),
-            "changed_answers": changed, "resumed_rows": resumed, "seconds": round(seconds, 3)}
+    revised = [r for r in rounds if not r["skipped"]]
+    befores = [b for row in rows for b in [row["initial"]] + [r["revision"] for r in
+                                                                 row["rounds"]][:-1]]
+    changes = [Q.similarity(r["revision"], b) for r, b in zip(rounds, befores, strict=True)
+               if not r["skipped"]]
+    dropped = [r["drop"] for r in sft if r["drop"]]
+    return {
+        "prompts": len(rows), "revisions": len(rounds),
+        "skipped_revisions": sum(r["skipped"] for r in rounds),
+        "changed_answers": sum(row["final"] != row["initial"] for row in rows),
+        "quality": {
+            "answers": Q.text_report([r["initial"] for r in rows],
+                                     [r.get("initial_finish") for r in rows],
+                                     [r.get("initial_tokens") for r in rows]),
+            "critiques": Q.text_report([r["critique"] for r in rounds],
+                                       [r.get("critique_finish") for r in rounds],
+                                       [r.get("critique_tokens") for r in rounds]),
+            "revisions": {
+                **Q.text_report([r["revision"] for r in revised],
+                                [r.get("revision_finish") for r in revised],
+                                [r.get("revision_tokens") for r in revised]),
+                "unchanged_share": Q.share([c == 1.0 for c in changes]),
+                "nearly_unchanged_share": Q.share([c >= Q.NEARLY_SAME for c in changes]),
+                "meta_share": Q.share([Q.is_meta(r["revision"]) for r in revised]),
+            },
+        },
+        "sft_rows": len(sft) - len(dropped),
+        "sft_dropped": {reason: dropped.count(reason) for reason in sorted(set(dropped))},
+        "resumed_rows": resumed, "seconds": round(seconds, 3)}
+
+
+def quality_line(stage: str, metrics: dict[str, Any]) -> str:
+    """e.g. `critique_revision: 16 revisions, 81 % ended with EOS, 6 % unchanged, ...`."""
+    q = metrics["quality"]["revisions"]
+
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{x * 100:.0f} %"
+
+    dropped = ", ".join(f"{n} {why}" for why, n in metrics["sft_dropped"].items()) or "none"
+    return (f"{stage}: {q['count']} revisions, {pct(q['eos_share'])} ended with EOS, "
+            f"{pct(q['nearly_unchanged_share'])} (nearly) unchanged, {pct(q['meta_share'])} "
+            f"about the reply rather than a reply; {metrics['sft_rows']} SFT rows kept "
+            f"(dropped: {dropped})")
 
 
 class CritiqueRevisionRunner(StageRunner):
@@ -264,6 +359,7 @@ class CritiqueRevisionRunner(StageRunner):
         metrics["generation"] = dict(self.engine.stats)
         ctx.timings["generate_s"] = metrics["seconds"]
         show_changes(ctx, recover_jsonl(ctx.folder.rows))
+        ctx.console.print(quality_line(ctx.name, metrics), highlight=False)
         return metrics
 
     def outputs(self) -> str:

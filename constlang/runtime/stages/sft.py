@@ -21,9 +21,11 @@ class SFTDataError(StageError):
 def training_rows(sft_path: Path, rounds: str) -> list[dict[str, Any]]:
     """Prompt/completion rows from the upstream sft.jsonl, per the stage's `rounds` setting.
 
-    all: every round's revision, a text repeated within a prompt (a skipped round) once;
-    last: each prompt's final answer. The conversational prompt/completion form makes TRL
-    compute the loss on the assistant's reply only.
+    all: every round's revision; last: each prompt's final round. Rows the upstream stage
+    marked with a `drop` reason (truncated, unchanged, meta, or the unrevised first answer of
+    a skipped round) are never targets; a text repeated within a prompt is used once.
+    The conversational prompt/completion form makes TRL compute the loss on the assistant's
+    reply only.
     """
     if not sft_path.is_file():
         raise SFTDataError(f"no training data: {sft_path} does not exist")
@@ -36,13 +38,17 @@ def training_rows(sft_path: Path, rounds: str) -> list[dict[str, Any]]:
         user, assistant = row["messages"]
         if rounds == "last" and not row["last"]:
             continue
+        if row.get("drop"):
+            continue
         key = (row["index"], assistant["content"])
         if key in seen:
             continue
         seen.add(key)
         out.append({"prompt": [user], "completion": [assistant]})
     if not out:
-        raise SFTDataError(f"no training data: {sft_path} has no rows")
+        raise SFTDataError(f"no training data: {sft_path} has no row worth training on (see "
+                           "`sft_dropped` in the upstream manifest; the critique_revision "
+                           "settings keep_truncated, drop_unchanged and drop_meta decide)")
     return out
 
 
