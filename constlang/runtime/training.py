@@ -30,6 +30,16 @@ def bf16_supported() -> bool:
     return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
 
 
+def weights_dtype(settings: Any, device: str) -> str | None:
+    """The dtype to load a model for training in: a full fine-tune on a GPU keeps float32
+    master weights and trains under bf16/fp16 autocast (the trainer's mixed precision) —
+    AdamW on bf16 weights loses small updates to rounding; LoRA trains float32 adapters on a
+    frozen base, which may stay in the model's own dtype. None: the model's declared dtype."""
+    if device.startswith("cuda") and not getattr(settings, "lora", False):
+        return "float32"
+    return None
+
+
 def trainer_config(config_class: type[Any], settings: Any, folder: StageDir, device: str,
                    rows: int, **overrides: Any) -> Any:
     """A TRL config (SFTConfig, RewardConfig, DPOConfig, ...) for a training stage.
@@ -51,8 +61,9 @@ def trainer_config(config_class: type[Any], settings: Any, folder: StageDir, dev
     steps = math.ceil(rows / per_step) * values.get("num_train_epochs", 1)
     values.update(
         output_dir=str(folder.trainer), data_seed=values.get("seed", 0), use_cpu=not on_gpu,
-        bf16=on_gpu and bf16_supported(), fp16=False, report_to=os.environ.get(
-            REPORT_TO_ENV, "none"), save_strategy="no", logging_steps=max(1, int(steps) // 20),
+        bf16=on_gpu and bf16_supported(), fp16=on_gpu and not bf16_supported(),
+        report_to=os.environ.get(REPORT_TO_ENV, "none"), save_strategy="no",
+        logging_steps=max(1, int(steps) // 20),
         disable_tqdm=True, **{checkpointing: on_gpu})
     if "dataset_num_proc" in fields:
         values["dataset_num_proc"] = None

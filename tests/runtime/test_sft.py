@@ -118,3 +118,13 @@ def test_lora_run_saves_a_merged_model_with_a_model_card(tmp_path: Path,
     assert metrics["train_loss"] == pytest.approx(sum(e["loss"] for e in steps) / 2, abs=1e-5)
     assert [e["event"] for e in logged] == ["train"] * 3  # the two steps, then the summary
     assert not (out / "trainer").exists()
+
+
+def test_full_fine_tunes_on_a_gpu_keep_float32_master_weights() -> None:
+    from constlang.plan import SFTSettings
+    from constlang.runtime.training import weights_dtype
+
+    full, lora = SFTSettings(**{"from": "c"}), SFTSettings(**{"from": "c", "lora": True})
+    assert weights_dtype(full, "cuda") == weights_dtype(full, "cuda:1") == "float32"
+    assert weights_dtype(lora, "cuda") is None  # the frozen base keeps its declared dtype
+    assert weights_dtype(full, "cpu") is None  # auto is float32 on a CPU anyway

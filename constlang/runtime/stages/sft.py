@@ -92,7 +92,8 @@ def load_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDi
     base = plan.base_model(stage_name)
     if base is None:
         raise SFTDataError(f"stage `{stage_name}` names no model to fine-tune")
-    return SFTInputs(stage, rows, base, load_model(base, device=device, base_dir=base_dir))
+    return SFTInputs(stage, rows, base, load_model(base, device=device, base_dir=base_dir,
+                                                   dtype=T.weights_dtype(s, device)))
 
 
 def train_sft(plan: P.Plan, inputs: SFTInputs, *, out: StageDir, device: str,
