@@ -92,6 +92,8 @@ class FeedbackSettings(Strict):
         None, min_length=2, max_length=2, description="[low, high] bounds for the probabilities."
     )
     labels: Literal["soft", "hard"] = Field("soft", description="Probabilities or 0/1 labels.")
+    keep_truncated: bool = Field(
+        False, description="Keep pairs with a reply cut off at max_new_tokens as training data.")
     batch_size: int = Field(8, ge=1, le=4096, description="Prompts scored together.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed for sampling.")
     respond_template: str = ref("template", "Template of the sampled responses.",

@@ -1,9 +1,10 @@
-"""AI feedback, the arithmetic: option log-probabilities → preference probabilities → labels."""
+"""AI feedback, the arithmetic: option log-probabilities → preferences → labels → metrics."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 
 def first_option_probability(logprobs: Sequence[float]) -> float:
@@ -82,3 +83,35 @@ def label(p: float, kind: str) -> float:
 def chosen_rejected(response_a: str, response_b: str, label_: float) -> tuple[str, str]:
     """(chosen, rejected) per the label; a tie keeps the a/b order."""
     return (response_b, response_a) if label_ < 0.5 else (response_a, response_b)
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Pairs, mean p_a, confidence, label ties and the position-consistency rate of rows."""
+    n = len(rows)
+    judged = [j for row in rows for j in row["judgements"]]
+    swapped = [j["consistent"] for j in judged if j["consistent"] is not None]
+    return {
+        "pairs": n, "judgements": len(judged),
+        "mean_p_a": round(sum(r["p_a"] for r in rows) / n, 4) if n else None,
+        "mean_confidence": round(sum(abs(r["p_a"] - 0.5) for r in rows) / n, 4) if n else None,
+        "label_ties": round(sum(r["label"] == 0.5 for r in rows) / n, 4) if n else None,
+        "identical_pairs": sum(r["response_a"] == r["response_b"] for r in rows),
+        "truncated_pairs": sum(r.get("drop") == "truncated" for r in rows),
+        "swapped_judgements": len(swapped),
+        "position_consistency": round(sum(swapped) / len(swapped), 4) if swapped else None,
+    }
+
+
+def summary_line(stage: str, metrics: dict[str, Any]) -> str:
+    """e.g. `feedback: 8 pairs, position-consistent 62 %, mean confidence 0.07`."""
+    parts = [f"{metrics['pairs']} pairs"]
+    if metrics.get("position_consistency") is not None:
+        parts.append(f"position-consistent {metrics['position_consistency'] * 100:.0f} %")
+    if metrics.get("mean_confidence") is not None:
+        parts.append(f"mean confidence {metrics['mean_confidence']:.2f}")
+    if metrics.get("truncated_pairs"):
+        parts.append(f"{metrics['truncated_pairs']} with a reply cut at max_new_tokens "
+                     "(dropped)")
+    if metrics.get("label_ties"):
+        parts.append(f"label ties {metrics['label_ties'] * 100:.0f} %")
+    return f"{stage}: " + ", ".join(parts)

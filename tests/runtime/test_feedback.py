@@ -183,7 +183,9 @@ def test_a_consistent_judge_prefers_the_good_reply_in_both_orders(tmp_path: Path
     rows = read_rows(tmp_path / "out")
     assert [r["index"] for r in rows] == [0, 1, 2, 3, 4]
     assert set(rows[0]) == {"index", "prompt_id", "prompt", "response_a", "response_b",
-                            "judgements", "p_a", "label", "chosen", "rejected", "plan_hash"}
+                            "finish_a", "finish_b", "judgements", "p_a", "label", "chosen",
+                            "rejected", "drop", "plan_hash"}
+    assert all((r["finish_a"], r["finish_b"], r["drop"]) == ("eos", "eos", None) for r in rows)
     assert set(rows[0]["judgements"][0]) == {"question", "kind", "p_a", "orders", "consistent",
                                              "rationale"}
     for r in rows:
@@ -297,8 +299,8 @@ def test_rows_load_with_datasets_for_preference_trainers(tmp_path: Path) -> None
     data = load_dataset("json", data_files=str(path), split="train")
     assert len(data) == 3
     assert set(data.column_names) == {"index", "prompt_id", "prompt", "response_a", "response_b",
-                                      "judgements", "p_a", "label", "chosen", "rejected",
-                                      "plan_hash"}
+                                      "finish_a", "finish_b", "judgements", "p_a", "label",
+                                      "chosen", "rejected", "drop", "plan_hash"}
     assert data[1]["prompt"] == "PROMPT-1" and data[1]["chosen"] == "GOOD reply to PROMPT-1"
     assert data[0]["judgements"][1]["orders"][0]["order"] == "a"
 
@@ -462,6 +464,10 @@ def test_train_runs_critique_revision_sft_and_feedback_then_skips(
     # 2 chunks (batch_size 2, 3 prompts): each samples twice, and scores once per option pair
     # ((A)/(B) for `better`, Yes/No for `harmful`)
     assert (metrics["policy_calls"], metrics["judge_calls"]) == (4, 4)
+    # a random tiny policy never ends a reply: every pair is cut at max_new_tokens and dropped
+    assert metrics["truncated_pairs"] == 3
+    assert {(r["finish_a"], r["finish_b"], r["drop"]) for r in rows} == {
+        ("length", "length", "truncated")}
     policy, judge = metrics["generation"]["policy"], metrics["generation"]["judge"]
     assert (policy["calls"], policy["prompts"], policy["score_calls"]) == (4, 2 * 3, 0)
     # scored prompts: 2 orders of `better` + replies A and B for `harmful`, per prompt

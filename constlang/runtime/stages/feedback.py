@@ -18,7 +18,8 @@ from constlang.prompts import (
 )
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import PromptRow, read_prompts
-from constlang.runtime.generate import GenerationSettings
+from constlang.runtime.generate import Generation, GenerationSettings
+from constlang.runtime.preferences import summarize, summary_line
 from constlang.runtime.rundir import MetricsLog, RunDir, StageDir, process_in_chunks, sha256_file
 from constlang.runtime.sampling import QuestionSampler, call_seed, select
 from constlang.runtime.stages.base import StageError, StageRunner
@@ -34,8 +35,8 @@ class FeedbackError(StageError):
 class Engine(Protocol):
     """What the stage needs from an engine (GenerationEngine, or a fake in tests)."""
 
-    def generate(self, prompts: list[Chat], settings: Any,
-                 progress: Callable[[int], None] | None = None) -> list[str]: ...
+    def generate_full(self, prompts: list[Chat], settings: Any,
+                      progress: Callable[[int], None] | None = None) -> list[Generation]: ...
 
     def score_options(self, prompts: list[Chat], options: list[str]) -> list[list[float]]: ...
 
@@ -179,15 +180,15 @@ class Feedback:
         return out
 
     def _generate(self, engine: Engine, who: str, model: P.Model, prompts: list[Chat],
-                  step: str, round_: int, first_index: int) -> list[str]:
+                  step: str, round_: int, first_index: int) -> list[Generation]:
         if not prompts:
             return []
         settings = self.make_settings(model, call_seed(self.settings.seed, step, round_,
                                                        first_index))
-        out = self._timed(who, engine.generate, prompts, settings)
+        out = self._timed(who, engine.generate_full, prompts, settings)
         if len(out) != len(prompts):
             raise RuntimeError(f"the engine returned {len(out)} texts for {len(prompts)} prompts")
-        return [text.strip() for text in out]
+        return [Generation(g.text.strip(), g.finish, g.tokens) for g in out]
 
     def _score(self, judge: Engine, jobs: list[Job]) -> None:
         """Fill each job's log-probabilities: one score_options call per distinct option pair."""
@@ -208,8 +209,11 @@ class Feedback:
         s = self.settings
         first = chunk[0].index
         respond = [self.respond_prompt(r) for r in chunk]
-        a = self._generate(policy, "policy", self.policy_model, respond, "respond", 1, first)
-        b = self._generate(policy, "policy", self.policy_model, respond, "respond", 2, first)
+        sample_a = self._generate(policy, "policy", self.policy_model, respond, "respond", 1,
+                                  first)
+        sample_b = self._generate(policy, "policy", self.policy_model, respond, "respond", 2,
+                                  first)
+        a, b = [g.text for g in sample_a], [g.text for g in sample_b]
         questions = [self.sampler.choose(r.index) for r in chunk]
         orders = ORDERS if s.swap_positions else ORDERS[:1]
         pairwise: list[Job] = []
@@ -219,10 +223,10 @@ class Feedback:
             slots = [(a[i], b[i]) if order == "ab" else (b[i], a[i]) for i, _ in todo]
             rationales: list[str | None] = [None] * len(todo)
             if s.chain_of_thought:
-                rationales = list(self._generate(judge, "judge", self.judge_model, [
+                rationales = [g.text for g in self._generate(judge, "judge", self.judge_model, [
                     self.rationale_prompt(chunk[i], x, y, q)
                     for (i, q), (x, y) in zip(todo, slots, strict=True)],
-                    "rationale", n + 1, first))
+                    "rationale", n + 1, first)]
             pairwise += [Job(i, q, order, self.compare_prompt(chunk[i], x, y, q, r), r)
                          for (i, q), (x, y), r in zip(todo, slots, rationales, strict=True)]
         pointwise = [Job(i, q, side, self.pointwise_prompt(chunk[i], text, q))
@@ -239,11 +243,14 @@ class Feedback:
                                      [q.weight for q in questions[i]])
             label = pref.label(p_a, s.labels)
             chosen, rejected = pref.chosen_rejected(a[i], b[i], label)
+            finish = (sample_a[i].finish, sample_b[i].finish)
+            truncated = "length" in finish and not s.keep_truncated
             rows.append({
                 "index": row.index, "prompt_id": row.prompt_id, "prompt": row.prompt,
-                "response_a": a[i], "response_b": b[i], "judgements": judgements,
+                "response_a": a[i], "response_b": b[i], "finish_a": finish[0],
+                "finish_b": finish[1], "judgements": judgements,
                 "p_a": p_a, "label": label, "chosen": chosen, "rejected": rejected,
-                "plan_hash": self.plan_hash})
+                "drop": "truncated" if truncated else None, "plan_hash": self.plan_hash})
         return rows
 
     def judgement(self, q: P.Question, jobs: list[Job]) -> dict[str, Any]:
@@ -295,34 +302,6 @@ class Feedback:
         return {**summarize(rows), "resumed_rows": before,
                 **{k: round(v, 3) for k, v in self.stats.items()},
                 "seconds": round(time.perf_counter() - started, 3)}
-
-
-def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Pairs, mean p_a, confidence, label ties and the position-consistency rate of rows."""
-    n = len(rows)
-    judged = [j for row in rows for j in row["judgements"]]
-    swapped = [j["consistent"] for j in judged if j["consistent"] is not None]
-    return {
-        "pairs": n, "judgements": len(judged),
-        "mean_p_a": round(sum(r["p_a"] for r in rows) / n, 4) if n else None,
-        "mean_confidence": round(sum(abs(r["p_a"] - 0.5) for r in rows) / n, 4) if n else None,
-        "label_ties": round(sum(r["label"] == 0.5 for r in rows) / n, 4) if n else None,
-        "identical_pairs": sum(r["response_a"] == r["response_b"] for r in rows),
-        "swapped_judgements": len(swapped),
-        "position_consistency": round(sum(swapped) / len(swapped), 4) if swapped else None,
-    }
-
-
-def summary_line(stage: str, metrics: dict[str, Any]) -> str:
-    """e.g. `feedback: 8 pairs, position-consistent 62 %, mean confidence 0.07`."""
-    parts = [f"{metrics['pairs']} pairs"]
-    if metrics.get("position_consistency") is not None:
-        parts.append(f"position-consistent {metrics['position_consistency'] * 100:.0f} %")
-    if metrics.get("mean_confidence") is not None:
-        parts.append(f"mean confidence {metrics['mean_confidence']:.2f}")
-    if metrics.get("label_ties"):
-        parts.append(f"label ties {metrics['label_ties'] * 100:.0f} %")
-    return f"{stage}: " + ", ".join(parts)
 
 
 class FeedbackRunner(StageRunner):
