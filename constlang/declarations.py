@@ -97,6 +97,9 @@ class Model(Strict):
     context_length: int | None = Field(
         None, ge=16, le=10_000_000, description="Context window in tokens (for length checks)."
     )
+    overflow: Literal["truncate_left", "skip"] = Field(
+        "truncate_left", description="A prompt too long for the context (with max_new_tokens): "
+        "cut its oldest tokens, or skip the row (counted).")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Weights dtype."
     )

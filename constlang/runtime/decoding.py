@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import torch
 
-Finish = Literal["eos", "length", "stop"]
+Finish = Literal["eos", "length", "stop", "skipped"]  # skipped: the prompt did not fit
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:

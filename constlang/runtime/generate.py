@@ -58,6 +58,10 @@ class GenerationSettings:
     seed: int = 0
     min_new_tokens: int = 0  # generate at least this many tokens (benchmarks fix the length)
     repetition_penalty: float = 1.0  # > 1 discourages the loops small models fall into
+    # a prompt that does not fit the context with max_new_tokens: "error" (a ModelError
+    # before anything runs), "truncate_left" (cut its oldest tokens) or "skip" (no completion)
+    overflow: str = "error"
+    context_length: int | None = None  # used when the model's config declares none
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or not 0 <= self.min_new_tokens <= self.max_new_tokens:
@@ -68,13 +72,16 @@ class GenerationSettings:
             raise ValueError("need repetition_penalty >= 1")
         if any(not s for s in self.stop):
             raise ValueError("stop strings must not be empty")
+        if self.overflow not in ("error", "truncate_left", "skip"):
+            raise ValueError("overflow must be error, truncate_left or skip")
 
     @classmethod
     def for_model(cls, model: P.Model, seed: int) -> GenerationSettings:
         """The sampling settings a plan's model declares, with this seed."""
         return cls(max_new_tokens=model.max_new_tokens, temperature=model.temperature,
                    top_p=model.top_p, stop=(), seed=seed,
-                   repetition_penalty=model.repetition_penalty)
+                   repetition_penalty=model.repetition_penalty, overflow=model.overflow,
+                   context_length=model.context_length)
 
 
 def batch_seed(seed: int, batch_index: int) -> int:
@@ -112,6 +119,7 @@ class GenerationEngine:
             # prefill: tokens actually run before the first new token (a shared prefix once)
             "prefill_tokens": 0, "reused_prefix_tokens": 0, "prefill_seconds": 0.0,
             "decode_seconds": 0.0, "finished_eos": 0, "finished_length": 0, "finished_stop": 0,
+            "finished_skipped": 0, "truncated_prompts": 0, "skipped_prompts": 0,
             "score_calls": 0, "scored_prompts": 0, "score_seconds": 0.0}
 
     # -- prompts ---------------------------------------------------------------------------------
@@ -145,14 +153,43 @@ class GenerationEngine:
                             dtype=torch.long)
         return ids.to(self.loaded.device), mask.to(self.loaded.device)
 
-    def _check_context(self, encoded: Sequence[Sequence[int]], new_tokens: int) -> None:
-        limit = getattr(self.model.config, "max_position_embeddings", None)
+    def _context(self, declared: int | None = None) -> int | None:
+        """The model's context window: its config's, else the plan's declaration."""
+        return getattr(self.model.config, "max_position_embeddings", None) or declared
+
+    def _check_context(self, encoded: Sequence[Sequence[int]], new_tokens: int,
+                       declared: int | None = None) -> None:
+        limit = self._context(declared)
         longest = max(range(len(encoded)), key=lambda i: len(encoded[i]))
         if limit and len(encoded[longest]) + new_tokens > limit:
             raise ModelError(
                 f"prompt {longest} is {len(encoded[longest])} tokens; with {new_tokens} new tokens "
                 f"it exceeds the context of model '{self.loaded.name}' ({limit} tokens): shorten "
                 "the prompt, its few-shot examples, or max_new_tokens")
+
+    def _fit(self, encoded: list[list[int]], settings: GenerationSettings) -> list[int]:
+        """Apply the overflow policy to prompts that do not fit the context with
+        max_new_tokens: cut their oldest tokens in place, or return their indices to skip."""
+        limit = self._context(settings.context_length)
+        if settings.overflow == "error" or not limit:
+            self._check_context(encoded, settings.max_new_tokens, settings.context_length)
+            return []
+        room = limit - settings.max_new_tokens
+        if room < 1:
+            raise ModelError(f"max_new_tokens ({settings.max_new_tokens}) leaves no room for a "
+                             f"prompt in the {limit}-token context of model "
+                             f"'{self.loaded.name}'")
+        skipped = []
+        for i, ids in enumerate(encoded):
+            if len(ids) <= room:
+                continue
+            if settings.overflow == "skip":
+                skipped.append(i)
+            else:
+                encoded[i] = ids[len(ids) - room:]
+                self.stats["truncated_prompts"] += 1
+        self.stats["skipped_prompts"] += len(skipped)
+        return skipped
 
     def _eos_ids(self) -> list[int]:
         configured = getattr(self.model.generation_config, "eos_token_id", None)
@@ -193,11 +230,14 @@ class GenerationEngine:
             return []
         started = time.perf_counter()
         encoded = self.encode(prompts)
-        self._check_context(encoded, settings.max_new_tokens)
-        results: list[Generation | None] = [None] * len(prompts)
+        skipped = set(self._fit(encoded, settings))
+        results: list[Generation | None] = [
+            Generation("", "skipped", 0) if i in skipped else None for i in range(len(prompts))]
+        kept = [i for i in range(len(prompts)) if i not in skipped]
         with self._running():
-            shared = self._shared_prefix(encoded)
-            for index, rows in enumerate(self._batches(encoded)):
+            shared = self._shared_prefix([encoded[i] for i in kept])
+            for index, batch in enumerate(self._batches([encoded[i] for i in kept])):
+                rows = [kept[j] for j in batch]
                 batch_start = time.perf_counter()
                 outs = self._generate_batch([encoded[i] for i in rows], settings,
                                             batch_seed(settings.seed, index), shared)

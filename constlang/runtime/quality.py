@@ -49,11 +49,14 @@ def drop_reason(revision: str, before: str, finish: str | None, *, skipped: bool
                 keep_truncated: bool, drop_unchanged: bool, drop_meta: bool) -> str | None:
     """Why a round's revision is not an SFT target, or None when it is one.
 
-    skipped: the critique asked for no change, so there is no revision; truncated: cut off at
+    skipped: the critique asked for no change, so there is no revision; too_long: the prompt
+    did not fit the context (the model's `overflow = "skip"`); truncated: cut off at
     max_new_tokens; unchanged: (nearly) the reply it revises; meta: a comment on the reply.
     """
     if skipped:
         return "skipped"
+    if finish == "skipped":
+        return "too_long"
     if finish == "length" and not keep_truncated:
         return "truncated"
     if drop_unchanged and similarity(revision, before) >= NEARLY_SAME:

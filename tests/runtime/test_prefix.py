@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from transformers import RepetitionPenaltyLogitsProcessor
 
 from constlang.runtime.decoding import GeneratedRepetitionPenalty, finishes
-from constlang.runtime.generate import GenerationEngine, GenerationSettings
-from constlang.runtime.models import LoadedModel
+from constlang.runtime.generate import Generation, GenerationEngine, GenerationSettings
+from constlang.runtime.models import LoadedModel, ModelError
 from constlang.runtime.prefix import MIN_PREFIX_TOKENS, common_prefix_length
 
 FEW_SHOT = [
@@ -84,3 +85,40 @@ def test_engine_reports_how_rows_finished(tiny_model: LoadedModel) -> None:
     assert all(g.finish in ("length", "eos") for g in out)
     assert engine.stats["finished_length"] + engine.stats["finished_eos"] == 5
     assert engine.stats["generated_tokens"] == sum(g.tokens for g in out)
+
+
+def test_a_prompt_too_long_for_the_context_is_cut_from_the_left_or_skipped(
+        tiny_model: LoadedModel, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    engine = GenerationEngine(tiny_model, batch_size=2, prefix_reuse=False)
+    short, long = "Hi", "word " * 200
+    lengths = [len(e) for e in engine.encode([short, long])]
+    monkeypatch.setattr(tiny_model.model.config, "max_position_embeddings", lengths[0] + 20)
+    room = lengths[0] + 20 - 8
+    cut = GenerationSettings(max_new_tokens=8, temperature=0, overflow="truncate_left")
+    out = engine.generate_full([short, long], cut)
+    assert [g.finish for g in out] != ["skipped", "skipped"]
+    assert engine.stats["truncated_prompts"] == 1
+    # the long prompt ran on its last `room` tokens: the same as giving only those
+    kept = engine.encode([long])[0][-room:]
+    expected = GenerationEngine(tiny_model, prefix_reuse=False)._generate_batch(
+        [kept], cut, 0)[0]
+    assert out[1].tokens == expected.tokens and out[1].text == expected.text
+    skip = GenerationSettings(max_new_tokens=8, temperature=0, overflow="skip")
+    again = engine.generate_full([short, long], skip)
+    assert again[1] == Generation("", "skipped", 0) and again[0] == out[0]
+    assert engine.stats["skipped_prompts"] == 1 and engine.stats["finished_skipped"] == 1
+    with pytest.raises(ModelError, match="exceeds the context"):
+        engine.generate([long], GenerationSettings(max_new_tokens=8, temperature=0))
+
+
+def test_the_plans_context_length_counts_when_the_config_has_none(
+        tiny_model: LoadedModel) -> None:
+    from types import SimpleNamespace
+
+    engine = GenerationEngine(tiny_model)
+    engine.model = SimpleNamespace(config=SimpleNamespace(), training=False,  # no window
+                                   eval=lambda: None, train=lambda mode: None)
+    assert engine._context(None) is None and engine._context(16) == 16
+    skip = GenerationSettings(max_new_tokens=8, temperature=0, overflow="skip",
+                              context_length=16)
+    assert engine.generate_full(["word " * 50], skip) == [Generation("", "skipped", 0)]

@@ -244,13 +244,14 @@ class Feedback:
             label = pref.label(p_a, s.labels)
             chosen, rejected = pref.chosen_rejected(a[i], b[i], label)
             finish = (sample_a[i].finish, sample_b[i].finish)
-            truncated = "length" in finish and not s.keep_truncated
+            drop = ("too_long" if "skipped" in finish else
+                    "truncated" if "length" in finish and not s.keep_truncated else None)
             rows.append({
                 "index": row.index, "prompt_id": row.prompt_id, "prompt": row.prompt,
                 "response_a": a[i], "response_b": b[i], "finish_a": finish[0],
                 "finish_b": finish[1], "judgements": judgements,
                 "p_a": p_a, "label": label, "chosen": chosen, "rejected": rejected,
-                "drop": "truncated" if truncated else None, "plan_hash": self.plan_hash})
+                "drop": drop, "plan_hash": self.plan_hash})
         return rows
 
     def judgement(self, q: P.Question, jobs: list[Job]) -> dict[str, Any]:
