@@ -108,9 +108,11 @@ class StageKind:
 
 def _critique_revision_cost(s: S.CritiqueRevisionSettings, inputs: CostInputs) -> Cost:
     n = inputs.rows(s.prompts)
-    calls = None if n is None else n * (1 + 2 * s.revisions)
+    helpful = inputs.rows(s.helpful_prompts) if s.helpful_prompts else 0
+    calls = None if n is None or helpful is None else n * (1 + 2 * s.revisions) + helpful
     tokens = None if calls is None else calls * inputs.model(s.model).max_new_tokens
-    return Cost(n, calls, tokens, f"1 answer + {s.revisions}×(critique+revision) per prompt")
+    note = f"1 answer + {s.revisions}×(critique+revision) per prompt"
+    return Cost(n, calls, tokens, note + (f", + {helpful} helpful answers" if helpful else ""))
 
 
 def _feedback_cost(s: S.FeedbackSettings, inputs: CostInputs) -> Cost:

@@ -40,6 +40,9 @@ class CritiqueRevisionSettings(Strict):
     no_critique_marker: str = Field(
         "no critique needed", description="Phrase that marks an answer needing no change."
     )
+    helpful_prompts: str | None = ref(
+        "dataset", "Prompts the model answers once, unrevised, to mix helpful replies into the "
+        "SFT data (the CAI paper mixes in helpfulness samples).", default=None)
     keep_truncated: bool = Field(
         False, description="Keep revisions cut off at max_new_tokens as SFT targets.")
     drop_unchanged: bool = Field(

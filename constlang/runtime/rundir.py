@@ -22,6 +22,7 @@ MANIFEST = "manifest.json"
 METRICS = "metrics.jsonl"
 ROWS = "rows.jsonl"
 SFT_DATA = "sft.jsonl"
+HELPFUL = "helpful.jsonl"
 PREFERENCES = "preferences.jsonl"
 MODEL = "model"
 PARTIAL = "partial.json"
@@ -159,6 +160,11 @@ class StageDir:
     def sft_data(self) -> Path:
         """critique_revision: the conversational SFT rows made of the revisions (JSONL)."""
         return self.path / SFT_DATA
+
+    @property
+    def helpful(self) -> Path:
+        """critique_revision: the first answers to its helpful prompts (JSONL)."""
+        return self.path / HELPFUL
 
     @property
     def preferences(self) -> Path:

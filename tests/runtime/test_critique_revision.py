@@ -10,7 +10,7 @@ import pytest
 
 from constlang import plan as P
 from constlang.compile import compile_path
-from constlang.runtime.data import DataError, read_prompts
+from constlang.runtime.data import DataError, PromptRow, read_prompts
 from constlang.runtime.generate import Generation
 from constlang.runtime.rundir import StageDir
 from constlang.runtime.stages.critique_revision import CritiqueRevision
@@ -310,3 +310,24 @@ def test_a_saved_state_of_other_prompts_is_ignored(tmp_path: Path) -> None:
     engine = FakeEngine()
     job.run(engine, prompts, out)
     assert len(engine.calls) == 5  # respond + 2 rounds of critique and revision
+
+
+def test_helpful_prompts_are_answered_once_and_mixed_into_the_sft_data(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=2)
+    helpful = [PromptRow(i, f"h{i}", f"HELPFUL-{i}") for i in range(3)]
+    out = StageDir(tmp_path, "out")
+    engine = FakeEngine()
+    metrics = job.run(engine, prompts, out, helpful=helpful)
+    assert engine.calls[-2:] == [["HELPFUL-0", "HELPFUL-1"], ["HELPFUL-2"]]  # chunks of 2
+    answered = [json.loads(line) for line in out.helpful.read_text().splitlines()]
+    assert [(r["prompt"], r["answer"], r["finish"]) for r in answered] == [
+        (f"HELPFUL-{i}", f"answer to HELPFUL-{i}", "eos") for i in range(3)]
+    sft = [json.loads(line) for line in out.sft_data.read_text().splitlines()]
+    mixed = [r for r in sft if r["source"] == "helpful"]
+    assert [(r["messages"][1]["content"], r["round"], r["last"], r["drop"]) for r in mixed] == [
+        (f"answer to HELPFUL-{i}", 0, True, None) for i in range(3)]
+    assert metrics["sft_helpful_rows"] == 3
+    assert metrics["sft_rows"] == 2 * 2 + 3  # 2 prompts × 2 revised rounds, + 3 helpful
+    again = FakeEngine()  # a rerun finds both files complete and generates nothing
+    job.run(again, prompts, out, helpful=helpful)
+    assert again.calls == []

@@ -20,7 +20,6 @@ from constlang.prompts import (
     principle_vars,
     render_step,
 )
-from constlang.runtime import quality as Q
 from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.rundir import (
@@ -32,6 +31,7 @@ from constlang.runtime.rundir import (
     sha256_json,
 )
 from constlang.runtime.sampling import PrincipleSampler, call_seed, select
+from constlang.runtime.sft_data import quality_line, sft_rows, summarize, write_sft_rows
 from constlang.runtime.stages.base import StageRunner
 
 SHOWN_EXAMPLES = 3  # prompts whose first answer and final revision the run prints
@@ -194,10 +194,29 @@ class CritiqueRevision:
     def generations_per_prompt(self) -> int:
         return 1 + 2 * self.settings.revisions
 
+    def answer_helpful(self, engine: Generator, prompts: Sequence[PromptRow], out: StageDir,
+                       progress: Progress | None = None) -> list[dict[str, Any]]:
+        """The model's first answers to the helpful prompts (no critique, no revision), a chunk
+        at a time into helpful.jsonl; resumable like the main rows."""
+        def chunk_rows(todo: list[PromptRow]) -> list[dict[str, Any]]:
+            answers = self._generate(engine, [self.respond_prompt(r) for r in todo], "helpful",
+                                     0, todo[0].index, progress)
+            return [{"index": r.index, "prompt_id": r.prompt_id, "prompt": r.prompt,
+                     "answer": g.text, "finish": g.finish, "tokens": g.tokens,
+                     "plan_hash": self.plan_hash} for r, g in zip(todo, answers, strict=True)]
+
+        rows, before = process_in_chunks(out.helpful, prompts, self.settings.batch_size,
+                                         chunk_rows)
+        if progress and before:
+            progress(before)
+        return rows
+
     def run(self, engine: Generator, prompts: Sequence[PromptRow], out: StageDir, *,
             metrics: MetricsLog | None = None, progress: Progress | None = None,
-            on_resume: Callable[[int], None] | None = None) -> dict[str, Any]:
-        """Process every prompt not yet in rows.jsonl, a chunk at a time; returns metrics.
+            on_resume: Callable[[int], None] | None = None,
+            helpful: Sequence[PromptRow] = ()) -> dict[str, Any]:
+        """Process every prompt not yet in rows.jsonl, a chunk at a time, then answer the
+        `helpful` prompts; returns metrics.
 
         Each chunk's rows are appended in one fsynced write, so a killed run loses at most
         the chunk in flight; a rerun skips the indices already written.
@@ -221,7 +240,8 @@ class CritiqueRevision:
             lambda todo: self.run_chunk(engine, todo, progress, out.partial), on_chunk=logged,
             on_resume=resumed)
         out.partial.unlink(missing_ok=True)
-        sft = sft_rows(rows, self.settings)
+        answered = self.answer_helpful(engine, helpful, out, progress) if helpful else []
+        sft = sft_rows(rows, self.settings, answered)
         write_sft_rows(sft, out.sft_data)
         return summarize(rows, sft, resumed=before, seconds=time.perf_counter() - started)
 
@@ -243,87 +263,6 @@ def _save(path: Path | None, state: dict[str, Any]) -> None:
         atomic_write_text(path, json.dumps(state, ensure_ascii=False), make_parents=True)
 
 
-def sft_rows(rows: Sequence[dict[str, Any]], settings: Any) -> list[dict[str, Any]]:
-    """One conversational row per round: the prompt and the reply after that round, with
-    `drop` saying why it is not a training target (None when it is one; see
-    quality.drop_reason). A skipped round repeats the reply before it: it shares the verdict
-    of the revision it repeats, or is dropped as `skipped` when nothing was revised yet (the
-    unrevised first answer is never a target).
-
-    The sft stage trains on the rows without a `drop`; `last` marks the final round.
-    """
-    out = []
-    for row in rows:
-        before: str = row["initial"]
-        verdict: str | None = "skipped"
-        for r in row["rounds"]:
-            if not r["skipped"]:
-                verdict = Q.drop_reason(
-                    r["revision"], before, r.get("revision_finish"), skipped=False,
-                    keep_truncated=settings.keep_truncated,
-                    drop_unchanged=settings.drop_unchanged, drop_meta=settings.drop_meta)
-            out.append({"messages": [{"role": "user", "content": row["prompt"]},
-                                     {"role": "assistant", "content": r["revision"]}],
-                        "index": row["index"], "round": r["round"], "skipped": r["skipped"],
-                        "last": r["round"] == len(row["rounds"]), "drop": verdict})
-            before = r["revision"]
-    return out
-
-
-def write_sft_rows(rows: list[dict[str, Any]], path: Path) -> None:
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    atomic_write_text(path, text, make_parents=True)
-
-
-def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, resumed: int,
-              seconds: float) -> dict[str, Any]:
-    """The stage's metrics: counts, and the quality of what it wrote (see quality.py)."""
-    rounds = [r for row in rows for r in row["rounds"]]
-    revised = [r for r in rounds if not r["skipped"]]
-    befores = [b for row in rows for b in [row["initial"]] + [r["revision"] for r in
-                                                                 row["rounds"]][:-1]]
-    changes = [Q.similarity(r["revision"], b) for r, b in zip(rounds, befores, strict=True)
-               if not r["skipped"]]
-    dropped = [r["drop"] for r in sft if r["drop"]]
-    return {
-        "prompts": len(rows), "revisions": len(rounds),
-        "skipped_revisions": sum(r["skipped"] for r in rounds),
-        "changed_answers": sum(row["final"] != row["initial"] for row in rows),
-        "quality": {
-            "answers": Q.text_report([r["initial"] for r in rows],
-                                     [r.get("initial_finish") for r in rows],
-                                     [r.get("initial_tokens") for r in rows]),
-            "critiques": Q.text_report([r["critique"] for r in rounds],
-                                       [r.get("critique_finish") for r in rounds],
-                                       [r.get("critique_tokens") for r in rounds]),
-            "revisions": {
-                **Q.text_report([r["revision"] for r in revised],
-                                [r.get("revision_finish") for r in revised],
-                                [r.get("revision_tokens") for r in revised]),
-                "unchanged_share": Q.share([c == 1.0 for c in changes]),
-                "nearly_unchanged_share": Q.share([c >= Q.NEARLY_SAME for c in changes]),
-                "meta_share": Q.share([Q.is_meta(r["revision"]) for r in revised]),
-            },
-        },
-        "sft_rows": len(sft) - len(dropped),
-        "sft_dropped": {reason: dropped.count(reason) for reason in sorted(set(dropped))},
-        "resumed_rows": resumed, "seconds": round(seconds, 3)}
-
-
-def quality_line(stage: str, metrics: dict[str, Any]) -> str:
-    """e.g. `critique_revision: 16 revisions, 81 % ended with EOS, 6 % unchanged, ...`."""
-    q = metrics["quality"]["revisions"]
-
-    def pct(x: float | None) -> str:
-        return "–" if x is None else f"{x * 100:.0f} %"
-
-    dropped = ", ".join(f"{n} {why}" for why, n in metrics["sft_dropped"].items()) or "none"
-    return (f"{stage}: {q['count']} revisions, {pct(q['eos_share'])} ended with EOS, "
-            f"{pct(q['nearly_unchanged_share'])} (nearly) unchanged, {pct(q['meta_share'])} "
-            f"about the reply rather than a reply; {metrics['sft_rows']} SFT rows kept "
-            f"(dropped: {dropped})")
-
-
 class CritiqueRevisionRunner(StageRunner):
     """Runs a critique_revision stage on the generation engine."""
 
@@ -335,7 +274,10 @@ class CritiqueRevisionRunner(StageRunner):
 
         ctx = self.ctx
         self.job = CritiqueRevision.from_plan(ctx.plan, ctx.name)
-        self.prompts = read_prompts(ctx.plan.dataset(self.job.settings.prompts), ctx.base_dir)
+        s = self.job.settings
+        self.prompts = read_prompts(ctx.plan.dataset(s.prompts), ctx.base_dir)
+        self.helpful = (read_prompts(ctx.plan.dataset(s.helpful_prompts), ctx.base_dir)
+                        if s.helpful_prompts else [])
         t0 = time.perf_counter()
         loaded = load_model(self.job.model, device=ctx.device, base_dir=ctx.base_dir)
         ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
@@ -351,9 +293,10 @@ class CritiqueRevisionRunner(StageRunner):
         ctx, job = self.ctx, self.job
         ctx.say(f"{len(self.prompts)} prompts × {job.settings.revisions} round(s), model "
                 f"`{job.model.id}` on {ctx.device}")
-        total = len(self.prompts) * job.generations_per_prompt()
+        total = len(self.prompts) * job.generations_per_prompt() + len(self.helpful)
         with ctx.progress("generating", total) as update:
             metrics = job.run(self.engine, self.prompts, ctx.folder, metrics=ctx.folder.metrics,
+                              helpful=self.helpful,
                               progress=lambda n: update(advance=n),
                               on_resume=lambda n: ctx.say(f"{n} row(s) already done; continuing"))
         metrics["generation"] = dict(self.engine.stats)

@@ -30,7 +30,7 @@ def training_rows(sft_path: Path, rounds: str) -> list[dict[str, Any]]:
     if not sft_path.is_file():
         raise SFTDataError(f"no training data: {sft_path} does not exist")
     out: list[dict[str, Any]] = []
-    seen: set[tuple[int, str]] = set()
+    seen: set[tuple[str, int, str]] = set()
     for line in sft_path.read_text("utf-8").splitlines():
         if not line.strip():
             continue
@@ -40,7 +40,7 @@ def training_rows(sft_path: Path, rounds: str) -> list[dict[str, Any]]:
             continue
         if row.get("drop"):
             continue
-        key = (row["index"], assistant["content"])
+        key = (row.get("source", "revision"), row["index"], assistant["content"])
         if key in seen:
             continue
         seen.add(key)

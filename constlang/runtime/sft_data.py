@@ -1,0 +1,106 @@
+"""SFT data: a critique_revision stage's rows → training targets (with why a row is not one),
+the helpful rows mixed in, and the quality metrics of what the stage wrote."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from constlang.files import atomic_write_text
+from constlang.runtime import quality as Q
+
+
+def sft_rows(rows: Sequence[dict[str, Any]], settings: Any,
+             helpful: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """One conversational row per round: the prompt and the reply after that round, with
+    `drop` saying why it is not a training target (None when it is one; see
+    quality.drop_reason). A skipped round repeats the reply before it: it shares the verdict
+    of the revision it repeats, or is dropped as `skipped` when nothing was revised yet (the
+    unrevised first answer is never a target).
+
+    The sft stage trains on the rows without a `drop`; `last` marks the final round. Each
+    helpful answer is one more row (`source: helpful`, round 0), dropped only when cut off
+    (unless `keep_truncated`) or skipped for length.
+    """
+    out = []
+    for row in rows:
+        before: str = row["initial"]
+        verdict: str | None = "skipped"
+        for r in row["rounds"]:
+            if not r["skipped"]:
+                verdict = Q.drop_reason(
+                    r["revision"], before, r.get("revision_finish"), skipped=False,
+                    keep_truncated=settings.keep_truncated,
+                    drop_unchanged=settings.drop_unchanged, drop_meta=settings.drop_meta)
+            out.append({"messages": [{"role": "user", "content": row["prompt"]},
+                                     {"role": "assistant", "content": r["revision"]}],
+                        "index": row["index"], "round": r["round"], "skipped": r["skipped"],
+                        "last": r["round"] == len(row["rounds"]), "drop": verdict,
+                        "source": "revision"})
+            before = r["revision"]
+    for h in helpful:
+        drop = ("too_long" if h["finish"] == "skipped" else
+                "truncated" if h["finish"] == "length" and not settings.keep_truncated else None)
+        out.append({"messages": [{"role": "user", "content": h["prompt"]},
+                                 {"role": "assistant", "content": h["answer"]}],
+                    "index": h["index"], "round": 0, "skipped": False, "last": True,
+                    "drop": drop, "source": "helpful"})
+    return out
+
+
+def write_sft_rows(rows: list[dict[str, Any]], path: Path) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    atomic_write_text(path, text, make_parents=True)
+
+
+def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, resumed: int,
+              seconds: float) -> dict[str, Any]:
+    """The stage's metrics: counts, and the quality of what it wrote (see quality.py)."""
+    rounds = [r for row in rows for r in row["rounds"]]
+    revised = [r for r in rounds if not r["skipped"]]
+    befores = [b for row in rows for b in [row["initial"]] + [r["revision"] for r in
+                                                                 row["rounds"]][:-1]]
+    changes = [Q.similarity(r["revision"], b) for r, b in zip(rounds, befores, strict=True)
+               if not r["skipped"]]
+    dropped = [r["drop"] for r in sft if r["drop"]]
+    helpful = [r for r in sft if r["source"] == "helpful"]
+    return {
+        "prompts": len(rows), "revisions": len(rounds),
+        "skipped_revisions": sum(r["skipped"] for r in rounds),
+        "changed_answers": sum(row["final"] != row["initial"] for row in rows),
+        "quality": {
+            "answers": Q.text_report([r["initial"] for r in rows],
+                                     [r.get("initial_finish") for r in rows],
+                                     [r.get("initial_tokens") for r in rows]),
+            "critiques": Q.text_report([r["critique"] for r in rounds],
+                                       [r.get("critique_finish") for r in rounds],
+                                       [r.get("critique_tokens") for r in rounds]),
+            "revisions": {
+                **Q.text_report([r["revision"] for r in revised],
+                                [r.get("revision_finish") for r in revised],
+                                [r.get("revision_tokens") for r in revised]),
+                "unchanged_share": Q.share([c == 1.0 for c in changes]),
+                "nearly_unchanged_share": Q.share([c >= Q.NEARLY_SAME for c in changes]),
+                "meta_share": Q.share([Q.is_meta(r["revision"]) for r in revised]),
+            },
+        },
+        "sft_rows": len(sft) - len(dropped),
+        "sft_helpful_rows": sum(r["drop"] is None for r in helpful),
+        "sft_dropped": {reason: dropped.count(reason) for reason in sorted(set(dropped))},
+        "resumed_rows": resumed, "seconds": round(seconds, 3)}
+
+
+def quality_line(stage: str, metrics: dict[str, Any]) -> str:
+    """e.g. `critique_revision: 16 revisions, 81 % ended with EOS, 6 % unchanged, ...`."""
+    q = metrics["quality"]["revisions"]
+
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{x * 100:.0f} %"
+
+    dropped = ", ".join(f"{n} {why}" for why, n in metrics["sft_dropped"].items()) or "none"
+    return (f"{stage}: {q['count']} revisions, {pct(q['eos_share'])} ended with EOS, "
+            f"{pct(q['nearly_unchanged_share'])} (nearly) unchanged, {pct(q['meta_share'])} "
+            f"about the reply rather than a reply; {metrics['sft_rows']} SFT rows kept "
+            f"(dropped: {dropped})")
