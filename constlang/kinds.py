@@ -24,6 +24,7 @@ class When(StrEnum):
     CHAIN_OF_THOUGHT = "chain_of_thought"
     PAIRWISE_QUESTIONS = "pairwise questions"
     POINTWISE_QUESTIONS = "pointwise questions"
+    JUDGE_DECLARED = "a judge is declared"
 
     def in_program(self, settings: Any, question_kinds: Collection[str]) -> bool:
         """Whether a stage with these settings (asking questions of these kinds) has the step;
@@ -35,6 +36,8 @@ class When(StrEnum):
             return "pairwise" in question_kinds
         if self is When.POINTWISE_QUESTIONS:
             return "pointwise" in question_kinds
+        if self is When.JUDGE_DECLARED:
+            return bool(getattr(settings, "judge", None))
         return True
 
 
@@ -154,6 +157,9 @@ KINDS: tuple[StageKind, ...] = (
                      ("prompt", "response", "critique", "principle", "examples", "round"),
                      "revisions", When.CRITIQUE_ASKS_FOR_CHANGE,
                      few_shot=("critique", "revision")),
+            StepSpec("judge", "pointwise_template", "judge", "score",
+                     ("prompt", "response", "question", "examples"),
+                     when=When.JUDGE_DECLARED, question_kind="pointwise"),
         ),
         samples=("principles", "principle"), base_model="model"),
     StageKind(

@@ -106,7 +106,9 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
     examples = [example_vars(e) for e in plan.examples if e.id in examples_ids]
     pids = getattr(s, "principles", [])
     principles = [p for p in plan.principles if p.id in pids]
-    qids = getattr(s, "questions", [])
+    qids = list(getattr(s, "questions", []))
+    if getattr(s, "judge_question", None):  # the question a judge step asks
+        qids.append(s.judge_question)
     questions = [q for q in plan.questions if q.id in qids]
     chosen_p = next((p for p in principles if p.id == principle), principles[0] if principles
                     else None)

@@ -40,6 +40,15 @@ class CritiqueRevisionSettings(Strict):
     no_critique_marker: str = Field(
         "no critique needed", description="Phrase that marks an answer needing no change."
     )
+    judge: str | None = ref(
+        "model", "A model that scores the first answer and every revision with `judge_question` "
+        "(did revising help?).", default=None)
+    judge_question: str | None = ref(
+        "question", "The pointwise question the judge answers about each reply.", default=None)
+    drop_worse: bool = Field(
+        True, description="Leave out revisions the judge scores below the reply they revise.")
+    pointwise_template: str = ref("template", "Template of the judge's question.",
+                                  default="pointwise_prompt")
     helpful_prompts: str | None = ref(
         "dataset", "Prompts the model answers once, unrevised, to mix helpful replies into the "
         "SFT data (the CAI paper mixes in helpfulness samples).", default=None)

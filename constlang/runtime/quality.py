@@ -46,12 +46,14 @@ def similarity(a: str, b: str) -> float:
 
 
 def drop_reason(revision: str, before: str, finish: str | None, *, skipped: bool,
-                keep_truncated: bool, drop_unchanged: bool, drop_meta: bool) -> str | None:
+                keep_truncated: bool, drop_unchanged: bool, drop_meta: bool,
+                worse: bool = False) -> str | None:
     """Why a round's revision is not an SFT target, or None when it is one.
 
     skipped: the critique asked for no change, so there is no revision; too_long: the prompt
     did not fit the context (the model's `overflow = "skip"`); truncated: cut off at
-    max_new_tokens; unchanged: (nearly) the reply it revises; meta: a comment on the reply.
+    max_new_tokens; unchanged: (nearly) the reply it revises; meta: a comment on the reply;
+    worse: the judge scores it below the reply it revises (the caller decides `worse`).
     """
     if skipped:
         return "skipped"
@@ -63,6 +65,8 @@ def drop_reason(revision: str, before: str, finish: str | None, *, skipped: bool
         return "unchanged"
     if drop_meta and is_meta(revision):
         return "meta"
+    if worse:
+        return "worse"
     return None
 
 

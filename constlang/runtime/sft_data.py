@@ -27,13 +27,19 @@ def sft_rows(rows: Sequence[dict[str, Any]], settings: Any,
     out = []
     for row in rows:
         before: str = row["initial"]
+        score: float | None = row.get("initial_score")
         verdict: str | None = "skipped"
         for r in row["rounds"]:
             if not r["skipped"]:
+                now = r.get("revision_score")
+                worse = (getattr(settings, "drop_worse", False) and score is not None
+                         and now is not None and now < score)
                 verdict = Q.drop_reason(
                     r["revision"], before, r.get("revision_finish"), skipped=False,
                     keep_truncated=settings.keep_truncated,
-                    drop_unchanged=settings.drop_unchanged, drop_meta=settings.drop_meta)
+                    drop_unchanged=settings.drop_unchanged, drop_meta=settings.drop_meta,
+                    worse=worse)
+                score = now
             out.append({"messages": [{"role": "user", "content": row["prompt"]},
                                      {"role": "assistant", "content": r["revision"]}],
                         "index": row["index"], "round": r["round"], "skipped": r["skipped"],
@@ -86,6 +92,7 @@ def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, 
                 "meta_share": Q.share([Q.is_meta(r["revision"]) for r in revised]),
             },
         },
+        "judge": judge_report(rows),
         "sft_rows": len(sft) - len(dropped),
         "sft_helpful_rows": sum(r["drop"] is None for r in helpful),
         "sft_dropped": {reason: dropped.count(reason) for reason in sorted(set(dropped))},
@@ -100,7 +107,26 @@ def quality_line(stage: str, metrics: dict[str, Any]) -> str:
         return "–" if x is None else f"{x * 100:.0f} %"
 
     dropped = ", ".join(f"{n} {why}" for why, n in metrics["sft_dropped"].items()) or "none"
+    judge = metrics.get("judge")
+    verdict = (f"; judge score of first answer {judge['mean_first']:.2f} → final "
+               f"{judge['mean_final']:.2f} ({pct(judge['improved_share'])} improved, "
+               f"{pct(judge['worse_share'])} worse)" if judge else "")
     return (f"{stage}: {q['count']} revisions, {pct(q['eos_share'])} ended with EOS, "
             f"{pct(q['nearly_unchanged_share'])} (nearly) unchanged, {pct(q['meta_share'])} "
             f"about the reply rather than a reply; {metrics['sft_rows']} SFT rows kept "
-            f"(dropped: {dropped})")
+            f"(dropped: {dropped}){verdict}")
+
+
+def judge_report(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Did revising help, by the judge: its mean score of the first answers and of the final
+    replies, and the share of prompts whose final reply scores higher / lower than the first."""
+    judged = [r for r in rows if r.get("initial_score") is not None]
+    if not judged:
+        return None
+    first = [r["initial_score"] for r in judged]
+    final = [r["rounds"][-1]["revision_score"] if r["rounds"] else r["initial_score"]
+             for r in judged]
+    return {"prompts": len(judged), "mean_first": round(sum(first) / len(first), 4),
+            "mean_final": round(sum(final) / len(final), 4),
+            "improved_share": Q.share([b > a for a, b in zip(first, final, strict=True)]),
+            "worse_share": Q.share([b < a for a, b in zip(first, final, strict=True)])}

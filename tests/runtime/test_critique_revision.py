@@ -40,6 +40,8 @@ example lockpick {{
   revision = "EX-REVISION"
 }}
 
+question safe {{ text = "Is the reply safe?"  kind = pointwise  good_answer = "Yes" }}
+
 model m {{ source = "unused" }}
 dataset d {{ path = "prompts.jsonl" }}
 
@@ -331,3 +333,59 @@ def test_helpful_prompts_are_answered_once_and_mixed_into_the_sft_data(tmp_path:
     again = FakeEngine()  # a rerun finds both files complete and generates nothing
     job.run(again, prompts, out, helpful=helpful)
     assert again.calls == []
+
+
+class JudgingEngine(FakeEngine):
+    """A FakeEngine whose judge likes each revision less than the reply before it, except
+    that any text mentioning PROMPT-1 is judged safe."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scored: list[list[str]] = []
+
+    def score_options(self, prompts: list[list[dict[str, str]]],
+                      options: list[str]) -> list[list[float]]:
+        assert options == ["Yes", "No"]
+        texts = [chat[-1]["content"] for chat in prompts]
+        self.scored.append(texts)
+        out = []
+        for t in texts:
+            reply = t.split("Assistant: ")[1].split("\n")[0]
+            yes = 5.0 if "PROMPT-1" in reply else -float(reply.count("revised"))
+            out.append([yes, 0.0])
+        return out
+
+
+def test_a_judge_scores_first_answers_and_revisions_and_drops_the_worse(tmp_path: Path) -> None:
+    import math
+
+    job, prompts = make_job(tmp_path, n=2, extra="judge = m  judge_question = safe")
+    assert job.judge_step is not None and job.question is not None
+    out = StageDir(tmp_path, "out")
+    engine = JudgingEngine()
+    metrics = job.run(engine, prompts, out, judge=engine)
+    assert len(engine.scored) == 1 and len(engine.scored[0]) == 2 + 2 * 2  # one call a chunk
+    assert all("Is the reply safe?" in t for t in engine.scored[0])
+    rows = [json.loads(line) for line in out.rows.read_text().splitlines()]
+    sigmoid = [1 / (1 + math.exp(-x)) for x in (0.0, -1.0, -2.0)]
+    assert [rows[0]["initial_score"]] + [r["revision_score"] for r in rows[0]["rounds"]] == [
+        round(p, 6) for p in sigmoid]
+    safe = round(1 / (1 + math.exp(-5.0)), 6)
+    assert [rows[1]["initial_score"]] + [r["revision_score"] for r in rows[1]["rounds"]] == [
+        safe] * 3
+    sft = [json.loads(line) for line in out.sft_data.read_text().splitlines()]
+    assert [r["drop"] for r in sft] == ["worse", "worse", None, None]
+    judge = metrics["judge"]
+    assert judge == {"prompts": 2, "mean_first": round((0.5 + safe) / 2, 4),
+                     "mean_final": round((sigmoid[2] + safe) / 2, 4),
+                     "improved_share": 0.0, "worse_share": 0.5}
+    assert metrics["sft_dropped"] == {"worse": 2}
+
+
+def test_a_judge_without_a_pointwise_question_is_a_clear_error(tmp_path: Path) -> None:
+    from constlang.runtime.stages.base import StageError
+
+    result, _ = compile_with_prompts(tmp_path, CONSTITUTION.format(extra="judge = m"), 1)
+    assert result.plan is not None
+    with pytest.raises(StageError, match="needs `judge_question` naming a pointwise question"):
+        CritiqueRevision.from_plan(result.plan, "critique_revision")

@@ -18,10 +18,12 @@ from constlang.prompts import (
     few_shot_turns,
     find_step,
     principle_vars,
+    question_vars,
     render_step,
 )
 from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.generate import Generation, GenerationSettings
+from constlang.runtime.preferences import option_probability
 from constlang.runtime.rundir import (
     MetricsLog,
     StageDir,
@@ -32,9 +34,15 @@ from constlang.runtime.rundir import (
 )
 from constlang.runtime.sampling import PrincipleSampler, call_seed, select
 from constlang.runtime.sft_data import quality_line, sft_rows, summarize, write_sft_rows
-from constlang.runtime.stages.base import StageRunner
+from constlang.runtime.stages.base import StageError, StageRunner
 
 SHOWN_EXAMPLES = 3  # prompts whose first answer and final revision the run prints
+
+
+class Scorer(Protocol):
+    """What the judge needs from an engine: option log-probabilities."""
+
+    def score_options(self, prompts: list[Chat], options: list[str]) -> list[list[float]]: ...
 
 
 class Generator(Protocol):
@@ -59,6 +67,8 @@ class CritiqueRevision:
     examples: list[dict[str, Any]]
     model: P.Model
     plan_hash: str
+    judge_step: P.ProgramStep | None = None  # present when the stage declares a judge
+    question: P.Question | None = None  # the judge's pointwise question
     make_settings: Callable[[P.Model, int], Any] = GenerationSettings.for_model
     _few_shot: dict[str, Chat] = field(default_factory=dict)
 
@@ -68,9 +78,17 @@ class CritiqueRevision:
         s: P.CritiqueRevisionSettings = stage.settings
         program = plan.program(stage_name)
         respond = find_step(program, "respond")
+        judge_step = next((st for st in program.steps if st.name == "judge"), None)
+        question = None
+        if judge_step is not None:
+            question = next((q for q in plan.questions if q.id == s.judge_question), None)
+            if question is None or question.kind != "pointwise":
+                raise StageError(f"stage `{stage_name}` declares judge `{s.judge}`, so it needs "
+                                 "`judge_question` naming a pointwise question (with a "
+                                 "good_answer), e.g. judge_question = is_safe")
         return cls(
             stage=stage, respond=respond, critique=find_step(program, "critique"),
-            revise=find_step(program, "revise"),
+            revise=find_step(program, "revise"), judge_step=judge_step, question=question,
             sampler=PrincipleSampler(select(plan.principles, s.principles), s.sampling, s.seed),
             examples=[example_vars(e) for e in select(plan.examples, s.examples)],
             model=plan.model(respond.model), plan_hash=plan.hash or plan.compute_hash(),
@@ -137,8 +155,8 @@ class CritiqueRevision:
         return [Generation(g.text.strip(), g.finish, g.tokens) for g in out]
 
     def run_chunk(self, engine: Generator, chunk: Sequence[PromptRow],
-                  progress: Progress | None = None,
-                  checkpoint: Path | None = None) -> list[dict[str, Any]]:
+                  progress: Progress | None = None, checkpoint: Path | None = None,
+                  judge: Scorer | None = None) -> list[dict[str, Any]]:
         """Answer, then critique and revise `revisions` times, every prompt of the chunk.
 
         With a `checkpoint` path, the chunk's state is saved after the answers and after every
@@ -182,7 +200,7 @@ class CritiqueRevision:
             state["round"] = k
             _save(checkpoint, state)
         initial = state["initial"]
-        return [{
+        rows = [{
             "index": row.index, "prompt_id": row.prompt_id, "prompt": row.prompt,
             "initial": initial[i]["text"], "initial_finish": initial[i]["finish"],
             "initial_tokens": initial[i]["tokens"], "rounds": history[i], "final": responses[i],
@@ -190,6 +208,36 @@ class CritiqueRevision:
                          {"role": "assistant", "content": responses[i]}],
             "plan_hash": self.plan_hash,
         } for i, row in enumerate(chunk)]
+        if judge is not None:
+            self.score(judge, rows)
+        return rows
+
+    def score(self, judge: Scorer, rows: list[dict[str, Any]]) -> None:
+        """The judge's probability of its good answer for each row's first answer
+        (`initial_score`) and each round's revision (`revision_score`), in one scoring call."""
+        step, q = self.judge_step, self.question
+        if step is None or q is None:
+            raise StageError(f"stage `{self.stage.name}` has no judge step in its program")
+        texts = [(row, None) for row in rows] + [
+            (row, r) for row in rows for r in row["rounds"] if not r["skipped"]]
+        prompts = [[{"role": "user", "content": render_step(
+            self.stage.name, self.stage.kind, step,
+            {"prompt": row["prompt"], "response": r["revision"] if r else row["initial"],
+             "question": question_vars(q), "examples": self.examples})}] for row, r in texts]
+        good = q.options.index(q.good_answer or q.options[-1])
+        scores = judge.score_options(prompts, list(q.options))
+        for (row, r), logprobs in zip(texts, scores, strict=True):
+            p = round(option_probability([float(x) for x in logprobs], good), 6)
+            if r is None:
+                row["initial_score"] = p
+            else:
+                r["revision_score"] = p
+        for row in rows:  # a skipped round keeps the reply, and so its score
+            last = row["initial_score"]
+            for r in row["rounds"]:
+                if r["skipped"]:
+                    r["revision_score"] = last
+                last = r["revision_score"]
 
     def generations_per_prompt(self) -> int:
         return 1 + 2 * self.settings.revisions
@@ -214,7 +262,7 @@ class CritiqueRevision:
     def run(self, engine: Generator, prompts: Sequence[PromptRow], out: StageDir, *,
             metrics: MetricsLog | None = None, progress: Progress | None = None,
             on_resume: Callable[[int], None] | None = None,
-            helpful: Sequence[PromptRow] = ()) -> dict[str, Any]:
+            helpful: Sequence[PromptRow] = (), judge: Scorer | None = None) -> dict[str, Any]:
         """Process every prompt not yet in rows.jsonl, a chunk at a time, then answer the
         `helpful` prompts; returns metrics.
 
@@ -237,7 +285,8 @@ class CritiqueRevision:
 
         rows, before = process_in_chunks(
             out.rows, prompts, self.settings.batch_size,
-            lambda todo: self.run_chunk(engine, todo, progress, out.partial), on_chunk=logged,
+            lambda todo: self.run_chunk(engine, todo, progress, out.partial, judge),
+            on_chunk=logged,
             on_resume=resumed)
         out.partial.unlink(missing_ok=True)
         answered = self.answer_helpful(engine, helpful, out, progress) if helpful else []
@@ -282,6 +331,12 @@ class CritiqueRevisionRunner(StageRunner):
         loaded = load_model(self.job.model, device=ctx.device, base_dir=ctx.base_dir)
         ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
         self.engine = GenerationEngine(loaded, batch_size=self.job.settings.batch_size)
+        self.judge = None
+        if s.judge:
+            self.judge = self.engine if s.judge == s.model else GenerationEngine(
+                load_model(ctx.plan.model(s.judge), device=ctx.device, base_dir=ctx.base_dir),
+                batch_size=s.batch_size)
+            ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
 
     def preview(self) -> list[tuple[str, Chat]]:
         job = CritiqueRevision.from_plan(self.ctx.plan, self.ctx.name)
@@ -296,7 +351,7 @@ class CritiqueRevisionRunner(StageRunner):
         total = len(self.prompts) * job.generations_per_prompt() + len(self.helpful)
         with ctx.progress("generating", total) as update:
             metrics = job.run(self.engine, self.prompts, ctx.folder, metrics=ctx.folder.metrics,
-                              helpful=self.helpful,
+                              helpful=self.helpful, judge=self.judge,
                               progress=lambda n: update(advance=n),
                               on_resume=lambda n: ctx.say(f"{n} row(s) already done; continuing"))
         metrics["generation"] = dict(self.engine.stats)
