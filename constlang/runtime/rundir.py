@@ -126,6 +126,33 @@ def process_in_chunks(path: Path, items: Sequence[Any], size: int,
     return sorted(recover_jsonl(path), key=lambda r: r["index"]), len(done)
 
 
+def load_chunk_state(path: Path | None, indices: list[int]) -> dict[str, Any] | None:
+    """The saved state of the chunk of these row indices (see StageDir.partial), or None."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = isinstance(state, dict) and state.get("indices") == indices
+    return state if same else None
+
+
+def saved_chunk(path: Path) -> tuple[int, int, int] | None:
+    """(first index, last index, round) of a saved chunk state, for the resume message."""
+    try:
+        state = json.loads(path.read_text("utf-8"))
+        return state["indices"][0], state["indices"][-1], int(state["round"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def save_chunk_state(path: Path | None, state: dict[str, Any]) -> None:
+    """Replace the saved state of the chunk in flight (atomically)."""
+    if path is not None:
+        atomic_write_text(path, json.dumps(state, ensure_ascii=False), make_parents=True)
+
+
 class MetricsLog:
     """Appends one JSON object a line to a stage's metrics.jsonl, each with a timestamp."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -10,7 +9,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from constlang import plan as P
-from constlang.files import atomic_write_text
 from constlang.prompts import (
     PLACEHOLDERS,
     Chat,
@@ -27,8 +25,11 @@ from constlang.runtime.preferences import option_probability
 from constlang.runtime.rundir import (
     MetricsLog,
     StageDir,
+    load_chunk_state,
     process_in_chunks,
     recover_jsonl,
+    save_chunk_state,
+    saved_chunk,
     sha256_file,
     sha256_json,
 )
@@ -165,14 +166,14 @@ class CritiqueRevision:
         first = chunk[0].index
         rounds = self.settings.revisions
         chosen = [self.sampler.choose(row.index, rounds) for row in chunk]
-        state = _restore(checkpoint, chunk)
+        state = load_chunk_state(checkpoint, [r.index for r in chunk])
         if state is None:
             initial = self._generate(engine, [self.respond_prompt(r) for r in chunk], "respond",
                                      0, first, progress)
             state = {"indices": [r.index for r in chunk], "round": 0,
                      "initial": [g.__dict__ for g in initial], "history": [[] for _ in chunk],
                      "responses": [g.text for g in initial]}
-            _save(checkpoint, state)
+            save_chunk_state(checkpoint, state)
         elif progress:
             progress(len(chunk) * (1 + 2 * state["round"]))
         responses, history = state["responses"], state["history"]
@@ -198,7 +199,7 @@ class CritiqueRevision:
                     "revision_finish": new.finish if new else None,
                     "revision_tokens": new.tokens if new else None})
             state["round"] = k
-            _save(checkpoint, state)
+            save_chunk_state(checkpoint, state)
         initial = state["initial"]
         rows = [{
             "index": row.index, "prompt_id": row.prompt_id, "prompt": row.prompt,
@@ -295,23 +296,6 @@ class CritiqueRevision:
         return summarize(rows, sft, resumed=before, seconds=time.perf_counter() - started)
 
 
-def _restore(path: Path | None, chunk: Sequence[PromptRow]) -> dict[str, Any] | None:
-    """The saved state of this chunk (same prompts), or None."""
-    if path is None or not path.is_file():
-        return None
-    try:
-        state = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    same = isinstance(state, dict) and state.get("indices") == [r.index for r in chunk]
-    return state if same else None
-
-
-def _save(path: Path | None, state: dict[str, Any]) -> None:
-    if path is not None:
-        atomic_write_text(path, json.dumps(state, ensure_ascii=False), make_parents=True)
-
-
 class CritiqueRevisionRunner(StageRunner):
     """Runs a critique_revision stage on the generation engine."""
 
@@ -349,6 +333,10 @@ class CritiqueRevisionRunner(StageRunner):
         ctx.say(f"{len(self.prompts)} prompts × {job.settings.revisions} round(s), model "
                 f"`{job.model.id}` on {ctx.device}")
         total = len(self.prompts) * job.generations_per_prompt() + len(self.helpful)
+        saved = saved_chunk(ctx.folder.partial)
+        if saved is not None:
+            ctx.say(f"prompts {saved[0]}–{saved[1]} were interrupted after round {saved[2]}; "
+                    "continuing from there")
         with ctx.progress("generating", total) as update:
             metrics = job.run(self.engine, self.prompts, ctx.folder, metrics=ctx.folder.metrics,
                               helpful=self.helpful, judge=self.judge,
