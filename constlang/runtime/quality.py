@@ -16,16 +16,22 @@ NEARLY_SAME = 0.9  # similarity (difflib ratio) at or above which a revision cou
 
 # A revision should be a reply to the user. Small models often write *about* the reply instead:
 # they grade it, announce a rewrite, or address the critic. Each pattern is one such opening or
-# phrase; the detector flags a text when any matches (case-insensitive). Known limits: it reads
-# English only, and a reply that legitimately quotes "the response" can be flagged.
+# phrase; the detector flags a text when any matches (case-insensitive). Tuned on the revisions
+# read by hand in benchmarks/critique_quality.md. Known limits: it reads English only, and a
+# reply that legitimately quotes "the response" can be flagged. "The answer ..." is not an
+# opening it flags: genuine replies start that way ("The answer depends on the wine").
 META_PATTERNS: tuple[str, ...] = (
     r"^\s*(the|this|my|your|that) (assistant'?s? )?(previous |original |initial |above )?"
-    r"(reply|response|answer|critique|revision)\b",
-    r"^\s*(here is|here's|below is) (a |the |my )?(revised|rewritten|new|improved|updated)\b",
+    r"(reply|response|critique|revision)\b",
+    r"\b(here is|here's|below is) (a |the |my )?(revised|rewritten|new|improved|updated) "
+    r"(version|reply|response|answer)\b",
     r"^\s*(revised|rewritten|improved|updated|new) (reply|response|answer|version)\s*[:\-]",
     r"^\s*(revision|critique|assistant|response)\s*:",
+    r"^\s*(you're|you are) right\b|^\s*the user\b",
     r"\bthe assistant('s)? (reply|response|answer)\b",
+    r"\bmy (previous|original|earlier) (reply|response|answer)\b",
     r"\b(the|this) (reply|response) (is|was|could|should|does|did|fails|contains)\b",
+    r"\b(rewrite|revise) the (reply|response)\b|\brewritten (reply|response|version)\b",
     r"\brevision request\b|\bcritique request\b",
 )
 _META = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in META_PATTERNS]

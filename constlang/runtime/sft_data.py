@@ -66,6 +66,7 @@ def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, 
     """The stage's metrics: counts, and the quality of what it wrote (see quality.py)."""
     rounds = [r for row in rows for r in row["rounds"]]
     revised = [r for r in rounds if not r["skipped"]]
+    critiqued = [r for r in rounds if r.get("critique_finish") != "skipped"]
     befores = [b for row in rows for b in [row["initial"]] + [r["revision"] for r in
                                                                  row["rounds"]][:-1]]
     changes = [Q.similarity(r["revision"], b) for r, b in zip(rounds, befores, strict=True)
@@ -80,9 +81,9 @@ def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, 
             "answers": Q.text_report([r["initial"] for r in rows],
                                      [r.get("initial_finish") for r in rows],
                                      [r.get("initial_tokens") for r in rows]),
-            "critiques": Q.text_report([r["critique"] for r in rounds],
-                                       [r.get("critique_finish") for r in rounds],
-                                       [r.get("critique_tokens") for r in rounds]),
+            "critiques": Q.text_report([r["critique"] for r in critiqued],
+                                       [r.get("critique_finish") for r in critiqued],
+                                       [r.get("critique_tokens") for r in critiqued]),
             "revisions": {
                 **Q.text_report([r["revision"] for r in revised],
                                 [r.get("revision_finish") for r in revised],

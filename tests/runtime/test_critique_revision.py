@@ -389,3 +389,24 @@ def test_a_judge_without_a_pointwise_question_is_a_clear_error(tmp_path: Path) -
     assert result.plan is not None
     with pytest.raises(StageError, match="needs `judge_question` naming a pointwise question"):
         CritiqueRevision.from_plan(result.plan, "critique_revision")
+
+
+def test_direct_revision_writes_no_critique(tmp_path: Path) -> None:
+    extra = "revision_template = direct"
+    text = CONSTITUTION.format(extra=extra).replace(
+        "model m {", 'template direct(prompt, response, principle) """\nUser: {{ prompt }}\n'
+        'Assistant: {{ response }}\n\nRevision request: {{ principle.revision }}\n"""\n\n'
+        "model m {", 1)
+    result, prompts = compile_with_prompts(tmp_path, text, 2)
+    assert result.plan is not None, result.diagnostics
+    job = CritiqueRevision.from_plan(result.plan, "critique_revision")
+    job.make_settings = lambda model, seed: {"seed": seed}
+    assert not job.critique_used()
+    engine = FakeEngine()
+    done: list[int] = []
+    metrics = job.run(engine, prompts, StageDir(tmp_path, "out"), progress=done.append)
+    assert len(engine.calls) == 1 + 2  # respond, then one revision call a round
+    assert sum(done) == 2 * job.generations_per_prompt()
+    row = json.loads(StageDir(tmp_path, "out").rows.read_text().splitlines()[0])
+    assert [(r["critique"], r["critique_finish"]) for r in row["rounds"]] == [("", "skipped")] * 2
+    assert metrics["quality"]["critiques"]["count"] == 0

@@ -140,6 +140,11 @@ class CritiqueRevision:
             ]
         return out
 
+    def critique_used(self) -> bool:
+        """Whether anything reads the critique: the revision template, or the skip marker
+        check. When nothing does (the CAI paper's direct revision), it is not generated."""
+        return "critique" in self.revise.variables or self.settings.skip_when_no_critique
+
     def needs_no_change(self, critique: str) -> bool:
         s = self.settings
         return s.skip_when_no_critique and s.no_critique_marker.casefold() in critique.casefold()
@@ -179,9 +184,14 @@ class CritiqueRevision:
         responses, history = state["responses"], state["history"]
         for k in range(state["round"] + 1, rounds + 1):
             principles = [c[k - 1] for c in chosen]
-            critiques = self._generate(engine, [
-                self.critique_prompt(row, responses[i], principles[i], k)
-                for i, row in enumerate(chunk)], "critique", k, first, progress)
+            if self.critique_used():
+                critiques = self._generate(engine, [
+                    self.critique_prompt(row, responses[i], principles[i], k)
+                    for i, row in enumerate(chunk)], "critique", k, first, progress)
+            else:  # direct revision: no template reads a critique, so none is written
+                critiques = [Generation("", "skipped", 0)] * len(chunk)
+                if progress:
+                    progress(len(chunk))
             todo = [i for i in range(len(chunk)) if not self.needs_no_change(critiques[i].text)]
             revisions = self._generate(engine, [
                 self.revision_prompt(chunk[i], responses[i], critiques[i].text, principles[i], k)
