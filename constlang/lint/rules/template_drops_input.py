@@ -41,6 +41,12 @@ def _bare(source: str, var: str) -> bool:
                for out in tree.find_all(nodes.Output) for n in out.nodes)
 
 
+def _direct(step: Any, required: str) -> bool:
+    """A revision template that does not declare `critique` is a direct revision (the CAI
+    paper's variant without a written critique): leaving it out is the point."""
+    return step.name == "revise" and required == "critique" and "critique" not in step.variables
+
+
 def _where(ctx: LintContext, stage: Any, setting: str, template: str) -> Span:
     sym = ctx.symbol("template", template)
     if sym is not None and ctx.in_file(sym.node.name_span):
@@ -62,7 +68,7 @@ def check(ctx: LintContext) -> Iterator[Finding]:
                 bool(step_spec(stage.kind, step.name).few_shot)
                 and "examples" not in step.variables)
             missing = [r for r in REQUIRED.get(step.name, ()) if r not in used and not (
-                "." in r and _bare(step.source, r.split(".")[0]))]
+                "." in r and _bare(step.source, r.split(".")[0])) and not _direct(step, r)]
             if missing:
                 yield Finding(f"template `{step.template}` of the {step.name} step of stage "
                               f"`{stage.name}` never shows "
@@ -81,7 +87,8 @@ RULE = Rule(
     rationale="Each step has inputs that make it what it is: a critique prompt must show the "
     "reply and the principle's critique request, a revision prompt the critique and the "
     "revision request, a comparison both replies and the question. A custom template that "
-    "drops one still renders and still trains, on prompts that ignore the constitution. "
+    "drops one still renders and still trains, on prompts that ignore the constitution. A "
+    "revision template that does not declare `critique` is a direct revision, and is fine. "
     "Likewise examples selected for a stage whose templates never show them.",
     bad='''template my_critique(prompt, response) """
 User: {{ prompt }}

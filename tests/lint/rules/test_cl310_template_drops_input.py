@@ -38,3 +38,30 @@ def test_template_showing_the_request_or_the_whole_principle_is_fine(tmp_path):
     for text in ("{{ principle.critique }}", "{{ principle }}"):
         body = PRINCIPLE + CRITIQUE.replace("TEXT", text) + USING
         assert findings(tmp_path, body, "CL310") == []
+
+
+REVISION = '''
+template my_revision(PARAMS) """
+User: {{ prompt }}
+Assistant: {{ response }}
+TEXT
+{{ principle.revision }}
+"""
+'''
+REVISING = PIPELINE.replace("prompts = prompts }",
+                            "prompts = prompts  revision_template = my_revision }")
+
+
+def test_a_revision_that_declares_the_critique_must_show_it(tmp_path):
+    body = PRINCIPLE + REVISION.replace("PARAMS", "prompt, response, critique, principle") \
+        .replace("TEXT", "Please improve it.") + REVISING
+    found = findings(tmp_path, body, "CL310")
+    assert [d.message for d in found] == [
+        "template `my_revision` of the revise step of stage `critique_revision` never shows "
+        "`critique`"]
+
+
+def test_direct_revision_without_a_critique_is_fine(tmp_path):
+    body = PRINCIPLE + REVISION.replace("PARAMS", "prompt, response, principle") \
+        .replace("TEXT", "Please improve it.") + REVISING
+    assert findings(tmp_path, body, "CL310") == []
