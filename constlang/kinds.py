@@ -190,7 +190,7 @@ KINDS: tuple[StageKind, ...] = (
         "Trains a reward model on the preference labels of a feedback stage.",
         "runtime-reward-model.md", _training_cost,
         stage_refs={"from": ("feedback",)}, default_model=("from", "judge"),
-        base_model="model", runtime="planned"),
+        base_model="model"),
     StageKind(
         "ppo", S.PPOSettings,
         "Optimises the policy against the reward model with PPO and a KL penalty.",

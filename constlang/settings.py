@@ -127,6 +127,13 @@ class RewardModelSettings(Strict):
     batch_size: TrainBatchSize = 8
     max_length: MaxLength = 512
     seed: TrainingSeed = 0
+    eval_fraction: float = Field(
+        0.1, ge=0.0, le=0.5, description="Share of the pairs held out to measure the model "
+        "(accuracy, margin, calibration).")
+    lora: bool = Field(False, description="Train LoRA adapters (peft) instead of all weights.")
+    lora_r: LoraRank = 8
+    lora_alpha: LoraAlpha = 16
+    lora_dropout: LoraDropout = 0.05
 
 
 class PPOSettings(Strict):

@@ -205,6 +205,16 @@ class StageDir:
         return self.path / PARTIAL
 
     @property
+    def heldout(self) -> Path:
+        """reward_model: the held-out pairs with the trained model's scores (JSONL)."""
+        return self.path / "heldout.jsonl"
+
+    @property
+    def reliability(self) -> Path:
+        """reward_model: the reliability diagram of the held-out pairs (PNG)."""
+        return self.path / "reliability.png"
+
+    @property
     def model(self) -> Path:
         """Training stages: the model they produce (a transformers directory)."""
         return self.path / MODEL

@@ -1,0 +1,158 @@
+"""The reward-model stage: pairs from preferences, the soft loss against TRL's, held-out metrics,
+and a whole stage on a tiny model."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+from constlang.compile import compile_path
+from constlang.runtime import reward as R
+from constlang.runtime.rundir import Manifest, RunDir, now_iso
+from constlang.runtime.runner import run_plan
+
+
+def pref_row(index: int, a: str, b: str, p_a: float, drop: str | None = None) -> dict:
+    label = p_a
+    chosen, rejected = (b, a) if label < 0.5 else (a, b)
+    return {"index": index, "prompt_id": f"p{index}", "prompt": f"Q{index}", "response_a": a,
+            "response_b": b, "p_a": p_a, "label": label, "chosen": chosen, "rejected": rejected,
+            "drop": drop}
+
+
+ROWS = [pref_row(0, "kind", "rude", 0.8), pref_row(1, "rude", "kind", 0.3),
+        pref_row(2, "same", "same", 0.5), pref_row(3, "x", "y", 0.6, drop="truncated"),
+        pref_row(4, "tie-a", "tie-b", 0.5)]
+
+
+def test_pairs_carry_the_probability_that_chosen_is_better() -> None:
+    pairs, left_out = R.preference_pairs(ROWS, soft=True)
+    assert [(p["chosen"][0]["content"], p["rejected"][0]["content"], p["p_chosen"])
+            for p in pairs] == [("kind", "rude", 0.8), ("kind", "rude", pytest.approx(0.7)),
+                                ("tie-a", "tie-b", 0.5)]
+    assert pairs[0]["prompt"] == [{"role": "user", "content": "Q0"}]
+    assert left_out == {"dropped": 1, "identical": 1, "ties": 0}
+    hard, left_out = R.preference_pairs(ROWS, soft=False)
+    assert [p["p_chosen"] for p in hard] == [1.0, 1.0]
+    assert left_out == {"dropped": 1, "identical": 1, "ties": 1}
+
+
+def test_the_split_is_seeded_and_keeps_a_pair_to_train_on() -> None:
+    pairs = [{"index": i} for i in range(20)]
+    train, held = R.split(pairs, 0.25, seed=3)
+    assert len(held) == 5 and len(train) == 15
+    assert R.split(pairs, 0.25, seed=3) == (train, held)
+    assert R.split(pairs, 0.25, seed=4)[1] != held
+    assert R.split(pairs[:1], 0.5, seed=0) == (pairs[:1], [])
+
+
+def test_soft_loss_is_trls_loss_at_hard_labels_and_differs_between() -> None:
+    delta = torch.tensor([1.5, -0.5, 0.2])
+    trl = -torch.nn.functional.logsigmoid(delta).mean()  # RewardTrainer's loss, no margin
+    assert torch.allclose(R.soft_loss(delta, torch.ones(3)), trl)
+    swapped = -torch.nn.functional.logsigmoid(-delta).mean()  # the same pairs, sides swapped
+    assert torch.allclose(R.soft_loss(delta, torch.zeros(3)), swapped)
+    half = R.soft_loss(delta, torch.full((3,), 0.5))
+    assert not torch.allclose(half, trl) and not torch.allclose(half, swapped)
+    # at p = 0.5 the loss is smallest at Δ = 0: a tie teaches "no preference"
+    assert R.soft_loss(torch.zeros(1), torch.full((1,), 0.5)) < R.soft_loss(
+        torch.ones(1), torch.full((1,), 0.5))
+
+
+def test_calibration_error_and_held_out_metrics_by_hand() -> None:
+    # bins: 0.15 and 0.25 alone in theirs, 0.95 and 1.0 together in the last
+    probs, targets = [0.15, 0.25, 0.95, 1.0], [0.0, 1.0, 1.0, 0.5]
+    expected = (abs(0.15 - 0) + abs(0.25 - 1) + abs(0.95 + 1.0 - 1.0 - 0.5)) / 4
+    assert R.calibration_error(probs, targets) == pytest.approx(expected)
+    deltas = [2.0, -1.0, 0.5, 0.0]
+    m = R.heldout_metrics(deltas, [0.9, 0.8, 0.5, 0.3])
+    assert m["pairs"] == 4 and m["accuracy"] == round(1 / 3, 4)  # the p = 0.5 pair left out
+    assert m["mean_margin"] == 0.375
+    sig = [1 / (1 + math.exp(-d)) for d in deltas]
+    assert m["calibration_error"] == round(R.calibration_error(sig, [0.9, 0.8, 0.5, 0.3]), 4)
+
+
+CONSTITUTION = """constlang 1
+constitution "rm-test" {{ version = "0.1.0" }}
+principle p {{ critique = "c"  revision = "r" }}
+question q {{ text = "Which reply is kinder?" }}
+model tiny {{ source = "{model}" }}
+dataset d {{ path = "prompts.jsonl" }}
+stage critique_revision {{ model = tiny  prompts = d }}
+stage sft {{ from = critique_revision }}
+stage feedback {{ policy = sft  judge = tiny  prompts = d }}
+stage reward_model {{ from = feedback  batch_size = 4  max_length = 64  eval_fraction = 0.25 }}
+"""
+
+
+def test_a_reward_model_trains_on_soft_labels_and_scores_replies(
+        tmp_path: Path, tiny_model_dir: Path) -> None:
+    from constlang.runtime.models import load_model
+    from constlang.runtime.stages.reward_model import soft_reward_trainer
+
+    (tmp_path / "c.const").write_text(CONSTITUTION.format(model=tiny_model_dir), "utf-8")
+    (tmp_path / "prompts.jsonl").write_text('{"prompt": "hi"}\n', "utf-8")
+    result = compile_path(tmp_path / "c.const")
+    assert result.plan is not None, result.diagnostics
+    run = RunDir(tmp_path / "runs")
+    feedback = run.stage("feedback")
+    rows = [pref_row(i, f"A kind and careful reply number {i}.", f"Go away {i}!", 0.9 - i / 40)
+            for i in range(12)]
+    feedback.path.mkdir(parents=True)
+    feedback.preferences.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    feedback.write_manifest(Manifest(stage="feedback", kind="feedback", status="completed",
+                                     inputs_hash="sha256:i", plan_hash=result.plan.hash,
+                                     outputs_hash="sha256:o", started_at=now_iso()))
+    out = io.StringIO()
+    done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,
+                    stages=["reward_model"], device="cpu", console=Console(file=out, width=200))
+    assert [(s.name, s.status) for s in done.stages] == [("reward_model", "completed")]
+    stage = run.stage("reward_model")
+    manifest = stage.read_manifest()
+    assert manifest is not None and manifest.status == "completed"
+    m = manifest.metrics
+    assert (m["train_pairs"], m["heldout"]["pairs"]) == (9, 3)
+    assert m["steps"] == 3  # ceil(9 / 4)
+    assert m["left_out"] == {"dropped": 0, "identical": 0, "ties": 0}
+    held = [json.loads(line) for line in stage.heldout.read_text().splitlines()]
+    assert len(held) == 3
+    assert stage.reliability.read_bytes().startswith(b"\x89PNG")
+    assert "held out: 3 pairs" in out.getvalue()
+
+    from constlang.plan import Model
+
+    loaded = load_model(Model(id="rm", source=str(stage.model)), device="cpu", head="reward")
+    scorer = R.RewardScorer(loaded, batch_size=2)
+    by_row = {r["index"]: r for r in rows}
+    scores = scorer.score([by_row[h["index"]]["prompt"] for h in held],
+                          [by_row[h["index"]]["chosen"] for h in held])
+    assert scores == pytest.approx([h["reward_chosen"] for h in held], abs=1e-4)
+
+    # the trainer's loss with p_chosen = 1 is exactly TRL's own loss on the same batch
+    from datasets import Dataset
+    from trl import RewardConfig
+
+    from constlang.runtime.stages.reward_model import collator
+
+    tok = loaded.tokenizer
+    batch_rows = [{"chosen_ids": tok("good")["input_ids"], "rejected_ids": tok("bad")["input_ids"],
+                   "p_chosen": 1.0}]
+    trainer = soft_reward_trainer()(
+        model=loaded.model, args=RewardConfig(output_dir=str(tmp_path / "t"), use_cpu=True,
+                                              report_to="none"),
+        processing_class=tok, data_collator=collator(tok.pad_token_id),
+        train_dataset=Dataset.from_list(batch_rows))
+    with torch.no_grad():
+        ours = trainer.compute_loss(loaded.model, collator(tok.pad_token_id)(batch_rows))
+        plain = collator(tok.pad_token_id)(batch_rows)
+        plain.pop("p_chosen")
+        theirs = trainer.compute_loss(loaded.model, plain)
+        assert torch.allclose(ours, theirs)
+        half = collator(tok.pad_token_id)([{**batch_rows[0], "p_chosen": 0.5}])
+        assert not torch.allclose(trainer.compute_loss(loaded.model, half), theirs)
