@@ -106,6 +106,12 @@ class FeedbackSettings(Strict):
     labels: Literal["soft", "hard"] = Field("soft", description="Probabilities or 0/1 labels.")
     keep_truncated: bool = Field(
         False, description="Keep pairs with a reply cut off at max_new_tokens as training data.")
+    judge_check: str | None = ref(
+        "dataset", "Labelled pairs (`prompt`, `better`, `worse`) the judge is checked on "
+        "(`constlang judge-check`).", default=None)
+    min_judge_accuracy: float | None = Field(
+        None, ge=0.0, le=1.0, description="With `judge_check`: the stage refuses to run when "
+        "the judge's accuracy on those pairs is below this for any question.")
     batch_size: int = Field(8, ge=1, le=4096, description="Prompts scored together.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed for sampling.")
     respond_template: str = ref("template", "Template of the sampled responses.",

@@ -16,7 +16,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import click  # noqa: E402
 
 from constlang import __version__  # noqa: E402
-from constlang.cli import check, fmt, lint, render, train  # noqa: E402
+from constlang.cli import check, fmt, judge_check, lint, render, train  # noqa: E402
 from constlang.cli import compile as compile_  # noqa: E402
 from constlang.cli.shared import EXIT_OK, HELP_OPTIONS, internal_error, report_user_error  # noqa: E402
 from constlang.errors import UserError  # noqa: E402
@@ -45,6 +45,7 @@ COMMANDS: tuple[click.Command, ...] = (
     lint.rule,
     fmt.fmt,
     train.train,
+    judge_check.judge_check,
 )
 
 for _command in COMMANDS:

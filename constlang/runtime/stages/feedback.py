@@ -16,6 +16,7 @@ from constlang.prompts import (
     question_vars,
     render_step,
 )
+from constlang.runtime import judge_check
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.generate import Generation, GenerationSettings
@@ -335,6 +336,11 @@ class FeedbackRunner(StageRunner):
             load_model(job.judge_model, device=ctx.device, base_dir=ctx.base_dir),
             batch_size=s.batch_size)
         ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
+        # with min_judge_accuracy: measure the judge on labelled pairs before sampling anything
+        self.judge_report = judge_check.gate(job, self.judge, ctx.plan, ctx.base_dir)
+        if self.judge_report is not None:
+            ctx.say(f"judge check passed: {len(self.judge_report['questions'])} question(s) at "
+                    f"accuracy >= {s.min_judge_accuracy} on {self.judge_report['pairs']} pairs")
 
     def preview(self) -> list[tuple[str, Chat]]:
         job = Feedback.from_plan(self.ctx.plan, self.ctx.name)
@@ -353,6 +359,8 @@ class FeedbackRunner(StageRunner):
                 on_resume=lambda n: ctx.say(f"{n} row(s) already done; continuing"))
         metrics["generation"] = {"policy": dict(self.policy.stats),
                                  "judge": dict(self.judge.stats)}
+        if self.judge_report is not None:
+            metrics["judge_check"] = judge_check.manifest_metrics(self.judge_report)
         ctx.timings["feedback_s"] = metrics["seconds"]
         ctx.console.print(summary_line(ctx.name, metrics), highlight=False)
         return metrics
