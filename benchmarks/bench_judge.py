@@ -4,7 +4,7 @@ the same tokens — side by side in one process, on the same prompts and model.
 
 Run: python benchmarks/bench_judge.py [--pairs N] [--tiny] [--repeat K]
 Targets: the scorer ≥ 5× faster than the naive judge; the scorer's wall time ≤ 1.2× the bare
-forward passes (its own overhead: tokenizing, padding, gathering option log-probabilities).
+forward passes it makes (its own overhead: tokenizing, padding, gathering log-probabilities).
 """
 
 from __future__ import annotations
@@ -49,18 +49,27 @@ def naive(engine: GenerationEngine, prompts: list[list[dict[str, str]]]) -> list
 
 
 def bare_forward(engine: GenerationEngine, prompts: list[list[dict[str, str]]]) -> None:
-    """The forward passes the scorer needs, without its bookkeeping: every (prompt, option)
-    row, left-padded, batch by batch, only the options' logits computed, then dropped."""
+    """The forward passes the scorer makes, without its bookkeeping: per batch, the prompts
+    once (keeping their cache), then every option as a continuation from it."""
+    from constlang.runtime.prefix import cache_argument
+
     encoded = engine.encode(prompts)
     choices = [engine.tokenizer(o, add_special_tokens=False)["input_ids"] for o in OPTIONS]
-    rows = [e + c for e in encoded for c in choices]
-    step = engine.batch_size * len(OPTIONS)
+    width, n = max(len(c) for c in choices), len(choices)
     with torch.inference_mode():
-        for start in range(0, len(rows), step):
-            ids, mask = engine._pad_left(rows[start:start + step])
-            engine.model(input_ids=ids, attention_mask=mask, use_cache=False,
-                         position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                         logits_to_keep=max(len(c) for c in choices) + 1)
+        for batch in engine._batches(encoded):
+            ids, mask = engine._pad_left([encoded[i] for i in batch])
+            out = engine.model(input_ids=ids, attention_mask=mask, use_cache=True,
+                               position_ids=(mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1)
+            cache = out.cache
+            cache.batch_repeat_interleave(n)
+            opt = torch.tensor([c + [0] * (width - len(c)) for _ in batch for c in choices])
+            opt_mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for _ in batch
+                                     for c in choices])
+            positions = mask.sum(-1).repeat_interleave(n)[:, None] + torch.arange(width)[None]
+            engine.model(input_ids=opt, position_ids=positions,
+                         attention_mask=torch.cat([mask.repeat_interleave(n, 0), opt_mask], 1),
+                         use_cache=True, **{cache_argument(engine.model): cache})
 
 
 def timed(call: object, *args: object) -> float:
