@@ -156,3 +156,41 @@ def test_a_reward_model_trains_on_soft_labels_and_scores_replies(
         assert torch.allclose(ours, theirs)
         half = collator(tok.pad_token_id)([{**batch_rows[0], "p_chosen": 0.5}])
         assert not torch.allclose(trainer.compute_loss(loaded.model, half), theirs)
+
+
+PIPELINE = """constlang 1
+constitution "pipeline" {{ version = "0.1.0" }}
+principle p {{ critique = "Find harm."  revision = "Remove it." }}
+question q {{ text = "Which reply is kinder?" }}
+model tiny {{ source = "{model}"  max_new_tokens = 6 }}
+dataset d {{ path = "prompts.jsonl" }}
+stage critique_revision {{ model = tiny  prompts = d  revisions = 1  keep_truncated = true }}
+stage sft {{ from = critique_revision  batch_size = 4  max_length = 96 }}
+stage feedback {{ policy = sft  judge = tiny  prompts = d  keep_truncated = true }}
+stage reward_model {{ from = feedback  batch_size = 2  max_length = 96  eval_fraction = 0.25 }}
+"""
+
+
+def test_the_pipeline_runs_from_revisions_to_a_reward_model(tmp_path: Path,
+                                                           tiny_model_dir: Path) -> None:
+    (tmp_path / "c.const").write_text(PIPELINE.format(model=tiny_model_dir), "utf-8")
+    (tmp_path / "prompts.jsonl").write_text(
+        "".join(json.dumps({"prompt": f"Question {i}?"}) + "\n" for i in range(4)), "utf-8")
+    result = compile_path(tmp_path / "c.const")
+    assert result.plan is not None, result.diagnostics
+    run = RunDir(tmp_path / "runs")
+    done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path, device="cpu",
+                    console=Console(file=io.StringIO()))
+    assert [(s.name, s.status) for s in done.stages] == [
+        ("critique_revision", "completed"), ("sft", "completed"), ("feedback", "completed"),
+        ("reward_model", "completed")]
+    rm = run.stage("reward_model").read_manifest()
+    assert rm is not None
+    pairs = [json.loads(line) for line in run.stage("feedback").preferences.read_text()
+             .splitlines()]
+    usable = [p for p in pairs if p["response_a"] != p["response_b"]]
+    assert rm.metrics["train_pairs"] + rm.metrics["heldout"]["pairs"] == len(usable)
+    assert rm.metrics["left_out"]["identical"] == len(pairs) - len(usable)
+    again = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path, device="cpu",
+                     console=Console(file=io.StringIO()))
+    assert [s.status for s in again.stages] == ["skipped"] * 4
