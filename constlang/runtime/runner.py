@@ -251,7 +251,8 @@ def run_stage(runner: StageRunner) -> StageOutcome:
         runner.load()
         if old and old.inputs_hash == digest:
             how = "failed" if old.status == "failed" else "was interrupted"
-            ctx.say(f"the last run {how}; continuing from what it saved")
+            ctx.say(f"the last run {how}; " + ("continuing from what it saved" if runner.resumes
+                                               else "this stage starts again from the beginning"))
         else:
             if old:
                 ctx.say("inputs changed since the last run; starting over")

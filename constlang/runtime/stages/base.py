@@ -76,6 +76,7 @@ class StageRunner(ABC):
     """
 
     kind: ClassVar[str]  # the stage kind, a name in constlang.kinds.KINDS
+    resumes: ClassVar[bool] = False  # whether `run` continues from a partial earlier run
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx

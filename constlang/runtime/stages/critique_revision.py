@@ -310,6 +310,7 @@ class CritiqueRevisionRunner(StageRunner):
     """Runs a critique_revision stage on the generation engine."""
 
     kind = "critique_revision"
+    resumes = True
 
     def load(self) -> None:
         from constlang.runtime.generate import GenerationEngine

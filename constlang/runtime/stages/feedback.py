@@ -310,6 +310,7 @@ class FeedbackRunner(StageRunner):
     """Runs a feedback stage: the policy samples pairs, the judge scores them."""
 
     kind = "feedback"
+    resumes = True
 
     def fingerprint(self) -> dict[str, Any]:
         plan, s = self.ctx.plan, self.ctx.settings
