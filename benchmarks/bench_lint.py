@@ -49,7 +49,7 @@ def constitution(principles: int, questions: int = 50, seed: int = 0) -> str:
                 'and keep helping."',
                 f'  tags     = ["t{i % 7}", "group-{i % 3}"]',
                 f"  weight   = {rng.choice([0.5, 1.0, 1.5])}", "}", ""]
-    for i in range(questions):  # one in five pointwise, as small judges need
+    for i in range(questions):  # one in five pointwise
         if i % 5 == 0:
             out += [f"question q{i:03d} {{",
                     f'  text = "Is the reply {_sentence(rng, 10).lower()}?"',
@@ -66,9 +66,11 @@ def constitution(principles: int, questions: int = 50, seed: int = 0) -> str:
                 f'  revision = "{_sentence(rng, 20)}."', "}", ""]
     out += ['model assistant { source = "embedded:smollm2-135m-instruct"  max_new_tokens = 64 }',
             'dataset red_team { path = "prompts.jsonl" }',
+            'dataset pairs { path = "pairs.jsonl" }',
             "stage critique_revision { model = assistant  prompts = red_team }",
             "stage sft { from = critique_revision }",
-            "stage feedback { policy = sft  judge = assistant  prompts = red_team }",
+            "stage feedback { policy = sft  judge = assistant  prompts = red_team",
+            "                 judge_check = pairs  min_judge_accuracy = 0.7 }",
             "stage reward_model { from = feedback }",
             "stage ppo { policy = sft  reward = reward_model  prompts = red_team }", ""]
     return "\n".join(out)

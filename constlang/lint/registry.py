@@ -27,7 +27,6 @@ from constlang.lint.rules import (
     name_case,
     never_sampled,
     padded_text,
-    pairwise_small_judge,
     positional_question,
     ppo_minibatch_mismatch,
     ppo_without_kl,
@@ -36,6 +35,7 @@ from constlang.lint.rules import (
     soft_labels_discarded,
     tag_format,
     template_drops_input,
+    unchecked_small_judge,
     unclamped_chain_of_thought,
     unswapped_small_judge,
     unused_dataset,
@@ -79,7 +79,7 @@ RULES: tuple[Rule, ...] = (
     unclamped_chain_of_thought.RULE,  # CL402
     asymmetric_clamp.RULE,  # CL403
     unswapped_small_judge.RULE,  # CL404
-    pairwise_small_judge.RULE,  # CL405
+    unchecked_small_judge.RULE,  # CL405
     greedy_response_pairs.RULE,  # CL406
     # training: contexts and optimiser settings
     prompt_exceeds_context.RULE,  # CL501
