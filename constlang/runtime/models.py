@@ -285,8 +285,17 @@ def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = 
         try:
             tokenizer = AutoTokenizer.from_pretrained(location, **common)
             if head == "reward":
-                model: Any = AutoModelForSequenceClassification.from_pretrained(
-                    location, num_labels=1, **common, **weights)
+                # a causal-LM checkpoint has no score head yet: transformers' report of the
+                # "missing" head is expected here, not something for the user to act on
+                from transformers.utils import logging as hf_logging
+
+                level = hf_logging.get_verbosity()
+                hf_logging.set_verbosity_error()
+                try:
+                    model: Any = AutoModelForSequenceClassification.from_pretrained(
+                        location, num_labels=1, **common, **weights)
+                finally:
+                    hf_logging.set_verbosity(level)
             else:
                 model = AutoModelForCausalLM.from_pretrained(location, **common, **weights)
         except OSError as e:
