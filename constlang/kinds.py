@@ -135,6 +135,10 @@ def _ppo_cost(s: S.PPOSettings, inputs: CostInputs) -> Cost:
                 f"{s.steps} updates × {s.batch_size} rollouts")
 
 
+def _no_model_cost(s: Any, inputs: CostInputs) -> Cost:
+    return Cost(None, 0, 0, "no model calls: pairs written from the upstream rows")
+
+
 def _training_cost(s: Any, inputs: CostInputs) -> Cost:
     return Cost(None, 0, 0, f"training, {s.epochs} epoch(s)")
 
@@ -186,10 +190,15 @@ KINDS: tuple[StageKind, ...] = (
         ),
         stage_refs={"policy": ("sft", "dpo", "ppo")}, samples=("questions", "question")),
     StageKind(
+        "revision_pairs", S.RevisionPairsSettings,
+        "Preference pairs without a judge: each prompt's final revision over its first answer.",
+        "runtime-revision-pairs.md", _no_model_cost,
+        stage_refs={"from": ("critique_revision",)}, base_model="from"),
+    StageKind(
         "reward_model", S.RewardModelSettings,
         "Trains a reward model on the preference labels of a feedback stage.",
         "runtime-reward-model.md", _training_cost,
-        stage_refs={"from": ("feedback",)}, default_model=("from", "judge"),
+        stage_refs={"from": ("feedback", "revision_pairs")}, default_model=("from", "judge"),
         base_model="model"),
     StageKind(
         "ppo", S.PPOSettings,

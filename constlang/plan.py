@@ -128,13 +128,16 @@ class Plan(Strict):
             if stage is None:
                 return None
             record = BY_NAME[stage.kind]
-            following = getattr(stage.settings, record.base_model or "", None)
+            values = stage.settings.model_dump(by_alias=True)  # names as written: `from`
+            following = values.get(record.base_model or "")
             if following is None and record.default_model is not None:
                 # left out (a plan written by hand): the default the compiler would fill in
                 upstream_setting, setting = record.default_model
-                upstream = stage.settings.model_dump(by_alias=True).get(upstream_setting)
+                upstream = values.get(upstream_setting)
                 before = next((s for s in self.stages if s.name == upstream), None)
                 following = getattr(before.settings, setting, None) if before else None
+                if following is None and before is not None:
+                    following = before.name  # e.g. revision pairs: the model that wrote them
             if not isinstance(following, str):
                 return None
             name = following

@@ -123,8 +123,17 @@ class FeedbackSettings(Strict):
                                   default="rationale_prompt")
 
 
+class RevisionPairsSettings(Strict):
+    from_: str = ref("stage", "The critique_revision stage whose answers and revisions are paired.",
+                     alias="from")
+    use_dropped: bool = Field(
+        False, description="Also pair revisions the stage dropped from its SFT data (truncated, "
+        "unchanged, meta, worse).")
+
+
 class RewardModelSettings(Strict):
-    from_: str = ref("stage", "The feedback stage whose preferences are trained on.", alias="from")
+    from_: str = ref("stage", "The feedback (or revision_pairs) stage whose preferences are "
+                     "trained on.", alias="from")
     model: str | None = ref("model", "Base model of the reward model; default: the judge.",
                             default=None)
     soft_labels: bool = Field(True, description="Train on soft targets instead of hard pairs.")

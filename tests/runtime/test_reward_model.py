@@ -194,3 +194,66 @@ def test_the_pipeline_runs_from_revisions_to_a_reward_model(tmp_path: Path,
     again = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path, device="cpu",
                      console=Console(file=io.StringIO()))
     assert [s.status for s in again.stages] == ["skipped"] * 4
+
+
+def test_revision_pairs_prefer_the_final_revision_and_keep_the_drop_reasons() -> None:
+    from constlang.runtime.stages.revision_pairs import revision_pairs
+
+    rows = [{"index": i, "prompt_id": f"p{i}", "prompt": f"Q{i}", "initial": f"first {i}",
+             "final": f"final {i}" if i != 2 else "first 2"} for i in range(4)]
+    sft = [{"index": 0, "last": True, "drop": None, "source": "revision"},
+           {"index": 1, "last": True, "drop": "truncated", "source": "revision"},
+           {"index": 1, "last": True, "drop": None, "source": "helpful"},  # another dataset
+           {"index": 2, "last": True, "drop": "skipped", "source": "revision"},
+           {"index": 3, "last": False, "drop": "meta", "source": "revision"},
+           {"index": 3, "last": True, "drop": None, "source": "revision"}]
+    pairs = revision_pairs(rows, sft, use_dropped=False, plan_hash="sha256:x")
+    assert [(p["chosen"], p["rejected"], p["p_a"], p["drop"]) for p in pairs] == [
+        ("final 0", "first 0", 1.0, None), ("final 1", "first 1", 1.0, "truncated"),
+        ("first 2", "first 2", 1.0, "unchanged"), ("final 3", "first 3", 1.0, None)]
+    loose = revision_pairs(rows, sft, use_dropped=True, plan_hash="sha256:x")
+    assert [p["drop"] for p in loose] == [None, None, "unchanged", None]
+    trained, left_out = R.preference_pairs(pairs, soft=True)
+    assert [t["p_chosen"] for t in trained] == [1.0, 1.0]
+    assert left_out == {"dropped": 2, "identical": 0, "ties": 0}
+
+
+REVISION_PAIRS = """constlang 1
+constitution "rp" {{ version = "0.1.0" }}
+principle p {{ critique = "c"  revision = "r" }}
+model tiny {{ source = "{model}" }}
+dataset d {{ path = "prompts.jsonl" }}
+stage critique_revision {{ model = tiny  prompts = d }}
+stage revision_pairs {{ from = critique_revision }}
+stage reward_model {{ from = revision_pairs  batch_size = 2  max_length = 64  eval_fraction = 0 }}
+"""
+
+
+def test_a_reward_model_trains_on_revision_pairs_from_the_reviser(
+        tmp_path: Path, tiny_model_dir: Path) -> None:
+    (tmp_path / "c.const").write_text(REVISION_PAIRS.format(model=tiny_model_dir), "utf-8")
+    (tmp_path / "prompts.jsonl").write_text('{"prompt": "hi"}\n', "utf-8")
+    result = compile_path(tmp_path / "c.const")
+    assert result.plan is not None, result.diagnostics
+    assert result.plan.base_model("reward_model").id == "tiny"  # the model that revised
+    run = RunDir(tmp_path / "runs")
+    upstream = run.stage("critique_revision")
+    upstream.path.mkdir(parents=True)
+    rows = [{"index": i, "prompt_id": f"p{i}", "prompt": f"Question {i}?",
+             "initial": f"No idea {i}.", "final": f"Here is a careful answer {i}."}
+            for i in range(4)]
+    upstream.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    upstream.sft_data.write_text("".join(json.dumps({"index": i, "last": True, "drop": None,
+                                                     "source": "revision"}) + "\n"
+                                         for i in range(4)))
+    upstream.write_manifest(Manifest(stage="critique_revision", kind="critique_revision",
+                                     status="completed", inputs_hash="sha256:i",
+                                     plan_hash=result.plan.hash, outputs_hash="sha256:o",
+                                     started_at=now_iso()))
+    done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,
+                    stages=["revision_pairs", "reward_model"], device="cpu",
+                    console=Console(file=io.StringIO()))
+    assert [(s.name, s.status) for s in done.stages] == [
+        ("revision_pairs", "completed"), ("reward_model", "completed")]
+    assert done.stages[0].metrics == {"pairs": 4, "usable_pairs": 4, "dropped": {}}
+    assert (done.stages[1].metrics["train_pairs"], done.stages[1].metrics["steps"]) == (4, 2)
