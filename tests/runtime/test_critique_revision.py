@@ -410,3 +410,14 @@ def test_direct_revision_writes_no_critique(tmp_path: Path) -> None:
     row = json.loads(StageDir(tmp_path, "out").rows.read_text().splitlines()[0])
     assert [(r["critique"], r["critique_finish"]) for r in row["rounds"]] == [("", "skipped")] * 2
     assert metrics["quality"]["critiques"]["count"] == 0
+
+
+def test_a_finished_chunk_leaves_no_saved_state_behind(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=4)  # two chunks of 2 prompts, 2 rounds
+    out = StageDir(tmp_path, "out")
+    with pytest.raises(KeyboardInterrupt):  # calls 1-5: chunk 1; call 6: chunk 2's answers
+        job.run(InterruptingEngine(at_call=6), prompts, out)
+    assert [r["index"] for r in rows(tmp_path)] == [0, 1]
+    # chunk 1 is in rows.jsonl: a state saying it stopped after round 2 would be a false
+    # "prompts 0–1 were interrupted" on the rerun
+    assert not out.partial.exists()

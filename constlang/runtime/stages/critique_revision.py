@@ -289,6 +289,8 @@ class CritiqueRevision:
                 progress(len(done & {p.index for p in prompts}) * self.generations_per_prompt())
 
         def logged(n: int, rows: list[dict[str, Any]], seconds: float) -> None:
+            # the chunk's rows are written: its saved state must not claim it is unfinished
+            out.partial.unlink(missing_ok=True)
             if metrics:
                 skipped = sum(r["skipped"] for row in rows for r in row["rounds"])
                 metrics.log(event="chunk", chunk=n, prompts=len(rows), skipped_revisions=skipped,
