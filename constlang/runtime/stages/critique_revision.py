@@ -201,7 +201,8 @@ class CritiqueRevision:
             revised = dict(zip(todo, revisions, strict=True))
             for i in range(len(chunk)):
                 new = revised.get(i)
-                responses[i] = new.text if new else responses[i]
+                if new is not None and new.finish != "skipped":  # a prompt too long: no reply
+                    responses[i] = new.text
                 history[i].append({
                     "round": k, "principle": principles[i].id, "critique": critiques[i].text,
                     "revision": responses[i], "skipped": new is None,
