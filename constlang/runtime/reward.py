@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,34 @@ if TYPE_CHECKING:
     import torch
 
 BINS = 10  # equal-width bins of the calibration error and the reliability diagram
+
+
+PREFERENCE_FIELDS = ("index", "prompt", "response_a", "response_b", "p_a", "label", "chosen",
+                     "rejected")
+
+
+def read_preferences(path: Path) -> list[dict[str, Any]]:
+    """A feedback stage's preferences.jsonl rows; a DataError naming file:line for a line that
+    is not JSON, not an object, or lacks a field `preference_pairs` reads."""
+    from constlang.runtime.data import DataError
+
+    rows = []
+    for line_no, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise DataError(f"{path}:{line_no}: malformed JSON ({exc})") from None
+        missing = ([f for f in PREFERENCE_FIELDS if f not in row] if isinstance(row, dict)
+                   else ["a JSON object"])
+        if missing:
+            raise DataError(f"{path}:{line_no}: not a preference row, missing "
+                            f"{', '.join(missing)}; rerun the feedback stage")
+        if not all(isinstance(row[f], int | float) for f in ("p_a", "label")):
+            raise DataError(f"{path}:{line_no}: p_a and label must be numbers")
+        rows.append(row)
+    return rows
 
 
 def preference_pairs(rows: Sequence[dict[str, Any]], *, soft: bool) -> tuple[

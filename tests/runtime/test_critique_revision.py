@@ -410,3 +410,39 @@ def test_direct_revision_writes_no_critique(tmp_path: Path) -> None:
     row = json.loads(StageDir(tmp_path, "out").rows.read_text().splitlines()[0])
     assert [(r["critique"], r["critique_finish"]) for r in row["rounds"]] == [("", "skipped")] * 2
     assert metrics["quality"]["critiques"]["count"] == 0
+
+
+def test_a_finished_chunk_leaves_no_saved_state_behind(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=4)  # two chunks of 2 prompts, 2 rounds
+    out = StageDir(tmp_path, "out")
+    with pytest.raises(KeyboardInterrupt):  # calls 1-5: chunk 1; call 6: chunk 2's answers
+        job.run(InterruptingEngine(at_call=6), prompts, out)
+    assert [r["index"] for r in rows(tmp_path)] == [0, 1]
+    # chunk 1 is in rows.jsonl: a state saying it stopped after round 2 would be a false
+    # "prompts 0–1 were interrupted" on the rerun
+    assert not out.partial.exists()
+
+
+class OverflowingEngine(FakeEngine):
+    """A FakeEngine whose first revision prompts do not fit the context (overflow = skip)."""
+
+    def generate_full(self, prompts: list[list[dict[str, str]]], settings: Any,
+                      progress: Any = None) -> list[Generation]:
+        out = super().generate_full(prompts, settings, progress)
+        revising = "Revision request:" in prompts[0][-1]["content"]
+        first_revision = revising and not any(
+            "Revision request:" in call[0] for call in self.calls[:-1])
+        return [Generation("", "skipped", 0) for _ in out] if first_revision else out
+
+
+def test_a_revision_too_long_to_run_keeps_the_reply_it_would_revise(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=1)
+    job.run(OverflowingEngine(), prompts, StageDir(tmp_path, "out"))
+    row = rows(tmp_path)[0]
+    first, second = row["rounds"]
+    assert first["revision_finish"] == "skipped"
+    assert first["revision"] == row["initial"]  # not "": round 2 revises the real answer
+    assert second["revision"] == f"revised({row['initial']})"
+    assert row["final"] == second["revision"]
+    sft = [json.loads(x) for x in StageDir(tmp_path, "out").sft_data.read_text().splitlines()]
+    assert [r["drop"] for r in sft] == ["too_long", None]

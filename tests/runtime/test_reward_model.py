@@ -257,3 +257,23 @@ def test_a_reward_model_trains_on_revision_pairs_from_the_reviser(
         ("revision_pairs", "completed"), ("reward_model", "completed")]
     assert done.stages[0].metrics == {"pairs": 4, "usable_pairs": 4, "dropped": {}}
     assert (done.stages[1].metrics["train_pairs"], done.stages[1].metrics["steps"]) == (4, 2)
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('{"index": 0, "prompt": "Q"', "preferences.jsonl:2: malformed JSON"),
+    ('{"index": 1, "prompt": "Q"}', "preferences.jsonl:2: not a preference row, missing "
+                                    "response_a"),
+    ('[1, 2]', "preferences.jsonl:2: not a preference row, missing a JSON object"),
+    (json.dumps({**pref_row(1, "a", "b", 0.5), "p_a": "high"}),
+     "preferences.jsonl:2: p_a and label must be numbers"),
+])
+def test_a_malformed_preference_row_is_a_data_error_naming_its_line(
+        tmp_path: Path, line: str, message: str) -> None:
+    from constlang.runtime.data import DataError
+
+    path = tmp_path / "preferences.jsonl"
+    path.write_text(json.dumps(pref_row(0, "a", "b", 0.7)) + "\n" + line + "\n\n", "utf-8")
+    with pytest.raises(DataError, match=message):
+        R.read_preferences(path)
+    path.write_text(json.dumps(pref_row(0, "a", "b", 0.7)) + "\n\n", "utf-8")
+    assert R.read_preferences(path) == [pref_row(0, "a", "b", 0.7)]

@@ -201,7 +201,8 @@ class CritiqueRevision:
             revised = dict(zip(todo, revisions, strict=True))
             for i in range(len(chunk)):
                 new = revised.get(i)
-                responses[i] = new.text if new else responses[i]
+                if new is not None and new.finish != "skipped":  # a prompt too long: no reply
+                    responses[i] = new.text
                 history[i].append({
                     "round": k, "principle": principles[i].id, "critique": critiques[i].text,
                     "revision": responses[i], "skipped": new is None,
@@ -289,6 +290,8 @@ class CritiqueRevision:
                 progress(len(done & {p.index for p in prompts}) * self.generations_per_prompt())
 
         def logged(n: int, rows: list[dict[str, Any]], seconds: float) -> None:
+            # the chunk's rows are written: its saved state must not claim it is unfinished
+            out.partial.unlink(missing_ok=True)
             if metrics:
                 skipped = sum(r["skipped"] for row in rows for r in row["rounds"])
                 metrics.log(event="chunk", chunk=n, prompts=len(rows), skipped_revisions=skipped,

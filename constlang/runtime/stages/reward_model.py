@@ -10,7 +10,7 @@ from constlang import plan as P
 from constlang.files import atomic_write_text
 from constlang.runtime import reward as R
 from constlang.runtime import training as T
-from constlang.runtime.rundir import recover_jsonl, sha256_tree
+from constlang.runtime.rundir import sha256_tree
 from constlang.runtime.stages.base import StageError, StageRunner
 
 
@@ -83,7 +83,8 @@ class RewardModelRunner(StageRunner):
         source = ctx.run.stage(s.from_).preferences
         if not source.is_file():
             raise StageError(f"no preferences: {source} does not exist; run stage `{s.from_}`")
-        self.pairs, self.left_out = R.preference_pairs(recover_jsonl(source), soft=s.soft_labels)
+        self.pairs, self.left_out = R.preference_pairs(R.read_preferences(source),
+                                                       soft=s.soft_labels)
         if not self.pairs:
             raise StageError(f"no preference pairs to train on in {source} (left out: "
                              + ", ".join(f"{n} {why}" for why, n in self.left_out.items()) + ")")
