@@ -26,6 +26,7 @@ from constlang.runtime.prefix import (
     layout,
 )
 from constlang.runtime.sampling import hashed_seed
+from constlang.runtime.scoring import score_batch
 
 if TYPE_CHECKING:
     import torch
@@ -321,15 +322,18 @@ class GenerationEngine:
                 for text, (finish, tokens) in zip(texts, how, strict=True)]
 
     # -- scoring ---------------------------------------------------------------------------------
-    def score_options(self, prompts: list[str] | list[Chat],
-                      options: list[str]) -> list[list[float]]:
+    def score_options(self, prompts: list[str] | list[Chat], options: list[str], *,
+                      overflow: str = "error",
+                      context_length: int | None = None) -> list[list[float]]:
         """Log-probability of each option string as the continuation of each prompt (no
         generation); the AI-feedback stage's judge and `judge-check` read these.
 
         An option's tokens are the option tokenized on its own, appended to the prompt's tokens;
         its log-probability is the sum over those tokens. Result: [prompt][option]. Each batch
         runs its prompts once and the options as short continuations from their KV cache, so
-        scoring n options costs about one prompt pass, not n.
+        scoring n options costs about one prompt pass, not n. A prompt too long for the
+        context follows `overflow` (see GenerationSettings); a skipped one scores -inf for
+        every option (no preference).
         """
 
         if not options:
@@ -342,53 +346,18 @@ class GenerationEngine:
         for option, tokens in zip(options, choices, strict=True):
             if not tokens:
                 raise ValueError(f"option {option!r} has no tokens")
-        self._check_context(encoded, max(len(c) for c in choices))
-        scores = [[0.0] * len(options) for _ in prompts]
+        policy = GenerationSettings(max_new_tokens=max(len(c) for c in choices),
+                                    overflow=overflow, context_length=context_length)
+        skipped = set(self._fit(encoded, policy))
+        scores = [[float("-inf")] * len(options) for _ in prompts]
+        kept = [i for i in range(len(prompts)) if i not in skipped]
         with self._running():
-            for rows in self._batches(encoded):
-                batch = self._score_batch([encoded[i] for i in rows], choices)
+            for batch_rows in self._batches([encoded[i] for i in kept]):
+                rows = [kept[j] for j in batch_rows]
+                batch = score_batch(self, [encoded[i] for i in rows], choices)
                 for i, row_scores in zip(rows, batch, strict=True):
                     scores[i] = row_scores
         self.stats["score_calls"] += 1
         self.stats["scored_prompts"] += len(prompts)
         self.stats["score_seconds"] += time.perf_counter() - started
         return scores
-
-    def _score_batch(self, rows: list[list[int]], choices: list[list[int]]) -> list[list[float]]:
-        """Option log-probabilities for a batch of encoded prompts: one pass over the prompts
-        (left-padded, keeping their cache), then one pass over every (prompt, option) pair's
-        option tokens (right-padded) continuing from that cache."""
-        import torch
-
-        from constlang.runtime.prefix import cache_argument
-
-        n, width = len(choices), max(len(c) for c in choices)
-        ids, mask = self._pad_left(rows)
-        out = self.model(input_ids=ids, attention_mask=mask, use_cache=True,
-                         position_ids=(mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1)
-        first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # the first option token
-        cache = getattr(out, "cache", None) or out.past_key_values
-        cache.batch_repeat_interleave(n)
-        pad = self.tokenizer.pad_token_id
-        opt = torch.tensor([c + [pad] * (width - len(c)) for _ in rows for c in choices],
-                           dtype=torch.long, device=ids.device)
-        opt_mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for _ in rows
-                                 for c in choices], dtype=torch.long, device=ids.device)
-        starts = mask.sum(-1).repeat_interleave(n)  # each row's real prompt length
-        positions = starts[:, None] + torch.arange(width, device=ids.device)[None, :]
-        full_mask = torch.cat([mask.repeat_interleave(n, 0), opt_mask], dim=1)
-        rest = self.model(input_ids=opt, attention_mask=full_mask, position_ids=positions,
-                          use_cache=True, **{cache_argument(self.model): cache}).logits
-        later = torch.log_softmax(rest.float(), dim=-1)  # position t predicts token t + 1
-        scores: list[list[float]] = []
-        for b in range(len(rows)):
-            row_scores = []
-            for j, tokens in enumerate(choices):
-                k = b * n + j
-                total = first[b, tokens[0]]
-                for t in range(1, len(tokens)):
-                    total = total + later[k, t - 1, tokens[t]]
-                row_scores.append(float(total))
-            scores.append(row_scores)
-        return scores
-

@@ -137,8 +137,9 @@ class FakeEngine:
             out.append(f"{'GOOD' if even == first else 'BAD'} reply to {t}")
         return out
 
-    def score_options(self, prompts: list[list[dict[str, str]]],
-                      options: list[str]) -> list[list[float]]:
+    def score_options(self, prompts: list[list[dict[str, str]]], options: list[str],
+                      **policy: Any) -> list[list[float]]:
+        assert set(policy) == {"overflow", "context_length"}
         texts = [chat[-1]["content"] for chat in prompts]
         self.scored.append((texts, options))
         out = []

@@ -122,3 +122,25 @@ def test_the_plans_context_length_counts_when_the_config_has_none(
     skip = GenerationSettings(max_new_tokens=8, temperature=0, overflow="skip",
                               context_length=16)
     assert engine.generate_full(["word " * 50], skip) == [Generation("", "skipped", 0)]
+
+
+def test_judge_prompts_too_long_for_the_context_follow_the_overflow_policy(
+        tiny_model: LoadedModel, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    engine = GenerationEngine(tiny_model, batch_size=2)
+    short, long = "Which is better?", "word " * 200
+    lengths = [len(e) for e in engine.encode([short, long])]
+    monkeypatch.setattr(tiny_model.model.config, "max_position_embeddings", lengths[0] + 20)
+    with pytest.raises(ModelError, match="exceeds the context"):
+        engine.score_options([short, long], ["(A)", "(B)"])
+    skipped = engine.score_options([short, long], ["(A)", "(B)"], overflow="skip")
+    assert skipped[1] == [float("-inf")] * 2
+    assert skipped[0] == engine.score_options([short], ["(A)", "(B)"])[0]
+    cut = engine.score_options([short, long], ["(A)", "(B)"], overflow="truncate_left")
+    room = lengths[0] + 20 - len(tiny_model.tokenizer("(A)", add_special_tokens=False)
+                                 ["input_ids"])
+    kept = engine.encode([long])[0][-room:]
+    from constlang.runtime.scoring import score_batch
+
+    choices = [tiny_model.tokenizer(o, add_special_tokens=False)["input_ids"]
+               for o in ["(A)", "(B)"]]
+    assert cut[1] == pytest.approx(score_batch(engine, [kept], choices)[0], abs=1e-5)

@@ -39,7 +39,8 @@ class Engine(Protocol):
     def generate_full(self, prompts: list[Chat], settings: Any,
                       progress: Callable[[int], None] | None = None) -> list[Generation]: ...
 
-    def score_options(self, prompts: list[Chat], options: list[str]) -> list[list[float]]: ...
+    def score_options(self, prompts: list[Chat], options: list[str], *, overflow: str = "error",
+                      context_length: int | None = None) -> list[list[float]]: ...
 
 
 def policy_spec(plan: P.Plan, stage_name: str, run: RunDir) -> P.Model:
@@ -196,9 +197,14 @@ class Feedback:
         groups: dict[tuple[str, ...], list[Job]] = {}
         for job in jobs:
             groups.setdefault(tuple(job.q.options), []).append(job)
+        jm = self.judge_model  # a judge prompt too long for the context follows its policy
+
+        def score(chats: list[Chat], opts: list[str]) -> list[list[float]]:
+            return judge.score_options(chats, opts, overflow=jm.overflow,
+                                       context_length=jm.context_length)
+
         for options, group in groups.items():
-            scores = self._timed("judge", judge.score_options, [j.chat for j in group],
-                                 list(options))
+            scores = self._timed("judge", score, [j.chat for j in group], list(options))
             if len(scores) != len(group):
                 raise RuntimeError(f"the engine scored {len(scores)} of {len(group)} prompts")
             for job, logprobs in zip(group, scores, strict=True):
