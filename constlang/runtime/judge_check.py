@@ -105,22 +105,6 @@ def read_dataset_pairs(dataset: P.Dataset, base_dir: Path) -> list[JudgePair]:
 
 # ---------------------------------------------------------------- the metrics (pure)
 
-def expected_calibration_error(probs: Sequence[float], truths: Sequence[float],
-                               bins: int = BINS) -> float:
-    """ECE: Σ over equal-width bins of (share of predictions in it) × |mean truth − mean p|.
-
-    A prediction of exactly 1.0 falls in the last bin.
-    """
-    if not probs:
-        raise ValueError("no predictions")
-    groups: dict[int, list[tuple[float, float]]] = {}
-    for p, t in zip(probs, truths, strict=True):
-        groups.setdefault(min(int(p * bins), bins - 1), []).append((p, t))
-    return sum(len(g) / len(probs) * abs(sum(t for _, t in g) / len(g)
-                                         - sum(p for p, _ in g) / len(g))
-               for g in groups.values())
-
-
 def spread(probs: Sequence[float]) -> dict[str, float]:
     """min, max and (population) standard deviation of the predicted probabilities."""
     mean = sum(probs) / len(probs)
@@ -176,7 +160,7 @@ def question_metrics(q: P.Question, scored: Sequence[Scored]) -> dict[str, Any]:
         "same_choice": _mean([a == b != 0 for a, b in sides]),
         "mass": _mean([_mass(x) for s in scored for x in (s.first, s.second)]),
         "mean_p": _mean(probs),
-        "ece": expected_calibration_error(probs, [1.0] * len(probs)),
+        "ece": pref.calibration_error(probs, [1.0] * len(probs), BINS),
         **spread(probs),
         "accuracy_by_kind": {k: _mean(v) for k, v in sorted(kinds.items())},
     }

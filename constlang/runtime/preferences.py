@@ -115,3 +115,20 @@ def summary_line(stage: str, metrics: dict[str, Any]) -> str:
     if metrics.get("label_ties"):
         parts.append(f"label ties {metrics['label_ties'] * 100:.0f} %")
     return f"{stage}: " + ", ".join(parts)
+
+
+def calibration_error(probs: Sequence[float], truths: Sequence[float],
+                      bins: int = 10) -> float:
+    """Expected calibration error (the judge check's and the reward model's): Σ over equal-width
+    bins of (share of predictions in it) × |mean truth − mean p|.
+
+    A prediction of exactly 1.0 falls in the last bin.
+    """
+    if not probs:
+        raise ValueError("no predictions")
+    groups: dict[int, list[tuple[float, float]]] = {}
+    for p, t in zip(probs, truths, strict=True):
+        groups.setdefault(min(int(p * bins), bins - 1), []).append((p, t))
+    return sum(len(g) / len(probs) * abs(sum(t for _, t in g) / len(g)
+                                         - sum(p for p, _ in g) / len(g))
+               for g in groups.values())

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from constlang.runtime.preferences import calibration_error
 from constlang.runtime.sampling import hashed_seed
 
 if TYPE_CHECKING:
@@ -96,21 +97,6 @@ def soft_loss(delta: torch.Tensor, p_chosen: torch.Tensor) -> torch.Tensor:
 
     p = p_chosen.to(delta.dtype)
     return -(p * F.logsigmoid(delta) + (1 - p) * F.logsigmoid(-delta)).mean()
-
-
-def calibration_error(probs: Sequence[float], targets: Sequence[float], bins: int = BINS) -> float:
-    """Expected calibration error: over equal-width bins of the predicted probability, the
-    size-weighted gap between mean prediction and mean target."""
-    if not probs:
-        return 0.0
-    total = 0.0
-    for b in range(bins):
-        members = [i for i, p in enumerate(probs)
-                   if b / bins <= p < (b + 1) / bins or (b == bins - 1 and p == 1.0)]
-        if members:
-            gap = (sum(probs[i] for i in members) - sum(targets[i] for i in members))
-            total += abs(gap) / len(probs)
-    return total
 
 
 def heldout_metrics(deltas: Sequence[float], p_chosen: Sequence[float]) -> dict[str, Any]:

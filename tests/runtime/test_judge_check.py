@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from constlang.cli import cli
 from constlang.compile import compile_path
 from constlang.runtime import judge_check as jc
+from constlang.runtime import preferences as pref
 from constlang.runtime.data import DataError
 from constlang.runtime.stages.base import StageError
 from constlang.runtime.stages.feedback import Feedback
@@ -121,9 +122,9 @@ def test_pointwise_metrics_match_a_hand_computation(tmp_path: Path) -> None:
 
 def test_calibration_error_bins_and_spread() -> None:
     # bins [0, .1): .05 (truth 0); [.1, .2): .15 (truth 1); [.9, 1]: .95 and .97 (truth 1)
-    assert jc.expected_calibration_error([.05, .15, .95, .97], [0, 1, 1, 1]) == pytest.approx(
+    assert pref.calibration_error([.05, .15, .95, .97], [0, 1, 1, 1]) == pytest.approx(
         .25 * .05 + .25 * .85 + .5 * .04)
-    assert jc.expected_calibration_error([1.0, 1.0], [1, 1]) == 0.0  # 1.0 is in the last bin
+    assert pref.calibration_error([1.0, 1.0], [1, 1]) == 0.0  # 1.0 is in the last bin
     assert jc.spread([.5, .5]) == {"p_min": .5, "p_max": .5, "p_std": 0.0}
 
 

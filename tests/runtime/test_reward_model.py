@@ -13,6 +13,7 @@ import torch
 from rich.console import Console
 
 from constlang.compile import compile_path
+from constlang.runtime import preferences as pref
 from constlang.runtime import reward as R
 from constlang.runtime.rundir import Manifest, RunDir, now_iso
 from constlang.runtime.runner import run_plan
@@ -69,13 +70,13 @@ def test_calibration_error_and_held_out_metrics_by_hand() -> None:
     # bins: 0.15 and 0.25 alone in theirs, 0.95 and 1.0 together in the last
     probs, targets = [0.15, 0.25, 0.95, 1.0], [0.0, 1.0, 1.0, 0.5]
     expected = (abs(0.15 - 0) + abs(0.25 - 1) + abs(0.95 + 1.0 - 1.0 - 0.5)) / 4
-    assert R.calibration_error(probs, targets) == pytest.approx(expected)
+    assert pref.calibration_error(probs, targets) == pytest.approx(expected)
     deltas = [2.0, -1.0, 0.5, 0.0]
     m = R.heldout_metrics(deltas, [0.9, 0.8, 0.5, 0.3])
     assert m["pairs"] == 4 and m["accuracy"] == round(1 / 3, 4)  # the p = 0.5 pair left out
     assert m["mean_margin"] == 0.375
     sig = [1 / (1 + math.exp(-d)) for d in deltas]
-    assert m["calibration_error"] == round(R.calibration_error(sig, [0.9, 0.8, 0.5, 0.3]), 4)
+    assert m["calibration_error"] == round(pref.calibration_error(sig, [0.9, 0.8, 0.5, 0.3]), 4)
 
 
 CONSTITUTION = """constlang 1
