@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from constlang import plan as P
 from constlang.errors import UserError
@@ -27,6 +29,28 @@ def dataset_path(dataset: P.Dataset, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
+def json_objects(path: Path, limit: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`file:line`, object) for each non-blank line of a JSONL file, at most `limit`; a
+    DataError naming file:line for a line that is not JSON or not a JSON object."""
+    count = 0
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if limit is not None and count >= limit:
+                return
+            if not line.strip():
+                continue
+            where = f"{path}:{line_no}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})"
+                                ) from None
+            if not isinstance(record, dict):
+                raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            count += 1
+            yield where, record
+
+
 def read_prompts(dataset: P.Dataset, base_dir: Path, *,
                  limit: int | None = None) -> list[PromptRow]:
     """The dataset's prompts, in file order, at most `dataset.limit` (and `limit`) of them.
@@ -40,31 +64,18 @@ def read_prompts(dataset: P.Dataset, base_dir: Path, *,
     caps = [n for n in (dataset.limit, limit) if n is not None]
     cap = min(caps) if caps else None
     rows: list[PromptRow] = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if cap is not None and len(rows) >= cap:
-                break
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})"
-                                ) from None
-            if not isinstance(record, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            if dataset.field not in record:
-                keys = ", ".join(sorted(record)) or "none"
-                raise DataError(f"{where}: no `{dataset.field}` field (dataset `{dataset.id}` "
-                                f"reads field `{dataset.field}`; the row has: {keys})")
-            value = record[dataset.field]
-            if not isinstance(value, str):
-                raise DataError(f"{where}: field `{dataset.field}` must be a string, "
-                                f"got {type(value).__name__}")
-            ident = record.get("id")
-            prompt_id = str(ident) if isinstance(ident, str | int) else f"{dataset.id}-{len(rows)}"
-            rows.append(PromptRow(len(rows), prompt_id, value))
+    for where, record in json_objects(path, cap):
+        if dataset.field not in record:
+            keys = ", ".join(sorted(record)) or "none"
+            raise DataError(f"{where}: no `{dataset.field}` field (dataset `{dataset.id}` "
+                            f"reads field `{dataset.field}`; the row has: {keys})")
+        value = record[dataset.field]
+        if not isinstance(value, str):
+            raise DataError(f"{where}: field `{dataset.field}` must be a string, "
+                            f"got {type(value).__name__}")
+        ident = record.get("id")
+        prompt_id = str(ident) if isinstance(ident, str | int) else f"{dataset.id}-{len(rows)}"
+        rows.append(PromptRow(len(rows), prompt_id, value))
     if not rows:
         raise DataError(f"dataset `{dataset.id}`: {path} has no prompts")
     return rows

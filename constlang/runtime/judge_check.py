@@ -7,7 +7,6 @@ The metric functions are pure, so tests check them exactly.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 from constlang import plan as P
 from constlang.prompts import Chat
 from constlang.runtime import preferences as pref
-from constlang.runtime.data import DataError, PromptRow, dataset_path
+from constlang.runtime.data import DataError, PromptRow, dataset_path, json_objects
 
 PAIR_FIELDS = ("prompt", "better", "worse")
 BINS = 10  # equal-width bins of the calibration error
@@ -68,31 +67,18 @@ def read_pairs(path: Path, *, name: str | None = None, limit: int | None = None
     if not path.is_file():
         raise DataError(f"{label}judge pairs file not found: {path}")
     pairs: list[JudgePair] = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if limit is not None and len(pairs) >= limit:
-                break
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})"
-                                ) from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            for key in PAIR_FIELDS:
-                value = row.get(key)
-                if not isinstance(value, str) or not value.strip():
-                    what = "missing" if key not in row else (
-                        "empty" if isinstance(value, str) else f"a {type(value).__name__}")
-                    raise DataError(f"{where}: `{key}` is {what}; a judge pair needs the "
-                                    "strings prompt, better and worse")
-            ident = row.get("id")
-            pairs.append(JudgePair(str(ident) if isinstance(ident, str | int) else
-                                   f"pair-{len(pairs)}", str(row.get("kind") or ""),
-                                   row["prompt"], row["better"], row["worse"]))
+    for where, row in json_objects(path, limit):
+        for key in PAIR_FIELDS:
+            value = row.get(key)
+            if not isinstance(value, str) or not value.strip():
+                what = "missing" if key not in row else (
+                    "empty" if isinstance(value, str) else f"a {type(value).__name__}")
+                raise DataError(f"{where}: `{key}` is {what}; a judge pair needs the "
+                                "strings prompt, better and worse")
+        ident = row.get("id")
+        pairs.append(JudgePair(str(ident) if isinstance(ident, str | int) else
+                               f"pair-{len(pairs)}", str(row.get("kind") or ""),
+                               row["prompt"], row["better"], row["worse"]))
     if not pairs:
         raise DataError(f"{label}{path} has no pairs")
     return pairs

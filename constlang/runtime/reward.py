@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,23 +24,16 @@ PREFERENCE_FIELDS = ("index", "prompt", "response_a", "response_b", "p_a", "labe
 def read_preferences(path: Path) -> list[dict[str, Any]]:
     """A feedback stage's preferences.jsonl rows; a DataError naming file:line for a line that
     is not JSON, not an object, or lacks a field `preference_pairs` reads."""
-    from constlang.runtime.data import DataError
+    from constlang.runtime.data import DataError, json_objects
 
     rows = []
-    for line_no, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise DataError(f"{path}:{line_no}: malformed JSON ({exc})") from None
-        missing = ([f for f in PREFERENCE_FIELDS if f not in row] if isinstance(row, dict)
-                   else ["a JSON object"])
+    for where, row in json_objects(path):
+        missing = [f for f in PREFERENCE_FIELDS if f not in row]
         if missing:
-            raise DataError(f"{path}:{line_no}: not a preference row, missing "
-                            f"{', '.join(missing)}; rerun the feedback stage")
+            raise DataError(f"{where}: not a preference row, missing {', '.join(missing)}; "
+                            "rerun the feedback stage")
         if not all(isinstance(row[f], int | float) for f in ("p_a", "label")):
-            raise DataError(f"{path}:{line_no}: p_a and label must be numbers")
+            raise DataError(f"{where}: p_a and label must be numbers")
         rows.append(row)
     return rows
 

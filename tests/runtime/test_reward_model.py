@@ -264,7 +264,7 @@ def test_a_reward_model_trains_on_revision_pairs_from_the_reviser(
     ('{"index": 0, "prompt": "Q"', "preferences.jsonl:2: malformed JSON"),
     ('{"index": 1, "prompt": "Q"}', "preferences.jsonl:2: not a preference row, missing "
                                     "response_a"),
-    ('[1, 2]', "preferences.jsonl:2: not a preference row, missing a JSON object"),
+    ("[1, 2]", "preferences.jsonl:2: expected a JSON object, got list"),
     (json.dumps({**pref_row(1, "a", "b", 0.5), "p_a": "high"}),
      "preferences.jsonl:2: p_a and label must be numbers"),
 ])
