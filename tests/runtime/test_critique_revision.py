@@ -446,3 +446,30 @@ def test_a_revision_too_long_to_run_keeps_the_reply_it_would_revise(tmp_path: Pa
     assert row["final"] == second["revision"]
     sft = [json.loads(x) for x in StageDir(tmp_path, "out").sft_data.read_text().splitlines()]
     assert [r["drop"] for r in sft] == ["too_long", None]
+
+
+class TooLongEngine(FakeEngine):
+    """A FakeEngine whose model cannot fit PROMPT-1 (the overflow policy skipped it)."""
+
+    def generate_full(self, prompts: list[list[dict[str, str]]], settings: Any,
+                      progress: Any = None) -> list[Generation]:
+        out = super().generate_full(prompts, settings, progress)
+        return [Generation("", "skipped", 0) if chat[-1]["content"] == "PROMPT-1" else g
+                for chat, g in zip(prompts, out, strict=True)]
+
+
+def test_a_prompt_too_long_to_answer_is_neither_critiqued_nor_revised(tmp_path: Path) -> None:
+    job, prompts = make_job(tmp_path, n=2)
+    engine = TooLongEngine()
+    done: list[int] = []
+    metrics = job.run(engine, prompts, StageDir(tmp_path, "out"), progress=done.append)
+    assert [len(c) for c in engine.calls] == [2, 1, 1, 1, 1]  # only PROMPT-0 after the answer
+    assert sum(done) == 2 * job.generations_per_prompt()
+    rows = [json.loads(line) for line in StageDir(tmp_path, "out").rows.read_text().splitlines()]
+    assert (rows[1]["initial"], rows[1]["initial_finish"], rows[1]["final"]) == ("", "skipped", "")
+    assert [(r["skipped"], r["critique_finish"]) for r in rows[1]["rounds"]] == [
+        (True, "skipped")] * 2
+    sft = [json.loads(line) for line in StageDir(tmp_path, "out").sft_data.read_text()
+           .splitlines()]
+    assert [r["drop"] for r in sft if r["index"] == 1] == ["skipped", "skipped"]
+    assert metrics["quality"]["critiques"]["count"] == 2  # PROMPT-0's two critiques only

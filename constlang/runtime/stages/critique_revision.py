@@ -182,17 +182,21 @@ class CritiqueRevision:
         elif progress:
             progress(len(chunk) * (1 + 2 * state["round"]))
         responses, history = state["responses"], state["history"]
+        # a prompt too long to answer has nothing to critique or revise: its rounds are skipped
+        answered = [i for i in range(len(chunk)) if state["initial"][i]["finish"] != "skipped"]
         for k in range(state["round"] + 1, rounds + 1):
             principles = [c[k - 1] for c in chosen]
+            critiques = [Generation("", "skipped", 0)] * len(chunk)
             if self.critique_used():
-                critiques = self._generate(engine, [
-                    self.critique_prompt(row, responses[i], principles[i], k)
-                    for i, row in enumerate(chunk)], "critique", k, first, progress)
-            else:  # direct revision: no template reads a critique, so none is written
-                critiques = [Generation("", "skipped", 0)] * len(chunk)
-                if progress:
-                    progress(len(chunk))
-            todo = [i for i in range(len(chunk)) if not self.needs_no_change(critiques[i].text)]
+                made = self._generate(engine, [
+                    self.critique_prompt(chunk[i], responses[i], principles[i], k)
+                    for i in answered], "critique", k, first, progress)
+                for i, critique in zip(answered, made, strict=True):
+                    critiques[i] = critique
+            if progress and (len(answered) < len(chunk) or not self.critique_used()):
+                # direct revision writes no critique; an unanswered prompt gets none either
+                progress(len(chunk) - (len(answered) if self.critique_used() else 0))
+            todo = [i for i in answered if not self.needs_no_change(critiques[i].text)]
             revisions = self._generate(engine, [
                 self.revision_prompt(chunk[i], responses[i], critiques[i].text, principles[i], k)
                 for i in todo], "revise", k, first, progress)
