@@ -101,7 +101,7 @@ def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, 
 
 
 def quality_line(stage: str, metrics: dict[str, Any]) -> str:
-    """e.g. `critique_revision: 16 revisions, 81 % ended with EOS, 6 % unchanged, ...`."""
+    """e.g. `critique_revision: 16 revisions, 50 % ended with EOS, 6 % (nearly) unchanged, ...`."""
     q = metrics["quality"]["revisions"]
 
     def pct(x: float | None) -> str:
