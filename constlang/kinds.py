@@ -56,6 +56,7 @@ class StepSpec:
     # answering (empty: the step gets no example turns)
     few_shot: tuple[str, ...] = ()
     question_kind: str | None = None  # the kind of question the step asks, if it asks one
+    question_setting: str | None = None  # the stage setting naming the question(s) it asks
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ KINDS: tuple[StageKind, ...] = (
                      few_shot=("critique", "revision")),
             StepSpec("judge", "pointwise_template", "judge", "score",
                      ("prompt", "response", "question", "examples"),
-                     when=When.JUDGE_DECLARED, question_kind="pointwise"),
+                     when=When.JUDGE_DECLARED, question_kind="pointwise",
+                     question_setting="judge_question"),
         ),
         samples=("principles", "principle"), base_model="model"),
     StageKind(
@@ -180,13 +182,16 @@ KINDS: tuple[StageKind, ...] = (
             StepSpec("respond", "respond_template", "policy", "generate", _RESPOND),
             StepSpec("rationale", "rationale_template", "judge", "generate",
                      ("prompt", "response_a", "response_b", "question", "examples"),
-                     when=When.CHAIN_OF_THOUGHT, question_kind="pairwise"),
+                     when=When.CHAIN_OF_THOUGHT, question_kind="pairwise",
+                     question_setting="questions"),
             StepSpec("compare", "compare_template", "judge", "score",
                      ("prompt", "response_a", "response_b", "question", "examples", "rationale"),
-                     when=When.PAIRWISE_QUESTIONS, question_kind="pairwise"),
+                     when=When.PAIRWISE_QUESTIONS, question_kind="pairwise",
+                     question_setting="questions"),
             StepSpec("pointwise", "pointwise_template", "judge", "score",
                      ("prompt", "response", "question", "examples"),
-                     when=When.POINTWISE_QUESTIONS, question_kind="pointwise"),
+                     when=When.POINTWISE_QUESTIONS, question_kind="pointwise",
+                     question_setting="questions"),
         ),
         stage_refs={"policy": ("sft", "dpo", "ppo")}, samples=("questions", "question")),
     StageKind(

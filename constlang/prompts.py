@@ -106,10 +106,6 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
     examples = [example_vars(e) for e in plan.examples if e.id in examples_ids]
     pids = getattr(s, "principles", [])
     principles = [p for p in plan.principles if p.id in pids]
-    qids = list(getattr(s, "questions", []))
-    if getattr(s, "judge_question", None):  # the question a judge step asks
-        qids.append(s.judge_question)
-    questions = [q for q in plan.questions if q.id in qids]
     chosen_p = next((p for p in principles if p.id == principle), principles[0] if principles
                     else None)
     out = []
@@ -118,12 +114,14 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
                                      **PLACEHOLDERS}
         if chosen_p is not None:
             variables["principle"] = principle_vars(chosen_p)
-        wanted_kind = step_spec(stage.kind, step.name).question_kind
-        pool = [q for q in questions if q.kind == wanted_kind]
+        spec = step_spec(stage.kind, step.name)
+        asked = getattr(s, spec.question_setting or "", None) or []
+        qids = [asked] if isinstance(asked, str) else asked  # one question, or a selection
+        pool = [q for q in plan.questions if q.id in qids and q.kind == spec.question_kind]
         chosen_q = next((q for q in pool if q.id == question), pool[0] if pool else None)
         if chosen_q is not None:
             variables["question"] = question_vars(chosen_q)
-        elif "question" in step_spec(stage.kind, step.name).provides:
+        elif "question" in spec.provides:
             continue  # e.g. a rationale with only pointwise questions: the step never runs
         provided = step_variables(stage.kind, step.name, variables)
         used = {k: v for k, v in provided.items() if k in step.variables}

@@ -65,6 +65,8 @@ def test_steps_and_references_name_real_settings(kind: StageKind) -> None:
         assert step.repeat_setting is None or step.repeat_setting in fields
         assert set(step.provides) <= TEMPLATE_VARIABLES
         assert isinstance(step.when, When)
+        assert (step.question_setting is None) == (step.question_kind is None)
+        assert step.question_setting is None or step.question_setting in fields
     by_name = {k.name for k in KINDS}
     for setting, targets in kind.stage_refs.items():
         extra = fields[setting].json_schema_extra
