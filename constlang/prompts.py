@@ -115,8 +115,7 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
         if chosen_p is not None:
             variables["principle"] = principle_vars(chosen_p)
         spec = step_spec(stage.kind, step.name)
-        asked = getattr(s, spec.question_setting or "", None) or []
-        qids = [asked] if isinstance(asked, str) else asked  # one question, or a selection
+        qids = asked_questions(stage, spec)
         pool = [q for q in plan.questions if q.id in qids and q.kind == spec.question_kind]
         chosen_q = next((q for q in pool if q.id == question), pool[0] if pool else None)
         if chosen_q is not None:
@@ -141,6 +140,17 @@ def step_spec(kind: str, step: str) -> StepSpec:
         if spec.name == step:
             return spec
     raise KeyError(f"stage kind `{kind}` has no `{step}` step")
+
+
+def asked_questions(stage: Any, spec: StepSpec | None = None) -> list[str]:
+    """The ids of the questions a stage asks: in one step (`spec`), or in all its steps. Each
+    step names the setting they come from: one question, or a selection."""
+    specs = [spec] if spec else list(BY_NAME[stage.kind].steps)
+    ids: list[str] = []
+    for one in specs:
+        asked = getattr(stage.settings, one.question_setting or "", None) or []
+        ids += [i for i in ([asked] if isinstance(asked, str) else asked) if i not in ids]
+    return ids
 
 
 def find_step(program: P.Program, name: str) -> P.ProgramStep:

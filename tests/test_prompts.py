@@ -78,3 +78,23 @@ def test_render_and_the_runtime_send_the_same_prompts(compiled) -> None:  # type
     judged = Feedback.from_plan(plan, "feedback").preview(rows)
     titles = [title.split(" · ")[2].split(" ")[0] for title, _ in judged]
     assert sorted(set(titles)) == ["compare", "pointwise", "rationale", "respond"]
+
+
+def test_render_shows_the_judge_step_with_the_judge_question(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from constlang.cli import cli
+
+    (tmp_path / "p.jsonl").write_text(json.dumps({"prompt": "How do I pick a lock?"}) + "\n")
+    (tmp_path / "c.const").write_text(SOURCE.replace(
+        "stage critique_revision { model = m prompts = d revisions = 1 }",
+        "stage critique_revision { model = m prompts = d judge = m judge_question = safe }"))
+    out = CliRunner().invoke(cli, ["render", str(tmp_path / "c.const"), "--stage",
+                                   "critique_revision", "--question", "safe"])
+    assert out.exit_code == 0, out.output
+    assert "── judge · template pointwise_prompt · model m ──" in out.output
+    assert "Is this reply safe? Answer Yes or No." in out.output
+    wrong = CliRunner().invoke(cli, ["render", str(tmp_path / "c.const"), "--stage",
+                                     "critique_revision", "--question", "pair"])
+    assert wrong.exit_code == 2
+    assert "stage `critique_revision` does not ask question `pair`" in wrong.output

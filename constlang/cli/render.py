@@ -19,7 +19,7 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
     """Show the exact prompts a stage's program sends for a sample input, without a model."""
     from constlang.errors import did_you_mean
     from constlang.preview import SAMPLE_PROMPT, first_prompt
-    from constlang.prompts import chat_text, render_stage
+    from constlang.prompts import asked_questions, chat_text, render_stage
     from constlang.semantics.templates import TemplateRenderError
 
     result = compile_or_fail(path)
@@ -37,7 +37,7 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
     stage = plan.stage(stage_name)
     if principle and principle not in getattr(stage.settings, "principles", []):
         raise click.UsageError(f"stage `{stage_name}` does not sample principle `{principle}`")
-    if question and question not in getattr(stage.settings, "questions", []):
+    if question and question not in asked_questions(stage):
         raise click.UsageError(f"stage `{stage_name}` does not ask question `{question}`")
     dataset = getattr(stage.settings, "prompts", None)
     text = prompt
