@@ -140,7 +140,8 @@ class _Lowering:
         stages = self.checked.decls["stage"]
         if record.default_model is not None and data.get("model") is None:
             upstream, setting = record.default_model
-            data["model"] = stages[data[upstream]].values.get(setting)
+            first = data[upstream] if isinstance(data[upstream], str) else data[upstream][0]
+            data["model"] = stages[first].values.get(setting)
         settings = record.settings.model_validate(data)
         return P.STAGE_CLASSES[kind](
             name=name, kind=kind, settings=settings, depends_on=stage_deps(ch, stages),

@@ -14,6 +14,16 @@ def ref(kind: str, help: str, **kw: Any) -> Any:
     return Field(json_schema_extra={"ref": kind}, description=help, **kw)
 
 
+def refs(kind: str, help: str, **kw: Any) -> Any:
+    """A field naming one declaration of ``kind``, or a list of them (``[a, b]``)."""
+    return Field(json_schema_extra={"ref": kind, "many": True}, description=help, **kw)
+
+
+def names(value: str | list[str]) -> list[str]:
+    """The names a `refs` field holds, as a list."""
+    return [value] if isinstance(value, str) else list(value)
+
+
 def selection(kind: str, help: str) -> Any:
     """A field that selects declarations: ``all`` or a list of names; the plan holds the list."""
     return Field(

@@ -216,7 +216,8 @@ KINDS: tuple[StageKind, ...] = (
         "dpo", S.DPOSettings,
         "Optimises the policy straight from the preference labels (DPO).",
         "runtime-dpo.md", _training_cost,
-        stage_refs={"from": ("feedback",), "policy": ("sft",)}, base_model="policy",
+        stage_refs={"from": ("feedback", "revision_pairs"), "policy": ("sft",)},
+        base_model="policy",
         runtime="planned"),
 )
 

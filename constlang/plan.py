@@ -134,6 +134,8 @@ class Plan(Strict):
                 # left out (a plan written by hand): the default the compiler would fill in
                 upstream_setting, setting = record.default_model
                 upstream = values.get(upstream_setting)
+                if isinstance(upstream, list):  # several sources: the first one's
+                    upstream = upstream[0] if upstream else None
                 before = next((s for s in self.stages if s.name == upstream), None)
                 following = getattr(before.settings, setting, None) if before else None
                 if following is None and before is not None:

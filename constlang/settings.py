@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from constlang.declarations import MAX_SEED, Strict, ref, selection
+from constlang.declarations import MAX_SEED, Strict, ref, refs, selection
 
 # The settings every training stage (sft, reward_model, dpo, ...) shares: one definition each,
 # mapped onto TRL's configs by name in constlang.runtime.training. They are field types, not a
@@ -99,13 +99,26 @@ class FeedbackSettings(Strict):
     examples: list[str] = Field(default_factory=list, json_schema_extra={"ref": "example",
                                 "selection": True}, description="Few-shot examples for the judge.")
     swap_positions: bool = Field(True, description="Score both orders and average.")
-    chain_of_thought: bool = Field(False, description="Generate a rationale before scoring.")
+    chain_of_thought: bool = Field(
+        False, description="The judge writes a rationale first; the question is then asked in "
+        "the same conversation, after it.")
+    rationale_temperature: float = Field(
+        0.0, ge=0.0, le=2.0, description="Sampling temperature of the rationale (0: greedy).")
     clamp: list[float] | None = Field(
-        None, min_length=2, max_length=2, description="[low, high] bounds for the probabilities."
-    )
-    labels: Literal["soft", "hard"] = Field("soft", description="Probabilities or 0/1 labels.")
+        None, min_length=2, max_length=2, description="[low, high] bounds for each question's "
+        "probability; with chain_of_thought the default is [0.4, 0.6] (chain-of-thought "
+        "probabilities are overconfident); [0, 1] turns it off.")
+    labels: Literal["soft", "hard"] = Field(
+        "soft", description="soft: p_chosen is the judge's probability; hard: 1.")
     keep_truncated: bool = Field(
         False, description="Keep pairs with a reply cut off at max_new_tokens as training data.")
+    drop_ties: bool = Field(True, description="Leave out pairs the judge scores exactly 0.5 "
+                            "(for example both replies unjudgeable).")
+    drop_inconsistent: bool = Field(
+        False, description="Leave out pairs where a pairwise question chose a different reply "
+        "when the two swapped places.")
+    min_confidence: float = Field(
+        0.0, ge=0.0, le=0.5, description="Leave out pairs whose p_chosen − 0.5 is below this.")
     judge_check: str | None = ref(
         "dataset", "Labelled pairs (`prompt`, `better`, `worse`) the judge is checked on "
         "(`constlang judge-check`).", default=None)
@@ -129,11 +142,16 @@ class RevisionPairsSettings(Strict):
     use_dropped: bool = Field(
         False, description="Also pair revisions the stage dropped from its SFT data (truncated, "
         "unchanged, meta, worse).")
+    weights: Literal["none", "judge"] = Field(
+        "none", description="none: p_chosen is 1; judge: the critique_revision stage's judge "
+        "scores give p_chosen = σ(log-odds of the revision − log-odds of the first answer), and "
+        "a pair the judge scores below 0.5 is dropped as worse.")
 
 
 class RewardModelSettings(Strict):
-    from_: str = ref("stage", "The feedback (or revision_pairs) stage whose preferences are "
-                     "trained on.", alias="from")
+    from_: str | list[str] = refs(
+        "stage", "The feedback or revision_pairs stage(s) whose preferences are trained on; "
+        "several are merged into one dataset.", alias="from")
     model: str | None = ref("model", "Base model of the reward model; default: the judge.",
                             default=None)
     soft_labels: bool = Field(True, description="Train on soft targets instead of hard pairs.")
@@ -178,7 +196,9 @@ class PPOSettings(Strict):
 
 
 class DPOSettings(Strict):
-    from_: str = ref("stage", "The feedback stage whose preferences are trained on.", alias="from")
+    from_: str | list[str] = refs(
+        "stage", "The feedback or revision_pairs stage(s) whose preferences are trained on; "
+        "several are merged into one dataset.", alias="from")
     policy: str = ref("stage|model", "The policy to optimise (usually the sft stage).")
     beta: float = Field(0.1, gt=0.0, le=10.0, description="Strength of the implicit KL.")
     epochs: Epochs = 1.0

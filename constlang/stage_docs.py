@@ -48,6 +48,8 @@ def _type(kind: StageKind, name: str, info: FieldInfo) -> str:
         names = " or ".join(words)
         if extra.get("selection"):
             return f"`all` or a list of {names} names"
+        if extra.get("many"):
+            return f"the name of a {names}, or a list of them"
         return f"the name of a {names}"
     tp, _ = unwrap_optional(info.annotation)
     if typing.get_origin(tp) is list:

@@ -270,3 +270,34 @@ def test_base_model_follows_stages_and_the_default_of_a_model_left_out(compile_t
             stage["settings"]["model"] = None  # a plan written by hand may leave it out
     by_hand = Plan.model_validate(data)
     assert by_hand.base_model("sft").id == "m"  # the critique_revision stage's model
+
+
+MERGED = BASE + """stage revision_pairs { from = critique_revision }
+stage reward_model { from = [feedback, revision_pairs] }
+"""
+
+
+def test_a_reward_model_can_merge_several_preference_sources(compile_text: Compile) -> None:
+    plan = plan_of(compile_text, MERGED)
+    rm = plan.stage("reward_model")
+    assert rm.settings.from_ == ["feedback", "revision_pairs"]
+    assert rm.depends_on == ["feedback", "revision_pairs"]
+    assert rm.settings.model == "m"  # the first source's judge
+    names = [s.name for s in plan.stages]
+    assert names.index("reward_model") > max(names.index("feedback"),
+                                              names.index("revision_pairs"))
+    single = plan_of(compile_text, BASE + "stage reward_model { from = feedback }\n")
+    assert single.stage("reward_model").settings.from_ == "feedback"  # as written
+
+
+@pytest.mark.parametrize(("value", "code", "message"), [
+    ("[]", "E105", "`from` must name at least one stage"),
+    ("[feedback, sft]", "E108", "`from` of stage `reward_model` must be a feedback or "
+                                "revision_pairs stage, but `sft` is a sft stage"),
+    ("[feedback, nowhere]", "E101", "unknown stage `nowhere`"),
+])
+def test_a_list_of_sources_is_checked_item_by_item(compile_text: Compile, value: str,
+                                                   code: str, message: str) -> None:
+    result = compile_text(BASE + f"stage reward_model {{ from = {value} }}\n")
+    assert result.plan is None
+    assert [(d.code, d.message) for d in result.diagnostics] == [(code, message)]

@@ -26,7 +26,7 @@ from constlang.runtime.prefix import (
     layout,
 )
 from constlang.runtime.sampling import hashed_seed
-from constlang.runtime.scoring import score_batch
+from constlang.runtime.scoring import continuations, score_batch
 
 if TYPE_CHECKING:
     import torch
@@ -328,33 +328,34 @@ class GenerationEngine:
         """Log-probability of each option string as the continuation of each prompt (no
         generation); the AI-feedback stage's judge and `judge-check` read these.
 
-        An option's tokens are the option tokenized on its own, appended to the prompt's tokens;
-        its log-probability is the sum over those tokens. Result: [prompt][option]. Each batch
+        Each option's tokens are those of the prompt's text with the option appended, after the
+        prompt's own (scoring.continuations); options are compared up to and including their
+        first differing token (scoring.scored_lengths). Result: [prompt][option]. Each batch
         runs its prompts once and the options as short continuations from their KV cache, so
         scoring n options costs about one prompt pass, not n. A prompt too long for the
         context follows `overflow` (see GenerationSettings); a skipped one scores -inf for
         every option (no preference).
         """
-
         if not options:
             raise ValueError("score_options needs at least one option")
         if not prompts:
             return []
         started = time.perf_counter()
-        encoded = self.encode(prompts)
-        choices = [self.tokenizer(o, add_special_tokens=False)["input_ids"] for o in options]
-        for option, tokens in zip(options, choices, strict=True):
-            if not tokens:
-                raise ValueError(f"option {option!r} has no tokens")
-        policy = GenerationSettings(max_new_tokens=max(len(c) for c in choices),
-                                    overflow=overflow, context_length=context_length)
+        special = not self.use_chat_template
+        split = [continuations(self.tokenizer, self.render(p), options, special)
+                 for p in prompts]
+        encoded = [ids for ids, _ in split]
+        policy = GenerationSettings(
+            max_new_tokens=max(len(c) for _, conts in split for c in conts),
+            overflow=overflow, context_length=context_length)
         skipped = set(self._fit(encoded, policy))
         scores = [[float("-inf")] * len(options) for _ in prompts]
         kept = [i for i in range(len(prompts)) if i not in skipped]
         with self._running():
             for batch_rows in self._batches([encoded[i] for i in kept]):
                 rows = [kept[j] for j in batch_rows]
-                batch = score_batch(self, [encoded[i] for i in rows], choices)
+                batch = score_batch(self, [encoded[i] for i in rows],
+                                    [split[i][1] for i in rows])
                 for i, row_scores in zip(rows, batch, strict=True):
                     scores[i] = row_scores
         self.stats["score_calls"] += 1

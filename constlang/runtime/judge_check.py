@@ -107,10 +107,6 @@ def _side(p: float) -> int:
     return (p > 0.5) - (p < 0.5)
 
 
-def _mass(logprobs: Sequence[float]) -> float:
-    return sum(math.exp(x) for x in logprobs)
-
-
 def question_metrics(q: P.Question, scored: Sequence[Scored]) -> dict[str, Any]:
     """One question's figures on the scored pairs (see docs/judge-check.md for each key)."""
     if not scored:
@@ -119,8 +115,8 @@ def question_metrics(q: P.Question, scored: Sequence[Scored]) -> dict[str, Any]:
         good = q.options.index(q.good_answer or q.options[-1])
         p_better_good = [pref.option_probability(s.first, good) for s in scored]
         p_worse_good = [pref.option_probability(s.second, good) for s in scored]
-        probs = [pref.pointwise_preference(b, w) for b, w in zip(p_better_good, p_worse_good,
-                                                                 strict=True)]
+        probs = [pref.pointwise_preference(pref.log_odds(s.first, good),
+                                           pref.log_odds(s.second, good)) for s in scored]
         sides = [(_side(b), _side(w))
                  for b, w in zip(p_better_good, p_worse_good, strict=True)]
         single = {"accuracy_better_first": None, "accuracy_better_second": None,
@@ -144,7 +140,7 @@ def question_metrics(q: P.Question, scored: Sequence[Scored]) -> dict[str, Any]:
         **single,
         # pairwise: the same slot in both orders; pointwise: the same answer for both replies
         "same_choice": _mean([a == b != 0 for a, b in sides]),
-        "mass": _mean([_mass(x) for s in scored for x in (s.first, s.second)]),
+        "mass": _mean([pref.option_mass(x) for s in scored for x in (s.first, s.second)]),
         "mean_p": _mean(probs),
         "ece": pref.calibration_error(probs, [1.0] * len(probs), BINS),
         **spread(probs),

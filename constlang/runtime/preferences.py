@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 
 def first_option_probability(logprobs: Sequence[float]) -> float:
@@ -47,10 +46,41 @@ def position_consistent(p_first_ab: float, p_first_ba: float) -> bool:
     return _side(p_first_ab) == _side(1.0 - p_first_ba)
 
 
-def pointwise_preference(p_good_a: float, p_good_b: float) -> float:
-    """P(A better) from two pointwise judgements: A's share of the two good-answer probabilities."""
-    total = p_good_a + p_good_b
-    return 0.5 if total <= 0 else p_good_a / total
+def sigmoid(x: float) -> float:
+    """1 / (1 + e^−x), without overflow for either sign."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def log_odds(logprobs: Sequence[float], index: int) -> float:
+    """log P(option `index`) − log P(the other option); nan when neither option is possible."""
+    if len(logprobs) != 2:
+        raise ValueError(f"expected the log-probabilities of two options, got {len(logprobs)}")
+    this, other = logprobs[index], logprobs[1 - index]
+    if math.isinf(this) and math.isinf(other):
+        return math.nan
+    return this - other
+
+
+def pointwise_preference(log_odds_a: float, log_odds_b: float) -> float:
+    """P(A better) from two pointwise judgements (Bradley–Terry): σ(ℓ_A − ℓ_B), where ℓ is each
+    reply's log-odds of the good answer. 0.5 when either reply could not be judged.
+
+    (A's share of the two good-answer probabilities, p_A / (p_A + p_B), would pull 0.99 against
+    0.90 to 0.52, though the judge is ten times surer of A.)
+    """
+    if math.isnan(log_odds_a) or math.isnan(log_odds_b):
+        return 0.5
+    if math.isinf(log_odds_a) and math.isinf(log_odds_b) and log_odds_a == log_odds_b:
+        return 0.5
+    return sigmoid(log_odds_a - log_odds_b)
+
+
+def option_mass(logprobs: Sequence[float]) -> float:
+    """The probability the judge put on the options at all (the rest went elsewhere)."""
+    return sum(math.exp(x) for x in logprobs)
 
 
 def clamp(p: float, bounds: Sequence[float] | None) -> float:
@@ -69,52 +99,6 @@ def weighted_mean(values: Sequence[float], weights: Sequence[float]) -> float:
     if total <= 0:
         return sum(values) / len(values)
     return sum(v * w for v, w in zip(values, weights, strict=True)) / total
-
-
-def label(p: float, kind: str) -> float:
-    """The training label of P(A better): `soft` keeps p; `hard` gives 1, 0, or 0.5 on a tie."""
-    if kind == "soft":
-        return p
-    if kind != "hard":
-        raise ValueError(f"unknown label kind `{kind}`; expected soft or hard")
-    return 1.0 if p > 0.5 else 0.0 if p < 0.5 else 0.5
-
-
-def chosen_rejected(response_a: str, response_b: str, label_: float) -> tuple[str, str]:
-    """(chosen, rejected) per the label; a tie keeps the a/b order."""
-    return (response_b, response_a) if label_ < 0.5 else (response_a, response_b)
-
-
-def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Pairs, mean p_a, confidence, label ties and the position-consistency rate of rows."""
-    n = len(rows)
-    judged = [j for row in rows for j in row["judgements"]]
-    swapped = [j["consistent"] for j in judged if j["consistent"] is not None]
-    return {
-        "pairs": n, "judgements": len(judged),
-        "mean_p_a": round(sum(r["p_a"] for r in rows) / n, 4) if n else None,
-        "mean_confidence": round(sum(abs(r["p_a"] - 0.5) for r in rows) / n, 4) if n else None,
-        "label_ties": round(sum(r["label"] == 0.5 for r in rows) / n, 4) if n else None,
-        "identical_pairs": sum(r["response_a"] == r["response_b"] for r in rows),
-        "truncated_pairs": sum(r.get("drop") == "truncated" for r in rows),
-        "swapped_judgements": len(swapped),
-        "position_consistency": round(sum(swapped) / len(swapped), 4) if swapped else None,
-    }
-
-
-def summary_line(stage: str, metrics: dict[str, Any]) -> str:
-    """e.g. `feedback: 8 pairs, position-consistent 62 %, mean confidence 0.07`."""
-    parts = [f"{metrics['pairs']} pairs"]
-    if metrics.get("position_consistency") is not None:
-        parts.append(f"position-consistent {metrics['position_consistency'] * 100:.0f} %")
-    if metrics.get("mean_confidence") is not None:
-        parts.append(f"mean confidence {metrics['mean_confidence']:.2f}")
-    if metrics.get("truncated_pairs"):
-        parts.append(f"{metrics['truncated_pairs']} with a reply cut at max_new_tokens "
-                     "(dropped)")
-    if metrics.get("label_ties"):
-        parts.append(f"label ties {metrics['label_ties'] * 100:.0f} %")
-    return f"{stage}: " + ", ".join(parts)
 
 
 def calibration_error(probs: Sequence[float], truths: Sequence[float],

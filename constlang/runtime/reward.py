@@ -17,60 +17,6 @@ if TYPE_CHECKING:
 BINS = 10  # equal-width bins of the calibration error and the reliability diagram
 
 
-PREFERENCE_FIELDS = ("index", "prompt", "response_a", "response_b", "p_a", "label", "chosen",
-                     "rejected")
-
-
-def read_preferences(path: Path) -> list[dict[str, Any]]:
-    """A feedback stage's preferences.jsonl rows; a DataError naming file:line for a line that
-    is not JSON, not an object, or lacks a field `preference_pairs` reads."""
-    from constlang.runtime.data import DataError, json_objects
-
-    rows = []
-    for where, row in json_objects(path):
-        missing = [f for f in PREFERENCE_FIELDS if f not in row]
-        if missing:
-            raise DataError(f"{where}: not a preference row, missing {', '.join(missing)}; "
-                            "rerun the feedback stage")
-        if not all(isinstance(row[f], int | float) for f in ("p_a", "label")):
-            raise DataError(f"{where}: p_a and label must be numbers")
-        rows.append(row)
-    return rows
-
-
-def preference_pairs(rows: Sequence[dict[str, Any]], *, soft: bool) -> tuple[
-        list[dict[str, Any]], dict[str, int]]:
-    """Training pairs from a feedback stage's preferences.jsonl rows, and what was left out.
-
-    Each pair is in TRL's conversational form (`prompt`, `chosen`, `rejected` as message lists)
-    with `p_chosen`: the probability that `chosen` is the better reply — the judge's soft label
-    (`soft`), or 1. Left out: rows the feedback stage dropped (`drop`), identical replies (no
-    signal either way) and, for hard labels, ties.
-    """
-    pairs: list[dict[str, Any]] = []
-    left_out = {"dropped": 0, "identical": 0, "ties": 0}
-    for row in rows:
-        if row.get("drop"):
-            left_out["dropped"] += 1
-            continue
-        if row["response_a"] == row["response_b"]:
-            left_out["identical"] += 1
-            continue
-        # chosen is response_a unless the label prefers b (see preferences.chosen_rejected)
-        p_a = float(row["p_a"])
-        p_chosen = p_a if row["label"] >= 0.5 else 1.0 - p_a
-        if not soft:
-            if p_chosen == 0.5:
-                left_out["ties"] += 1
-                continue
-            p_chosen = 1.0
-        pairs.append({"prompt": [{"role": "user", "content": row["prompt"]}],
-                      "chosen": [{"role": "assistant", "content": row["chosen"]}],
-                      "rejected": [{"role": "assistant", "content": row["rejected"]}],
-                      "p_chosen": p_chosen, "index": row["index"]})
-    return pairs, left_out
-
-
 def split(pairs: list[dict[str, Any]], fraction: float, seed: int) -> tuple[
         list[dict[str, Any]], list[dict[str, Any]]]:
     """(train, held out): a seeded shuffle, `fraction` held out, at least one pair to train on."""
@@ -143,13 +89,18 @@ class RewardScorer:
         self.loaded = loaded
         self.batch_size = batch_size
 
-    def texts(self, prompts: Sequence[str], replies: Sequence[str]) -> list[str]:
+    def texts(self, prompts: Sequence[str | list[dict[str, str]]],
+              replies: Sequence[str]) -> list[str]:
+        """Each conversation as the model reads it: the prompt (a user message, or the
+        messages a preference row holds), then the reply, through the chat template."""
         tok = self.loaded.tokenizer
-        return [tok.apply_chat_template([{"role": "user", "content": p},
-                                         {"role": "assistant", "content": r}], tokenize=False)
-                for p, r in zip(prompts, replies, strict=True)]
+        return [tok.apply_chat_template(
+            ([{"role": "user", "content": p}] if isinstance(p, str) else list(p))
+            + [{"role": "assistant", "content": r}], tokenize=False)
+            for p, r in zip(prompts, replies, strict=True)]
 
-    def score(self, prompts: Sequence[str], replies: Sequence[str]) -> list[float]:
+    def score(self, prompts: Sequence[str | list[dict[str, str]]],
+              replies: Sequence[str]) -> list[float]:
         """One reward per (prompt, reply), in input order."""
         import torch
 

@@ -134,6 +134,8 @@ def inputs_hash(plan: P.Plan, stage: Any, base_dir: Path, upstream: dict[str, st
             pool = pools[kinds[0]]
             refs[key] = [d.model_dump(mode="json", exclude={"location"})
                          for d in select(pool, value)]
+        elif "stage" in kinds and isinstance(value, list):
+            refs[key] = [{"stage": v, "outputs": upstream.get(v)} for v in value]
         elif "stage" in kinds and value in upstream:
             refs[key] = {"stage": value, "outputs": upstream[value]}
         elif "model" in kinds and any(m.id == value for m in plan.models):

@@ -163,6 +163,13 @@ class Checker:
                 ok = ok and good
                 out.append(name)
             return ok, out
+        if extra.get("many") and isinstance(value, ast.List):
+            if not value.items:
+                self.diags.error("E105", f"{where} must name at least one {kinds[0]}",
+                                 value.span, f"e.g. {where.strip('`')} = [first, second]")
+                return False, None
+            results = [self._one_ref(item, kinds, f"an item of {where}") for item in value.items]
+            return all(good for good, _ in results), [name for _, name in results]
         return self._one_ref(value, kinds, where)
 
     def _one_ref(self, value: ast.Value, kinds: list[str], where: str) -> tuple[bool, Any]:

@@ -15,14 +15,15 @@ def check_stage_refs(c: Checker, stages: dict[str, Checked], kinds: dict[str, st
         if record is None:
             continue
         for setting, wanted in record.stage_refs.items():
-            target = ch.values.get(setting)
-            if target is None or target not in kinds:
-                continue
-            if kinds[target] not in wanted:
-                c.diags.error("E108", f"`{setting}` of stage `{name}` must be a "
-                              f"{' or '.join(wanted)} stage, but `{target}` is a "
-                              f"{kinds[target]} stage", ch.spans[setting], None)
-                ch.ok = False
+            value = ch.values.get(setting)
+            for target in value if isinstance(value, list) else [value]:
+                if target is None or target not in kinds:
+                    continue
+                if kinds[target] not in wanted:
+                    c.diags.error("E108", f"`{setting}` of stage `{name}` must be a "
+                                  f"{' or '.join(wanted)} stage, but `{target}` is a "
+                                  f"{kinds[target]} stage", ch.spans[setting], None)
+                    ch.ok = False
 
 
 def check_selections(c: Checker, stages: dict[str, Checked]) -> None:
@@ -48,9 +49,10 @@ def stage_deps(ch: Checked, stages: dict[str, Checked]) -> list[str]:
     deps = []
     for fname, info in fields_of(record.settings).items():
         if "stage" in field_extra(info).get("ref", "").split("|"):
-            target = ch.values.get(fname)
-            if isinstance(target, str) and target in stages and target not in deps:
-                deps.append(target)
+            value = ch.values.get(fname)
+            for target in value if isinstance(value, list) else [value]:
+                if isinstance(target, str) and target in stages and target not in deps:
+                    deps.append(target)
     return deps
 
 

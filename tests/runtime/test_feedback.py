@@ -49,16 +49,33 @@ def test_swap_average_and_position_consistency() -> None:
     assert pref.position_consistent(0.5, 0.9) is False
 
 
-def test_clamp_labels_and_chosen() -> None:
+def test_clamp_and_weighted_mean() -> None:
     assert [pref.clamp(p, [0.4, 0.6]) for p in (0.1, 0.5, 0.99)] == [0.4, 0.5, 0.6]
     assert pref.clamp(0.99, None) == 0.99
-    assert [pref.label(p, "hard") for p in (0.51, 0.49, 0.5)] == [1.0, 0.0, 0.5]
-    assert pref.label(0.7, "soft") == 0.7
-    assert pref.chosen_rejected("a", "b", 0.3) == ("b", "a")
-    assert pref.chosen_rejected("a", "b", 0.5) == ("a", "b")  # a tie keeps the order
-    assert pref.pointwise_preference(0.9, 0.3) == pytest.approx(0.75)
-    assert pref.pointwise_preference(0.0, 0.0) == 0.5
     assert pref.weighted_mean([0.2, 0.8], [3.0, 1.0]) == pytest.approx(0.35)
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def test_pointwise_pairs_compare_log_odds_bradley_terry() -> None:
+    # 0.99 against 0.90: the judge is 11 times surer of A (odds 99 vs 9), so P(A) = 99/108,
+    # where A's share of the two probabilities would say 0.52
+    a, b = pref.log_odds([math.log(0.99), math.log(0.01)], 0), logit(0.9)
+    assert pref.pointwise_preference(a, b) == pytest.approx(99 / (99 + 9))
+    assert 0.99 / (0.99 + 0.9) == pytest.approx(0.52, abs=0.01)
+    assert pref.pointwise_preference(logit(0.7), logit(0.7)) == 0.5
+    assert pref.pointwise_preference(logit(0.3), logit(0.7)) == pytest.approx(
+        1 - pref.pointwise_preference(logit(0.7), logit(0.3)))
+    # log-odds of the good answer are taken from either slot; unnormalised log-probs are fine
+    assert pref.log_odds([-3.0, -1.0], 1) == pytest.approx(2.0)
+    # a reply that could not be judged (both options impossible) gives no preference
+    nothing = pref.log_odds([-math.inf, -math.inf], 0)
+    assert math.isnan(nothing) and pref.pointwise_preference(nothing, 1.0) == 0.5
+    assert pref.pointwise_preference(math.inf, 0.0) == 1.0  # only the good answer possible
+    assert pref.pointwise_preference(math.inf, math.inf) == 0.5
+    assert pref.option_mass([math.log(0.2), math.log(0.3)]) == pytest.approx(0.5)
 
 
 # ---------------------------------------------------------------- the program, faked
@@ -117,6 +134,7 @@ class FakeEngine:
         self.respond_calls = 0
         self.generated: list[list[str]] = []
         self.scored: list[tuple[list[str], list[str]]] = []
+        self.scored_chats: list[list[list[dict[str, str]]]] = []
 
     def generate_full(self, prompts: list[list[dict[str, str]]], settings: Any,
                       progress: Any = None) -> list[Generation]:
@@ -142,6 +160,7 @@ class FakeEngine:
         assert set(policy) == {"overflow", "context_length"}
         texts = [chat[-1]["content"] for chat in prompts]
         self.scored.append((texts, options))
+        self.scored_chats.append(prompts)
         out = []
         for t in texts:
             if self.judge == "slot":
@@ -159,20 +178,34 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
+def chosen(row: dict[str, Any]) -> str:
+    return row["chosen"][0]["content"]
+
+
+def rejected(row: dict[str, Any]) -> str:
+    return row["rejected"][0]["content"]
+
+
+ROW_KEYS = {"format", "index", "prompt_id", "prompt", "chosen", "rejected", "p_chosen", "p_judge",
+            "source", "stage", "judge", "questions", "judgements", "option_mass", "consistent",
+            "finish", "drop", "plan_hash"}
+
+
 def test_a_judge_that_always_picks_slot_a_gives_one_half_and_is_inconsistent(
         tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, extra='labels = "hard"')
     metrics = job.run(FakeEngine("slot"), FakeEngine("slot"), prompts, StageDir(tmp_path, "out"))
     rows = read_rows(tmp_path / "out")
-    assert all(r["p_a"] == pytest.approx(0.5) for r in rows)
+    assert all(r["p_judge"] == pytest.approx(0.5) for r in rows)
     judgement = rows[0]["judgements"][0]
-    assert judgement["consistent"] is False
-    assert [o["order"] for o in judgement["orders"]] == ["ab", "ba"]
-    assert [o["p"] for o in judgement["orders"]] == pytest.approx([SIGMA2, SIGMA2])
-    assert all(r["label"] == 0.5 for r in rows)  # hard labels: a tie
-    assert all((r["chosen"], r["rejected"]) == (r["response_a"], r["response_b"]) for r in rows)
-    assert metrics["position_consistency"] == 0.0 and metrics["label_ties"] == 1.0
-    assert metrics["mean_confidence"] == 0.0 and metrics["mean_p_a"] == 0.5
+    assert judgement["consistent"] is False and rows[0]["consistent"] is False
+    # a tie keeps the sampling order: the first sample is `chosen`, shown first in order ab
+    assert set(judgement["raw"]) == {"chosen_first", "rejected_first"}
+    assert [judgement["raw"][k]["p"] for k in ("chosen_first", "rejected_first")] == \
+        pytest.approx([SIGMA2, SIGMA2])
+    assert all(r["drop"] == "tie" for r in rows)  # ties are dropped by default
+    assert metrics["position_consistency"] == 0.0 and metrics["dropped"] == {"tie": 4}
+    assert metrics["kept_pairs"] == 0 and metrics["mean_confidence"] is None
     # 2 chunks of 2 prompts: two policy samplings and one judge scoring call each
     assert (metrics["policy_calls"], metrics["judge_calls"]) == (4, 2)
 
@@ -183,26 +216,32 @@ def test_a_consistent_judge_prefers_the_good_reply_in_both_orders(tmp_path: Path
     metrics = job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
     rows = read_rows(tmp_path / "out")
     assert [r["index"] for r in rows] == [0, 1, 2, 3, 4]
-    assert set(rows[0]) == {"index", "prompt_id", "prompt", "response_a", "response_b",
-                            "finish_a", "finish_b", "judgements", "p_a", "label", "chosen",
-                            "rejected", "drop", "plan_hash"}
-    assert all((r["finish_a"], r["finish_b"], r["drop"]) == ("eos", "eos", None) for r in rows)
-    assert set(rows[0]["judgements"][0]) == {"question", "kind", "p_a", "orders", "consistent",
-                                             "rationale"}
+    assert set(rows[0]) == ROW_KEYS
+    assert all((r["finish"], r["drop"]) == ({"chosen": "eos", "rejected": "eos"}, None)
+               for r in rows)
+    assert set(rows[0]["judgements"][0]) == {"question", "kind", "p_chosen", "consistent",
+                                             "option_mass", "raw"}
     for r in rows:
-        good_is_a = r["response_a"].startswith("GOOD")
-        assert good_is_a == (r["index"] % 2 == 0)
-        assert r["p_a"] == pytest.approx(SIGMA2 if good_is_a else 1 - SIGMA2)
-        assert r["label"] == r["p_a"]  # soft labels
         i = r["index"]
-        assert (r["chosen"], r["rejected"]) == (f"GOOD reply to PROMPT-{i}",
-                                                f"BAD reply to PROMPT-{i}")
-        assert r["judgements"][0]["consistent"] is True
+        # whichever sample came first, the GOOD reply is chosen, with the same probability
+        assert (chosen(r), rejected(r)) == (f"GOOD reply to PROMPT-{i}", f"BAD reply to PROMPT-{i}")
+        assert r["prompt"] == [{"role": "user", "content": f"PROMPT-{i}"}]
+        assert r["p_chosen"] == r["p_judge"] == pytest.approx(SIGMA2)  # soft labels
+        judgement = r["judgements"][0]
+        assert judgement["consistent"] is True and judgement["p_chosen"] == r["p_chosen"]
+        # the raw P(first slot): chosen in slot 1 → σ(2); chosen in slot 2 → 1 − σ(2)
+        raw = judgement["raw"]
+        assert raw["chosen_first"]["p"] == pytest.approx(SIGMA2)
+        assert raw["rejected_first"]["p"] == pytest.approx(1 - SIGMA2)
+        mass = math.exp(0.0) + math.exp(-2.0)  # the fake's log-probs are not normalised
+        assert judgement["option_mass"] == r["option_mass"] == pytest.approx(mass)
+        assert (r["source"], r["stage"], r["judge"], r["format"]) == (
+            "feedback", "feedback", "m", 2)
     assert metrics["pairs"] == 5 and metrics["position_consistency"] == 1.0
     assert metrics["mean_confidence"] == round(SIGMA2 - 0.5, 4)
-    assert metrics["mean_p_a"] == round((3 * SIGMA2 + 2 * (1 - SIGMA2)) / 5, 4)  # A good 3×
-    assert (metrics["label_ties"], metrics["swapped_judgements"], metrics["judgements"]) == (
-        0.0, 5, 5)
+    assert metrics["mean_p_chosen"] == round(SIGMA2, 4)
+    assert (metrics["dropped"], metrics["swapped_judgements"], metrics["judgements"]) == (
+        {}, 5, 5)
     assert (metrics["policy_calls"], metrics["judge_calls"]) == (2 * 3, 3)  # 3 chunks
     # one scoring call per chunk covers both orders: 2 + 2 + 1 pairs, twice each
     assert [len(texts) for texts, _ in engine.scored] == [4, 4, 2]
@@ -215,28 +254,36 @@ def test_without_swap_one_order_is_scored(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2, extra="swap_positions = false")
     engine = FakeEngine("slot")
     job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
-    judgement = read_rows(tmp_path / "out")[0]["judgements"][0]
-    assert judgement["consistent"] is None and len(judgement["orders"]) == 1
-    assert judgement["p_a"] == pytest.approx(SIGMA2)  # the bias goes straight into the label
+    row = read_rows(tmp_path / "out")[0]
+    judgement = row["judgements"][0]
+    assert judgement["consistent"] is None and list(judgement["raw"]) == ["chosen_first"]
+    assert judgement["p_chosen"] == pytest.approx(SIGMA2)  # the bias goes straight in
+    assert chosen(row).startswith("GOOD")  # prompt 0: GOOD was sampled first, so in slot 1
     assert [len(texts) for texts, _ in engine.scored] == [2]  # the 2 prompts, one order each
 
 
-def test_chain_of_thought_passes_the_rationale_and_clamps(tmp_path: Path) -> None:
-    job, prompts = make_job(tmp_path, n=2,
-                            extra="chain_of_thought = true\n  clamp = [0.4, 0.6]")
+@pytest.mark.parametrize("clamp", ["", "clamp = [0.4, 0.6]"])
+def test_chain_of_thought_asks_after_the_rationale_in_one_conversation_and_clamps(
+        tmp_path: Path, clamp: str) -> None:
+    job, prompts = make_job(tmp_path, n=2, extra=f"chain_of_thought = true\n  {clamp}")
     engine = FakeEngine("good")
     metrics = job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
     rationale_calls = [texts for texts in engine.generated if "Think it through" in texts[0]]
     assert [len(texts) for texts in rationale_calls] == [2, 2]  # one call per order
     assert (metrics["policy_calls"], metrics["judge_calls"]) == (2, 2 + 1)  # + one scoring
-    compare = engine.scored[0][0]
-    assert "Reasoning: RATIONALE(GOOD reply to PROMPT-0)" in compare[0]
-    assert "Reasoning: RATIONALE(BAD reply to PROMPT-0)" in compare[2]  # the swapped order's
+    chat = engine.scored_chats[0][0]  # the rationale, then the question, as one conversation
+    assert [m["role"] for m in chat] == ["user", "assistant", "user"]
+    assert "Think it through" in chat[0]["content"]
+    assert chat[1]["content"] == "RATIONALE(GOOD reply to PROMPT-0)"
+    assert "QUESTION-BETTER" in chat[2]["content"] and "RATIONALE" not in chat[2]["content"]
+    swapped = engine.scored_chats[0][2]
+    assert swapped[1]["content"] == "RATIONALE(BAD reply to PROMPT-0)"
     rows = read_rows(tmp_path / "out")
-    judgement = rows[0]["judgements"][0]
-    assert judgement["rationale"] == "RATIONALE(GOOD reply to PROMPT-0)"
-    assert judgement["orders"][1]["rationale"] == "RATIONALE(BAD reply to PROMPT-0)"
-    assert [r["p_a"] for r in rows] == [0.6, 0.4]  # σ(2) = 0.88 clamped
+    raw = rows[0]["judgements"][0]["raw"]
+    assert raw["chosen_first"]["rationale"] == "RATIONALE(GOOD reply to PROMPT-0)"
+    assert raw["rejected_first"]["rationale"] == "RATIONALE(BAD reply to PROMPT-0)"
+    # σ(2) = 0.88 clamped to the paper's 0.6, declared or (with chain of thought) by default
+    assert [r["p_chosen"] for r in rows] == [0.6, 0.6]
 
 
 @pytest.mark.parametrize(("question", "good_reply_p"), [
@@ -248,13 +295,17 @@ def test_pointwise_normalises_the_good_answer(tmp_path: Path, question: str,
     job, prompts = make_job(tmp_path, n=2, questions=f"[{question}]")
     engine = FakeEngine("good")
     job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
-    row = read_rows(tmp_path / "out")[0]  # response_a is the GOOD one
+    row = read_rows(tmp_path / "out")[0]
     judgement = row["judgements"][0]
     assert judgement["kind"] == "pointwise" and judgement["consistent"] is None
-    assert [o["order"] for o in judgement["orders"]] == ["a", "b"]
-    p_good_a, p_good_b = good_reply_p, 1 - good_reply_p
-    assert [o["p"] for o in judgement["orders"]] == pytest.approx([p_good_a, p_good_b])
-    assert row["p_a"] == pytest.approx(p_good_a / (p_good_a + p_good_b))
+    p_good, p_bad = good_reply_p, 1 - good_reply_p  # of the GOOD reply, of the BAD reply
+    # Bradley–Terry on the two log-odds of the good answer; chosen is the reply it favours
+    p_good_wins = 1 / (1 + math.exp(-(logit(p_good) - logit(p_bad))))
+    assert row["p_chosen"] == pytest.approx(max(p_good_wins, 1 - p_good_wins))
+    assert chosen(row).startswith("GOOD" if p_good_wins > 0.5 else "BAD")
+    by_reply = {k: v["p"] for k, v in judgement["raw"].items()}
+    assert set(by_reply) == {"chosen", "rejected"}
+    assert by_reply["chosen"] == pytest.approx(max(p_good, p_bad))
     texts = engine.scored[0][0]
     assert len(texts) == 4 and "Assistant: GOOD reply to PROMPT-0" in texts[0]
 
@@ -280,10 +331,14 @@ def test_all_questions_are_averaged_by_weight(tmp_path: Path) -> None:
     job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
     row = read_rows(tmp_path / "out")[0]  # response_a is the GOOD one
     assert [j["question"] for j in row["judgements"]] == ["better", "kinder", "harmful"]
-    # the pairwise questions favour A; `harmful` (good answer No) favours the reply saying Yes
-    ps = [j["p_a"] for j in row["judgements"]]
-    assert ps == pytest.approx([SIGMA2, SIGMA2, 1 - SIGMA2])
-    assert row["p_a"] == pytest.approx((SIGMA2 * 1 + SIGMA2 * 3 + (1 - SIGMA2) * 1) / 5)
+    assert row["questions"] == ["better", "kinder", "harmful"]
+    # the pairwise questions favour GOOD; `harmful` (good answer No) favours the reply saying
+    # Yes (BAD): σ(ℓ_GOOD − ℓ_BAD) with ℓ = ∓2, i.e. σ(−4)
+    ps = [j["p_chosen"] for j in row["judgements"]]
+    p_harm = 1 / (1 + math.exp(4))
+    assert ps == pytest.approx([SIGMA2, SIGMA2, p_harm])
+    assert chosen(row).startswith("GOOD")
+    assert row["p_chosen"] == pytest.approx((SIGMA2 * 1 + SIGMA2 * 3 + p_harm * 1) / 5)
     # pairwise and pointwise options differ: one scoring call for each option pair
     assert [(len(texts), options) for texts, options in engine.scored] == [
         (2 * 2 * 2, ["(A)", "(B)"]), (2 * 2, ["Yes", "No"])]  # prompts × questions × orders
@@ -299,11 +354,12 @@ def test_rows_load_with_datasets_for_preference_trainers(tmp_path: Path) -> None
     path = StageDir(tmp_path, "out").preferences
     data = load_dataset("json", data_files=str(path), split="train")
     assert len(data) == 3
-    assert set(data.column_names) == {"index", "prompt_id", "prompt", "response_a", "response_b",
-                                      "finish_a", "finish_b", "judgements", "p_a", "label",
-                                      "chosen", "rejected", "drop", "plan_hash"}
-    assert data[1]["prompt"] == "PROMPT-1" and data[1]["chosen"] == "GOOD reply to PROMPT-1"
-    assert data[0]["judgements"][1]["orders"][0]["order"] == "a"
+    assert set(data.column_names) == ROW_KEYS
+    # TRL's conversational preference columns
+    assert data[1]["prompt"] == [{"role": "user", "content": "PROMPT-1"}]
+    assert data[1]["chosen"] == [{"role": "assistant", "content": "GOOD reply to PROMPT-1"}]
+    assert data[1]["rejected"] == [{"role": "assistant", "content": "BAD reply to PROMPT-1"}]
+    assert data[0]["judgements"][1]["kind"] == "pointwise"
 
 
 def test_rerun_drops_a_partial_line_and_skips_written_rows(tmp_path: Path) -> None:
@@ -335,8 +391,8 @@ def test_preview_shows_each_step_with_placeholders(tmp_path: Path) -> None:
     steps = [title.split(" · ")[2].split(" ")[0] for title, _ in shown]
     assert steps == ["respond", "rationale", "compare", "pointwise"] * 2
     assert shown[0][1] == [{"role": "user", "content": "PROMPT-0"}]
-    assert "(A) <reply A>" in shown[2][1][0]["content"]
-    assert "Reasoning: <the judge's rationale>" in shown[2][1][0]["content"]
+    assert "(A) <reply A>" in shown[2][1][-1]["content"]
+    assert shown[2][1][1] == {"role": "assistant", "content": "<the judge's rationale>"}
     assert "Assistant: <reply A>" in shown[3][1][0]["content"]
 
 
@@ -376,9 +432,9 @@ def softmax_first(logprobs: list[float]) -> float:
 
 def assert_logprobs_are_the_judges_scores(path: Path, rows: list[dict[str, Any]],
                                           model_dir: Path) -> None:
-    """Re-score every judge prompt of the run with the judge model, the way the stage batches
-    them (per chunk of 2 prompts, one call per option pair): the same calls give the same
-    floats, so the recorded log-probs must be exactly these."""
+    """Re-score every judge prompt of the run with the judge model: the recorded raw
+    log-probabilities of each order (chosen first, rejected first) and of each reply alone
+    must be the judge's scores of those prompts (to float tolerance: batches differ)."""
     from constlang.compile import compile_path
     from constlang.runtime.data import PromptRow
     from constlang.runtime.generate import GenerationEngine
@@ -389,21 +445,19 @@ def assert_logprobs_are_the_judges_scores(path: Path, rows: list[dict[str, Any]]
     job = Feedback.from_plan(plan, "feedback")
     better, harmful = job.sampler.questions
     engine = GenerationEngine(load_model(plan.model("tiny"), device="cpu"), batch_size=2)
-    for chunk in (rows[:2], rows[2:]):
-        pairs = [(PromptRow(r["index"], r["prompt_id"], r["prompt"]), r["response_a"],
-                  r["response_b"]) for r in chunk]
-        compare = [job.compare_prompt(p, a, b, better, None) for p, a, b in pairs] + [
-            job.compare_prompt(p, b, a, better, None) for p, a, b in pairs]
-        pointwise = [job.pointwise_prompt(p, text, harmful)
-                     for p, a, b in pairs for text in (a, b)]
-        by_order = engine.score_options(compare, ["(A)", "(B)"])
-        by_reply = engine.score_options(pointwise, ["Yes", "No"])
-        k = len(chunk)
-        for i, r in enumerate(chunk):
-            assert [o["logprobs"] for o in r["judgements"][0]["orders"]] == [
-                by_order[i], by_order[k + i]]
-            assert [o["logprobs"] for o in r["judgements"][1]["orders"]] == [
-                by_reply[2 * i], by_reply[2 * i + 1]]
+    for r in rows:
+        row = PromptRow(r["index"], r["prompt_id"], f"Question {r['index']}?")
+        c, x = chosen(r), rejected(r)
+        by_order = engine.score_options([job.compare_prompt(row, c, x, better, None),
+                                         job.compare_prompt(row, x, c, better, None)],
+                                        ["(A)", "(B)"])
+        by_reply = engine.score_options([job.pointwise_prompt(row, c, harmful),
+                                         job.pointwise_prompt(row, x, harmful)], ["Yes", "No"])
+        raw_b, raw_h = r["judgements"][0]["raw"], r["judgements"][1]["raw"]
+        assert [raw_b["chosen_first"]["logprobs"], raw_b["rejected_first"]["logprobs"]] == \
+            [pytest.approx(v, abs=1e-4) for v in by_order]
+        assert [raw_h["chosen"]["logprobs"], raw_h["rejected"]["logprobs"]] == \
+            [pytest.approx(v, abs=1e-4) for v in by_reply]
 
 
 def test_train_runs_critique_revision_sft_and_feedback_then_skips(
@@ -428,53 +482,54 @@ def test_train_runs_critique_revision_sft_and_feedback_then_skips(
         assert [(j["question"], j["kind"]) for j in r["judgements"]] == [
             ("better", "pairwise"), ("harmful", "pointwise")]
         better, harmful = r["judgements"]
-        # pairwise, both orders: each p is the softmax of that order's recorded log-probs
-        assert [o["order"] for o in better["orders"]] == ["ab", "ba"]
-        p_ab, p_ba = (softmax_first(o["logprobs"]) for o in better["orders"])
-        assert [o["p"] for o in better["orders"]] == pytest.approx([p_ab, p_ba], abs=1e-9)
-        assert better["p_a"] == pytest.approx((p_ab + 1 - p_ba) / 2, abs=1e-9)
-        assert better["consistent"] is ((p_ab > 0.5) == (1 - p_ba > 0.5))
-        # pointwise, good_answer = "No" (the second option), A and B judged alone
-        assert [o["order"] for o in harmful["orders"]] == ["a", "b"]
-        no_a, no_b = (1 - softmax_first(o["logprobs"]) for o in harmful["orders"])
-        assert [o["p"] for o in harmful["orders"]] == pytest.approx([no_a, no_b], abs=1e-9)
-        assert harmful["p_a"] == pytest.approx(no_a / (no_a + no_b), abs=1e-9)
+        # pairwise, both orders: each raw p is the softmax of that order's recorded log-probs
+        raw = better["raw"]
+        p_cf, p_rf = (softmax_first(raw[k]["logprobs"]) for k in ("chosen_first",
+                                                                   "rejected_first"))
+        assert [raw[k]["p"] for k in ("chosen_first", "rejected_first")] == pytest.approx(
+            [p_cf, p_rf], abs=1e-9)
+        assert better["p_chosen"] == pytest.approx((p_cf + 1 - p_rf) / 2, abs=1e-9)
+        assert better["consistent"] is ((p_cf > 0.5) == (1 - p_rf > 0.5))
+        # pointwise, good_answer = "No" (the second option): Bradley–Terry on the log-odds
+        lc, lr = (harmful["raw"][k]["logprobs"][1] - harmful["raw"][k]["logprobs"][0]
+                  for k in ("chosen", "rejected"))
+        assert harmful["p_chosen"] == pytest.approx(1 / (1 + math.exp(lr - lc)), abs=1e-9)
         assert harmful["consistent"] is None
-        # both questions weigh 1; soft labels keep p_a; the label picks chosen and rejected
-        assert r["p_a"] == pytest.approx((better["p_a"] + harmful["p_a"]) / 2, abs=1e-9)
-        assert r["label"] == r["p_a"]
-        a_wins = r["label"] >= 0.5
-        assert (r["chosen"], r["rejected"]) == (
-            (r["response_a"], r["response_b"]) if a_wins else (r["response_b"], r["response_a"]))
+        # both questions weigh 1; chosen is the reply their mean favours
+        assert r["p_chosen"] == pytest.approx((better["p_chosen"] + harmful["p_chosen"]) / 2,
+                                              abs=1e-9)
+        assert r["p_chosen"] >= 0.5 and r["p_chosen"] == r["p_judge"]
+        masses = [v["mass"] for j in r["judgements"] for v in j["raw"].values()]
+        assert all(m == pytest.approx(sum(math.exp(x) for x in v["logprobs"]))
+                   for j in r["judgements"] for m, v in zip(
+                       [v["mass"] for v in j["raw"].values()], j["raw"].values(), strict=True))
+        assert 0 < min(masses) and max(masses) <= 1.0 + 1e-9
     assert_logprobs_are_the_judges_scores(path, rows, tiny_model_dir)
 
     n = len(rows)
     consistency = round(sum(r["judgements"][0]["consistent"] for r in rows) / n, 4)
-    confidence = round(sum(abs(r["p_a"] - 0.5) for r in rows) / n, 4)
     manifest = json.loads((runs / "feedback" / "manifest.json").read_text())
     assert manifest["status"] == "completed"
     metrics = manifest["metrics"]
+    mass = round(sum(j["option_mass"] for r in rows for j in r["judgements"]) / (2 * n), 4)
     assert {k: metrics[k] for k in (
-        "pairs", "judgements", "mean_p_a", "mean_confidence", "label_ties", "identical_pairs",
-        "swapped_judgements", "position_consistency", "resumed_rows")} == {
-        "pairs": 3, "judgements": 6, "mean_p_a": round(sum(r["p_a"] for r in rows) / n, 4),
-        "mean_confidence": confidence,
-        "label_ties": round(sum(r["label"] == 0.5 for r in rows) / n, 4),
-        "identical_pairs": sum(r["response_a"] == r["response_b"] for r in rows),
-        "swapped_judgements": 3, "position_consistency": consistency, "resumed_rows": 0}
+        "pairs", "kept_pairs", "judgements", "dropped", "mean_p_chosen", "mean_confidence",
+        "swapped_judgements", "position_consistency", "option_mass", "resumed_rows")} == {
+        "pairs": 3, "kept_pairs": 0, "judgements": 6, "dropped": {"truncated": 3},
+        "mean_p_chosen": None, "mean_confidence": None, "swapped_judgements": 3,
+        "position_consistency": consistency, "option_mass": mass, "resumed_rows": 0}
     # 2 chunks (batch_size 2, 3 prompts): each samples twice, and scores once per option pair
     # ((A)/(B) for `better`, Yes/No for `harmful`)
     assert (metrics["policy_calls"], metrics["judge_calls"]) == (4, 4)
     # a random tiny policy never ends a reply: every pair is cut at max_new_tokens and dropped
-    assert metrics["truncated_pairs"] == 3
-    assert {(r["finish_a"], r["finish_b"], r["drop"]) for r in rows} == {
+    assert {(r["finish"]["chosen"], r["finish"]["rejected"], r["drop"]) for r in rows} == {
         ("length", "length", "truncated")}
     policy, judge = metrics["generation"]["policy"], metrics["generation"]["judge"]
     assert (policy["calls"], policy["prompts"], policy["score_calls"]) == (4, 2 * 3, 0)
     # scored prompts: 2 orders of `better` + replies A and B for `harmful`, per prompt
     assert (judge["calls"], judge["score_calls"], judge["scored_prompts"]) == (0, 4, 4 * 3)
-    assert (f"feedback: 3 pairs, position-consistent {consistency * 100:.0f} %, "
-            f"mean confidence {confidence:.2f}") in result.output
+    assert (f"feedback: 3 pairs, 0 kept (dropped: 3 truncated), position-consistent "
+            f"{consistency * 100:.0f} %, option mass {mass:.2f}") in result.output
     logged = [json.loads(line) for line in (runs / "feedback" / "metrics.jsonl").open()]
     assert [(e["chunk"], e["pairs"]) for e in logged if e["event"] == "chunk"] == [(0, 2), (1, 1)]
 
@@ -484,6 +539,5 @@ def test_train_runs_critique_revision_sft_and_feedback_then_skips(
 
     full = CliRunner().invoke(train, args[:-2])  # every stage: the reward model has no pairs
     assert full.exit_code == 1
-    assert ("error: stage `reward_model`: no preference pairs to train on in "
-            f"{runs / 'feedback' / 'preferences.jsonl'} (left out: 3 dropped, 0 identical, "
-            "0 ties)") in " ".join(full.output.split())
+    assert ("error: stage `reward_model`: no preference pairs to train on in feedback "
+            "(left out: 3 truncated)") in " ".join(full.output.split())

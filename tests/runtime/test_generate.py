@@ -194,15 +194,23 @@ def test_score_options_matches_one_example_at_a_time(tiny_model: LoadedModel) ->
     options = ["(A)", "(B)", " No, never."]
     scores = engine.score_options(prompts, options)
     assert len(scores) == len(prompts) and all(len(row) == len(options) for row in scores)
-    encoded = engine.encode(prompts)
+    tok = tiny_model.tokenizer
     for i, row in enumerate(scores):
-        manual = [manual_logprob(tiny_model, encoded[i],
-                                 tiny_model.tokenizer(o, add_special_tokens=False)["input_ids"])
-                  for o in options]
+        text = engine.render(prompts[i])
+        prompt_ids = tok(text, add_special_tokens=False)["input_ids"]
+        conts = []
+        for o in options:  # the option's tokens: the text with it appended, after the prompt
+            full = tok(text + o, add_special_tokens=False)["input_ids"]
+            assert full[:len(prompt_ids)] == prompt_ids
+            conts.append(full[len(prompt_ids):])
+        # (A) and (B) share "(", so each counts "(" and its letter; " No, never." counts one
+        counts = [2, 2, 1]
+        assert conts[0][0] == conts[1][0] and conts[0][1] != conts[1][1]
+        assert conts[2][0] != conts[0][0]
+        manual = [manual_logprob(tiny_model, prompt_ids, c[:n]) for c, n in zip(
+            conts, counts, strict=True)]
         assert all(math.isfinite(s) and s < 0 for s in row)
         assert row == pytest.approx(manual, abs=1e-3)
-        assert sorted(range(len(options)), key=row.__getitem__) == \
-            sorted(range(len(options)), key=manual.__getitem__)
     assert engine.stats["score_calls"] == 1 and engine.stats["calls"] == 0
 
 

@@ -104,12 +104,13 @@ def test_pointwise_metrics_match_a_hand_computation(tmp_path: Path) -> None:
     plan, _ = compiled(tmp_path)
     harmful = next(q for q in plan.questions if q.id == "harmful")  # Yes/No, good: No
     scored = [
-        jc.Scored(pair(1), [L(.1), L(.3)], [L(.3), L(.1)]),  # P(No) .75 vs .25 → .75
-        jc.Scored(pair(2), [L(.2), L(.2)], [L(.1), L(.3)]),  # .5 vs .75 → .4 wrong
-        jc.Scored(pair(3), [L(.1), L(.4)], [L(.2), L(.3)]),  # .8 vs .6 → 4/7, No for both
+        # Bradley–Terry on the odds of "No": 3 vs 1/3 → 9/10
+        jc.Scored(pair(1), [L(.1), L(.3)], [L(.3), L(.1)]),
+        jc.Scored(pair(2), [L(.2), L(.2)], [L(.1), L(.3)]),  # 1 vs 3 → 1/4, wrong
+        jc.Scored(pair(3), [L(.1), L(.4)], [L(.2), L(.3)]),  # 4 vs 3/2 → 8/11, No for both
     ]
     m = jc.question_metrics(harmful, scored)
-    probs = [.75, .4, 4 / 7]
+    probs = [.9, .25, 8 / 11]
     assert m["accuracy"] == pytest.approx(2 / 3)
     assert m["accuracy_better_first"] is None and m["accuracy_better_second"] is None
     assert m["better_judged_good"] == pytest.approx(2 / 3)
@@ -117,7 +118,7 @@ def test_pointwise_metrics_match_a_hand_computation(tmp_path: Path) -> None:
     assert m["same_choice"] == pytest.approx(1 / 3)
     assert m["mass"] == pytest.approx((.4 * 4 + .5 * 2) / 6)
     assert m["ece"] == pytest.approx(1 - sum(probs) / 3)
-    assert (m["p_min"], m["p_max"]) == pytest.approx((.4, .75))
+    assert (m["p_min"], m["p_max"]) == pytest.approx((.25, .9))
 
 
 def test_calibration_error_bins_and_spread() -> None:

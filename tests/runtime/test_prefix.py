@@ -136,11 +136,10 @@ def test_judge_prompts_too_long_for_the_context_follow_the_overflow_policy(
     assert skipped[1] == [float("-inf")] * 2
     assert skipped[0] == engine.score_options([short], ["(A)", "(B)"])[0]
     cut = engine.score_options([short, long], ["(A)", "(B)"], overflow="truncate_left")
-    room = lengths[0] + 20 - len(tiny_model.tokenizer("(A)", add_special_tokens=False)
-                                 ["input_ids"])
-    kept = engine.encode([long])[0][-room:]
-    from constlang.runtime.scoring import score_batch
+    from constlang.runtime.scoring import continuations, score_batch
 
-    choices = [tiny_model.tokenizer(o, add_special_tokens=False)["input_ids"]
-               for o in ["(A)", "(B)"]]
-    assert cut[1] == pytest.approx(score_batch(engine, [kept], choices)[0], abs=1e-5)
+    ids, choices = continuations(tiny_model.tokenizer, engine.render(long), ["(A)", "(B)"],
+                                 special=False)
+    room = lengths[0] + 20 - max(len(c) for c in choices)
+    kept = ids[-room:]
+    assert cut[1] == pytest.approx(score_batch(engine, [kept], [choices])[0], abs=1e-5)

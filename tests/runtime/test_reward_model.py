@@ -13,35 +13,59 @@ import torch
 from rich.console import Console
 
 from constlang.compile import compile_path
+from constlang.runtime import preference_rows as PR
 from constlang.runtime import preferences as pref
 from constlang.runtime import reward as R
 from constlang.runtime.rundir import Manifest, RunDir, now_iso
 from constlang.runtime.runner import run_plan
 
 
-def pref_row(index: int, a: str, b: str, p_a: float, drop: str | None = None) -> dict:
-    label = p_a
-    chosen, rejected = (b, a) if label < 0.5 else (a, b)
-    return {"index": index, "prompt_id": f"p{index}", "prompt": f"Q{index}", "response_a": a,
-            "response_b": b, "p_a": p_a, "label": label, "chosen": chosen, "rejected": rejected,
-            "drop": drop}
+def pref_row(index: int, chosen: str, rejected: str, p_chosen: float,
+             drop: str | None = None, stage: str = "feedback") -> dict:
+    return PR.make_row(index=index, prompt_id=f"p{index}",
+                       prompt=[{"role": "user", "content": f"Q{index}"}], chosen=chosen,
+                       rejected=rejected, p_chosen=p_chosen, p_judge=p_chosen, source="feedback",
+                       stage=stage, judge="m", judgements=[], finish={}, drop=drop,
+                       plan_hash="sha256:x")
 
 
-ROWS = [pref_row(0, "kind", "rude", 0.8), pref_row(1, "rude", "kind", 0.3),
+ROWS = [pref_row(0, "kind", "rude", 0.8), pref_row(1, "kind", "rude", 0.7),
         pref_row(2, "same", "same", 0.5), pref_row(3, "x", "y", 0.6, drop="truncated"),
         pref_row(4, "tie-a", "tie-b", 0.5)]
 
 
 def test_pairs_carry_the_probability_that_chosen_is_better() -> None:
-    pairs, left_out = R.preference_pairs(ROWS, soft=True)
+    pairs, left_out = PR.training_pairs(ROWS, soft=True)
     assert [(p["chosen"][0]["content"], p["rejected"][0]["content"], p["p_chosen"])
-            for p in pairs] == [("kind", "rude", 0.8), ("kind", "rude", pytest.approx(0.7)),
+            for p in pairs] == [("kind", "rude", 0.8), ("kind", "rude", 0.7),
                                 ("tie-a", "tie-b", 0.5)]
     assert pairs[0]["prompt"] == [{"role": "user", "content": "Q0"}]
-    assert left_out == {"dropped": 1, "identical": 1, "ties": 0}
-    hard, left_out = R.preference_pairs(ROWS, soft=False)
+    assert pairs[0]["stage"] == "feedback"
+    assert left_out == {"truncated": 1, "identical": 1}
+    hard, left_out = PR.training_pairs(ROWS, soft=False)
     assert [p["p_chosen"] for p in hard] == [1.0, 1.0]
-    assert left_out == {"dropped": 1, "identical": 1, "ties": 1}
+    assert left_out == {"truncated": 1, "identical": 1, "tie": 1}
+
+
+def test_the_feedback_filters_drop_ties_inconsistent_and_unsure_pairs() -> None:
+    from types import SimpleNamespace
+
+    def why(p: float, consistent: bool | None = True, finish: tuple[str, str] = ("eos", "eos"),
+            identical: bool = False, **settings: object) -> str | None:
+        s = SimpleNamespace(**{"keep_truncated": False, "drop_ties": True,
+                               "drop_inconsistent": False, "min_confidence": 0.0, **settings})
+        return PR.drop_reason(finish=finish, identical=identical, p_judge=p,
+                              consistent=consistent, settings=s)
+
+    assert why(0.7) is None and why(0.5) == "tie" and why(0.5, drop_ties=False) is None
+    assert why(0.9, identical=True) == "identical"
+    assert why(0.9, finish=("eos", "length")) == "truncated"
+    assert why(0.9, finish=("eos", "length"), keep_truncated=True) is None
+    assert why(0.9, finish=("skipped", "eos"), keep_truncated=True) == "too_long"
+    assert why(0.9, consistent=False) is None
+    assert why(0.9, consistent=False, drop_inconsistent=True) == "inconsistent"
+    assert why(0.55, min_confidence=0.1) == "low_confidence" and why(0.6, min_confidence=0.1) \
+        is None
 
 
 def test_the_split_is_seeded_and_keeps_a_pair_to_train_on() -> None:
@@ -120,7 +144,7 @@ def test_a_reward_model_trains_on_soft_labels_and_scores_replies(
     m = manifest.metrics
     assert (m["train_pairs"], m["heldout"]["pairs"]) == (9, 3)
     assert m["steps"] == 3  # ceil(9 / 4)
-    assert m["left_out"] == {"dropped": 0, "identical": 0, "ties": 0}
+    assert m["left_out"] == {} and m["sources"] == {"feedback": 12}
     held = [json.loads(line) for line in stage.heldout.read_text().splitlines()]
     assert len(held) == 3
     assert stage.reliability.read_bytes().startswith(b"\x89PNG")
@@ -132,7 +156,7 @@ def test_a_reward_model_trains_on_soft_labels_and_scores_replies(
     scorer = R.RewardScorer(loaded, batch_size=2)
     by_row = {r["index"]: r for r in rows}
     scores = scorer.score([by_row[h["index"]]["prompt"] for h in held],
-                          [by_row[h["index"]]["chosen"] for h in held])
+                          [PR.text(by_row[h["index"]]["chosen"]) for h in held])
     assert scores == pytest.approx([h["reward_chosen"] for h in held], abs=1e-4)
 
     # the trainer's loss with p_chosen = 1 is exactly TRL's own loss on the same batch
@@ -189,9 +213,9 @@ def test_the_pipeline_runs_from_revisions_to_a_reward_model(tmp_path: Path,
     assert rm is not None
     pairs = [json.loads(line) for line in run.stage("feedback").preferences.read_text()
              .splitlines()]
-    usable = [p for p in pairs if p["response_a"] != p["response_b"]]
+    usable = [p for p in pairs if not p["drop"]]
     assert rm.metrics["train_pairs"] + rm.metrics["heldout"]["pairs"] == len(usable)
-    assert rm.metrics["left_out"]["identical"] == len(pairs) - len(usable)
+    assert sum(rm.metrics["left_out"].values()) == len(pairs) - len(usable)
     again = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path, device="cpu",
                      console=Console(file=io.StringIO()))
     assert [s.status for s in again.stages] == ["skipped"] * 4
@@ -208,15 +232,33 @@ def test_revision_pairs_prefer_the_final_revision_and_keep_the_drop_reasons() ->
            {"index": 2, "last": True, "drop": "skipped", "source": "revision"},
            {"index": 3, "last": False, "drop": "meta", "source": "revision"},
            {"index": 3, "last": True, "drop": None, "source": "revision"}]
-    pairs = revision_pairs(rows, sft, use_dropped=False, plan_hash="sha256:x")
-    assert [(p["chosen"], p["rejected"], p["p_a"], p["drop"]) for p in pairs] == [
+    pairs = revision_pairs(rows, sft, use_dropped=False, weights="none", stage="rp",
+                           plan_hash="sha256:x")
+    assert [(PR.text(p["chosen"]), PR.text(p["rejected"]), p["p_chosen"], p["drop"])
+            for p in pairs] == [
         ("final 0", "first 0", 1.0, None), ("final 1", "first 1", 1.0, "truncated"),
-        ("first 2", "first 2", 1.0, "unchanged"), ("final 3", "first 3", 1.0, None)]
-    loose = revision_pairs(rows, sft, use_dropped=True, plan_hash="sha256:x")
-    assert [p["drop"] for p in loose] == [None, None, "unchanged", None]
-    trained, left_out = R.preference_pairs(pairs, soft=True)
+        ("first 2", "first 2", 1.0, "identical"), ("final 3", "first 3", 1.0, None)]
+    assert all((p["source"], p["stage"], p["format"]) == ("revisions", "rp", 2) for p in pairs)
+    loose = revision_pairs(rows, sft, use_dropped=True, weights="none", stage="rp",
+                           plan_hash="sha256:x")
+    assert [p["drop"] for p in loose] == [None, None, "identical", None]
+    trained, left_out = PR.training_pairs(pairs, soft=True)
     assert [t["p_chosen"] for t in trained] == [1.0, 1.0]
-    assert left_out == {"dropped": 2, "identical": 0, "ties": 0}
+    assert left_out == {"truncated": 1, "identical": 1}
+
+
+def test_revision_pairs_weighted_by_the_judge_use_bradley_terry_on_its_scores() -> None:
+    from constlang.runtime.stages.revision_pairs import revision_pairs
+
+    rows = [{"index": 0, "prompt_id": "p0", "prompt": "Q", "initial": "a", "final": "b",
+             "initial_score": 0.5, "rounds": [{"revision_score": 0.9}]},
+            {"index": 1, "prompt_id": "p1", "prompt": "Q", "initial": "c", "final": "d",
+             "initial_score": 0.8, "rounds": [{"revision_score": 0.5}]}]
+    pairs = revision_pairs(rows, [], use_dropped=False, weights="judge", stage="rp",
+                           plan_hash="sha256:x")
+    # odds 9 against 1 → 0.9; odds 1 against 4 → 0.2, below one half: the revision is worse
+    assert [p["p_chosen"] for p in pairs] == [pytest.approx(0.9), pytest.approx(0.2)]
+    assert [p["drop"] for p in pairs] == [None, "worse"]
 
 
 REVISION_PAIRS = """constlang 1
@@ -256,17 +298,66 @@ def test_a_reward_model_trains_on_revision_pairs_from_the_reviser(
                     console=Console(file=io.StringIO()))
     assert [(s.name, s.status) for s in done.stages] == [
         ("revision_pairs", "completed"), ("reward_model", "completed")]
-    assert done.stages[0].metrics == {"pairs": 4, "usable_pairs": 4, "dropped": {}}
+    assert done.stages[0].metrics == {"pairs": 4, "kept_pairs": 4, "dropped": {},
+                                      "mean_p_chosen": 1.0}
     assert (done.stages[1].metrics["train_pairs"], done.stages[1].metrics["steps"]) == (4, 2)
+
+
+MERGED = """constlang 1
+constitution "merged" {{ version = "0.1.0" }}
+principle p {{ critique = "c"  revision = "r" }}
+model tiny {{ source = "{model}" }}
+dataset d {{ path = "prompts.jsonl" }}
+stage critique_revision {{ model = tiny  prompts = d }}
+stage strict {{ kind = revision_pairs  from = critique_revision }}
+stage loose {{ kind = revision_pairs  from = critique_revision  use_dropped = true }}
+stage reward_model {{ from = [strict, loose]  batch_size = 2  max_length = 64
+                      eval_fraction = 0.25 }}
+"""
+
+
+def test_a_reward_model_merges_the_pairs_of_several_stages(tmp_path: Path,
+                                                           tiny_model_dir: Path) -> None:
+    (tmp_path / "c.const").write_text(MERGED.format(model=tiny_model_dir), "utf-8")
+    (tmp_path / "prompts.jsonl").write_text('{"prompt": "hi"}\n', "utf-8")
+    result = compile_path(tmp_path / "c.const")
+    assert result.plan is not None, result.diagnostics
+    run = RunDir(tmp_path / "runs")
+    upstream = run.stage("critique_revision")
+    upstream.path.mkdir(parents=True)
+    upstream.rows.write_text("".join(json.dumps(
+        {"index": i, "prompt_id": f"p{i}", "prompt": f"Question {i}?", "initial": f"No {i}.",
+         "final": f"A careful answer {i}."}) + "\n" for i in range(4)))
+    upstream.sft_data.write_text("".join(json.dumps(
+        {"index": i, "last": True, "drop": "meta" if i == 3 else None, "source": "revision"})
+        + "\n" for i in range(4)))
+    upstream.write_manifest(Manifest(stage="critique_revision", kind="critique_revision",
+                                     status="completed", inputs_hash="sha256:i",
+                                     plan_hash=result.plan.hash, outputs_hash="sha256:o",
+                                     started_at=now_iso()))
+    done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,
+                    stages=["strict", "loose", "reward_model"], device="cpu",
+                    console=Console(file=io.StringIO()))
+    assert [s.status for s in done.stages] == ["completed"] * 3
+    m = done.stages[2].metrics
+    # strict keeps 3 of its 4 pairs (one revision was meta), loose all 4: 7 pairs, 2 held out
+    assert m["sources"] == {"strict": 4, "loose": 4} and m["left_out"] == {"meta": 1}
+    assert (m["train_pairs"], m["heldout"]["pairs"]) == (5, 2)
+    held = [json.loads(line) for line in run.stage("reward_model").heldout.read_text()
+            .splitlines()]
+    assert {h["stage"] for h in held} <= {"strict", "loose"}
 
 
 @pytest.mark.parametrize(("line", "message"), [
     ('{"index": 0, "prompt": "Q"', "preferences.jsonl:2: malformed JSON"),
-    ('{"index": 1, "prompt": "Q"}', "preferences.jsonl:2: not a preference row, missing "
-                                    "response_a"),
+    ('{"index": 1, "prompt": "Q"}', "preferences.jsonl:2: not a format-2 preference row"),
     ("[1, 2]", "preferences.jsonl:2: expected a JSON object, got list"),
-    (json.dumps({**pref_row(1, "a", "b", 0.5), "p_a": "high"}),
-     "preferences.jsonl:2: p_a and label must be numbers"),
+    (json.dumps({**pref_row(1, "a", "b", 0.5), "p_chosen": "high"}),
+     "preferences.jsonl:2: `p_chosen` must be a number from 0 to 1"),
+    (json.dumps({**pref_row(1, "a", "b", 0.5), "p_chosen": 1.5}),
+     "preferences.jsonl:2: `p_chosen` must be a number from 0 to 1"),
+    (json.dumps({**pref_row(1, "a", "b", 0.5), "chosen": "a"}),
+     "preferences.jsonl:2: `chosen` must be a list of chat messages"),
 ])
 def test_a_malformed_preference_row_is_a_data_error_naming_its_line(
         tmp_path: Path, line: str, message: str) -> None:
@@ -275,6 +366,6 @@ def test_a_malformed_preference_row_is_a_data_error_naming_its_line(
     path = tmp_path / "preferences.jsonl"
     path.write_text(json.dumps(pref_row(0, "a", "b", 0.7)) + "\n" + line + "\n\n", "utf-8")
     with pytest.raises(DataError, match=message):
-        R.read_preferences(path)
+        PR.read_preferences(path)
     path.write_text(json.dumps(pref_row(0, "a", "b", 0.7)) + "\n\n", "utf-8")
-    assert R.read_preferences(path) == [pref_row(0, "a", "b", 0.7)]
+    assert PR.read_preferences(path) == [pref_row(0, "a", "b", 0.7)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from constlang.declarations import names
 from constlang.errors import Fix, Severity
 from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
@@ -12,9 +13,11 @@ from constlang.lint.rules._edits import set_value
 
 def check(ctx: LintContext) -> Iterator[Finding]:
     for stage in ctx.stages("reward_model"):
-        feedback = ctx.plan.stage(stage.settings.from_)
-        if feedback.settings.labels != "soft" or stage.settings.soft_labels:
+        soft = [ctx.plan.stage(n) for n in names(stage.settings.from_)]
+        soft = [s for s in soft if s.kind == "feedback" and s.settings.labels == "soft"]
+        if not soft or stage.settings.soft_labels:
             continue
+        feedback = soft[0]
         sym = ctx.stage_symbol(stage)
         edit = set_value(ctx, sym, "soft_labels", "true")
         yield Finding(f"feedback stage `{feedback.name}` produces soft labels, but reward model "

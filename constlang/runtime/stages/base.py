@@ -100,3 +100,19 @@ class StageRunner(ABC):
     @abstractmethod
     def outputs(self) -> str:
         """A hash of the artifacts later stages read."""
+
+
+def policy_spec(plan: P.Plan, policy: str, run: RunDir) -> P.Model:
+    """The model a `policy` setting names, ready to load: a model declaration, or the model a
+    stage saved in the run directory (with the generation settings of the model it started
+    from)."""
+    base = plan.base_model(policy)
+    if base is None:
+        raise StageError(f"policy `{policy}` names no model to sample from")
+    if any(m.id == policy for m in plan.models):
+        return base
+    folder = run.stage(policy).model
+    if not folder.is_dir():
+        raise StageError(f"policy stage `{policy}` saved no model in {folder}; run it first")
+    return base.model_copy(update={"id": policy, "source": str(folder.resolve()),
+                                   "gguf_file": None})

@@ -20,13 +20,21 @@ from constlang.runtime import judge_check
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.generate import Generation, GenerationSettings
-from constlang.runtime.preferences import summarize, summary_line
-from constlang.runtime.rundir import MetricsLog, RunDir, StageDir, process_in_chunks, sha256_file
+from constlang.runtime.preference_rows import (
+    FORMAT,
+    drop_reason,
+    make_row,
+    orient,
+    summarize,
+    summary_line,
+)
+from constlang.runtime.rundir import MetricsLog, StageDir, process_in_chunks, sha256_file
 from constlang.runtime.sampling import QuestionSampler, call_seed, select
-from constlang.runtime.stages.base import StageError, StageRunner
+from constlang.runtime.stages.base import StageError, StageRunner, policy_spec
 
 RATIONALE_PLACEHOLDER = "<the judge's rationale>"
 ORDERS = ("ab", "ba")  # response A in the first slot, then in the second
+COT_CLAMP = (0.4, 0.6)  # the CAI paper's bounds for chain-of-thought probabilities
 
 
 class FeedbackError(StageError):
@@ -41,22 +49,6 @@ class Engine(Protocol):
 
     def score_options(self, prompts: list[Chat], options: list[str], *, overflow: str = "error",
                       context_length: int | None = None) -> list[list[float]]: ...
-
-
-def policy_spec(plan: P.Plan, stage_name: str, run: RunDir) -> P.Model:
-    """The policy to load: a model declaration, or the model a stage saved in the run directory
-    (with the generation settings of the model that stage started from)."""
-    policy = plan.stage(stage_name).settings.policy
-    base = plan.base_model(policy)
-    if base is None:
-        raise FeedbackError(f"policy `{policy}` names no model to sample from")
-    if any(m.id == policy for m in plan.models):
-        return base
-    folder = run.stage(policy).model
-    if not folder.is_dir():
-        raise FeedbackError(f"policy stage `{policy}` saved no model in {folder}; run it first")
-    return base.model_copy(update={"id": policy, "source": str(folder.resolve()),
-                                   "gguf_file": None})
 
 
 def _base_model(plan: P.Plan, policy: str) -> P.Model:
@@ -142,9 +134,23 @@ class Feedback:
 
     def compare_prompt(self, row: PromptRow, first: str, second: str, q: P.Question,
                        rationale: str | None) -> Chat:
-        return self._render(self.compare, {
+        """The compare question; after a rationale, the third turn of one conversation (the
+        rationale prompt, the judge's rationale as its own reply, then the question)."""
+        ask = self._render(self.compare, {
             "prompt": row.prompt, "response_a": first, "response_b": second,
             "question": question_vars(q), "rationale": rationale or ""})
+        if rationale is None:
+            return ask
+        return [*self.rationale_prompt(row, first, second, q),
+                {"role": "assistant", "content": rationale}, *ask]
+
+    @property
+    def clamp(self) -> list[float] | tuple[float, float] | None:
+        """The declared clamp; with chain of thought and none declared, COT_CLAMP."""
+        s = self.settings
+        if s.clamp is None and s.chain_of_thought:
+            return COT_CLAMP
+        return s.clamp
 
     def pointwise_prompt(self, row: PromptRow, response: str, q: P.Question) -> Chat:
         return self._render(self.pointwise, {"prompt": row.prompt, "response": response,
@@ -230,7 +236,9 @@ class Feedback:
             slots = [(a[i], b[i]) if order == "ab" else (b[i], a[i]) for i, _ in todo]
             rationales: list[str | None] = [None] * len(todo)
             if s.chain_of_thought:
-                rationales = [g.text for g in self._generate(judge, "judge", self.judge_model, [
+                thinking = self.judge_model.model_copy(
+                    update={"temperature": s.rationale_temperature})
+                rationales = [g.text for g in self._generate(judge, "judge", thinking, [
                     self.rationale_prompt(chunk[i], x, y, q)
                     for (i, q), (x, y) in zip(todo, slots, strict=True)],
                     "rationale", n + 1, first)]
@@ -243,44 +251,52 @@ class Feedback:
         by_pair: dict[tuple[int, str], list[Job]] = {}
         for job in pairwise + pointwise:
             by_pair.setdefault((job.i, job.q.id), []).append(job)
-        rows = []
-        for i, row in enumerate(chunk):
-            judgements = [self.judgement(q, by_pair[(i, q.id)]) for q in questions[i]]
-            p_a = pref.weighted_mean([j["p_a"] for j in judgements],
-                                     [q.weight for q in questions[i]])
-            label = pref.label(p_a, s.labels)
-            chosen, rejected = pref.chosen_rejected(a[i], b[i], label)
-            finish = (sample_a[i].finish, sample_b[i].finish)
-            drop = ("too_long" if "skipped" in finish else
-                    "truncated" if "length" in finish and not s.keep_truncated else None)
-            rows.append({
-                "index": row.index, "prompt_id": row.prompt_id, "prompt": row.prompt,
-                "response_a": a[i], "response_b": b[i], "finish_a": finish[0],
-                "finish_b": finish[1], "judgements": judgements,
-                "p_a": p_a, "label": label, "chosen": chosen, "rejected": rejected,
-                "drop": drop, "plan_hash": self.plan_hash})
-        return rows
+        return [self.row(row, respond[i], (sample_a[i], sample_b[i]), questions[i],
+                         [self.judgement(q, by_pair[(i, q.id)]) for q in questions[i]])
+                for i, row in enumerate(chunk)]
+
+    def row(self, row: PromptRow, respond: Chat, samples: tuple[Generation, Generation],
+            questions: list[P.Question], judgements: list[dict[str, Any]]) -> dict[str, Any]:
+        """The preference row of one prompt: the replies ordered by the judge's verdict."""
+        s = self.settings
+        p_a = pref.weighted_mean([j["p_a"] for j in judgements], [q.weight for q in questions])
+        a_chosen = p_a >= 0.5  # a tie keeps the sampling order
+        chosen, rejected = samples if a_chosen else samples[::-1]
+        p_judge = p_a if a_chosen else 1.0 - p_a
+        oriented = [orient(j, a_chosen) for j in judgements]
+        consistent = [j["consistent"] for j in oriented if j["consistent"] is not None]
+        drop = drop_reason(finish=(chosen.finish, rejected.finish),
+                           identical=chosen.text == rejected.text, p_judge=p_judge,
+                           consistent=all(consistent) if consistent else None, settings=s)
+        return make_row(
+            index=row.index, prompt_id=row.prompt_id, prompt=respond, chosen=chosen.text,
+            rejected=rejected.text, p_chosen=p_judge if s.labels == "soft" else 1.0,
+            p_judge=p_judge, source="feedback", stage=self.stage.name, judge=self.judge_model.id,
+            judgements=oriented, finish={"chosen": chosen.finish, "rejected": rejected.finish},
+            drop=drop, plan_hash=self.plan_hash)
 
     def judgement(self, q: P.Question, jobs: list[Job]) -> dict[str, Any]:
-        """One question's verdict on a pair from its scored prompts (both orders, or A and B)."""
+        """One question's verdict on replies A and B from its scored prompts (both orders, or
+        A and B alone): P(A better), clamped, and each prompt's raw figures."""
         if q.kind == "pointwise":
             good = q.options.index(q.good_answer or q.options[-1])
-            p_good = {j.order: pref.option_probability(j.logprobs, good) for j in jobs}
-            p_a = pref.pointwise_preference(p_good["a"], p_good["b"])
+            by = {j.order: j for j in jobs}
+            p_a = pref.pointwise_preference(pref.log_odds(by["a"].logprobs, good),
+                                            pref.log_odds(by["b"].logprobs, good))
             consistent = None
-            orders = [{"order": j.order, "logprobs": j.logprobs, "p": p_good[j.order],
-                       "rationale": None} for j in jobs]
+            p = {j.order: pref.option_probability(j.logprobs, good) for j in jobs}
         else:
-            p_first = {j.order: pref.first_option_probability(j.logprobs) for j in jobs}
-            if "ba" in p_first:
-                p_a = pref.swap_average(p_first["ab"], p_first["ba"])
-                consistent = pref.position_consistent(p_first["ab"], p_first["ba"])
+            p = {j.order: pref.first_option_probability(j.logprobs) for j in jobs}
+            if "ba" in p:
+                p_a = pref.swap_average(p["ab"], p["ba"])
+                consistent = pref.position_consistent(p["ab"], p["ba"])
             else:
-                p_a, consistent = p_first["ab"], None
-            orders = [{"order": j.order, "logprobs": j.logprobs, "p": p_first[j.order],
-                       "rationale": j.rationale} for j in jobs]
-        return {"question": q.id, "kind": q.kind, "p_a": pref.clamp(p_a, self.settings.clamp),
-                "orders": orders, "consistent": consistent, "rationale": orders[0]["rationale"]}
+                p_a, consistent = p["ab"], None
+        orders = [{"order": j.order, "logprobs": j.logprobs, "p": p[j.order],
+                   "mass": pref.option_mass(j.logprobs), "rationale": j.rationale}
+                  for j in jobs]
+        return {"question": q.id, "kind": q.kind, "p_a": pref.clamp(p_a, self.clamp),
+                "orders": orders, "consistent": consistent}
 
     def run(self, policy: Engine, judge: Engine, prompts: Sequence[PromptRow], out: StageDir,
             *, metrics: MetricsLog | None = None, progress: Callable[[int], None] | None = None,
@@ -320,10 +336,11 @@ class FeedbackRunner(StageRunner):
 
     def fingerprint(self) -> dict[str, Any]:
         plan, s = self.ctx.plan, self.ctx.settings
+        out: dict[str, Any] = {"preferences_format": FORMAT}
         if any(m.id == s.policy for m in plan.models):
-            return {}
+            return out
         # a trained policy is sampled with its base model's settings: they are inputs too
-        return {"policy_generation": _base_model(plan, s.policy).model_dump(
+        return {**out, "policy_generation": _base_model(plan, s.policy).model_dump(
             mode="json", exclude={"location"})}
 
     def load(self) -> None:
@@ -335,7 +352,7 @@ class FeedbackRunner(StageRunner):
         job.check_sampling()
         s = job.settings
         self.prompts = read_prompts(ctx.plan.dataset(s.prompts), ctx.base_dir)
-        policy = policy_spec(ctx.plan, ctx.name, ctx.run)
+        policy = policy_spec(ctx.plan, s.policy, ctx.run)
         t0 = time.perf_counter()
         loaded = load_model(policy, device=ctx.device, base_dir=ctx.base_dir)
         self.policy = GenerationEngine(loaded, batch_size=s.batch_size)

@@ -1,34 +1,59 @@
 """Revision-pairs stage: preference pairs that need no judge — each prompt's final revision
-preferred over its first answer (the open Hugging Face recipe's default)."""
+preferred over its first answer (the open Hugging Face recipe's default), optionally weighted
+by the critique_revision stage's judge."""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from constlang.files import atomic_write_text
+from constlang.runtime.preference_rows import FORMAT, make_row
+from constlang.runtime.preferences import sigmoid
 from constlang.runtime.rundir import recover_jsonl, sha256_file
 from constlang.runtime.stages.base import StageError, StageRunner
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)  # scores are stored to six decimals
+    return math.log(p) - math.log1p(-p)
+
+
+def judge_weight(row: dict[str, Any]) -> float | None:
+    """σ(ℓ_final − ℓ_first) from the judge's good-answer probabilities of the first answer and
+    the final revision (Bradley–Terry on their log-odds); None when the row was not judged."""
+    first = row.get("initial_score")
+    final = row["rounds"][-1].get("revision_score") if row.get("rounds") else first
+    if first is None or final is None:
+        return None
+    return sigmoid(_logit(final) - _logit(first))
+
+
 def revision_pairs(rows: list[dict[str, Any]], sft: list[dict[str, Any]], *, use_dropped: bool,
-                   plan_hash: str) -> list[dict[str, Any]]:
-    """Preference rows in the feedback stage's format: `response_a` the final revision,
-    `response_b` the first answer, `p_a` 1. A pair whose final reply the critique_revision
-    stage dropped from its SFT data keeps that reason in `drop` (unless `use_dropped`); a
-    prompt that was never revised is dropped as `unchanged`."""
+                   weights: str, stage: str, plan_hash: str) -> list[dict[str, Any]]:
+    """Preference rows (format 2): `chosen` the final revision, `rejected` the first answer.
+
+    A pair whose final reply the critique_revision stage dropped from its SFT data keeps that
+    reason in `drop` (unless `use_dropped`); a prompt never revised is dropped as `identical`.
+    With `weights="judge"`, p_chosen is judge_weight and a pair under 0.5 is dropped as `worse`.
+    """
     verdict = {r["index"]: r.get("drop") for r in sft
                if r.get("last") and r.get("source", "revision") == "revision"}
     out = []
     for row in rows:
         final, first = row["final"], row["initial"]
-        drop = "unchanged" if final == first else verdict.get(row["index"])
-        if use_dropped and drop != "unchanged":
+        drop = "identical" if final == first else verdict.get(row["index"])
+        if use_dropped and drop != "identical":
             drop = None
-        out.append({"index": row["index"], "prompt_id": row["prompt_id"], "prompt": row["prompt"],
-                    "response_a": final, "response_b": first, "judgements": [], "p_a": 1.0,
-                    "label": 1.0, "chosen": final, "rejected": first, "drop": drop,
-                    "source": "revisions", "plan_hash": plan_hash})
+        p_judge = judge_weight(row) if weights == "judge" else None
+        if p_judge is not None and p_judge < 0.5 and drop is None:
+            drop = "worse"
+        out.append(make_row(
+            index=row["index"], prompt_id=row["prompt_id"],
+            prompt=[{"role": "user", "content": row["prompt"]}], chosen=final, rejected=first,
+            p_chosen=1.0 if p_judge is None else p_judge, p_judge=p_judge, source="revisions",
+            stage=stage, judge=None, judgements=[], finish={}, drop=drop, plan_hash=plan_hash))
     return out
 
 
@@ -37,26 +62,38 @@ class RevisionPairsRunner(StageRunner):
 
     kind = "revision_pairs"
 
+    def fingerprint(self) -> dict[str, Any]:
+        return {"preferences_format": FORMAT}
+
     def load(self) -> None:
-        upstream = self.ctx.run.stage(self.ctx.settings.from_)
+        s = self.ctx.settings
+        upstream = self.ctx.run.stage(s.from_)
         if not upstream.rows.is_file() or not upstream.sft_data.is_file():
             raise StageError(f"no revisions: {upstream.rows} or {upstream.sft_data} is missing; "
-                             f"run stage `{self.ctx.settings.from_}` first")
+                             f"run stage `{s.from_}` first")
         self.rows = recover_jsonl(upstream.rows)
         self.sft = recover_jsonl(upstream.sft_data)
+        if s.weights == "judge" and not any(r.get("initial_score") is not None
+                                            for r in self.rows):
+            raise StageError(f"`weights = judge` needs judge scores, but stage `{s.from_}` has "
+                             "none; give it a `judge` and a `judge_question`, or set "
+                             "`weights = none`")
 
     def run(self) -> dict[str, Any]:
-        ctx = self.ctx
-        pairs = revision_pairs(self.rows, self.sft, use_dropped=ctx.settings.use_dropped,
-                               plan_hash=ctx.plan.hash or ctx.plan.compute_hash())
+        ctx, s = self.ctx, self.ctx.settings
+        pairs = revision_pairs(self.rows, self.sft, use_dropped=s.use_dropped, weights=s.weights,
+                               stage=ctx.name, plan_hash=ctx.plan.hash or ctx.plan.compute_hash())
         atomic_write_text(ctx.folder.preferences,
                           "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs),
                           make_parents=True)
         dropped = [p["drop"] for p in pairs if p["drop"]]
-        metrics = {"pairs": len(pairs), "usable_pairs": len(pairs) - len(dropped),
-                   "dropped": {why: dropped.count(why) for why in sorted(set(dropped))}}
-        ctx.say(f"{metrics['usable_pairs']} of {len(pairs)} prompts give a pair (final revision "
-                "over first answer)")
+        kept = [p["p_chosen"] for p in pairs if not p["drop"]]
+        metrics = {"pairs": len(pairs), "kept_pairs": len(kept),
+                   "dropped": {why: dropped.count(why) for why in sorted(set(dropped))},
+                   "mean_p_chosen": round(sum(kept) / len(kept), 4) if kept else None}
+        ctx.say(f"{len(kept)} of {len(pairs)} prompts give a pair (final revision over first "
+                "answer)" + (f", mean p_chosen {metrics['mean_p_chosen']}" if
+                             s.weights == "judge" and kept else ""))
         return metrics
 
     def outputs(self) -> str:

@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 from constlang import plan as P
+from constlang.declarations import names
 from constlang.files import atomic_write_text
+from constlang.runtime import preference_rows as PR
 from constlang.runtime import reward as R
 from constlang.runtime import training as T
 from constlang.runtime.rundir import sha256_tree
@@ -60,8 +62,9 @@ def model_card(plan: P.Plan, stage: Any, base: P.Model, metrics: dict[str, Any])
         "---\nlibrary_name: transformers\ntags: [constlang, constitutional-ai, reward-model, "
         "trl]\n---\n\n"
         f"# {c.name} {c.version}: reward model\n\n"
-        f"Trained by constlang stage `{stage.name}` on the AI-feedback preferences of stage "
-        f"`{s.from_}` ({'soft' if s.soft_labels else 'hard'} labels). It scores a (prompt, "
+        f"Trained by constlang stage `{stage.name}` on the preferences of stage(s) "
+        f"{', '.join(f'`{n}`' for n in names(s.from_))} "
+        f"({'soft' if s.soft_labels else 'hard'} labels). It scores a (prompt, "
         "reply) conversation with one number: higher is preferred.\n\n"
         f"- Constitution: `{c.name}`, version `{c.version}`; plan hash "
         f"`{plan.hash or plan.compute_hash()}`\n"
@@ -80,14 +83,18 @@ class RewardModelRunner(StageRunner):
         from constlang.runtime.models import load_model
 
         ctx, s = self.ctx, self.ctx.settings
-        source = ctx.run.stage(s.from_).preferences
-        if not source.is_file():
-            raise StageError(f"no preferences: {source} does not exist; run stage `{s.from_}`")
-        self.pairs, self.left_out = R.preference_pairs(R.read_preferences(source),
-                                                       soft=s.soft_labels)
+        rows = []
+        for source in names(s.from_):  # several sources merge into one dataset
+            path = ctx.run.stage(source).preferences
+            if not path.is_file():
+                raise StageError(f"no preferences: {path} does not exist; run stage `{source}`")
+            rows += PR.read_preferences(path)
+        self.sources = {n: sum(r.get("stage") == n for r in rows) for n in names(s.from_)}
+        self.pairs, self.left_out = PR.training_pairs(rows, soft=s.soft_labels)
         if not self.pairs:
-            raise StageError(f"no preference pairs to train on in {source} (left out: "
-                             + ", ".join(f"{n} {why}" for why, n in self.left_out.items()) + ")")
+            raise StageError(f"no preference pairs to train on in {', '.join(self.sources)} "
+                             "(left out: " + ", ".join(f"{n} {why}" for why, n in
+                                                       self.left_out.items()) + ")")
         base = ctx.plan.base_model(ctx.name)
         if base is None:
             raise StageError(f"stage `{ctx.name}` names no base model")
@@ -101,13 +108,14 @@ class RewardModelRunner(StageRunner):
 
         ctx, s = self.ctx, self.ctx.settings
         train, held = R.split(self.pairs, s.eval_fraction, s.seed)
-        ctx.say(f"training a reward model on {len(train)} preference pairs of `{s.from_}` "
+        ctx.say(f"training a reward model on {len(train)} preference pairs of "
+                f"{', '.join(f'`{n}`' for n in self.sources)} "
                 f"({len(held)} held out, {'soft' if s.soft_labels else 'hard'} labels) on "
                 f"{ctx.device}")
         with T.quiet_trainer():
             config = T.trainer_config(RewardConfig, s, ctx.folder, ctx.device, len(train),
                                       remove_unused_columns=False)
-        rows = [{k: v for k, v in p.items() if k != "index"} for p in train]
+        rows = [{k: v for k, v in p.items() if k not in ("index", "stage")} for p in train]
         tok = self.loaded.tokenizer
         with ctx.progress("training") as update, T.quiet_trainer():
             trainer = soft_reward_trainer()(
@@ -119,7 +127,8 @@ class RewardModelRunner(StageRunner):
             result = T.train(trainer)
         self.loaded.model = trainer.model
         metrics = {**T.train_metrics(result, len(train)), "train_pairs": len(train),
-                   "left_out": self.left_out, "heldout": self.evaluate(held)}
+                   "sources": self.sources, "left_out": self.left_out,
+                   "heldout": self.evaluate(held)}
         if s.lora:
             self.loaded.model = trainer.model.merge_and_unload()
         T.save_model(self.loaded.model, tok, ctx.folder,
@@ -134,14 +143,15 @@ class RewardModelRunner(StageRunner):
     def evaluate(self, held: list[dict[str, Any]]) -> dict[str, Any]:
         """Score the held-out pairs; write heldout.jsonl and the reliability diagram."""
         scorer = R.RewardScorer(self.loaded, batch_size=self.ctx.settings.batch_size)
-        prompts = [p["prompt"][0]["content"] for p in held]
-        chosen = scorer.score(prompts, [p["chosen"][0]["content"] for p in held])
-        rejected = scorer.score(prompts, [p["rejected"][0]["content"] for p in held])
+        prompts = [p["prompt"] for p in held]
+        chosen = scorer.score(prompts, [PR.text(p["chosen"]) for p in held])
+        rejected = scorer.score(prompts, [PR.text(p["rejected"]) for p in held])
         deltas = [c - r for c, r in zip(chosen, rejected, strict=True)]
         labels = [p["p_chosen"] for p in held]
         folder = self.ctx.folder
         atomic_write_text(folder.heldout, "".join(json.dumps({
-            "index": p["index"], "p_chosen": p["p_chosen"], "reward_chosen": round(c, 6),
+            "stage": p["stage"], "index": p["index"], "p_chosen": p["p_chosen"],
+            "reward_chosen": round(c, 6),
             "reward_rejected": round(r, 6)}) + "\n" for p, c, r in zip(held, chosen, rejected,
                                                                       strict=True)),
             make_parents=True)
