@@ -20,6 +20,10 @@ TrainingSeed = Annotated[int, Field(ge=0, le=MAX_SEED, description="Training see
 LoraRank = Annotated[int, Field(ge=1, le=1024, description="LoRA rank.")]
 LoraAlpha = Annotated[int, Field(ge=1, le=4096, description="LoRA scaling.")]
 LoraDropout = Annotated[float, Field(ge=0.0, lt=1.0, description="LoRA dropout.")]
+CheckpointEvery = Annotated[int, Field(
+    ge=0, le=10_000_000, description="Save a resumable checkpoint (weights, optimizer, "
+    "scheduler, RNG) every this many optimizer steps, keeping the last; a killed run continues "
+    "from it. 0: none.")]
 
 
 class CritiqueRevisionSettings(Strict):
@@ -85,6 +89,7 @@ class SFTSettings(Strict):
     lora_alpha: LoraAlpha = 16
     lora_dropout: LoraDropout = 0.05
     seed: TrainingSeed = 0
+    checkpoint_every: CheckpointEvery = 500
 
 
 class FeedbackSettings(Strict):
@@ -160,6 +165,7 @@ class RewardModelSettings(Strict):
     batch_size: TrainBatchSize = 8
     max_length: MaxLength = 512
     seed: TrainingSeed = 0
+    checkpoint_every: CheckpointEvery = 500
     eval_fraction: float = Field(
         0.1, ge=0.0, le=0.5, description="Share of the pairs held out to measure the model "
         "(accuracy, margin, calibration).")
@@ -206,3 +212,4 @@ class DPOSettings(Strict):
     batch_size: TrainBatchSize = 8
     max_length: MaxLength = 512
     seed: TrainingSeed = 0
+    checkpoint_every: CheckpointEvery = 500

@@ -255,7 +255,8 @@ def _hub_error(spec: P.Model, error: Exception, base_dir: Path | None) -> ModelE
 
 
 def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = None,
-               base_dir: str | Path | None = None, head: Head = "causal_lm") -> LoadedModel:
+               base_dir: str | Path | None = None, head: Head = "causal_lm",
+               seed: int = 0) -> LoadedModel:
     """Load a plan model: embedded, local directory, GGUF file or Hugging Face id (offline).
 
     Relative paths are resolved against `base_dir` (the constitution's folder). The model is
@@ -263,7 +264,9 @@ def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = 
     tokenizer has a pad token. `head` chooses what the stage needs: the causal LM, the LM with
     a value head (`value`, PPO's critic), or a one-score sequence classifier (`reward`; a
     causal-LM checkpoint gets a new score head, a reward model's checkpoint keeps its own).
+    A new head's initial weights depend only on `seed`, so a training run can be repeated.
     """
+    import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     device = resolve_device(device)
@@ -292,8 +295,10 @@ def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = 
                 level = hf_logging.get_verbosity()
                 hf_logging.set_verbosity_error()
                 try:
-                    model: Any = AutoModelForSequenceClassification.from_pretrained(
-                        location, num_labels=1, **common, **weights)
+                    with torch.random.fork_rng(devices=[]):
+                        torch.manual_seed(seed)
+                        model: Any = AutoModelForSequenceClassification.from_pretrained(
+                            location, num_labels=1, **common, **weights)
                 finally:
                     hf_logging.set_verbosity(level)
             else:
@@ -313,7 +318,9 @@ def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = 
     if head == "value":
         from constlang.runtime.heads import CausalLMWithValueHead
 
-        model = CausalLMWithValueHead(model)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = CausalLMWithValueHead(model)
     model.eval()
     log.info("loaded model '%s' from %s on %s (%s) in %.1f s", spec.id, location, device,
              str(torch_dtype).removeprefix("torch."), time.perf_counter() - started)

@@ -253,7 +253,8 @@ def run_stage(runner: StageRunner) -> StageOutcome:
         runner.load()
         if old and old.inputs_hash == digest:
             how = "failed" if old.status == "failed" else "was interrupted"
-            ctx.say(f"the last run {how}; " + ("continuing from what it saved" if runner.resumes
+            note = runner.resume_note()
+            ctx.say(f"the last run {how}; " + (f"continuing from {note}" if note
                                                else "this stage starts again from the beginning"))
         else:
             if old:

@@ -62,13 +62,37 @@ def trainer_config(config_class: type[Any], settings: Any, folder: StageDir, dev
     values.update(
         output_dir=str(folder.trainer), data_seed=values.get("seed", 0), use_cpu=not on_gpu,
         bf16=on_gpu and bf16_supported(), fp16=on_gpu and not bf16_supported(),
-        report_to=os.environ.get(REPORT_TO_ENV, "none"), save_strategy="no",
+        report_to=os.environ.get(REPORT_TO_ENV, "none"),
+        **checkpoints(getattr(settings, "checkpoint_every", 0)),
         logging_steps=max(1, int(steps) // 20),
         disable_tqdm=True, **{checkpointing: on_gpu})
     if "dataset_num_proc" in fields:
         values["dataset_num_proc"] = None
     values.update(overrides)
     return config_class(**values)
+
+
+def checkpoints(every: int) -> dict[str, Any]:
+    """The trainer's checkpoint settings: every `every` steps, only the last kept."""
+    if every <= 0:
+        return {"save_strategy": "no"}
+    return {"save_strategy": "steps", "save_steps": every, "save_total_limit": 1}
+
+
+def last_checkpoint(folder: StageDir) -> Path | None:
+    """The newest complete checkpoint the trainer saved in the stage's scratch folder."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not folder.trainer.is_dir():
+        return None
+    found = get_last_checkpoint(str(folder.trainer))
+    return Path(found) if found else None
+
+
+def resume_note(folder: StageDir) -> str | None:
+    """What a training stage resumes from, for the runner's message; None: no checkpoint."""
+    found = last_checkpoint(folder)
+    return f"its last checkpoint ({found.name})" if found else None
 
 
 def lora_config(settings: Any, task_type: str = "CAUSAL_LM") -> Any:
@@ -108,13 +132,14 @@ def quiet_trainer() -> Iterator[None]:
         yield
 
 
-def train(trainer: Any) -> Any:
-    """Run a configured trainer with our progress and metrics instead of its printer."""
+def train(trainer: Any, resume_from: Path | None = None) -> Any:
+    """Run a configured trainer with our progress and metrics instead of its printer; from a
+    checkpoint (weights, optimizer, scheduler, RNG and data position) when given."""
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # metrics.jsonl and our progress bar replace it
     with quiet_trainer():
-        return trainer.train()
+        return trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
 
 def save_model(model: Any, tokenizer: Any, folder: StageDir, card: str, *,

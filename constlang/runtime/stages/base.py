@@ -85,6 +85,11 @@ class StageRunner(ABC):
         """What the stage reads beyond its settings, program and references (default: none)."""
         return {}
 
+    def resume_note(self) -> str | None:
+        """After an unfinished run with the same inputs: what `run` continues from (None:
+        it starts again). Default: "what it saved" for kinds that resume, else None."""
+        return "what it saved" if self.resumes else None
+
     def preview(self) -> list[tuple[str, Chat]]:
         """(title, chat) of the prompts the first batch sends, for --dry-run (default: none)."""
         return []

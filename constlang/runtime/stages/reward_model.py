@@ -100,7 +100,11 @@ class RewardModelRunner(StageRunner):
             raise StageError(f"stage `{ctx.name}` names no base model")
         self.base: P.Model = base
         self.loaded = load_model(self.base, device=ctx.device, base_dir=ctx.base_dir,
-                                 dtype=T.weights_dtype(s, ctx.device), head="reward")
+                                 dtype=T.weights_dtype(s, ctx.device), head="reward",
+                                 seed=s.seed)
+
+    def resume_note(self) -> str | None:
+        return T.resume_note(self.ctx.folder)
 
     def run(self) -> dict[str, Any]:
         from datasets import Dataset
@@ -124,7 +128,7 @@ class RewardModelRunner(StageRunner):
                 peft_config=T.lora_config(s, task_type="SEQ_CLS"),
                 callbacks=[T.report_callback(ctx.folder.metrics,
                                              lambda k, n: update(completed=k, total=n))])
-            result = T.train(trainer)
+            result = T.train(trainer, T.last_checkpoint(ctx.folder))
         self.loaded.model = trainer.model
         metrics = {**T.train_metrics(result, len(train)), "train_pairs": len(train),
                    "sources": self.sources, "left_out": self.left_out,

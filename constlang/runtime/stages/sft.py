@@ -98,7 +98,8 @@ def load_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDi
 
 def train_sft(plan: P.Plan, inputs: SFTInputs, *, out: StageDir, device: str,
               progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Fine-tune the loaded model on the rows; save it as the stage's model."""
+    """Fine-tune the loaded model on the rows (from the stage's last checkpoint, if an
+    unfinished run saved one); save it as the stage's model."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -110,7 +111,7 @@ def train_sft(plan: P.Plan, inputs: SFTInputs, *, out: StageDir, device: str,
                              train_dataset=Dataset.from_list(rows),
                              processing_class=loaded.tokenizer, peft_config=T.lora_config(s),
                              callbacks=[T.report_callback(out.metrics, progress)])
-    result = T.train(trainer)
+    result = T.train(trainer, T.last_checkpoint(out))
     card = model_card(plan, inputs.stage, inputs.base, len(rows))
     T.save_model(trainer.model, loaded.tokenizer, out, card, lora=s.lora)
     return T.train_metrics(result, len(rows))
@@ -140,6 +141,9 @@ class SFTRunner(StageRunner):
                 f"{s.epochs:g} epoch(s)) on {ctx.device}")
         self.inputs = load_sft(ctx.plan, ctx.name, base_dir=ctx.base_dir,
                                upstream=ctx.run.stage(s.from_), device=ctx.device)
+
+    def resume_note(self) -> str | None:
+        return T.resume_note(self.ctx.folder)
 
     def run(self) -> dict[str, Any]:
         ctx = self.ctx
