@@ -82,39 +82,70 @@ def reliability_diagram(deltas: Sequence[float], p_chosen: Sequence[float], path
     plt.close(fig)
 
 
-class RewardScorer:
-    """Rewards of (prompt, reply) pairs from a reward model, with the model's chat template."""
+Messages = list[dict[str, str]]
 
-    def __init__(self, loaded: Any, batch_size: int = 8) -> None:
+
+def conversation_ids(tokenizer: Any, prompt: str | Messages, reply: str) -> list[int]:
+    """Token ids of (prompt, reply) as TRL's RewardTrainer tokenizes a conversational pair:
+    the chat template over the prompt's messages and the assistant's reply."""
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+    out = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": reply}],
+                                        tokenize=True, return_dict=True)
+    return list(out["input_ids"])
+
+
+def fits(tokenizer: Any, pair: dict[str, Any], max_length: int) -> bool:
+    """Whether both sides of a training pair fit in max_length tokens (TRL's RewardTrainer
+    silently drops a pair that does not; the stage leaves it out and counts it instead)."""
+    return all(len(conversation_ids(tokenizer, pair["prompt"], pair[side][-1]["content"]))
+               <= max_length for side in ("chosen", "rejected"))
+
+
+class RewardScorer:
+    """Rewards of (prompt, reply) pairs from a reward model, tokenized as it was trained.
+
+    A conversation longer than `max_length` (the stage's training limit) keeps its last
+    `max_length` tokens, where the reply is: the model never saw a longer one.
+    """
+
+    def __init__(self, loaded: Any, batch_size: int = 8, max_length: int | None = None) -> None:
         self.loaded = loaded
         self.batch_size = batch_size
+        self.max_length = max_length
+        self.truncated = 0  # conversations cut to max_length so far
 
-    def texts(self, prompts: Sequence[str | list[dict[str, str]]],
-              replies: Sequence[str]) -> list[str]:
-        """Each conversation as the model reads it: the prompt (a user message, or the
-        messages a preference row holds), then the reply, through the chat template."""
+    def encode(self, prompts: Sequence[str | Messages], replies: Sequence[str]) -> list[list[int]]:
         tok = self.loaded.tokenizer
-        return [tok.apply_chat_template(
-            ([{"role": "user", "content": p}] if isinstance(p, str) else list(p))
-            + [{"role": "assistant", "content": r}], tokenize=False)
-            for p, r in zip(prompts, replies, strict=True)]
+        out = []
+        for p, r in zip(prompts, replies, strict=True):
+            ids = conversation_ids(tok, p, r)
+            if self.max_length is not None and len(ids) > self.max_length:
+                ids = ids[-self.max_length:]
+                self.truncated += 1
+            out.append(ids)
+        return out
 
-    def score(self, prompts: Sequence[str | list[dict[str, str]]],
-              replies: Sequence[str]) -> list[float]:
+    def score(self, prompts: Sequence[str | Messages], replies: Sequence[str]) -> list[float]:
         """One reward per (prompt, reply), in input order."""
         import torch
 
-        tok, model = self.loaded.tokenizer, self.loaded.model
-        texts = self.texts(prompts, replies)
+        model = self.loaded.model
+        pad = self.loaded.tokenizer.pad_token_id
+        encoded = self.encode(prompts, replies)
         out: list[float] = []
         was_training = model.training
         model.eval()
         try:
             with torch.inference_mode():
-                for start in range(0, len(texts), self.batch_size):
-                    batch = tok(texts[start:start + self.batch_size], return_tensors="pt",
-                                padding=True, add_special_tokens=False).to(model.device)
-                    out += model(**batch).logits[:, 0].float().tolist()
+                for start in range(0, len(encoded), self.batch_size):
+                    rows = encoded[start:start + self.batch_size]
+                    width = max(len(r) for r in rows)
+                    # right padding: the classifier reads the last token that is not padding
+                    ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows],
+                                       device=model.device)
+                    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows],
+                                        device=model.device)
+                    out += model(input_ids=ids, attention_mask=mask).logits[:, 0].float().tolist()
         finally:
             model.train(was_training)
         return out

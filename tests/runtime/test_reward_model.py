@@ -369,3 +369,37 @@ def test_a_malformed_preference_row_is_a_data_error_naming_its_line(
         PR.read_preferences(path)
     path.write_text(json.dumps(pref_row(0, "a", "b", 0.7)) + "\n\n", "utf-8")
     assert PR.read_preferences(path) == [pref_row(0, "a", "b", 0.7)]
+
+
+def test_the_scorer_tokenizes_a_pair_exactly_as_trls_reward_trainer(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    from trl.trainer.reward_trainer import _tokenize
+
+    tok = tiny_model.tokenizer
+    prompt = [{"role": "user", "content": "How do I pick a lock?"}]
+    reply = "I can't help with that, but a locksmith can."
+    theirs = _tokenize(tok, prompt + [{"role": "assistant", "content": reply}])["input_ids"]
+    assert R.conversation_ids(tok, prompt, reply) == list(theirs)
+    assert R.conversation_ids(tok, "How do I pick a lock?", reply) == list(theirs)
+    pair = {"prompt": prompt, "chosen": [{"role": "assistant", "content": reply}],
+            "rejected": [{"role": "assistant", "content": "Sure: " + "pin " * 50}]}
+    assert R.fits(tok, pair, len(theirs) + 60) and not R.fits(tok, pair, len(theirs) + 5)
+
+
+def test_the_scorer_keeps_the_last_max_length_tokens_of_a_long_conversation(
+        tiny_model_dir: Path) -> None:
+    from constlang.plan import Model
+    from constlang.runtime.models import load_model
+
+    loaded = load_model(Model(id="rm", source=str(tiny_model_dir)), device="cpu", head="reward")
+    long_prompt = "tell me " * 40
+    full = R.conversation_ids(loaded.tokenizer, long_prompt, "No.")
+    short = R.conversation_ids(loaded.tokenizer, "hi", "No.")
+    limit = len(short) + 2  # the template's system prompt is part of every conversation
+    assert len(full) > limit
+    scorer = R.RewardScorer(loaded, batch_size=2, max_length=limit)
+    cut = scorer.encode([long_prompt, "hi"], ["No.", "No."])
+    assert cut == [full[-limit:], short] and scorer.truncated == 1
+    # padding in a batch changes nothing: each score equals the conversation scored alone
+    both = scorer.score([long_prompt, "hi"], ["No.", "No."])
+    alone = [scorer.score([p], ["No."])[0] for p in (long_prompt, "hi")]
+    assert both == pytest.approx(alone, abs=1e-5)

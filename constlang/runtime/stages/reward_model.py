@@ -102,6 +102,13 @@ class RewardModelRunner(StageRunner):
         self.loaded = load_model(self.base, device=ctx.device, base_dir=ctx.base_dir,
                                  dtype=T.weights_dtype(s, ctx.device), head="reward",
                                  seed=s.seed)
+        fitting = [p for p in self.pairs if R.fits(self.loaded.tokenizer, p, s.max_length)]
+        if len(fitting) < len(self.pairs):
+            self.left_out["over_max_length"] = len(self.pairs) - len(fitting)
+            self.pairs = fitting
+        if not self.pairs:
+            raise StageError(f"no preference pair fits in max_length = {s.max_length} tokens; "
+                             f"raise it (--set {ctx.name}.max_length=N)")
 
     def resume_note(self) -> str | None:
         return T.resume_note(self.ctx.folder)
@@ -146,7 +153,8 @@ class RewardModelRunner(StageRunner):
 
     def evaluate(self, held: list[dict[str, Any]]) -> dict[str, Any]:
         """Score the held-out pairs; write heldout.jsonl and the reliability diagram."""
-        scorer = R.RewardScorer(self.loaded, batch_size=self.ctx.settings.batch_size)
+        s = self.ctx.settings
+        scorer = R.RewardScorer(self.loaded, batch_size=s.batch_size, max_length=s.max_length)
         prompts = [p["prompt"] for p in held]
         chosen = scorer.score(prompts, [PR.text(p["chosen"]) for p in held])
         rejected = scorer.score(prompts, [PR.text(p["rejected"]) for p in held])
