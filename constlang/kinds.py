@@ -98,6 +98,8 @@ class StageKind:
     default_model: tuple[str, str] | None = None
     # the setting naming the model (or stage) whose weights this stage starts from
     base_model: str | None = None
+    # setting → (the setting it cannot work without, why): checked as E113 when the first is set
+    needs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # planned kinds compile, lint and render; their runner is not built yet
     runtime: Literal["available", "planned"] = "available"
 
@@ -167,7 +169,9 @@ KINDS: tuple[StageKind, ...] = (
                      when=When.JUDGE_DECLARED, question_kind="pointwise",
                      question_setting="judge_question"),
         ),
-        samples=("principles", "principle"), base_model="model"),
+        samples=("principles", "principle"), base_model="model",
+        needs={"judge": ("judge_question", "the pointwise question the judge answers about "
+                                           "each reply, e.g. judge_question = is_safe")}),
     StageKind(
         "sft", S.SFTSettings,
         "Fine-tunes the model on the revisions of a critique_revision stage (TRL).",
@@ -193,7 +197,9 @@ KINDS: tuple[StageKind, ...] = (
                      when=When.POINTWISE_QUESTIONS, question_kind="pointwise",
                      question_setting="questions"),
         ),
-        stage_refs={"policy": ("sft", "dpo", "ppo")}, samples=("questions", "question")),
+        stage_refs={"policy": ("sft", "dpo", "ppo")}, samples=("questions", "question"),
+        needs={"min_judge_accuracy": ("judge_check", "the labelled pairs (`prompt`, `better`, "
+                                                     "`worse`) the judge is measured on")}),
     StageKind(
         "revision_pairs", S.RevisionPairsSettings,
         "Preference pairs without a judge: each prompt's final revision over its first answer.",

@@ -301,3 +301,21 @@ def test_a_list_of_sources_is_checked_item_by_item(compile_text: Compile, value:
     result = compile_text(BASE + f"stage reward_model {{ from = {value} }}\n")
     assert result.plan is None
     assert [(d.code, d.message) for d in result.diagnostics] == [(code, message)]
+
+
+@pytest.mark.parametrize(("stage", "message"), [
+    ("stage critique_revision { model = m  prompts = d  judge = m }",
+     "`judge` of stage `critique_revision` needs `judge_question`"),
+    ("stage critique_revision { model = m  prompts = d }\nstage sft { from = critique_revision }\n"
+     "stage feedback { policy = sft  judge = m  prompts = d  min_judge_accuracy = 0.7 }",
+     "`min_judge_accuracy` of stage `feedback` needs `judge_check`"),
+])
+def test_a_setting_without_the_setting_it_needs_is_e113(compile_text: Compile, stage: str,
+                                                        message: str) -> None:
+    head = BASE[:BASE.index("stage critique_revision")]
+    result = compile_text(head + stage + "\n")
+    assert result.plan is None
+    assert [(d.code, d.message) for d in result.diagnostics] == [("E113", message)]
+    fixed = stage.replace("judge = m }", "judge = m  judge_question = better }")
+    if fixed != stage:  # with the companion setting the checker is satisfied
+        assert not [d for d in compile_text(head + fixed + "\n").diagnostics if d.code == "E113"]

@@ -12,7 +12,7 @@ from pydantic.fields import FieldInfo
 from constlang import declarations as P
 from constlang.embedded import EMBEDDED_MODELS
 from constlang.errors import Diagnostics, did_you_mean
-from constlang.kinds import SETTINGS_BY_KIND
+from constlang.kinds import BY_NAME, SETTINGS_BY_KIND
 from constlang.semantics.fields import (  # noqa: F401  (fields_of, range_words: re-exported)
     field_bounds,
     field_extra,
@@ -337,6 +337,12 @@ class Checker:
             self.diags.error("E106", "`clamp` must be [low, high] with 0 <= low < high <= 1",
                              checked.spans["clamp"], "the paper clamps to [0.4, 0.6]")
             checked.ok = False
+        for setting, (needed, what) in BY_NAME[kind].needs.items():
+            if checked.values.get(setting) is not None and checked.values.get(needed) is None:
+                self.diags.error("E113", f"`{setting}` of stage `{node.name}` needs "
+                                 f"`{needed}`", checked.spans.get(setting) or anchor(sym),
+                                 f"set `{needed}`: {what}")
+                checked.ok = False
         return checked
 
 
