@@ -14,6 +14,7 @@ from constlang.errors import Diagnostic
 from constlang.lint.config import ConfigError, LintConfig, find_config, load_config
 from constlang.lint.engine import RuleCrash, lint_result
 from constlang.lsp.index import SymbolIndex, build_index
+from constlang.lsp.positions import LineIndex
 from constlang.source import SourceFile
 
 MAX_WORKSPACE_FILES = 500  # .const files scanned for references and workspace symbols
@@ -32,6 +33,17 @@ class Analysis:
     config: LintConfig
     problems: list[str] = field(default_factory=list)  # config or rule failures, for the log
     _costs: Any = None
+    _lines: dict[tuple[str, str], LineIndex] = field(default_factory=dict)
+
+    def line_index(self, display: str, encoding: str) -> LineIndex | None:
+        """The (cached) line index of one of the world's files."""
+        key = (display, encoding)
+        if key not in self._lines:
+            source = self.sources.get(display)
+            if source is None:
+                return None
+            self._lines[key] = LineIndex(source.text, encoding)
+        return self._lines[key]
 
     @property
     def display(self) -> str | None:

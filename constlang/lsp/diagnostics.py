@@ -3,6 +3,7 @@ links, related locations and tags."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -24,6 +25,7 @@ DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
 _NAMED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
 
 
+@functools.cache
 def docs_link(code: str, base: str | None) -> str | None:
     """The address of a code's documentation: a lint rule's section of lint.md, a compiler
     code's section of errors.md; under `base` (a URL), else in the source checkout's docs/."""
@@ -42,6 +44,7 @@ def docs_link(code: str, base: str | None) -> str | None:
     return f"{local.as_uri()}#{anchor}" if local.is_file() else None
 
 
+@functools.cache
 def _errors_anchor(code: str) -> str:
     """GitHub's anchor of the `## E101 unknown name` heading of docs/errors.md."""
     try:
@@ -107,10 +110,10 @@ def _one(d: Diagnostic, rng: T.Range, message: str, analysis: Analysis, encoding
 
 def _location(analysis: Analysis, span: Span, encoding: str) -> T.Location | None:
     path = analysis.source_path(span.file)
-    source = analysis.sources.get(span.file)
-    if path is None or source is None:
+    lines = analysis.line_index(span.file, encoding)
+    if path is None or lines is None:
         return None
-    return T.Location(uri_of(path), LineIndex(source.text, encoding).span_range(span))
+    return T.Location(uri_of(path), lines.span_range(span))
 
 
 def _import_for(analysis: Analysis, display: str) -> ast.Import | None:
@@ -147,8 +150,8 @@ def _related(d: Diagnostic, analysis: Analysis, encoding: str) -> list[tuple[T.L
                         out.append((loc, "first declared here"))
                     break
     for name in dict.fromkeys(_NAMED.findall(d.message)):
-        for (kind, n), span in index.definitions.items():
-            if n == name and (span.file, span.start) != here and span.start != d.span.start:
+        for kind, span in index.declared(name):
+            if (span.file, span.start) != here:
                 loc = _location(analysis, span, encoding)
                 if loc and all(loc != o[0] for o in out):
                     out.append((loc, f"{kind} `{name}` is declared here"))

@@ -53,6 +53,15 @@ class SymbolIndex:
     world: World
     files: dict[str, FileIndex] = field(default_factory=dict)  # by display path
     definitions: dict[Key, Span] = field(default_factory=dict)
+    _names: dict[str, list[tuple[str, Span]]] | None = None
+
+    def declared(self, name: str) -> list[tuple[str, Span]]:
+        """(kind, span) of every declaration called `name`."""
+        if self._names is None:
+            self._names = {}
+            for (kind, n), span in self.definitions.items():
+                self._names.setdefault(n, []).append((kind, span))
+        return self._names.get(name, [])
 
     def path(self, display: str) -> Path | None:
         module = self.world.modules.get(display)

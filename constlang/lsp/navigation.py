@@ -27,10 +27,10 @@ SYMBOL_KIND = {"principle": T.SymbolKind.Constant, "question": T.SymbolKind.Inte
 
 def location(a: Analysis, span: Span, encoding: str) -> T.Location | None:
     path = a.source_path(span.file)
-    source = a.sources.get(span.file)
-    if path is None or source is None:
+    lines = a.line_index(span.file, encoding)
+    if path is None or lines is None:
         return None
-    return T.Location(uri_of(path), LineIndex(source.text, encoding).span_range(span))
+    return T.Location(uri_of(path), lines.span_range(span))
 
 
 def definition(a: Analysis, display: str, offset: int, encoding: str) -> T.Location | None:
