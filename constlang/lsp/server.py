@@ -84,8 +84,13 @@ class ConstServer(LanguageServer):
         a = self.store.analyse(path)
         for problem in a.problems:
             self.log(problem, T.MessageType.Warning)
+        uri = uri_of(path)
+        try:  # the version the diagnostics are of, so a client can drop stale ones
+            version = self.workspace.get_text_document(uri).version
+        except Exception:
+            version = None
         self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(
-            uri_of(path), to_lsp(a, self.encoding, self.docs_base)))
+            uri, to_lsp(a, self.encoding, self.docs_base), version=version))
 
     def schedule(self, path: Path, delay: float | None = None) -> None:
         """Publish after `delay` seconds without a newer edit (debounce)."""

@@ -91,6 +91,15 @@ async def client(lsp_client: LanguageClient):
         root_uri=PROJECT.as_uri(),
         workspace_folders=[T.WorkspaceFolder(PROJECT.as_uri(), "project")],
         initialization_options={"debounceMs": 0}))
+    # remember the version each publication is of, to tell fresh diagnostics from stale ones
+    features = lsp_client.protocol.fm._features  # noqa: SLF001
+    keep = features[T.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+    def publish(params: T.PublishDiagnosticsParams) -> None:
+        PUBLISHED[params.uri] = params.version
+        keep(params)
+
+    features[T.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
     yield
     await lsp_client.shutdown_session()
 
@@ -99,10 +108,14 @@ def uri(name: str) -> str:
     return (PROJECT / name).as_uri()
 
 
+PUBLISHED: dict[str, int | None] = {}
+
+
 async def diagnostics(client: LanguageClient, u: str, timeout: float = 20) -> list[T.Diagnostic]:
-    """Wait for the next diagnostics published for `u` (call `forget` before the action)."""
+    """Wait for the next diagnostics published for `u`'s current version (call `forget`
+    before the action)."""
     for _ in range(int(timeout / 0.02)):
-        if u in client.diagnostics:
+        if u in client.diagnostics and PUBLISHED.get(u) == _versions.get(u):
             return list(client.diagnostics[u])
         await asyncio.sleep(0.02)
     logs = [m.message[:300] for m in client.log_messages]
