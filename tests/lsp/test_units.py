@@ -59,3 +59,36 @@ def test_cursor_contexts(text: str, where: str, extra: dict[str, object]):
     assert ctx.where == where
     for key, value in extra.items():
         assert getattr(ctx, key) == value
+
+
+LIGHT = """
+import sys
+from pathlib import Path
+from constlang.lsp.features import create_server
+from constlang.lsp import analysis, completion, hover, lens, tokens
+create_server()
+path = Path(sys.argv[1]).resolve()
+text = path.read_text("utf-8")
+a = analysis.analyse(path, text, {})
+assert a.result.plan is not None
+hover.hover_at(a, a.display, text.index("critique_revision {"))
+completion.complete(a, text, text.index("model") + 5)
+tokens.semantic_tokens(a, "utf-16")
+lens.render_prompt(a, "critique_revision")
+heavy = sorted(m for m in ("torch", "transformers", "trl", "accelerate", "datasets", "peft")
+               if m in sys.modules)
+assert not heavy, heavy
+print("light")
+"""
+
+
+def test_the_server_never_imports_the_training_stack():
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", LIGHT,
+                          str(repo / "constitutions" / "harmless.const")],
+                         capture_output=True, text=True, cwd=repo, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "light\n"
