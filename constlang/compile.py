@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -47,18 +48,21 @@ class CompileResult:
 
 def compile_path(path: str | Path, *, allow_outside_root: bool = False,
                  text: str | None = None, root: Path | None = None,
-                 lower: bool = True) -> CompileResult:
+                 lower: bool = True, overlay: Mapping[Path, str] | None = None
+                 ) -> CompileResult:
     """Parse, resolve, check and (unless `lower` is false) lower one constitution; never
     raises for bad input. `check` does not lower: lowering finds no problem the checker has
-    not reported, and building the plan's classes is most of a small file's cost."""
+    not reported, and building the plan's classes is most of a small file's cost.
+    `overlay` maps resolved paths to text read instead of those files (unsaved buffers)."""
     with gc_paused():  # the trees are acyclic; collections would rescan them (see gc_pause)
-        return _compile(Path(path), allow_outside_root, text, root, lower)
+        return _compile(Path(path), allow_outside_root, text, root, lower, overlay)
 
 
 def _compile(entry: Path, allow_outside_root: bool, text: str | None, root: Path | None,
-             lower: bool) -> CompileResult:
+             lower: bool, overlay: Mapping[Path, str] | None = None) -> CompileResult:
     diags = Diagnostics()
-    world = resolve(entry, diags, allow_outside_root=allow_outside_root, text=text, root=root)
+    world = resolve(entry, diags, allow_outside_root=allow_outside_root, text=text, root=root,
+                    overlay=overlay)
     sources = {name: m.source for name, m in world.modules.items()}
     if world.entry is None:
         return CompileResult(None, diags.sorted(), world, None, sources)

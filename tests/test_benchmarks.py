@@ -27,3 +27,13 @@ def test_startup_benchmark_runs(capsys) -> None:
     ratio = load("bench_startup").main(["--runs", "1"])
     out = capsys.readouterr().out
     assert ratio > 0 and "constlang check" in out and "import dependencies" in out
+
+
+def test_lsp_benchmark_runs(capsys) -> None:
+    import pytest
+
+    pytest.importorskip("pygls")
+    results = load("bench_lsp").main(["--sizes", "harmless", "--repeat", "2"])
+    out = capsys.readouterr().out
+    assert set(results["harmless"]) == {"diagnostics", "hover", "completion"}
+    assert "diagnostics ÷ in-process" in out

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -83,10 +84,13 @@ def display_path(path: Path) -> str:
 
 
 class Resolver:
-    def __init__(self, root: Path, diags: Diagnostics, allow_outside_root: bool = False):
+    def __init__(self, root: Path, diags: Diagnostics, allow_outside_root: bool = False,
+                 overlay: Mapping[Path, str] | None = None):
         self.root = root.resolve()
         self.diags = diags
         self.allow_outside_root = allow_outside_root
+        # resolved path → text that stands in for the file on disk (an editor's unsaved buffer)
+        self.overlay = overlay or {}
         self.modules: dict[str, LoadedModule] = {}
         self._by_path: dict[Path, LoadedModule | None] = {}
         self._scopes: dict[Path, Scope] = {}
@@ -97,6 +101,8 @@ class Resolver:
         key = path.resolve() if text is None else path
         if key in self._by_path:
             return self._by_path[key]
+        if text is None and key in self.overlay:
+            text = self.overlay[key]
         shown = std_name or display_path(path)
         try:
             source = (SourceFile(shown, normalize_text(text)) if text is not None
@@ -183,7 +189,7 @@ class Resolver:
             self.diags.error("E201", f"cannot import `{raw}`: it is a directory", imp.path.span,
                              "import the .const files inside it one by one")
             return
-        if not target.is_file():
+        if not target.is_file() and target.resolve() not in self.overlay:
             help_ = None
             if std_name:
                 names = sorted(p.name for p in STD_DIR.glob("*.const"))
@@ -283,10 +289,12 @@ def _merged(base: Symbol, item: ast.Declaration | ast.Template, module: str) -> 
 
 
 def resolve(entry: Path, diags: Diagnostics, *, allow_outside_root: bool = False,
-            text: str | None = None, root: Path | None = None) -> World:
-    """Load the entry file and everything it imports into one World."""
+            text: str | None = None, root: Path | None = None,
+            overlay: Mapping[Path, str] | None = None) -> World:
+    """Load the entry file and everything it imports into one World; a file whose resolved
+    path is in `overlay` is read from there instead of from disk."""
     root = (root or find_root(entry)).resolve()
-    r = Resolver(root, diags, allow_outside_root)
+    r = Resolver(root, diags, allow_outside_root, overlay)
     loaded = r.load(entry, text=text)
     scope: Scope = {k: {} for k in KINDS}
     world = World(loaded, root, r.modules, scope)
