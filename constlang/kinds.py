@@ -223,8 +223,7 @@ KINDS: tuple[StageKind, ...] = (
         "Optimises the policy straight from the preference labels (DPO).",
         "runtime-dpo.md", _training_cost,
         stage_refs={"from": ("feedback", "revision_pairs"), "policy": ("sft",)},
-        base_model="policy",
-        runtime="planned"),
+        base_model="policy"),
 )
 
 BY_NAME: dict[str, StageKind] = {k.name: k for k in KINDS}

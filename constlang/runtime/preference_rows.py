@@ -152,6 +152,24 @@ def read_preferences(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def read_sources(run: Any, sources: Sequence[str]) -> tuple[list[dict[str, Any]],
+                                                              dict[str, int]]:
+    """The rows of every source stage's preferences.jsonl, in the order given, and how many
+    each gave; a StageError naming a source that has not written its file."""
+    from constlang.runtime.stages.base import StageError
+
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    for source in sources:
+        path = run.stage(source).preferences
+        if not path.is_file():
+            raise StageError(f"no preferences: {path} does not exist; run stage `{source}`")
+        found = read_preferences(path)
+        counts[source] = len(found)
+        rows += found
+    return rows, counts
+
+
 def training_pairs(rows: Sequence[dict[str, Any]], *, soft: bool) -> tuple[
         list[dict[str, Any]], dict[str, int]]:
     """Pairs to train on (TRL's conversational `prompt`/`chosen`/`rejected` plus `p_chosen`,

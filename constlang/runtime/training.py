@@ -106,9 +106,10 @@ def lora_config(settings: Any, task_type: str = "CAUSAL_LM") -> Any:
                       task_type=task_type)
 
 
-def report_callback(metrics: MetricsLog, progress: Callable[[int, int], None] | None) -> Any:
-    """A trainer callback that sends the trainer's logs to metrics.jsonl and its steps to the
-    progress bar."""
+def report_callback(metrics: MetricsLog, progress: Callable[[int, int], None] | None,
+                    into: dict[str, float] | None = None) -> Any:
+    """A trainer callback that sends the trainer's logs to metrics.jsonl (and their latest
+    values to `into`) and its steps to the progress bar."""
     from transformers import TrainerCallback
 
     class Report(TrainerCallback):  # type: ignore[misc]
@@ -116,6 +117,8 @@ def report_callback(metrics: MetricsLog, progress: Callable[[int, int], None] | 
                    **kwargs: Any) -> None:
             if logs:
                 metrics.log(**{"event": "train", "step": state.global_step, **logs})
+                if into is not None:
+                    into.update({k: v for k, v in logs.items() if isinstance(v, int | float)})
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if progress:

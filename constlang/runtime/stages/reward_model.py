@@ -83,13 +83,7 @@ class RewardModelRunner(StageRunner):
         from constlang.runtime.models import load_model
 
         ctx, s = self.ctx, self.ctx.settings
-        rows = []
-        for source in names(s.from_):  # several sources merge into one dataset
-            path = ctx.run.stage(source).preferences
-            if not path.is_file():
-                raise StageError(f"no preferences: {path} does not exist; run stage `{source}`")
-            rows += PR.read_preferences(path)
-        self.sources = {n: sum(r.get("stage") == n for r in rows) for n in names(s.from_)}
+        rows, self.sources = PR.read_sources(ctx.run, names(s.from_))  # merged into one dataset
         self.pairs, self.left_out = PR.training_pairs(rows, soft=s.soft_labels)
         if not self.pairs:
             raise StageError(f"no preference pairs to train on in {', '.join(self.sources)} "
