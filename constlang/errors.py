@@ -106,11 +106,21 @@ class Diagnostics:
         return out
 
 
+MAX_SUGGESTION_POOL = 200  # names a misspelling is compared with
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A 'did you mean' help line for a misspelled name, or None."""
     import difflib  # only when a name is misspelled: keeps `check` start-up light
 
-    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    # names whose length rules out a 0.6 ratio are skipped before difflib: with a thousand
+    # misspellings among a thousand names, comparing every pair would be quadratic
+    size = len(name)
+    pool = sorted({c for c in candidates if 0.43 * size <= len(c) <= 2.34 * size})
+    if len(pool) > MAX_SUGGESTION_POOL:
+        pool = [c for c in pool if c[:1] == name[:1] or c[-1:] == name[-1:]]
+        pool = pool[:MAX_SUGGESTION_POOL]
+    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     return f"did you mean `{matches[0]}`?" if matches else None
 
 

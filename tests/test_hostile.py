@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -13,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hostile_cases import CASES, Case
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def run_case(case: Case, root: Path) -> tuple[int, str, float, float]:
         proc = subprocess.Popen([sys.executable, "-m", "constlang", *case.argv], cwd=root,
                                 env=env, stdin=fin, stdout=fout, stderr=subprocess.STDOUT,
                                 preexec_fn=_limit_memory)
-        guard = threading.Timer(HANG_GUARD_S, proc.kill)
+        guard = threading.Timer(HANG_GUARD_S, os.kill, (proc.pid, signal.SIGKILL))
         guard.start()
         try:
             # wait4, not wait: it reports this child's own peak resident memory

@@ -59,6 +59,7 @@ class World:
     scope: Scope
     constitution: ast.Constitution | None = None
     std_names: set[tuple[str, str]] = field(default_factory=set)  # (kind, name) from std/
+    allow_outside_root: bool = False  # imports and dataset files may lie outside `root`
 
     def source(self, display: str) -> SourceFile | None:
         m = self.modules.get(display)
@@ -332,7 +333,7 @@ def resolve(entry: Path, diags: Diagnostics, *, allow_outside_root: bool = False
     r = Resolver(root, diags, allow_outside_root)
     loaded = r.load(entry, text=text)
     scope: Scope = {k: {} for k in KINDS}
-    world = World(loaded, root, r.modules, scope)
+    world = World(loaded, root, r.modules, scope, allow_outside_root=allow_outside_root)
     if loaded is None:
         return world
     start = loaded.path or entry
