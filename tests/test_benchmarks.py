@@ -27,3 +27,10 @@ def test_startup_benchmark_runs(capsys) -> None:
     ratio = load("bench_startup").main(["--runs", "1"])
     out = capsys.readouterr().out
     assert ratio > 0 and "constlang check" in out and "import dependencies" in out
+
+
+def test_hostile_scale_benchmark_runs(capsys) -> None:
+    ratio = load("bench_hostile_scale").main(["--small", "40", "--large", "80", "--identical",
+                                              "40", "--misspelled", "40"])
+    out = capsys.readouterr().out
+    assert ratio > 0 and "µs/principle" in out and "worst ratio" in out

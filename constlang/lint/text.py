@@ -50,7 +50,7 @@ def similar_pairs(texts: Sequence[str], threshold: float,
         prefix = n - math.ceil(threshold * n) + 1
         candidates: set[int] = set()
         for tok in sorted(s, key=rank.__getitem__)[:prefix]:
-            candidates.update(index[tok])
+            candidates.update(index[tok][-MAX_CANDIDATES:])  # a common word: the nearest only
             index[tok].append(j)
         low, high = threshold * n, n / threshold  # sizes a match can have
         for i in sorted(candidates)[-MAX_CANDIDATES:]:
