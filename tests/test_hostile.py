@@ -69,7 +69,9 @@ def root(tmp_path: Path) -> Path:
     return project
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(reason=c.known_gap, strict=True)) if c.known_gap
+    else c for c in CASES], ids=[c.name for c in CASES])
 def test_contract(case: Case, root: Path) -> None:
     code, out, _seconds, rss = run_case(case, root)
     shown = out[-3000:]
