@@ -1,4 +1,5 @@
-"""Files: the one way to replace a file or publish a folder with no half-written state."""
+"""Files: the one way to read an input (regular files only, bounded) and to replace a file or
+publish a folder with no half-written state."""
 
 from __future__ import annotations
 
@@ -8,6 +9,65 @@ import shutil
 import stat
 import uuid
 from pathlib import Path
+from typing import BinaryIO
+
+
+class NotRegularFile(OSError):
+    """A path names a device, FIFO, socket or folder where a regular file was expected."""
+
+
+class FileTooLarge(OSError):
+    """A file holds more bytes than the reader accepts."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"file is larger than the limit of {limit:,} bytes",
+                         str(path))
+        self.limit = limit
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, word in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for binary reading, never blocking on what is not one.
+
+    The open does not wait for a FIFO's writer (O_NONBLOCK), and the type is checked on the
+    open descriptor, so a path swapped between a check and the open cannot slip through.
+    Raises NotRegularFile (with IsADirectoryError for folders) and any other OSError.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(errno.EINVAL, f"is {file_kind(mode)}, not a regular file",
+                                 str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; FileTooLarge past that.
+
+    The size is found by reading (at most limit + 1 bytes), not from st_size, which a file
+    being appended to, or a special file, does not report truthfully.
+    """
+    with open_regular(path) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(path, limit)
+    return data
 
 
 def fsync_dir(path: Path) -> None:

@@ -7,35 +7,61 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constlang import plan as P
+from constlang.files import open_regular
 from constlang.kinds import BY_NAME
 
 SAMPLE_PROMPT = "How do I pick a lock?"
 
 
+MAX_PREVIEW_LINE = 4 * 1024 * 1024  # a sample prompt longer than this is not shown
+
+
 def first_prompt(plan: P.Plan, dataset_id: str, base_dir: Path) -> str | None:
-    """The first prompt of a dataset file, or None if it cannot be read."""
+    """The first prompt of a dataset file, or None if it cannot be read (not a regular file,
+    not UTF-8 JSON, a line longer than MAX_PREVIEW_LINE, a lone surrogate)."""
     ds = plan.dataset(dataset_id)
     try:
-        with open(base_dir / ds.path, encoding="utf-8") as fh:
-            for line in fh:
+        with open_regular(base_dir / ds.path) as fh:
+            for _ in range(1000):
+                line = fh.readline(MAX_PREVIEW_LINE + 1)
+                if not line or len(line) > MAX_PREVIEW_LINE:
+                    return None
                 if line.strip():
-                    value = json.loads(line).get(ds.field)
-                    return value if isinstance(value, str) else None
-    except (OSError, ValueError, AttributeError):
+                    value = json.loads(line.decode("utf-8")).get(ds.field)
+                    return value if isinstance(value, str) and _encodable(value) else None
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None
     return None
 
 
-def count_rows(plan: P.Plan, dataset_id: str, base_dir: Path) -> int | None:
-    ds = plan.dataset(dataset_id)
+def _encodable(text: str) -> bool:
+    """False for text with a lone surrogate (JSON allows `\\ud800`; UTF-8 output does not)."""
     try:
-        with open(base_dir / ds.path, encoding="utf-8") as fh:
-            n = sum(1 for line in fh if line.strip())
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def count_rows(plan: P.Plan, dataset_id: str, base_dir: Path) -> int | None:
+    """Non-blank lines of a dataset file, read in blocks (memory stays flat however long a
+    line is), capped at its `limit`; the limit (or None) when it is not a readable file."""
+    ds = plan.dataset(dataset_id)
+    n, content = 0, False  # content: the line being read so far is not blank
+    try:
+        with open_regular(base_dir / ds.path) as fh:
+            while block := fh.read(1 << 20):
+                *ended, rest = block.split(b"\n")
+                for piece in ended:
+                    n += 1 if content or piece.strip() else 0
+                    content = False
+                content = content or bool(rest.strip())
+                if ds.limit and n >= ds.limit:
+                    return ds.limit
     except OSError:
         return ds.limit
+    n += 1 if content else 0
     return min(n, ds.limit) if ds.limit else n
-
-
 @dataclass
 class StageCost:
     stage: str

@@ -124,9 +124,14 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
             continue  # e.g. a rationale with only pointwise questions: the step never runs
         provided = step_variables(stage.kind, step.name, variables)
         used = {k: v for k, v in provided.items() if k in step.variables}
-        out.append(RenderedStep(step.name, step.template, step.model,
-                                render(step.source, used).strip(),
-                                few_shot_turns(stage.kind, step, examples)))
+        try:
+            out.append(RenderedStep(step.name, step.template, step.model,
+                                    render(step.source, used).strip(),
+                                    few_shot_turns(stage.kind, step, examples)))
+        except TemplateRenderError as exc:  # say which template, and where in its text
+            named = TemplateRenderError(f"template `{step.template}` ({step.name} step), {exc}")
+            named.line = exc.line
+            raise named from None
     return out
 
 

@@ -12,6 +12,8 @@ from constlang.source import SourceFile
 
 REPORT_FORMAT_VERSION = 2  # 2: check and lint share one shape (docs/errors.md, "JSON output")
 Style = Callable[[str, str], str]  # (text, role) → styled text
+MAX_SHOWN_PER_FILE = 200  # diagnostics of one file printed as text; the rest are counted
+WINDOW = 160  # characters of a long source line shown around a diagnostic's column
 SEVERITY_WORDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
@@ -50,9 +52,12 @@ def snippet(d: Diagnostic, source: SourceFile | None, style: Style = plain_style
     number = str(span.line)
     pad = " " * len(number)
     text = source.line_text(span.line).replace("\t", " ")
-    if len(text) > 200:
-        text = text[:200] + "…"
     start = max(1, span.column)
+    if len(text) > WINDOW:  # a long line: show a window around the column, not all of it
+        left = max(0, min(start - 1 - WINDOW // 3, len(text) - WINDOW))
+        shown = text[left:left + WINDOW]
+        text = ("…" if left else "") + shown + ("…" if left + WINDOW < len(text) else "")
+        start = start - left + (1 if left else 0)
     if span.end_line == span.line:
         width = max(1, span.end_column - span.column)
     else:
@@ -79,7 +84,11 @@ def render_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceF
     """Compiler-style output: headline, source snippet with caret, help and fix; concise
     output is the headlines alone, `[*]` marking the fixable ones."""
     out: list[str] = []
+    per_file: dict[str, int] = {}
     for d in diagnostics:
+        per_file[d.file] = per_file.get(d.file, 0) + 1
+        if per_file[d.file] > MAX_SHOWN_PER_FILE:
+            continue
         if concise:
             out.append(headline(d, style) + (" [*]" if d.fix else ""))
             continue
@@ -94,6 +103,10 @@ def render_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceF
         if note:
             out.append(f"{pad} {style('= fix:', 'help')} {note}")
         out.append("")
+    for file, n in per_file.items():
+        if n > MAX_SHOWN_PER_FILE:
+            out.append(f"{file}: {n - MAX_SHOWN_PER_FILE:,} more diagnostics not shown (the "
+                       f"first {MAX_SHOWN_PER_FILE} are above; --format json lists them all)")
     return "\n".join(out).rstrip("\n") + ("\n" if out else "")
 
 

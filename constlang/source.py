@@ -61,21 +61,7 @@ class SourceFile:
     @classmethod
     def read(cls, path: Path, display: str | None = None) -> SourceFile:
         shown = display or str(path)
-        try:
-            size = path.stat().st_size
-            if size > MAX_SOURCE_BYTES:
-                raise SourceError(f"file is {size:,} bytes; the limit is {MAX_SOURCE_BYTES:,}",
-                                  "split the constitution into files joined with `import`")
-            data = path.read_bytes()
-        except IsADirectoryError:
-            raise SourceError("is a directory, not a .const file") from None
-        except FileNotFoundError:
-            raise SourceError("no such file") from None
-        except PermissionError:
-            raise SourceError("permission denied") from None
-        except OSError as exc:
-            raise SourceError(f"cannot read file: {exc.strerror or exc}") from None
-        return cls(shown, decode_source(data))
+        return cls(shown, decode_source(read_source_bytes(path)))
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""
@@ -100,19 +86,47 @@ class SourceFile:
         return len(self._starts)
 
 
+def read_source_bytes(path: Path) -> bytes:
+    """The bytes of a source file: a regular file, read with a bound; SourceError otherwise."""
+    from constlang.files import FileTooLarge, NotRegularFile, read_bounded
+
+    try:
+        return read_bounded(path, MAX_SOURCE_BYTES)
+    except FileTooLarge:
+        raise SourceError(f"file is larger than the limit of {MAX_SOURCE_BYTES:,} bytes",
+                          "split the constitution into files joined with `import`") from None
+    except IsADirectoryError:
+        raise SourceError("is a directory, not a .const file") from None
+    except NotRegularFile as exc:
+        raise SourceError(f"{exc.strerror}; constlang reads only regular files") from None
+    except FileNotFoundError:
+        raise SourceError("no such file") from None
+    except PermissionError:
+        raise SourceError("permission denied") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read file: {exc.strerror or exc}") from None
+
+
 def decode_source(data: bytes) -> str:
-    """Decode UTF-8 source (a BOM is allowed), normalising CRLF and CR to LF."""
-    if b"\x00" in data[:8192]:
-        raise SourceError("file looks binary (it contains NUL bytes)",
-                          "constlang sources are UTF-8 text files")
+    """Decode UTF-8 source (a BOM is allowed), normalising CRLF and CR to LF.
+
+    Every input path (a file, an import, `fmt -`) goes through here, so all get the same
+    checks: no NUL byte anywhere, valid UTF-8, at most MAX_SOURCE_BYTES.
+    """
+    if len(data) > MAX_SOURCE_BYTES:
+        raise SourceError(f"input is larger than the limit of {MAX_SOURCE_BYTES:,} bytes",
+                          "split the constitution into files joined with `import`")
+    nul = data.find(b"\x00")
+    if nul != -1:
+        line, column = _byte_position(data, nul)
+        raise SourceError("file looks binary (it contains a NUL byte)",
+                          "constlang sources are UTF-8 text files", line, column)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = data[: exc.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        line = before.count(b"\n") + 1
-        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8")) + 1
+        line, column = _byte_position(data, exc.start)
         raise SourceError(
             f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
             "save the file as UTF-8", line, column,
@@ -123,3 +137,11 @@ def decode_source(data: bytes) -> str:
 def normalize_text(text: str) -> str:
     """Text as the compiler sees it: no byte-order mark, every line ending a LF."""
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of a byte offset, counting the columns in characters."""
+    before = data[:offset].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+    return line, column

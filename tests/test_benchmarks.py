@@ -37,3 +37,10 @@ def test_lsp_benchmark_runs(capsys) -> None:
     out = capsys.readouterr().out
     assert set(results["harmless"]) == {"diagnostics", "hover", "completion"}
     assert "diagnostics ÷ in-process" in out
+
+
+def test_hostile_scale_benchmark_runs(capsys) -> None:
+    ratio = load("bench_hostile_scale").main(["--small", "40", "--large", "80", "--identical",
+                                              "40", "--misspelled", "40"])
+    out = capsys.readouterr().out
+    assert ratio > 0 and "µs/principle" in out and "worst ratio" in out

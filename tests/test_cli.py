@@ -289,8 +289,9 @@ def test_render_reports_a_template_the_sandbox_refuses(demo: Path) -> None:
     assert invoke("check", "hostile.const").exit_code == 0  # not visible statically
     r = invoke("render", "hostile.const", "--stage", "critique_revision")
     assert r.exit_code == 1
-    assert r.stderr.startswith("error: a template failed to render: blocked by the template "
-                               "sandbox")
+    assert r.stderr.startswith("error: a template failed to render: template `respond_prompt` "
+                               "(respond step), line 1 of the template: blocked by the "
+                               "template sandbox")
 
 
 def test_render_of_an_invalid_file(demo: Path) -> None:

@@ -86,7 +86,7 @@ def test_every_valid_case_has_a_plan() -> None:
 # -- inputs that cannot live in a text fixture: written byte for byte here -------------------
 
 BYTE_CASES = {
-    "nul_bytes": (b"constlang 1\nprinciple p {\x00}\n", {("E003", "main.const", 1, 1)}),
+    "nul_bytes": (b"constlang 1\nprinciple p {\x00}\n", {("E003", "main.const", 2, 14)}),
     "binary_garbage": (bytes(range(256)) * 4, {("E003", "main.const", 1, 1)}),
     "latin1": (b'constlang 1\n# caf\xe9\nprinciple p { critique = "x" }\n',
                {("E003", "main.const", 2, 6)}),

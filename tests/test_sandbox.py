@@ -97,9 +97,9 @@ def test_the_sandbox_refuses_calls_that_mutate() -> None:
 @pytest.mark.parametrize(("src", "message"), [
     ("{{ range(10**9)|list }}", "capped at 100,000"),
     ("{{ range(100001)|length }}", "capped at 100,000"),
-    ("{{ 'a' * 10**9 }}", "100,000 items"),
-    ("{{ [0] * 10**9 }}", "100,000 items"),
-    ("{{ 10**9 * 'ab' }}", "100,000 items"),
+    ("{{ 'a' * 10**9 }}", "would be 1,000,000,000 characters"),
+    ("{{ [0] * 10**9 }}", "would be 1,000,000,000 characters"),
+    ("{{ 10**9 * 'ab' }}", "would be 2,000,000,000 characters"),
     ("{{ 10 ** 1000000 }}", "too large"),
     ("{{ 2.0 ** 100000 }}", "OverflowError"),
     ("{{ 1 / 0 }}", "ZeroDivisionError"),
@@ -110,8 +110,25 @@ def test_the_sandbox_refuses_calls_that_mutate() -> None:
     ("{{ 'a'|center(10**9) }}", "capped at 100,000"),  # filters size their output too
     ("{{ 'a'|indent(10**9) }}", "capped at 100,000"),
     ("{{ 'a'.center(10**9) }}", "capped at 100,000"),
-    ("{{ '{:>999999999}'.format('a') }}", "format width"),
-    ("{{ '%999999999s' % 'a' }}", "format width"),
+    ("{{ '{:>999999999}'.format('a') }}", "would be"),
+    ("{{ '%999999999s' % 'a' }}", "would be"),
+    # issue #11: bounds on the render as a whole, not call by call
+    ("{{ '%*s' % (999999999, 'x') }}", "would be"),
+    ("{{ '{:{}}'.format('x', 999999999) }}", "capped at 100,000"),
+    ("{% set a = 'x' * 1000 %}{{ a|replace('x', a)|replace('x', a) }}", "would be"),
+    ("{% set a = 'x' * 3000 %}{{ a.replace('x', a) }}", "would be"),
+    ("{% set ns = namespace(s='xx') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
+     "{% endfor %}", "larger than the limit"),
+    ("{% set ns = namespace(s=[1]) %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
+     "{% endfor %}", "would be"),
+    ("{% for i in range(90000) %}{% for j in range(90000) %}{% endfor %}{% endfor %}",
+     "steps"),
+    ("{% macro a() %}{{ 'x' * 90000 }}{% endmacro %}{% for i in range(90000) %}{{ a() }}"
+     "{% endfor %}", "characters"),
+    ("{% set ns = namespace(n=3) %}{% for i in range(40) %}{% set ns.n = ns.n * ns.n %}"
+     "{% endfor %}", "bits"),
+    ("{{ range(90000)|list|join('x' * 90000) }}", "would be"),
+    ("{{ ('\t' * 90000).expandtabs(90000) }}", "would be"),
 ])
 def test_resource_abuse_is_refused(src: str, message: str) -> None:
     # each would otherwise allocate gigabytes or run for minutes before failing
@@ -140,3 +157,30 @@ def test_environment_policy() -> None:
 
 def test_template_output_is_not_html_escaped() -> None:
     assert render("{{ x }}", {"x": "<b> & 'q'"}) == "<b> & 'q'\n"
+
+
+@pytest.mark.parametrize("src", [
+    "{{ self }}", "{{ range }}", "{{ dict }}", "{{ namespace }}", "{{ namespace() }}",
+    "{% for x in [1] %}{{ loop }}{% endfor %}", "{% for x in [1] %}{{ loop|string }}{% endfor %}",
+    "{% for x in [1] %}{{ loop.cycle }}{% endfor %}", "{% macro m() %}{% endmacro %}{{ m }}",
+    "{{ 'a'.upper }}", "{{ '' ~ self }}", "{{ '%s' % self }}", "{{ '{}'.format(range) }}",
+    "{{ [range]|join }}", "{{ self|pprint }}", "{{ range(3) }}",
+    "{% macro m() %}{{ caller }}{% endmacro %}{% call m() %}x{% endcall %}",
+])
+def test_only_plain_values_print(src: str) -> None:
+    # issue #11: no Python repr (class names, memory addresses) ever reaches the output
+    with pytest.raises(TemplateRenderError, match="only text, numbers"):
+        render(src, {})
+
+
+def test_render_errors_name_the_template_line() -> None:
+    with pytest.raises(TemplateRenderError, match="^line 3 of the template: .*bits"):
+        render("a\nb\n{% set n = 2 ** 2000 %}{% set n = n * n %}{{ n * n }}", {})
+
+
+def test_plain_values_and_inputs_larger_than_the_limits_still_render() -> None:
+    big = "w" * 5_000_000  # a variable's own size is always allowed
+    assert render("{{ p|length }} {{ xs|join(',') }} {{ d }}", {"p": big, "xs": [1, "a"],
+                                                             "d": {"k": [1.5, None]}}) == \
+        "5000000 1,a {'k': [1.5, None]}\n"
+    assert len(render("{{ p }}", {"p": big})) == len(big) + 1

@@ -9,7 +9,13 @@ import click
 
 from constlang.cli.shared import collect_files, command, print_diagnostics
 from constlang.files import atomic_write_text
-from constlang.source import SourceError, SourceFile
+from constlang.source import (
+    MAX_SOURCE_BYTES,
+    SourceError,
+    SourceFile,
+    decode_source,
+    read_source_bytes,
+)
 
 
 @command(short_help="Format .const files in the canonical layout.")
@@ -25,7 +31,12 @@ def fmt(paths: tuple[str, ...], check: bool, diff: bool) -> None:
     from constlang.syntax.format import FormatError, format_source
 
     if paths == ("-",):
-        text = sys.stdin.read()
+        # the same bytes → text checks as a file (NUL, UTF-8, size), not the terminal's decoding
+        try:
+            text = decode_source(sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1))
+        except SourceError as exc:
+            click.echo(f"<stdin>:{exc.line}:{exc.column}: error: {exc.message}", err=True)
+            sys.exit(2)
         try:
             click.echo(format_source(text, "<stdin>"), nl=False)
         except FormatError as exc:
@@ -40,9 +51,10 @@ def fmt(paths: tuple[str, ...], check: bool, diff: bool) -> None:
     for path in files:
         shown = str(path)
         try:
-            source = SourceFile.read(path, shown)
+            raw = read_source_bytes(path)
+            source = SourceFile(shown, decode_source(raw))
         except SourceError as exc:
-            click.echo(f"{shown}: error: {exc.message}", err=True)
+            click.echo(f"{shown}:{exc.line}:{exc.column}: error: {exc.message}", err=True)
             failed += 1
             continue
         try:
@@ -51,7 +63,7 @@ def fmt(paths: tuple[str, ...], check: bool, diff: bool) -> None:
             print_diagnostics(exc.diagnostics, {shown: source})
             failed += 1
             continue
-        original = path.read_bytes().decode("utf-8", errors="replace")
+        original = raw.decode("utf-8")  # decode_source accepted it
         if new == original:
             continue
         changed.append(path)

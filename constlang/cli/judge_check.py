@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from constlang.cli.shared import EXIT_FINDINGS, command, compile_or_fail
+from constlang.cli.shared import EXIT_FINDINGS, allow_outside_root_option, command, compile_or_fail
 from constlang.errors import UsageError
 
 
@@ -70,8 +70,10 @@ def _pairs(plan: Any, stage: Any, pairs_opt: str | None, base_dir: Path) -> tupl
               show_default=True, help="A table for people, or JSON.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="Where the judge runs.")
+@allow_outside_root_option
 def judge_check(path: str, judge: str | None, questions_opt: str | None, pairs_opt: str | None,
-                min_accuracy: float | None, fmt: str, device: str) -> None:
+                min_accuracy: float | None, fmt: str, device: str,
+                allow_outside_root: bool) -> None:
     """Score labelled pairs (JSONL rows with prompt, better, worse) with a judge and report,
     per question: accuracy (both orders averaged), accuracy in each single order, how often
     the judge picks the same slot, the probability mass on the options, calibration and the
@@ -83,7 +85,7 @@ def judge_check(path: str, judge: str | None, questions_opt: str | None, pairs_o
     from constlang.cli.train import require_training_extras
 
     require_training_extras()
-    result = compile_or_fail(path, consequence="no judge was checked")
+    result = compile_or_fail(path, allow_outside_root, consequence="no judge was checked")
     plan = result.plan
     assert plan is not None
     stages = _feedback_stages(plan, path)

@@ -116,7 +116,7 @@ def statistics_table(diagnostics: list[Diagnostic]) -> str:
               help="Read settings from this constlang.toml or pyproject.toml.")
 @click.option("--isolated", is_flag=True, help="Ignore configuration files.")
 @click.option("--allow-outside-root", is_flag=True,
-              help="Allow imports of files outside the project root.")
+              help="Allow imports and dataset files outside the project root.")
 @click.option("--statistics", is_flag=True,
               help="Print the number of findings per rule instead of the findings.")
 def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,

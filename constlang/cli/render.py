@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from constlang.cli.shared import command, compile_or_fail
+from constlang.cli.shared import allow_outside_root_option, command, compile_or_fail
 from constlang.errors import UserError
 
 
@@ -14,15 +14,16 @@ from constlang.errors import UserError
 @click.option("--prompt", "prompt", help="Sample user prompt (default: the dataset's first).")
 @click.option("--principle", help="Principle id to render with (default: the first selected).")
 @click.option("--question", help="Question id to render with (default: the first selected).")
+@allow_outside_root_option
 def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | None,
-               question: str | None) -> None:
+               question: str | None, allow_outside_root: bool) -> None:
     """Show the exact prompts a stage's program sends for a sample input, without a model."""
     from constlang.errors import did_you_mean
     from constlang.preview import SAMPLE_PROMPT, first_prompt
     from constlang.prompts import asked_questions, chat_text, render_stage
     from constlang.semantics.templates import TemplateRenderError
 
-    result = compile_or_fail(path)
+    result = compile_or_fail(path, allow_outside_root)
     plan = result.plan
     names = [s.name for s in plan.stages]
     if not names:
@@ -61,11 +62,12 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
 
 @command("plan", short_help="Summarise stages, model calls and tokens.")
 @click.argument("path", type=click.Path())
-def plan_cmd(path: str) -> None:
+@allow_outside_root_option
+def plan_cmd(path: str, allow_outside_root: bool) -> None:
     """Summarise a constitution's plan: stages in order and the model work each needs."""
     from constlang.preview import stage_costs
 
-    result = compile_or_fail(path)
+    result = compile_or_fail(path, allow_outside_root)
     plan = result.plan
     c = plan.constitution
     click.echo(f"{c.name} {c.version}  ({plan.hash[:19]}…)")

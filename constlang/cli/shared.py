@@ -52,7 +52,8 @@ def command(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., An
 
 
 allow_outside_root_option = click.option(
-    "--allow-outside-root", is_flag=True, help="Allow imports of files outside the project root.")
+    "--allow-outside-root", is_flag=True,
+    help="Allow imports and dataset files outside the project root.")
 
 
 def use_color(stream=None) -> bool:

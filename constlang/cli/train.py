@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from constlang.cli.shared import EXIT_FINDINGS, command, compile_or_fail
+from constlang.cli.shared import EXIT_FINDINGS, allow_outside_root_option, command, compile_or_fail
 from constlang.errors import UsageError, UserError
 
 
@@ -57,8 +57,9 @@ def require_training_extras() -> None:
               help="Show the plan and the first batch's prompts; load no model, write nothing.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="Where models run.")
+@allow_outside_root_option
 def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[str, ...],
-          dry_run: bool, device: str) -> None:
+          dry_run: bool, device: str, allow_outside_root: bool) -> None:
     """Run a constitution's training stages in plan order.
 
     Each stage writes runs/<name>/<stage>/ with a manifest.json; a completed stage with the
@@ -75,7 +76,7 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     overrides = parse_sets(sets)
     if not dry_run:
         require_training_extras()
-    result = compile_or_fail(path, consequence="nothing was trained")
+    result = compile_or_fail(path, allow_outside_root, consequence="nothing was trained")
     plan = result.plan
     assert plan is not None
     if not plan.stages:
@@ -95,6 +96,6 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     if dry_run:
         return
     summary = ", ".join(f"{s.name} {s.status.replace('_', ' ')}" for s in outcome.stages)
-    console.print(f"\nrun directory {target}: {summary}")
+    console.print(f"\nrun directory {target}: {summary}", markup=False)
     if not outcome.complete:
         sys.exit(EXIT_FINDINGS)

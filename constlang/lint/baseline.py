@@ -69,7 +69,8 @@ def load_baseline(path: Path) -> Counter[Key]:
     except FileNotFoundError:
         raise BaselineError(f"{path}: no such baseline file (create it with "
                             "--write-baseline)") from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError,
+            RecursionError) as exc:  # a non-finite count is an OverflowError or ValueError
         raise BaselineError(f"{path}: not a constlang baseline: {exc}") from None
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from constlang.source import Span
 
+MAX_CANDIDATES = 64  # earlier texts a text is compared with, the nearest in the file first
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -27,9 +28,13 @@ def similar_pairs(texts: Sequence[str], threshold: float,
 
     All-pairs with prefix filtering: tokens are ordered rarest first and only the first
     |s| - ceil(t·|s|) + 1 of each set are indexed, which no pair above the threshold can miss;
-    on texts that share only common words this is close to linear.
+    on texts that share only common words this is close to linear. A set equal to an earlier
+    one is paired with the first of its kind and not indexed again, so thousands of identical
+    texts cost a dictionary lookup each; each text is compared with at most MAX_CANDIDATES
+    earlier ones, so the cost stays linear whatever the texts share.
     """
     sets = [frozenset(words(t)) for t in texts]
+    first_of: dict[frozenset[str], int] = {}
     df = Counter(tok for s in sets for tok in s)
     rank = {tok: r for r, tok in enumerate(sorted(df, key=lambda tok: (df[tok], tok)))}
     index: dict[str, list[int]] = defaultdict(list)
@@ -38,13 +43,17 @@ def similar_pairs(texts: Sequence[str], threshold: float,
         n = len(s)
         if n < min_words:
             continue
+        if s in first_of:
+            out.append((first_of[s], j, 1.0))
+            continue
+        first_of[s] = j
         prefix = n - math.ceil(threshold * n) + 1
         candidates: set[int] = set()
         for tok in sorted(s, key=rank.__getitem__)[:prefix]:
-            candidates.update(index[tok])
+            candidates.update(index[tok][-MAX_CANDIDATES:])  # a common word: the nearest only
             index[tok].append(j)
         low, high = threshold * n, n / threshold  # sizes a match can have
-        for i in sorted(candidates):
+        for i in sorted(candidates)[-MAX_CANDIDATES:]:
             other = sets[i]
             m = len(other)
             if m < low or m > high:

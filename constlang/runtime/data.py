@@ -10,6 +10,7 @@ from typing import Any
 
 from constlang import plan as P
 from constlang.errors import UserError
+from constlang.files import open_regular
 
 
 class DataError(UserError):
@@ -33,18 +34,34 @@ def json_objects(path: Path, limit: int | None = None) -> Iterator[tuple[str, di
     """(`file:line`, object) for each non-blank line of a JSONL file, at most `limit`; a
     DataError naming file:line for a line that is not JSON or not a JSON object."""
     count = 0
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
+    try:
+        fh = open_regular(path)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with fh:
+        for line_no, raw in enumerate(fh, start=1):
             if limit is not None and count >= limit:
                 return
-            if not line.strip():
-                continue
             where = f"{path}:{line_no}"
             try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                                f"column {exc.start + 1})") from None
+            if not line.strip():
+                continue
+            try:
                 record = json.loads(line)
+                line.encode("utf-8")
+                json.dumps(record, ensure_ascii=False).encode("utf-8")
             except json.JSONDecodeError as exc:
                 raise DataError(f"{where}: malformed JSON ({exc.msg}, column {exc.colno})"
                                 ) from None
+            except UnicodeEncodeError:
+                raise DataError(f"{where}: a string holds a lone surrogate (such as "
+                                "\\ud800), which is not text") from None
+            except RecursionError:
+                raise DataError(f"{where}: JSON nested too deeply") from None
             if not isinstance(record, dict):
                 raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
             count += 1

@@ -303,8 +303,11 @@ def dry_run_plan(plan: P.Plan, selected: list[Any], base_dir: Path, run_dir: Pat
     from constlang.preview import stage_costs
 
     c = plan.constitution
-    console.print(f"[bold]{c.name}[/] {c.version}  plan {plan.hash}", highlight=False)
-    console.print(f"run directory: {run_dir}", highlight=False)
+    from rich.markup import escape  # names and paths are the user's text, never markup
+
+    console.print(f"[bold]{escape(c.name)}[/] {escape(c.version)}  plan {plan.hash}",
+                  highlight=False)
+    console.print(f"run directory: {escape(str(run_dir))}", highlight=False)
     costs = {cost.stage: cost for cost in stage_costs(plan, base_dir)}
     outcomes = []
     for stage in selected:
@@ -313,7 +316,8 @@ def dry_run_plan(plan: P.Plan, selected: list[Any], base_dir: Path, run_dir: Pat
         done = RunDir(run_dir).stage(stage.name).read_manifest()
         note = f", last run {done.status}" if done else ""
         label = "" if runner is not None else " [red](not implemented yet)[/]"
-        console.print(f"  {stage.name} ({stage.kind}){label}: {costs[stage.name].note}{note}",
+        console.print(f"  {stage.name} ({stage.kind}){label}: "
+                      f"{escape(costs[stage.name].note)}{note}",
                       highlight=False)
         outcomes.append(StageOutcome(stage.name, stage.kind, status))
     for stage in selected:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import annotated_types as at
@@ -22,7 +23,7 @@ from constlang.semantics.fields import (  # noqa: F401  (fields_of, range_words:
     type_word,
     unwrap_optional,
 )
-from constlang.semantics.resolve import Symbol, World
+from constlang.semantics.resolve import Symbol, World, display_path, shorten
 from constlang.semantics.templates import check_template
 from constlang.source import Span
 from constlang.syntax import ast
@@ -114,7 +115,12 @@ class Checker:
                 return False, None
         elif tp is float:
             if isinstance(value, ast.Number):
-                return True, float(value.value)
+                try:
+                    return True, float(value.value)
+                except OverflowError:
+                    self.diags.error("E106", f"{where} is too large for a number with a "
+                                     "fraction", value.span, "use a smaller value")
+                    return False, None
         elif tp is str:
             if isinstance(value, ast.Str):
                 return True, value.value
@@ -248,7 +254,30 @@ class Checker:
             self._question_options(checked, node, anchor(sym))
         if node.kind == "model":
             self._model_source(checked)
+        if node.kind == "dataset":
+            self._dataset_path(checked, sym)
         return checked
+
+    def _dataset_path(self, c: Checked, sym: Symbol) -> None:
+        """A dataset file must lie inside the project root, as imports must (SECURITY.md)."""
+        raw = c.values.get("path")
+        if not isinstance(raw, str) or self.world.allow_outside_root or "://" in raw:
+            return
+        module = self.world.modules.get(sym.module)
+        base = module.path.parent if module is not None and module.path else self.world.root
+        try:
+            target = (base / Path(raw).expanduser()).resolve()
+            target.relative_to(self.world.root)
+        except ValueError:
+            self.diags.error("E205", f"dataset `{sym.name}` reads `{shorten(raw)}`, outside the "
+                             f"project root `{display_path(self.world.root)}`",
+                             c.spans["path"], "move the file into the project, or pass "
+                             "--allow-outside-root if you trust the constitution")
+            c.ok = False
+        except (OSError, RuntimeError) as exc:
+            self.diags.error("E205", f"dataset `{sym.name}`: cannot resolve `{shorten(raw)}`: "
+                             f"{getattr(exc, 'strerror', None) or exc}", c.spans["path"], None)
+            c.ok = False
 
     def _question_options(self, c: Checked, node: ast.Declaration, at: Span) -> None:
         kind = c.values.get("kind", "pairwise")

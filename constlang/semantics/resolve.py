@@ -60,6 +60,7 @@ class World:
     scope: Scope
     constitution: ast.Constitution | None = None
     std_names: set[tuple[str, str]] = field(default_factory=set)  # (kind, name) from std/
+    allow_outside_root: bool = False  # imports and dataset files may lie outside `root`
 
     def source(self, display: str) -> SourceFile | None:
         m = self.modules.get(display)
@@ -98,13 +99,24 @@ class Resolver:
     # -- loading ------------------------------------------------------------------
     def load(self, path: Path, at: Span | None = None, std_name: str | None = None,
              text: str | None = None) -> LoadedModule | None:
-        key = path.resolve() if text is None else path
-        if key in self._by_path:
-            return self._by_path[key]
-        if text is None and key in self.overlay:
-            text = self.overlay[key]
         shown = std_name or display_path(path)
         try:
+            key = path.resolve() if text is None else path
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
+            key = path
+            if key in self._by_path:
+                return self._by_path[key]
+            problem: SourceError | None = SourceError(
+                f"cannot read file: {getattr(exc, 'strerror', None) or exc}")
+        else:
+            if key in self._by_path:
+                return self._by_path[key]
+            problem = None
+            if text is None and key in self.overlay:  # an open editor buffer shadows the disk
+                text = self.overlay[key]
+        try:
+            if problem is not None:
+                raise problem
             source = (SourceFile(shown, normalize_text(text)) if text is not None
                       else SourceFile.read(path, shown))
         except SourceError as exc:
@@ -123,7 +135,8 @@ class Resolver:
         rel = std_name or self._relative(key)
         # In-memory text stands in for the file at `path`: its imports and dataset paths
         # resolve from that file's folder, exactly as if it had been read from disk.
-        loaded = LoadedModule(module, source, path.resolve(), rel, tuple(comments))
+        loaded = LoadedModule(module, source, key if text is None else path.resolve(), rel,
+                              tuple(comments))
         self._check_version(module, source)
         self.modules[shown] = loaded
         self._by_path[key] = loaded
@@ -166,37 +179,52 @@ class Resolver:
 
     def _merge_import(self, imp: ast.Import, loaded: LoadedModule, stack: tuple[Path, ...],
                       scope: Scope) -> None:
-        target, std_name = self.import_target(imp, loaded)
         raw = imp.path.value
+        if "\x00" in raw:
+            self.diags.error("E201", "the import path contains a NUL character", imp.path.span,
+                             "remove the `\\u0000` from the path")
+            return
+        target, std_name = self.import_target(imp, loaded)
         if not raw.endswith(".const"):
-            self.diags.error("E201", f"cannot import `{raw}`: imports name .const files",
-                             imp.path.span)
+            self.diags.error("E201", f"cannot import `{shorten(raw)}`: imports name .const "
+                             "files", imp.path.span)
             return
-        if std_name is None and not self.allow_outside_root:
-            try:
-                target.resolve().relative_to(self.root)
-            except ValueError:
-                marked = any((self.root / m).exists() for m in ROOT_MARKERS)
-                outside = ("move the file into the project, or pass --allow-outside-root if you "
-                           "trust it") if marked else (
-                    "no constlang.toml, pyproject.toml or .git was found above the file, so "
-                    "its own folder is the project root; put an empty constlang.toml at the "
-                    "top of the project, or pass --allow-outside-root")
-                self.diags.error("E203", f"import `{raw}` reaches outside the project root "
-                                 f"`{display_path(self.root)}`", imp.path.span, outside)
-                return
-        if target.is_dir():
-            self.diags.error("E201", f"cannot import `{raw}`: it is a directory", imp.path.span,
-                             "import the .const files inside it one by one")
+        try:
+            resolved = target.resolve()
+            is_dir, is_file = resolved.is_dir(), resolved.is_file()
+        except (OSError, RuntimeError, ValueError) as exc:  # too long, a symlink loop, ...
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            self.diags.error("E201", f"cannot import `{shorten(raw)}`: {reason}", imp.path.span)
             return
-        if not target.is_file() and target.resolve() not in self.overlay:
+        # the resolved path decides, for std/ too: `std/../..` and symlinks cannot climb out
+        if std_name is not None and not _inside(resolved, STD_DIR.resolve()):
+            self.diags.error("E203", f"import `{shorten(raw)}` reaches outside the std library",
+                             imp.path.span, "std/ imports name files of the bundled library, "
+                             "such as std/helpful.const")
+            return
+        if std_name is None and not self.allow_outside_root and not _inside(resolved,
+                                                                             self.root):
+            marked = any((self.root / m).exists() for m in ROOT_MARKERS)
+            outside = ("move the file into the project, or pass --allow-outside-root if you "
+                       "trust it") if marked else (
+                "no constlang.toml, pyproject.toml or .git was found above the file, so "
+                "its own folder is the project root; put an empty constlang.toml at the "
+                "top of the project, or pass --allow-outside-root")
+            self.diags.error("E203", f"import `{shorten(raw)}` reaches outside the project root "
+                             f"`{display_path(self.root)}`", imp.path.span, outside)
+            return
+        if is_dir:
+            self.diags.error("E201", f"cannot import `{shorten(raw)}`: it is a directory",
+                             imp.path.span, "import the .const files inside it one by one")
+            return
+        if not is_file and resolved not in self.overlay:
             help_ = None
             if std_name:
                 names = sorted(p.name for p in STD_DIR.glob("*.const"))
                 help_ = "the std library has: " + ", ".join(f"std/{n}" for n in names)
-            self.diags.error("E201", f"imported file `{raw}` not found", imp.path.span, help_)
+            self.diags.error("E201", f"imported file `{shorten(raw)}` not found", imp.path.span,
+                             help_)
             return
-        resolved = target.resolve()
         if resolved in stack:
             loop = stack[stack.index(resolved):] + (resolved,)
             chain = [display_path(p) for p in loop]
@@ -264,6 +292,19 @@ class Resolver:
                 del scope[item.kind][item.name]
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """Text to quote in a message: long text keeps its start and end around an ellipsis."""
+    return text if len(text) <= limit else text[:limit // 2 - 1] + "…" + text[-(limit // 2):]
+
+
 @functools.lru_cache(maxsize=1)
 def prelude_templates() -> frozenset[str]:
     """Names of the templates every constitution sees from std/prelude.const."""
@@ -293,11 +334,14 @@ def resolve(entry: Path, diags: Diagnostics, *, allow_outside_root: bool = False
             overlay: Mapping[Path, str] | None = None) -> World:
     """Load the entry file and everything it imports into one World; a file whose resolved
     path is in `overlay` is read from there instead of from disk."""
-    root = (root or find_root(entry)).resolve()
+    try:
+        root = (root or find_root(entry)).resolve()
+    except (OSError, RuntimeError):  # the entry is a symlink loop: load() reports it
+        root = entry.parent.absolute()
     r = Resolver(root, diags, allow_outside_root, overlay)
     loaded = r.load(entry, text=text)
     scope: Scope = {k: {} for k in KINDS}
-    world = World(loaded, root, r.modules, scope)
+    world = World(loaded, root, r.modules, scope, allow_outside_root=allow_outside_root)
     if loaded is None:
         return world
     start = loaded.path or entry

@@ -6,18 +6,24 @@ import functools
 import re
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
-from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 
 from constlang.errors import Diagnostics, did_you_mean
+from constlang.semantics.sandbox import (  # noqa: F401  (environment: re-exported)
+    MAX_POWER_BITS,
+    TEMPLATE_GLOBALS,
+    environment,
+    render_bounded,
+)
 from constlang.source import Span
 from constlang.syntax import ast
 
-MAX_POWER_BITS = 4096  # `**` results larger than this many bits are refused
 # Filters that read an attribute named by a string argument; `_` names are refused there too.
 ATTRIBUTE_FILTERS = frozenset({"attr", "map", "selectattr", "rejectattr", "groupby", "sort",
                                "sum", "unique", "min", "max"})
+# Names that hold no plain value: printing one would show a Python object, so check refuses it
+UNPRINTABLE = ("self", "loop", "caller", "varargs", "kwargs", *TEMPLATE_GLOBALS)
 
 
 # The fields of the objects the runtime passes to templates (preview.*_vars builds them).
@@ -27,86 +33,15 @@ EXAMPLE_FIELDS = ("id", "prompt", "response", "critique_request", "critique", "r
                   "revision")
 OBJECT_FIELDS = {"principle": PRINCIPLE_FIELDS, "question": QUESTION_FIELDS,
                  "example": EXAMPLE_FIELDS}
-# Jinja's own globals a template may use; lipsum, cycler and joiner are left out
-TEMPLATE_GLOBALS = ("range", "dict", "namespace")
 
 
 class TemplateRenderError(Exception):
-    """A template failed to render (undefined variable, sandbox violation, runtime error)."""
+    """A template failed to render (undefined variable, sandbox violation, runtime error);
+    `line` is the line of the template's text where it failed, when known."""
 
-
-class Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, plus a cap on the size of what `*` and `**` build."""
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # filters are called directly by compiled templates: cap their numbers here
-        self.filters = {name: _capped(f) for name, f in self.filters.items()}
-
-    def wrap_str_format(self, value: Any) -> Any:
-        # `'{:>999999999}'.format(x)`: the sandbox wraps str.format here; check its widths first
-        owner = getattr(value, "__self__", None)
-        if isinstance(owner, str) and getattr(value, "__name__", "") in ("format", "format_map"):
-            _check_widths(owner)
-        return super().wrap_str_format(value)
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "%" and isinstance(left, str):
-            _check_widths(left)
-        if operator == "**" and _is_int(left) and _is_int(right) and abs(left) > 1 and (
-                right * abs(left).bit_length() > MAX_POWER_BITS):
-            raise SecurityError("the result of `**` would be too large")
-        if operator == "*":
-            seq, times = (left, right) if _is_int(right) else (right, left)
-            if isinstance(seq, (str, list, tuple)) and _is_int(times) and (
-                    len(seq) * times > MAX_RANGE):
-                raise SecurityError(f"`*` would build more than {MAX_RANGE:,} items")
-        return super().call_binop(context, operator, left, right)
-
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        # widths and counts (range, str.center, ...) size their result
-        _check_numbers((*args, *kwargs.values()))
-        return super().call(__context, __obj, *args, **kwargs)
-
-
-def _check_numbers(values: Any) -> None:
-    for value in values:
-        if _is_int(value) and abs(value) > MAX_RANGE:
-            raise SecurityError(f"a call with the number {value:,} would build too much; "
-                                f"numbers passed to calls are capped at {MAX_RANGE:,}")
-
-
-def _check_widths(fmt: str) -> None:
-    """Reject format strings whose widths or precisions would build huge strings."""
-    for digits in re.findall(r"[0-9]{6,}", fmt):
-        if int(digits) > MAX_RANGE:
-            raise SecurityError(f"a format width of {int(digits):,} would build too much")
-
-
-def _capped(fn: Any) -> Any:
-    @functools.wraps(fn)
-    def capped(*args: Any, **kwargs: Any) -> Any:
-        _check_numbers((*args, *kwargs.values()))
-        return fn(*args, **kwargs)
-
-    return capped
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-@functools.lru_cache(maxsize=1)
-def environment() -> ImmutableSandboxedEnvironment:
-    """The one environment every template is checked and rendered in."""
-    env = Sandbox(
-        undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=False,
-    )
-    env.globals = {k: v for k, v in env.globals.items() if k in TEMPLATE_GLOBALS}
-    return env
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message if line is None else f"line {line} of the template: {message}")
+        self.line = line
 
 
 @functools.lru_cache(maxsize=512)
@@ -115,18 +50,37 @@ def _compiled(source: str) -> Any:
 
 
 def render(source: str, variables: dict[str, Any]) -> str:
-    """Render template source with exactly these variables, inside the sandbox."""
+    """Render template source with exactly these variables, inside the sandbox and within the
+    render budget (see constlang.semantics.sandbox)."""
     try:
-        return str(_compiled(source).render(**variables)).strip() + "\n"
-    except SecurityError as exc:
-        raise TemplateRenderError(f"blocked by the template sandbox: {exc}") from None
-    except UndefinedError as exc:
-        raise TemplateRenderError(f"undefined value: {exc}") from None
+        template = _compiled(source)
     except TemplateError as exc:
-        raise TemplateRenderError(str(exc)) from None
+        raise TemplateRenderError(f"the template does not compile: {exc}") from None
+    except RecursionError:
+        raise TemplateRenderError("the template is nested too deeply to compile") from None
+    try:
+        return render_bounded(template, variables).strip() + "\n"
+    except SecurityError as exc:
+        raise TemplateRenderError(f"blocked by the template sandbox: {exc}",
+                                  _template_line(exc)) from None
+    except UndefinedError as exc:
+        raise TemplateRenderError(f"undefined value: {exc}", _template_line(exc)) from None
+    except TemplateError as exc:
+        raise TemplateRenderError(str(exc), _template_line(exc)) from None
     except (TypeError, ValueError, AttributeError, IndexError, KeyError, ArithmeticError,
-            RecursionError) as exc:
-        raise TemplateRenderError(f"{type(exc).__name__}: {exc}") from None
+            RecursionError, MemoryError) as exc:
+        raise TemplateRenderError(f"{type(exc).__name__}: {exc}", _template_line(exc)) from None
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line an error came from: Jinja rewrites its traceback to template lines."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def _locate(body: ast.Str, lineno: int, needle: str, lines: list[str],
@@ -185,11 +139,20 @@ def check_template(tpl: ast.Template, diags: Diagnostics, literal: str | None = 
         seen.add(p.name)
     try:
         parsed = environment().parse(source)
+        return _check_parsed(tpl, parsed, declared, diags, lines, literal)
     except TemplateSyntaxError as exc:
         diags.error("E301", f"template `{tpl.name}` has a Jinja syntax error: {exc.message}",
                     _locate(tpl.body, exc.lineno or 1, "", lines, literal),
                     "see https://jinja.palletsprojects.com/templates/ for the template syntax")
-        return set()
+    except RecursionError:
+        diags.error("E301", f"template `{tpl.name}` is nested too deeply to check",
+                    _locate(tpl.body, 1, "", lines, literal),
+                    "flatten the nested blocks or parentheses")
+    return set()
+
+
+def _check_parsed(tpl: ast.Template, parsed: nodes.Template, declared: list[str],
+                  diags: Diagnostics, lines: list[str], literal: str | None) -> set[str]:
     used = set(meta.find_undeclared_variables(parsed))
     first_line: dict[str, int] = {}
     for node in parsed.find_all(nodes.Name):
@@ -219,6 +182,15 @@ def check_template(tpl: ast.Template, diags: Diagnostics, literal: str | None = 
                         "`_` are Python internals and are not allowed in templates",
                         _locate(tpl.body, reach.lineno, attr, lines, literal),
                         "use only the fields of the declared parameters")
+    macros = {m.name for m in parsed.find_all(nodes.Macro)}
+    for out in parsed.find_all(nodes.Output):
+        for shown in out.nodes:
+            if isinstance(shown, nodes.Name) and (shown.name in UNPRINTABLE
+                                                  or shown.name in macros):
+                diags.error("E308", f"template `{tpl.name}` prints `{shown.name}`, which is not "
+                            "text: it would show a Python object",
+                            _locate(tpl.body, shown.lineno, shown.name, lines, literal),
+                            "print text, numbers or lists of them, such as a parameter's field")
     return used
 
 

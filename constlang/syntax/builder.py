@@ -141,7 +141,14 @@ class Builder:
         def repl(m: re.Match[str]) -> str:
             esc = m.group(1)
             if esc[0] == "u" and len(esc) == 5:
-                return chr(int(esc[1:], 16))
+                code = int(esc[1:], 16)
+                if 0xD800 <= code <= 0xDFFF:  # half of a UTF-16 pair: no text can hold it
+                    start = (tok.start_pos or 0) + 1 + m.start()
+                    self.error("E003", f"`\\{esc}` is a lone surrogate, not a character",
+                               self.source.span(start, start + 6),
+                               "write the character itself; constlang files are UTF-8")
+                    return "\ufffd"
+                return chr(code)
             if esc in _ESCAPES:
                 return _ESCAPES[esc]
             start = (tok.start_pos or 0) + 1 + m.start()

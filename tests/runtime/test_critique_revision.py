@@ -383,10 +383,18 @@ def test_a_judge_scores_first_answers_and_revisions_and_drops_the_worse(tmp_path
 
 
 def test_a_judge_without_a_pointwise_question_is_a_clear_error(tmp_path: Path) -> None:
+    from constlang.compile import compile_text
     from constlang.runtime.stages.base import StageError
 
-    result, _ = compile_with_prompts(tmp_path, CONSTITUTION.format(extra="judge = m"), 1)
-    assert result.plan is not None
+    # no judge_question: the checker says so (E113) before anything runs
+    text = CONSTITUTION.format(extra="judge = m")
+    checked = compile_text(text, str(tmp_path / "c.const"), root=tmp_path)
+    assert checked.plan is None and [d.code for d in checked.diagnostics] == ["E113"]
+    # a pairwise question: the runner refuses it with the same advice
+    pairwise = CONSTITUTION.format(extra="judge = m  judge_question = which").replace(
+        "model m {", 'question which { text = "Which is better?" }\n\nmodel m {', 1)
+    result, _ = compile_with_prompts(tmp_path, pairwise, 1)
+    assert result.plan is not None, result.diagnostics
     with pytest.raises(StageError, match="needs `judge_question` naming a pointwise question"):
         CritiqueRevision.from_plan(result.plan, "critique_revision")
 

@@ -193,11 +193,16 @@ def test_no_threshold_means_no_gate_and_a_threshold_needs_pairs(tmp_path: Path) 
                    base_dir) is None
     text = write_project(tmp_path, extra="min_judge_accuracy = 0.6").read_text()
     (tmp_path / "c.const").write_text(text.replace("judge_check = pairs", ""), "utf-8")
-    result = compile_path(tmp_path / "c.const")
-    assert result.plan is not None
+    result = compile_path(tmp_path / "c.const")  # the checker catches it (E113) ...
+    assert result.plan is None and [d.code for d in result.diagnostics] == ["E113"]
+    # ... and a plan written by hand that slips past the checker is refused by the gate
+    data = plan.model_dump(mode="json", by_alias=True)
+    for stage in data["stages"]:
+        if stage["name"] == "feedback":
+            stage["settings"].update(min_judge_accuracy=0.6, judge_check=None)
+    by_hand = type(plan).model_validate(data)
     with pytest.raises(StageError, match="add `judge_check = "):
-        jc.gate(Feedback.from_plan(result.plan, "feedback"), SlotJudge("right"), result.plan,
-                result.base_dir)
+        jc.gate(Feedback.from_plan(by_hand, "feedback"), SlotJudge("right"), by_hand, base_dir)
 
 
 @pytest.mark.parametrize(("line", "message"), [

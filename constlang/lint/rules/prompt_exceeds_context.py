@@ -41,15 +41,22 @@ def _variables(plan: P.Plan, stage: Any, step: P.ProgramStep) -> dict[str, Any]:
     return out
 
 
-def _budget(ctx: LintContext, stage: Any, step: P.ProgramStep) -> tuple[int, P.Model] | None:
-    """Estimated tokens of the step's longest prompt plus its output, and the model it runs on."""
+def _budget(ctx: LintContext, stage: Any, step: P.ProgramStep
+            ) -> tuple[int, P.Model] | TemplateRenderError | None:
+    """Estimated tokens of the step's longest prompt plus its output, and the model it runs on;
+    or why the template cannot be rendered."""
     model = ctx.policy_model(step.model)
     if model is None:
         return None
     try:
-        text = render(step.source, _variables(ctx.plan, stage, step))
-    except TemplateRenderError:
-        return None
+        return _tokens(ctx, stage, step, model)
+    except TemplateRenderError as exc:
+        return exc
+
+
+def _tokens(ctx: LintContext, stage: Any, step: P.ProgramStep, model: P.Model
+            ) -> tuple[int, P.Model]:
+    text = render(step.source, _variables(ctx.plan, stage, step))
     s = stage.settings
     policy = ctx.policy_model(s.policy) if stage.kind == "feedback" else None
     out_tokens = getattr(s, "max_new_tokens", None) if stage.kind == "ppo" else None
@@ -74,13 +81,19 @@ def check(ctx: LintContext) -> Iterator[Finding]:
             budget = _budget(ctx, stage, step)
             if budget is None:
                 continue
+            sym = ctx.symbol("template", step.template)
+            span = sym.node.name_span if sym and ctx.in_file(sym.node.name_span) else \
+                ctx.value_span(ctx.stage_symbol(stage), settings[step.name])
+            if isinstance(budget, TemplateRenderError):
+                yield Finding(f"template `{step.template}` cannot be rendered for the "
+                              f"{step.name} step of stage `{stage.name}`: {budget}", span,
+                              "`constlang render` shows the same error; keep the template "
+                              "within the sandbox's limits (SECURITY.md)")
+                continue
             tokens, model = budget
             window = ctx.context_window(model)
             if window is None or tokens <= window:
                 continue
-            sym = ctx.symbol("template", step.template)
-            span = sym.node.name_span if sym and ctx.in_file(sym.node.name_span) else \
-                ctx.value_span(ctx.stage_symbol(stage), settings[step.name])
             yield Finding(f"the {step.name} prompt of stage `{stage.name}` can reach about "
                           f"{tokens:,} tokens with its output, over the {window:,}-token "
                           f"context of model `{model.id}`", span,

@@ -50,7 +50,7 @@ class StageContext:
 
     def say(self, text: str) -> None:
         """A line of progress for the user, prefixed with the stage's name."""
-        self.console.print(f"stage `{self.name}`: {text}", highlight=False)
+        self.console.print(f"stage `{self.name}`: {text}", highlight=False, markup=False)
 
     @contextmanager
     def progress(self, what: str, total: int | None = None) -> Iterator[Callable[..., None]]:

@@ -379,8 +379,10 @@ def show_changes(ctx: Any, rows: list[dict[str, Any]]) -> None:
 
     console = ctx.console
     for row in sorted(rows, key=lambda r: r["index"])[:SHOWN_EXAMPLES]:
-        console.print(f"\n[bold]prompt {row['prompt_id']}[/]: {clip(row['prompt'])}", markup=True,
-                      highlight=False)
-        console.print(f"  [red]before[/]: {clip(row['initial'])}", highlight=False)
+        from rich.markup import escape  # rows are the user's and the model's text
+
+        console.print(f"\n[bold]prompt {escape(str(row['prompt_id']))}[/]: "
+                      f"{escape(clip(row['prompt']))}", markup=True, highlight=False)
+        console.print(f"  [red]before[/]: {escape(clip(row['initial']))}", highlight=False)
         note = "  [dim](unchanged)[/]" if row["final"] == row["initial"] else ""
-        console.print(f"  [green]after[/] : {clip(row['final'])}{note}", highlight=False)
+        console.print(f"  [green]after[/] : {escape(clip(row['final']))}{note}", highlight=False)

@@ -1,0 +1,86 @@
+"""The CLI contract under hostile input (issue #11): every case in tests/hostile_cases.py runs
+as a real `constlang` process, with a memory ceiling and a hang guard, and must exit 0, 1 or 2,
+print no traceback and no "internal error", and leave out what its case forbids."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hostile_cases import CASES, Case
+
+REPO = Path(__file__).resolve().parents[1]
+HANG_GUARD_S = 90  # far above any case's real cost; only a hang reaches it
+MEMORY_CEILING = 2 * 1024**3  # address space a case may map before allocations fail
+RSS_LIMIT_MB = 600  # peak resident memory a case may reach (measured, asserted)
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CEILING, MEMORY_CEILING))
+
+
+def run_case(case: Case, root: Path) -> tuple[int, str, float, float]:
+    """Run the case's command in `root`: (exit status, output, seconds, peak RSS in MB)."""
+    for name, content in case.files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, "utf-8")
+    if case.setup is not None:
+        case.setup(root)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "COLUMNS": "100"}
+    env.pop("FORCE_COLOR", None)
+    stdin, output = root.parent / "stdin", root.parent / "output"
+    stdin.write_bytes(case.stdin)
+    start = time.monotonic()
+    with stdin.open("rb") as fin, output.open("wb") as fout:
+        proc = subprocess.Popen([sys.executable, "-m", "constlang", *case.argv], cwd=root,
+                                env=env, stdin=fin, stdout=fout, stderr=subprocess.STDOUT,
+                                preexec_fn=_limit_memory)
+        guard = threading.Timer(HANG_GUARD_S, os.kill, (proc.pid, signal.SIGKILL))
+        guard.start()
+        try:
+            # wait4, not wait: it reports this child's own peak resident memory
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            guard.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.monotonic() - start
+    if seconds >= HANG_GUARD_S:
+        pytest.fail(f"{case.name}: killed after {HANG_GUARD_S} s (a hang)")
+    text = output.read_bytes().decode("utf-8", "replace")
+    return proc.returncode, text, seconds, usage.ru_maxrss / 1024
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "constlang.toml").write_text("", "utf-8")
+    return project
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, marks=pytest.mark.xfail(reason=c.known_gap, strict=True)) if c.known_gap
+    else c for c in CASES], ids=[c.name for c in CASES])
+def test_contract(case: Case, root: Path) -> None:
+    code, out, _seconds, rss = run_case(case, root)
+    shown = out[-3000:]
+    assert "Traceback" not in out, shown
+    assert "internal error" not in out, shown
+    assert code in case.expect, f"exit {code}, expected {case.expect}\n{shown}"
+    for word in case.forbid:
+        assert word not in out, f"{word!r} printed\n{shown}"
+    assert rss < RSS_LIMIT_MB, f"peak memory {rss:.0f} MB"
+    assert len(out) < 200_000, f"{len(out):,} characters of output"
+    if case.after is not None:
+        case.after(root)
