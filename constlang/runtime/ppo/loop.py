@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,19 +68,28 @@ class PPOLoop:
                         device=str(accelerator.device)), batch_size=settings.batch_size)
 
     @property
+    def mini_batch(self) -> int:
+        """Rollouts per optimizer step in this process (the mini-batch split over processes)."""
+        return max(1, math.ceil(self.settings.mini_batch_size / self.accelerator.num_processes))
+
+    @property
     def micro_batch(self) -> int:
         """Rollouts per forward/backward: a mini-batch split into the accumulation steps."""
-        s = self.settings
-        return max(1, math.ceil(s.mini_batch_size / s.gradient_accumulation_steps))
+        return max(1, math.ceil(self.mini_batch / self.settings.gradient_accumulation_steps))
 
     # -- one update ------------------------------------------------------------------------------
     def rollout(self, step: int) -> tuple[Experience, dict[str, float]]:
         """Sample the step's batch and score it (no gradients)."""
-        s = self.settings
-        queries = [self.queries[i] for i in batch_indices(step, len(self.queries),
-                                                         s.batch_size, s.seed)]
+        s, acc = self.settings, self.accelerator
+        # under several processes each takes its share of the batch and samples with its own
+        # seed; with one, this is the whole batch
+        indices = batch_indices(step, len(self.queries), s.batch_size, s.seed)
+        queries = [self.queries[i] for i in indices[acc.process_index::acc.num_processes]]
+        how = rollout_settings(s, self.generation, step)
+        if acc.num_processes > 1:
+            how = replace(how, seed=hashed_seed("ppo-rank", how.seed, acc.process_index))
         started = time.perf_counter()
-        generations = sample(self.engine, queries, rollout_settings(s, self.generation, step))
+        generations = sample(self.engine, queries, how)
         generated = time.perf_counter()
         experience = score_batch(
             self.actors, self.policy, self.critic, generations, queries,
@@ -93,7 +103,8 @@ class PPOLoop:
         at each reply's last token, −β·KL at every token, GAE, then whitening."""
         s, mask = self.settings, exp.mask
         kl = A.kl_per_token(exp.logprobs, exp.ref_logprobs, s.kl_estimator) * mask
-        scores = self.state.normalizer(exp.scores)
+        # statistics shared by every process: the scores and KL of the whole batch
+        scores = self.state.normalizer(exp.scores, seen=self.accelerator.gather(exp.scores))
         if s.missing_eos_penalty is not None:  # §"EOS trick": a reply cut off is penalised
             scores = scores + s.missing_eos_penalty * (1.0 - exp.ended)
         rewards = A.token_rewards(scores, kl, self.state.kl.value, mask)
@@ -129,8 +140,8 @@ class PPOLoop:
             generator = torch.Generator().manual_seed(
                 hashed_seed("ppo-minibatch", s.seed, step, epoch) & 0x7FFF_FFFF_FFFF_FFFF)
             order = torch.randperm(len(exp), generator=generator).tolist()
-            for start in range(0, len(order), s.mini_batch_size):
-                minibatch = order[start:start + s.mini_batch_size]
+            for start in range(0, len(order), self.mini_batch):
+                minibatch = order[start:start + self.mini_batch]
                 for m_start in range(0, len(minibatch), self.micro_batch):
                     rows = minibatch[m_start:m_start + self.micro_batch]
                     t0 = time.perf_counter()
@@ -177,12 +188,15 @@ class PPOLoop:
         exp, timings = self.rollout(step)
         advantages, returns, stats = self.advantages(exp)
         trained = self.update(exp, advantages, returns, step)
-        self.state.kl.update(stats["kl"], len(exp))
+        rollouts = self.accelerator.num_processes * len(exp)
+        kl = self.accelerator.reduce(torch.tensor([stats["kl"]], device=exp.mask.device),
+                                     reduction="mean")
+        self.state.kl.update(float(kl), rollouts)
         self.state.step += 1
         lengths = exp.mask.sum(1)
         return {"step": step + 1, **stats, **trained, **timings,
                 "entropy": exp.entropy, "response_length": float(lengths.mean()),
-                "eos_fraction": float(exp.ended.mean()), "rollouts": len(exp),
+                "eos_fraction": float(exp.ended.mean()), "rollouts": rollouts,
                 "step_s": time.perf_counter() - started}
 
     def train(self, *, metrics: MetricsLog | None = None, checkpoint: Path | None = None,

@@ -55,13 +55,13 @@ class ScoreNormalizer:
     def std(self) -> float:
         return (self.m2 / (self.count - 1)) ** 0.5 if self.count > 1 else 1.0
 
-    def __call__(self, scores: torch.Tensor) -> torch.Tensor:
-        """The batch's scores, normalised (the statistics first take the batch in, when they
-        should)."""
+    def __call__(self, scores: torch.Tensor, seen: torch.Tensor | None = None) -> torch.Tensor:
+        """The batch's scores, normalised. The statistics first take in `seen` (the scores of
+        the whole batch across processes; default: `scores`), when the mode says so."""
         if self.mode == "none":
             return scores
         if self.mode == "running" or self.count == 0:
-            self._add([float(x) for x in scores])
+            self._add([float(x) for x in (scores if seen is None else seen)])
         return (scores - self.mean) / max(self.std, 1e-8)
 
 

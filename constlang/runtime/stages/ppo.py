@@ -175,6 +175,7 @@ class PPORunner(StageRunner):
             T.save_model(final, self.policy.tokenizer, folder,
                          model_card(ctx.plan, ctx.stage, self.policy_spec, metrics))
             shutil.rmtree(folder.checkpoint, ignore_errors=True)
+        self.accelerator.wait_for_everyone()  # the model is complete before anyone hashes it
         ctx.timings["train_s"] = metrics.get("seconds", 0.0)
         ctx.say(f"saved {folder.model} (reward {metrics.get('reward_start')} → "
                 f"{metrics.get('reward_end')}, KL {metrics.get('kl_end')})")
