@@ -184,6 +184,8 @@ def test_the_ppo_stage_runs_on_the_whole_pipeline(tmp_path: Path, tiny_model_dir
     (tmp_path / "p.jsonl").write_text("".join(
         json.dumps({"prompt": f"Question number {i}?"}) + "\n" for i in range(4)))
     runs = tmp_path / "runs"
+    dry = CliRunner().invoke(train, [str(path), "--run-dir", str(runs), "--dry-run"])
+    assert dry.exit_code == 0 and "ppo · prompt d-0 · respond (first update)" in dry.output
     result = CliRunner().invoke(train, [str(path), "--run-dir", str(runs), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((runs / "ppo" / "manifest.json").read_text())

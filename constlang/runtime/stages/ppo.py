@@ -121,8 +121,15 @@ class PPORunner(StageRunner):
     resumes = True
 
     def preview(self) -> list[tuple[str, Chat]]:
-        found = queries(self.ctx.plan, self.ctx.stage, self.ctx.base_dir)
-        return [(f"respond {i}", q.chat) for i, q in enumerate(found[:1])]
+        """The rollout prompts of the first update."""
+        from constlang.runtime.ppo.rollout import batch_indices
+
+        ctx, s = self.ctx, self.ctx.settings
+        rows = read_prompts(ctx.plan.dataset(s.prompts), ctx.base_dir)
+        found = queries(ctx.plan, ctx.stage, ctx.base_dir)
+        first = sorted(set(batch_indices(0, len(found), s.batch_size, s.seed)))
+        return [(f"{ctx.name} · prompt {rows[i].prompt_id} · respond (first update)",
+                 found[i].chat) for i in first]
 
     def load(self) -> None:
         from constlang.runtime.models import load_model
