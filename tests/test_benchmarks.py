@@ -27,3 +27,13 @@ def test_startup_benchmark_runs(capsys) -> None:
     ratio = load("bench_startup").main(["--runs", "1"])
     out = capsys.readouterr().out
     assert ratio > 0 and "constlang check" in out and "import dependencies" in out
+
+
+def test_ppo_benchmark_runs_one_iteration(capsys) -> None:
+    import pytest
+
+    pytest.importorskip("torch")
+    assert load("bench_ppo").main(["--iterations", "1"]) is None  # no TRL side: no ratio
+    out = capsys.readouterr().out
+    for part in ("generate_s", "forward_s", "backward_s", "step_s", "peak memory"):
+        assert part in out

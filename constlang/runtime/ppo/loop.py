@@ -91,10 +91,11 @@ class PPOLoop:
         started = time.perf_counter()
         generations = sample(self.engine, queries, how)
         generated = time.perf_counter()
-        experience = score_batch(
-            self.actors, self.policy, self.critic, generations, queries,
-            pad_id=self.tokenizer.pad_token_id, temperature=s.temperature,
-            micro=self.micro_batch, device=self.accelerator.device)
+        with acc.autocast():  # the reference and the scorer in the policy's precision too
+            experience = score_batch(
+                self.actors, self.policy, self.critic, generations, queries,
+                pad_id=self.tokenizer.pad_token_id, temperature=s.temperature,
+                micro=self.micro_batch, device=acc.device)
         return experience, {"generate_s": generated - started,
                             "score_s": time.perf_counter() - generated}
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from constlang.runtime.generate import Generation, GenerationEngine, GenerationSettings
+from constlang.runtime.models import ModelError
 from constlang.runtime.ppo.losses import entropy, token_logprobs
 from constlang.runtime.sampling import hashed_seed
 
@@ -94,7 +95,9 @@ def sample(engine: GenerationEngine, queries: Sequence[Query],
     """One reply per query, as token ids; a prompt the overflow policy skipped has none."""
     out = engine.generate_full([q.chat for q in queries], settings)
     if all(not g.ids for g in out):
-        raise ValueError("no rollout: every prompt was skipped as too long for the context")
+        raise ModelError("no rollout: every prompt of the batch was skipped as too long for "
+                         "the policy's context (its overflow = \"skip\"); shorten the prompts "
+                         "or max_new_tokens")
     return out
 
 

@@ -136,6 +136,9 @@ class PPORunner(StageRunner):
         from constlang.runtime.reward import RewardScorer
 
         ctx, s = self.ctx, self.ctx.settings
+        if s.kl_target is not None and s.kl_coef == 0:
+            raise PPOError("kl_target adapts kl_coef by multiplying it, so it cannot start at 0; "
+                           "set kl_coef > 0 (e.g. 0.05)")
         self.queries = queries(ctx.plan, ctx.stage, ctx.base_dir)
         self.policy_spec = saved_model(ctx.plan, s.policy, ctx.run, "policy")
         reward_spec = saved_model(ctx.plan, s.reward, ctx.run, "reward model")
