@@ -91,6 +91,24 @@ def test_with_lora_the_reference_is_the_base_with_adapters_disabled(embedded_dir
     assert abs(second["kl"]) > 1e-4  # the trained adapters moved the policy off the base
 
 
+def test_gradient_accumulation_gives_the_same_update_as_one_big_micro_batch(
+        embedded_dir: Path) -> None:
+    # every reply runs to max_new_tokens (a random tiny model never says EOS), so splitting a
+    # mini-batch into micro-batches weights every token alike and the updates must agree
+    updated, norms = [], []
+    for accumulation in (1, 4):
+        s = settings(gradient_accumulation_steps=accumulation, ppo_epochs=1, steps=1)
+        loop, _ = make_loop(s)
+        metrics = loop.run_step()
+        assert metrics["eos_fraction"] == 0.0
+        updated.append([p.detach().clone() for p in loop.actors.trainable()])
+        norms.append(metrics["grad_norm"])  # before clipping: the scale of the summed gradient
+    assert norms[0] == pytest.approx(norms[1], rel=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*updated, strict=True))
+    start = build_tiny_model("embedded", seed=0).model.state_dict()
+    assert not torch.equal(start["model.norm.weight"], loop.actors.policy.lm.model.norm.weight)
+
+
 class Zero:
     """No score at all: the KL penalty is the only reward."""
 
