@@ -217,7 +217,7 @@ KINDS: tuple[StageKind, ...] = (
         "runtime-ppo.md", _ppo_cost,
         steps=(StepSpec("respond", "respond_template", "policy", "generate", _RESPOND),),
         stage_refs={"policy": ("sft", "dpo"), "reward": ("reward_model",)},
-        base_model="policy", runtime="planned"),
+        base_model="policy"),
     StageKind(
         "dpo", S.DPOSettings,
         "Optimises the policy straight from the preference labels (DPO).",

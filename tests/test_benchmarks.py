@@ -44,3 +44,13 @@ def test_hostile_scale_benchmark_runs(capsys) -> None:
                                               "40", "--misspelled", "40"])
     out = capsys.readouterr().out
     assert ratio > 0 and "µs/principle" in out and "worst ratio" in out
+
+
+def test_ppo_benchmark_runs_one_iteration(capsys) -> None:
+    import pytest
+
+    pytest.importorskip("torch")
+    assert load("bench_ppo").main(["--iterations", "1"]) is None  # no TRL side: no ratio
+    out = capsys.readouterr().out
+    for part in ("generate_s", "forward_s", "backward_s", "step_s", "peak memory"):
+        assert part in out

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 from constlang import plan as P
@@ -45,6 +45,9 @@ class Generation:
     text: str
     finish: Finish
     tokens: int
+    # the token ids read and written (PPO trains on them); not part of equality
+    prompt_ids: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    ids: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -318,8 +321,10 @@ class GenerationEngine:
         if settings.stop:
             texts = [truncate_at_stop(t, settings.stop) for t in texts]
         how = finishes(new, eos, stops.stopped_after if stops else {})
-        return [Generation(text, finish, tokens)
-                for text, (finish, tokens) in zip(texts, how, strict=True)]
+        new_ids = new.tolist()
+        return [Generation(text, finish, tokens, tuple(row), tuple(ids[:tokens]))
+                for text, (finish, tokens), row, ids in zip(texts, how, rows, new_ids,
+                                                            strict=True)]
 
     # -- scoring ---------------------------------------------------------------------------------
     def score_options(self, prompts: list[str] | list[Chat], options: list[str], *,

@@ -215,6 +215,16 @@ class StageDir:
         return self.path / "reliability.png"
 
     @property
+    def checkpoint(self) -> Path:
+        """ppo: the last resumable checkpoint (models, optimizer, RNG and loop state)."""
+        return self.path / "checkpoint"
+
+    @property
+    def tracking(self) -> Path:
+        """ppo: what an experiment tracker (report_to) writes locally, e.g. tensorboard files."""
+        return self.path / "tracking"
+
+    @property
     def model(self) -> Path:
         """Training stages: the model they produce (a transformers directory)."""
         return self.path / MODEL

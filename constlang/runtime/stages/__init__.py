@@ -6,12 +6,14 @@ from constlang.runtime.stages.base import StageContext, StageError, StageRunner
 from constlang.runtime.stages.critique_revision import CritiqueRevisionRunner
 from constlang.runtime.stages.dpo import DPORunner
 from constlang.runtime.stages.feedback import FeedbackRunner
+from constlang.runtime.stages.ppo import PPORunner
 from constlang.runtime.stages.revision_pairs import RevisionPairsRunner
 from constlang.runtime.stages.reward_model import RewardModelRunner
 from constlang.runtime.stages.sft import SFTRunner
 
 RUNNERS: tuple[type[StageRunner], ...] = (CritiqueRevisionRunner, SFTRunner, FeedbackRunner,
-                                          RevisionPairsRunner, RewardModelRunner, DPORunner)
+                                          RevisionPairsRunner, RewardModelRunner, DPORunner,
+                                          PPORunner)
 
 _BY_KIND = {runner.kind: runner for runner in RUNNERS}
 

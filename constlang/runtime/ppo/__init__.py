@@ -1,0 +1,1 @@
+"""PPO for RLHF, constlang's own: rollout, advantages, losses, loop (Huang et al. 2024)."""

@@ -1,0 +1,195 @@
+"""PPO stage: optimise the policy against a reward_model stage with constlang's own PPO."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any
+
+from constlang import plan as P
+from constlang.files import atomic_write_text
+from constlang.prompts import Chat, find_step, render_step
+from constlang.runtime import training as T
+from constlang.runtime.data import read_prompts
+from constlang.runtime.rundir import StageDir, recover_jsonl, sha256_tree
+from constlang.runtime.stages.base import StageError, StageRunner
+
+SUMMARY_WINDOW = 5  # steps averaged for the manifest's "start" and "end" figures
+
+
+class PPOError(StageError):
+    """The stage cannot run as configured; the message says why."""
+
+
+def saved_model(plan: P.Plan, name: str, run: Any, what: str) -> P.Model:
+    """The model declaration to load for `name`: a model, or the model stage `name` saved in
+    the run directory (with the settings of the model that stage started from)."""
+    base = plan.base_model(name)
+    if base is None:
+        raise PPOError(f"{what} `{name}` names no model")
+    if any(m.id == name for m in plan.models):
+        return base
+    folder = run.stage(name).model
+    if not folder.is_dir():
+        raise PPOError(f"{what} stage `{name}` saved no model in {folder}; run it first")
+    return base.model_copy(update={"id": name, "source": str(folder.resolve()), "gguf_file": None})
+
+
+def queries(plan: P.Plan, stage: Any, base_dir: Any) -> list[Any]:
+    """The rollout prompts: each dataset prompt in the `respond` step's template (the chat the
+    policy answers), beside the plain prompt (what the reward model saw in training)."""
+    from constlang.runtime.ppo.rollout import Query
+
+    step = find_step(plan.program(stage.name), "respond")
+    rows = read_prompts(plan.dataset(stage.settings.prompts), base_dir)
+    return [Query([{"role": "user", "content": render_step(
+        stage.name, stage.kind, step, {"prompt": r.prompt, "examples": []})}], r.prompt)
+        for r in rows]
+
+
+def trim_metrics(folder: StageDir, step: int) -> None:
+    """Drop metrics.jsonl's PPO rows after `step`: updates a killed run logged after its last
+    checkpoint are redone, and logged again, by the resumed run."""
+    path = folder.metrics.path
+    rows = recover_jsonl(path)
+    kept = [r for r in rows if not (r.get("event") == "ppo" and r.get("step", 0) > step)]
+    if len(kept) != len(rows):
+        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+
+
+def summary(folder: StageDir) -> dict[str, Any]:
+    """The manifest's metrics: reward, KL and reply figures at the start and the end of
+    training (means over a few updates), read back from metrics.jsonl."""
+    rows = [r for r in recover_jsonl(folder.metrics.path) if r.get("event") == "ppo"]
+    if not rows:
+        return {"steps": 0}
+    first, last = rows[:SUMMARY_WINDOW], rows[-SUMMARY_WINDOW:]
+
+    def mean(part: list[dict[str, Any]], key: str) -> float:
+        return round(sum(float(r[key]) for r in part) / len(part), 4)
+
+    return {"steps": rows[-1]["step"], "rollouts": sum(int(r["rollouts"]) for r in rows),
+            "reward_start": mean(first, "reward_mean"), "reward_end": mean(last, "reward_mean"),
+            "kl_end": mean(last, "kl"), "kl_coef_end": round(float(rows[-1]["kl_coef"]), 6),
+            "entropy_end": mean(last, "entropy"),
+            "response_length_end": mean(last, "response_length"),
+            "eos_fraction_end": mean(last, "eos_fraction"),
+            "seconds": round(sum(float(r["step_s"]) for r in rows), 3)}
+
+
+def model_card(plan: P.Plan, stage: Any, base: P.Model, metrics: dict[str, Any]) -> str:
+    """The README.md saved next to the trained policy."""
+    c, s = plan.constitution, stage.settings
+    settings = json.dumps(s.model_dump(mode="json", by_alias=True), indent=2)
+    return (
+        "---\nlibrary_name: transformers\ntags: [constlang, constitutional-ai, ppo, rlhf]\n"
+        "---\n\n"
+        f"# {c.name} {c.version}: RL policy (PPO)\n\n"
+        f"Trained by constlang stage `{stage.name}`: policy `{s.policy}` optimised with PPO "
+        f"against reward model `{s.reward}`, with a KL penalty to the starting policy "
+        "(Constitutional AI, RL phase).\n\n"
+        f"- Constitution: `{c.name}`, version `{c.version}`; plan hash "
+        f"`{plan.hash or plan.compute_hash()}`\n"
+        f"- Base model: `{base.id}` (`{base.source}`)\n"
+        f"- Updates: {metrics.get('steps')} ({metrics.get('rollouts')} rollouts); reward "
+        f"{metrics.get('reward_start')} → {metrics.get('reward_end')}, final KL "
+        f"{metrics.get('kl_end')}\n"
+        f"- LoRA: {'yes, merged into the weights' if s.lora else 'no, full fine-tune'}\n\n"
+        f"{c.description.strip()}\n\n## Settings\n\n```json\n{settings}\n```\n"
+    )
+
+
+def accelerator_for(settings: Any, folder: StageDir, device: str) -> Any:
+    """The run's Accelerator: CPU or the process's GPU (under `accelerate launch`, each
+    process's own), bf16/fp16 autocast on a GPU, and the report_to tracker."""
+    from accelerate import Accelerator
+
+    report = os.environ.get(T.REPORT_TO_ENV, "none") if settings.report_to == "env" \
+        else settings.report_to
+    on_gpu = device.startswith("cuda")
+    precision = ("bf16" if T.bf16_supported() else "fp16") if on_gpu else "no"
+    return Accelerator(cpu=not on_gpu, mixed_precision=precision,
+                       log_with=None if report == "none" else report,
+                       project_dir=str(folder.tracking))
+
+
+class PPORunner(StageRunner):
+    """Runs a ppo stage (constlang.runtime.ppo): resumable from its last checkpoint."""
+
+    kind = "ppo"
+    resumes = True
+
+    def preview(self) -> list[tuple[str, Chat]]:
+        """The rollout prompts of the first update."""
+        from constlang.runtime.ppo.rollout import batch_indices
+
+        ctx, s = self.ctx, self.ctx.settings
+        rows = read_prompts(ctx.plan.dataset(s.prompts), ctx.base_dir)
+        found = queries(ctx.plan, ctx.stage, ctx.base_dir)
+        first = sorted(set(batch_indices(0, len(found), s.batch_size, s.seed)))
+        return [(f"{ctx.name} · prompt {rows[i].prompt_id} · respond (first update)",
+                 found[i].chat) for i in first]
+
+    def load(self) -> None:
+        from constlang.runtime.models import load_model
+        from constlang.runtime.reward import RewardScorer
+
+        ctx, s = self.ctx, self.ctx.settings
+        if s.kl_target is not None and s.kl_coef == 0:
+            raise PPOError("kl_target adapts kl_coef by multiplying it, so it cannot start at 0; "
+                           "set kl_coef > 0 (e.g. 0.05)")
+        self.queries = queries(ctx.plan, ctx.stage, ctx.base_dir)
+        self.policy_spec = saved_model(ctx.plan, s.policy, ctx.run, "policy")
+        reward_spec = saved_model(ctx.plan, s.reward, ctx.run, "reward model")
+        self.accelerator = accelerator_for(s, ctx.folder, ctx.device)
+        device = str(self.accelerator.device)
+        dtype = T.weights_dtype(s, device)
+        common: dict[str, Any] = {"device": device, "base_dir": ctx.base_dir}
+        self.policy = load_model(self.policy_spec, dtype=dtype, **common)
+        reward = load_model(reward_spec, **common, head="reward")
+        self.scorer = RewardScorer(reward, batch_size=s.batch_size)
+        self.critic = None
+        if s.value_model == "reward":
+            if reward.tokenizer.get_vocab() != self.policy.tokenizer.get_vocab():
+                raise PPOError(f"value_model = reward needs the reward model `{s.reward}` to "
+                               f"share the policy's tokenizer; use value_model = policy_head")
+            self.critic = load_model(reward_spec, dtype=dtype, **common, head="reward").model
+        ctx.say(f"PPO on `{s.policy}` against `{s.reward}`: {s.steps} updates × "
+                f"{s.batch_size} rollouts, critic: {s.value_model}, on {device}")
+
+    def run(self) -> dict[str, Any]:
+        from constlang.runtime.ppo.actors import Actors
+        from constlang.runtime.ppo.loop import PPOLoop
+        from constlang.runtime.ppo.state import checkpoint_step, load_checkpoint
+
+        ctx, s, folder = self.ctx, self.ctx.settings, self.ctx.folder
+        actors = Actors.build(self.policy.model, s, self.scorer, self.critic)
+        loop = PPOLoop(s, actors, self.policy.tokenizer, self.queries, self.policy_spec,
+                       self.accelerator)
+        resumed = checkpoint_step(folder.checkpoint)
+        if resumed is not None:
+            load_checkpoint(self.accelerator, folder.checkpoint)
+            ctx.say(f"resuming after update {resumed} from {folder.checkpoint}")
+        if self.accelerator.is_main_process:
+            trim_metrics(folder, loop.state.step)
+        self.accelerator.init_trackers(ctx.name, config=s.model_dump(mode="json", by_alias=True))
+        with ctx.progress("updates", total=s.steps) as update:
+            update(completed=loop.state.step)
+            loop.train(metrics=folder.metrics, checkpoint=folder.checkpoint,
+                       on_step=lambda m: update(completed=m["step"]))
+        self.accelerator.end_training()
+        metrics = {**summary(folder), "resumed_from": resumed or 0}
+        if self.accelerator.is_main_process:
+            final = actors.final_model(self.accelerator.unwrap_model(loop.policy))
+            T.save_model(final, self.policy.tokenizer, folder,
+                         model_card(ctx.plan, ctx.stage, self.policy_spec, metrics))
+            shutil.rmtree(folder.checkpoint, ignore_errors=True)
+        self.accelerator.wait_for_everyone()  # the model is complete before anyone hashes it
+        ctx.timings["train_s"] = metrics.get("seconds", 0.0)
+        ctx.say(f"saved {folder.model} (reward {metrics.get('reward_start')} → "
+                f"{metrics.get('reward_end')}, KL {metrics.get('kl_end')})")
+        return metrics
+
+    def outputs(self) -> str:
+        return sha256_tree(self.ctx.folder.model)
