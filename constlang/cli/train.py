@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from constlang.cli.plan_file import is_plan_file, load_plan_file
 from constlang.cli.shared import EXIT_FINDINGS, allow_outside_root_option, command, compile_or_fail
 from constlang.errors import UsageError, UserError
 
@@ -72,8 +73,6 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     implemented yet (or the constitution has errors), 2 on usage errors.
     """
     from rich.console import Console
-
-    from constlang.cli.plan_file import is_plan_file, load_plan_file
 
     # the runtime is imported here, not at the top, so the other commands start without it
     from constlang.runtime.runner import OverrideError, run_plan
