@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+from click.testing import CliRunner
 from rich.console import Console
 
 from constlang.compile import compile_path
@@ -37,7 +39,8 @@ stage grpo {{
 }}
 stage rloo {{
   policy = tiny  prompts = d  reward_source = judge  judge = tiny  judge_question = is_good
-  steps = 2  batch_size = 4  num_generations = 4  max_new_tokens = 5  learning_rate = 1e-4
+  steps = 2  batch_size = 4  num_generations = 4  max_new_tokens = 5  learning_rate = 1e-2
+  lora = true
 }}
 """
 
@@ -70,7 +73,13 @@ def run(result: Any, run_dir: RunDir, stage: str, out: io.StringIO | None = None
 
 def test_grpo_runs_against_the_reward_model_and_saves_the_policy(
         tmp_path: Path, tiny_model_dir: Path) -> None:
+    from constlang.cli.train import train
+
     result, runs = prepare(tmp_path, tiny_model_dir)
+    dry = CliRunner().invoke(train, [str(tmp_path / "c.const"), "--run-dir", str(runs.path),
+                                     "--stages", "grpo", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "grpo · prompt d-0 · respond" in dry.output and "grpo · prompt d-2" not in dry.output
     out = io.StringIO()
     done = run(result, runs, "grpo", out)
     assert done.status == "completed"
@@ -103,7 +112,14 @@ def test_rloo_runs_with_the_judge_as_its_reward(tmp_path: Path, tiny_model_dir: 
     logged = [r for r in recover_jsonl(runs.stage("rloo").metrics.path)
               if r["event"] == "train" and "reward" in r]
     assert all(0.0 < r["rewards/judge/mean"] < 1.0 for r in logged)  # probabilities
-    assert "RL policy (RLOO)" in (runs.stage("rloo").model / "README.md").read_text()
+    folder = runs.stage("rloo").model
+    assert "RL policy (RLOO)" in (folder / "README.md").read_text()
+    assert "LoRA: yes, merged" in (folder / "README.md").read_text()
+    # the adapters are merged into plain weights, which moved off the starting policy's
+    trained = load_model(Model(id="t", source=str(folder)), device="cpu").model.state_dict()
+    start = load_model(Model(id="s", source=str(tiny_model_dir)), device="cpu").model
+    assert not any("lora_" in k for k in trained)
+    assert any(not torch.equal(v, trained[k]) for k, v in start.state_dict().items())
 
 
 def test_the_judge_reward_is_its_probability_of_the_good_answer(
