@@ -13,7 +13,7 @@ from pathlib import Path
 from lark import Token
 
 from constlang.errors import Diagnostics
-from constlang.source import SourceError, SourceFile, Span, normalize_text
+from constlang.source import SourceError, SourceFile, Span, check_text, normalize_text
 from constlang.syntax import ast
 from constlang.syntax.builder import build
 from constlang.syntax.parser import parse
@@ -117,7 +117,7 @@ class Resolver:
         try:
             if problem is not None:
                 raise problem
-            source = (SourceFile(shown, normalize_text(text)) if text is not None
+            source = (SourceFile(shown, check_text(normalize_text(text))) if text is not None
                       else SourceFile.read(path, shown))
         except SourceError as exc:
             span = Span(shown, exc.line, exc.column, exc.line, exc.column + 1) if at is None else at
