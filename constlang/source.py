@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,22 @@ def decode_source(data: bytes) -> str:
 def normalize_text(text: str) -> str:
     """Text as the compiler sees it: no byte-order mark, every line ending a LF."""
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def utf8_name(name: str) -> bool:
+    """Whether a file name (as Python decodes it from the file system) is valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_name(name: str) -> str:
+    """A file name that prints anywhere: bytes that are not UTF-8 become \\xNN escapes."""
+    if utf8_name(name):
+        return name
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 _NOT_TEXT_RE = re.compile("[\x00\ud800-\udfff]")
