@@ -2,7 +2,7 @@
 that generates an answer and parses "(A)"/"(B)", and beside bare batched forward passes over
 the same tokens — side by side in one process, on the same prompts and model.
 
-Run: python benchmarks/bench_judge.py [--pairs N] [--tiny] [--repeat K]
+Run: python benchmarks/bench_judge.py [--pairs N] [--tiny] [--repeat K] [--naive-tokens T]
 Targets: the scorer ≥ 5× faster than the naive judge; the scorer's wall time ≤ 1.2× the bare
 forward passes it makes (its own overhead: tokenizing, padding, gathering log-probabilities).
 """
@@ -41,10 +41,11 @@ def judge_prompts(n: int) -> list[list[dict[str, str]]]:
 NAIVE_TOKENS = 32  # a judge asked to answer needs room: with 8 tokens few answers named a slot
 
 
-def naive(engine: GenerationEngine, prompts: list[list[dict[str, str]]]) -> list[str | None]:
-    """Generate an answer and look for (A) or (B) in it (None when neither appears)."""
-    texts = engine.generate(prompts, GenerationSettings(max_new_tokens=NAIVE_TOKENS,
-                                                        temperature=0))
+def naive(engine: GenerationEngine, prompts: list[list[dict[str, str]]],
+          tokens: int = NAIVE_TOKENS) -> list[str | None]:
+    """Generate an answer (greedy, up to `tokens` tokens or the end of the reply) and look
+    for (A) or (B) in it (None when neither appears)."""
+    texts = engine.generate(prompts, GenerationSettings(max_new_tokens=tokens, temperature=0))
     return [m.group(0) if (m := re.search(r"\([AB]\)", t)) else None for t in texts]
 
 
@@ -54,7 +55,13 @@ def bare_forward(engine: GenerationEngine, prompts: list[list[dict[str, str]]]) 
     from constlang.runtime.prefix import cache_argument
 
     encoded = engine.encode(prompts)
+    # the scorer's option tokens: the text with the option appended, after the prompt's own
+    # (for this tokenizer the same ids as the option alone, which the assert checks)
     choices = [engine.tokenizer(o, add_special_tokens=False)["input_ids"] for o in OPTIONS]
+    from constlang.runtime.scoring import continuations
+
+    assert continuations(engine.tokenizer, engine.render(prompts[0]), OPTIONS,
+                         special=False)[1] == choices
     width, n = max(len(c) for c in choices), len(choices)
     with torch.inference_mode():
         for batch in engine._batches(encoded):
@@ -83,6 +90,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--tiny", action="store_true")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--naive-tokens", type=int, default=NAIVE_TOKENS,
+                        help="the naive judge's answer budget (it stops earlier at the reply's "
+                        "end)")
     args = parser.parse_args()
     loaded = (build_tiny_model("embedded", seed=0) if args.tiny else
               load_model(Model(id="judge", source="embedded:smollm2-135m-instruct"),
@@ -92,11 +102,12 @@ def main() -> None:
     best = {"scorer": float("inf"), "naive": float("inf"), "forward": float("inf")}
     for _ in range(args.repeat):
         best["scorer"] = min(best["scorer"], timed(engine.score_options, prompts, OPTIONS))
-        best["naive"] = min(best["naive"], timed(naive, engine, prompts))
+        best["naive"] = min(best["naive"], timed(naive, engine, prompts, args.naive_tokens))
         best["forward"] = min(best["forward"], timed(bare_forward, engine, prompts))
-    parsed = naive(engine, prompts)
+    parsed = naive(engine, prompts, args.naive_tokens)
     model = "tiny Llama" if args.tiny else "embedded SmolLM2-135M"
-    print(f"{args.pairs} judge prompts, batch 8, {model}, best of {args.repeat}")
+    print(f"{args.pairs} judge prompts, batch 8, {model}, best of {args.repeat}, naive judge "
+          f"answers up to {args.naive_tokens} tokens")
     for name, seconds in best.items():
         print(f"  {name:>8}: {seconds:6.2f} s  ({args.pairs / seconds:6.1f} prompts/s)")
     print(f"  naive judge's answers that named (A) or (B): {sum(p is not None for p in parsed)}"

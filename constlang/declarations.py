@@ -88,6 +88,8 @@ class Example(Strict):
     critique: str = Field("", description="A critique of that reply.")
     revision_request: str = Field("", description="The revision request the example answers.")
     revision: str = Field("", description="The revised reply.")
+    worse: str = Field("", description="A worse reply to the same prompt: the example then "
+                       "also teaches a judge, which is shown both and answers for `response`.")
     location: SourceLocation | None = None
 
 

@@ -25,6 +25,7 @@ class When(StrEnum):
     PAIRWISE_QUESTIONS = "pairwise questions"
     POINTWISE_QUESTIONS = "pointwise questions"
     JUDGE_DECLARED = "a judge is declared"
+    JUDGE_REWARD = "reward_source is judge"
 
     def in_program(self, settings: Any, question_kinds: Collection[str]) -> bool:
         """Whether a stage with these settings (asking questions of these kinds) has the step;
@@ -38,6 +39,8 @@ class When(StrEnum):
             return "pointwise" in question_kinds
         if self is When.JUDGE_DECLARED:
             return bool(getattr(settings, "judge", None))
+        if self is When.JUDGE_REWARD:
+            return getattr(settings, "reward_source", None) == "judge"
         return True
 
 
@@ -98,7 +101,8 @@ class StageKind:
     default_model: tuple[str, str] | None = None
     # the setting naming the model (or stage) whose weights this stage starts from
     base_model: str | None = None
-    # setting → (the setting it cannot work without, why): checked as E113 when the first is set
+    # setting → (the setting it cannot work without, why): checked as E113 when the first is
+    # set; "setting=value" checks when the setting has that value (written or by default)
     needs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # planned kinds compile, lint and render; their runner is not built yet
     runtime: Literal["available", "planned"] = "available"
@@ -106,7 +110,7 @@ class StageKind:
     @property
     def class_name(self) -> str:
         """The name of the plan's stage class, e.g. CritiqueRevisionStage."""
-        special = {"sft": "SFT", "ppo": "PPO", "dpo": "DPO"}
+        special = {"sft": "SFT", "ppo": "PPO", "dpo": "DPO", "grpo": "GRPO", "rloo": "RLOO"}
         return "".join(special.get(w, w.title()) for w in self.name.split("_")) + "Stage"
 
 
@@ -136,6 +140,15 @@ def _ppo_cost(s: S.PPOSettings, inputs: CostInputs) -> Cost:
     rollouts = s.steps * s.batch_size
     return Cost(None, rollouts, rollouts * s.max_new_tokens,
                 f"{s.steps} updates × {s.batch_size} rollouts")
+
+
+def _group_cost(s: S.GroupSettings, inputs: CostInputs) -> Cost:
+    # each sampled batch (batch_size × accumulation completions) serves `iterations` updates
+    completions = -(-s.steps * s.batch_size * s.gradient_accumulation_steps // s.iterations)
+    judged = f", each scored by `{s.judge}`" if s.reward_source == "judge" else ""
+    calls = completions * (2 if judged else 1)
+    return Cost(None, calls, completions * s.max_new_tokens,
+                f"{s.steps} updates, {s.num_generations} completions per prompt{judged}")
 
 
 def _no_model_cost(s: Any, inputs: CostInputs) -> Cost:
@@ -197,7 +210,8 @@ KINDS: tuple[StageKind, ...] = (
                      when=When.POINTWISE_QUESTIONS, question_kind="pointwise",
                      question_setting="questions"),
         ),
-        stage_refs={"policy": ("sft", "dpo", "ppo")}, samples=("questions", "question"),
+        stage_refs={"policy": ("sft", "dpo", "ppo", "grpo", "rloo")},
+        samples=("questions", "question"),
         needs={"min_judge_accuracy": ("judge_check", "the labelled pairs (`prompt`, `better`, "
                                                      "`worse`) the judge is measured on")}),
     StageKind(
@@ -224,6 +238,25 @@ KINDS: tuple[StageKind, ...] = (
         "runtime-dpo.md", _training_cost,
         stage_refs={"from": ("feedback", "revision_pairs"), "policy": ("sft",)},
         base_model="policy"),
+    *(StageKind(
+        name, settings, f"Optimises the policy with {label}: groups of completions per prompt, "
+        "each scored by the reward model (or the judge) against its group (TRL).",
+        f"runtime-{name}.md", _group_cost,
+        steps=(StepSpec("respond", "respond_template", "policy", "generate", _RESPOND),
+               StepSpec("judge", "pointwise_template", "judge", "score",
+                        ("prompt", "response", "question", "examples"),
+                        when=When.JUDGE_REWARD, question_kind="pointwise",
+                        question_setting="judge_question")),
+        stage_refs={"policy": ("sft", "dpo", "ppo", "grpo", "rloo"),
+                    "reward": ("reward_model",)},
+        base_model="policy",
+        needs={"reward_source=reward_model": ("reward", "the reward_model stage that scores "
+                                              "completions, e.g. reward = reward_model"),
+               "reward_source=judge": ("judge", "the model that scores completions"),
+               "judge": ("judge_question", "the pointwise question the judge answers about "
+                                           "each completion, e.g. judge_question = is_safe")})
+      for name, settings, label in (("grpo", S.GRPOSettings, "GRPO"),
+                                    ("rloo", S.RLOOSettings, "RLOO"))),
 )
 
 BY_NAME: dict[str, StageKind] = {k.name: k for k in KINDS}

@@ -89,6 +89,34 @@ def few_shot_turns(kind: str, step: P.ProgramStep, examples: list[dict[str, Any]
     return turns
 
 
+def judge_turns(step: P.ProgramStep, examples: list[dict[str, Any]],
+                question: dict[str, Any]) -> Chat:
+    """Few-shot turns for a judge's `compare` or `pointwise` step: each example with a `worse`
+    reply, asked the question through the step's own template and answered with the right
+    option. Pairwise examples alternate which slot holds the better reply, so the turns do not
+    teach a position; pointwise ones are asked about each reply. A template that declares
+    `examples` lays them out itself, so it gets no turns."""
+    if "examples" in step.variables:
+        return []
+    options, good = question["options"], question.get("good_answer") or question["options"][-1]
+    bad = next((o for o in options if o != good), options[0])
+    turns: Chat = []
+    for n, ex in enumerate(e for e in examples if e.get("worse")):
+        if step.name == "compare":
+            first = n % 2 == 0
+            a, b = (ex["response"], ex["worse"]) if first else (ex["worse"], ex["response"])
+            asks = [({"response_a": a, "response_b": b}, options[0 if first else 1])]
+        else:
+            asks = [({"response": ex["response"]}, good), ({"response": ex["worse"]}, bad)]
+        for values, answer in asks:
+            variables = {"prompt": ex["prompt"], "question": question, "rationale": "",
+                         "examples": [], **values}
+            used = {k: v for k, v in variables.items() if k in step.variables}
+            turns.append({"role": "user", "content": render(step.source, used).strip()})
+            turns.append({"role": "assistant", "content": answer})
+    return turns
+
+
 def chat_text(chat: Chat) -> str:
     """A chat as readable text: one message as it is, several with their roles."""
     if len(chat) == 1:

@@ -263,3 +263,72 @@ class DPOSettings(Strict):
     lora_r: LoraRank = 8
     lora_alpha: LoraAlpha = 16
     lora_dropout: LoraDropout = 0.05
+
+
+
+class GroupSettings(Strict):
+    """What GRPO and RLOO share: rewards of a group of completions per prompt, each compared
+    with the others of its group. A base class is safe here: its fields come first, as wanted."""
+
+    policy: str = ref("stage|model", "The policy to optimise (usually the sft stage).")
+    reward_source: Literal["reward_model", "judge"] = Field(
+        "reward_model", description="What scores a completion: reward_model: the score of the "
+        "`reward` stage's model; judge: the probability the `judge` model gives the good answer "
+        "of `judge_question` (no reward model needed).")
+    reward: str | None = ref("stage", "The reward_model stage that scores completions (with "
+                             "reward_source = reward_model).", default=None)
+    judge: str | None = ref("model", "The model that scores completions (with reward_source = "
+                            "judge); a frozen copy, even when it is the policy's model.",
+                            default=None)
+    judge_question: str | None = ref(
+        "question", "The pointwise question the judge answers about each completion.",
+        default=None)
+    prompts: str = ref("dataset", "Prompts to sample completions for.")
+    steps: int = Field(100, ge=1, le=10_000_000, description="Optimizer updates.")
+    num_generations: int = Field(
+        4, ge=2, le=1024, description="Completions sampled per prompt: the group whose rewards "
+        "are compared with each other.")
+    batch_size: int = Field(
+        8, ge=1, le=4096, description="Completions per micro-batch; batch_size × "
+        "gradient_accumulation_steps must be a multiple of num_generations.")
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, le=4096, description="Micro-batches per optimizer update (sampled together).")
+    iterations: int = Field(
+        1, ge=1, le=64, description="Updates on each batch of completions before sampling "
+        "again; above 1 the clipped probability ratio limits how far each update goes.")
+    learning_rate: LearningRate = 1e-6
+    beta: float = Field(0.05, ge=0.0, le=10.0, description="KL penalty to the starting policy "
+                        "(0: no reference model is kept, and nothing holds the policy near it).")
+    clip_range: float = Field(0.2, gt=0.0, le=1.0, description="Policy ratio clip.")
+    max_new_tokens: int = Field(64, ge=1, le=32768, description="Completion length.")
+    temperature: float = Field(1.0, gt=0.0, le=2.0, description="Sampling temperature.")
+    mask_truncated: bool = Field(
+        False, description="Leave completions cut off at max_new_tokens out of the loss.")
+    seed: TrainingSeed = 0
+    checkpoint_every: CheckpointEvery = 25
+    lora: bool = Field(False, description="Train LoRA adapters (peft); the reference is then the "
+                       "policy with its adapters switched off, not a second copy.")
+    lora_r: LoraRank = 8
+    lora_alpha: LoraAlpha = 16
+    lora_dropout: LoraDropout = 0.05
+    respond_template: str = ref("template", "Template of the prompt the policy answers.",
+                                default="respond_prompt")
+    pointwise_template: str = ref("template", "Template of the judge's question.",
+                                  default="pointwise_prompt")
+
+
+class GRPOSettings(GroupSettings):
+    loss: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = Field(
+        "dapo", description="How token losses add up: grpo: mean per completion, then over "
+        "completions (favours short good and long bad replies); dr_grpo: sum over a fixed "
+        "length; dapo: mean over every token of the update; bnpo: mean over the micro-batch's "
+        "tokens.")
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="Divide each advantage (reward − its group's mean) by the standard "
+        "deviation of the group's rewards, of the batch's, or not at all.")
+
+
+class RLOOSettings(GroupSettings):
+    normalize_advantages: bool = Field(
+        False, description="Scale each batch's advantages (reward − the mean of the other "
+        "completions of its group) to mean 0 and standard deviation 1.")

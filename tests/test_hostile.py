@@ -5,7 +5,6 @@ print no traceback and no "internal error", and leave out what its case forbids.
 from __future__ import annotations
 
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -17,12 +16,9 @@ import pytest
 from hostile_cases import CASES, Case
 
 REPO = Path(__file__).resolve().parents[1]
+SPAWNER = Path(__file__).resolve().parent / "hostile_spawn.py"
 HANG_GUARD_S = 90  # far above any case's real cost; only a hang reaches it
 MEMORY_CEILING = 2 * 1024**3  # address space a case may map before allocations fail
-
-
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CEILING, MEMORY_CEILING))
 
 
 def run_case(case: Case, root: Path) -> tuple[int, str, float, float]:
@@ -40,24 +36,28 @@ def run_case(case: Case, root: Path) -> tuple[int, str, float, float]:
     env.pop("FORCE_COLOR", None)
     stdin, output = root.parent / "stdin", root.parent / "output"
     stdin.write_bytes(case.stdin)
+    report = root.parent / "report"
     start = time.monotonic()
     with stdin.open("rb") as fin, output.open("wb") as fout:
-        proc = subprocess.Popen([sys.executable, "-m", "constlang", *case.argv], cwd=root,
+        # through a small spawner, so the peak memory measured is the command's own (a child
+        # forked straight from this process would count this process's memory too)
+        proc = subprocess.Popen([sys.executable, str(SPAWNER), str(MEMORY_CEILING), str(report),
+                                 "--", sys.executable, "-m", "constlang", *case.argv], cwd=root,
                                 env=env, stdin=fin, stdout=fout, stderr=subprocess.STDOUT,
-                                preexec_fn=_limit_memory)
-        guard = threading.Timer(HANG_GUARD_S, os.kill, (proc.pid, signal.SIGKILL))
+                                start_new_session=True)
+        guard = threading.Timer(HANG_GUARD_S, os.killpg, (proc.pid, signal.SIGKILL))
         guard.start()
         try:
-            # wait4, not wait: it reports this child's own peak resident memory
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         finally:
             guard.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.monotonic() - start
-    if seconds >= HANG_GUARD_S:
+    if seconds >= HANG_GUARD_S or not report.is_file():
         pytest.fail(f"{case.name}: killed after {HANG_GUARD_S} s (a hang)")
+    code, peak_kb = (int(x) for x in report.read_text().split())
+    proc.returncode = code
     text = output.read_bytes().decode("utf-8", "replace")
-    return proc.returncode, text, seconds, usage.ru_maxrss / 1024
+    return code, text, seconds, peak_kb / 1024
 
 
 @pytest.fixture

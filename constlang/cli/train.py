@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from constlang.cli.plan_file import is_plan_file, load_plan_file
 from constlang.cli.shared import EXIT_FINDINGS, allow_outside_root_option, command, compile_or_fail
 from constlang.errors import UsageError, UserError
 
@@ -46,7 +47,7 @@ def require_training_extras() -> None:
 
 
 @command("train", short_help="Run a constitution's training stages.")
-@click.argument("path", type=click.Path())
+@click.argument("path", type=click.Path(), metavar="PATH")
 @click.option("--stages", "stages_opt", metavar="A,B",
               help="Only these stages, comma-separated (default: all, in plan order).")
 @click.option("--run-dir", type=click.Path(file_okay=False),
@@ -62,8 +63,11 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
           dry_run: bool, device: str, allow_outside_root: bool) -> None:
     """Run a constitution's training stages in plan order.
 
-    Each stage writes runs/<name>/<stage>/ with a manifest.json; a completed stage with the
-    same inputs is skipped, an interrupted one resumes.
+    PATH is a .const file, or a plan compiled with `constlang compile FILE -o plan.json`
+    (its relative paths start from the project root above it). Each stage writes
+    runs/<name>/<stage>/ with a manifest.json; a completed stage with the same inputs is
+    skipped, an interrupted one resumes. The run ends with a table of every stage: status,
+    time, key metrics and where its artefacts are.
 
     Exit status: 0 when every selected stage is done, 1 when a stage failed or is not
     implemented yet (or the constitution has errors), 2 on usage errors.
@@ -76,9 +80,13 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     overrides = parse_sets(sets)
     if not dry_run:
         require_training_extras()
-    result = compile_or_fail(path, allow_outside_root, consequence="nothing was trained")
-    plan = result.plan
-    assert plan is not None
+    if is_plan_file(path):  # a compiled plan: `constlang compile FILE.const -o plan.json`
+        loaded = load_plan_file(path)
+        plan, base_dir = loaded.plan, loaded.base_dir
+    else:
+        result = compile_or_fail(path, allow_outside_root, consequence="nothing was trained")
+        assert result.plan is not None
+        plan, base_dir = result.plan, result.base_dir
     if not plan.stages:
         raise click.UsageError(f"{path} declares no stages, so there is nothing to train; "
                                "add a `stage critique_revision { ... }`")
@@ -86,7 +94,7 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     target = Path(run_dir) if run_dir else Path("runs") / plan.constitution.name
     console = Console(soft_wrap=True, highlight=False)
     try:
-        outcome = run_plan(plan, base_dir=result.base_dir, run_dir=target, stages=stages,
+        outcome = run_plan(plan, base_dir=base_dir, run_dir=target, stages=stages,
                            overrides=overrides, dry_run=dry_run, console=console, device=device)
     except OverrideError as exc:  # shown with the usage line, like click's own errors
         raise click.UsageError(str(exc)) from None
@@ -95,7 +103,10 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
         raise UserError(f"cannot write {where}: {exc.strerror or exc}") from None
     if dry_run:
         return
-    summary = ", ".join(f"{s.name} {s.status.replace('_', ' ')}" for s in outcome.stages)
-    console.print(f"\nrun directory {target}: {summary}", markup=False)
+    from constlang.runtime.rundir import RunDir
+    from constlang.runtime.summary import summary_table
+
+    console.print()
+    console.print(summary_table(RunDir(target), outcome.stages))
     if not outcome.complete:
         sys.exit(EXIT_FINDINGS)

@@ -371,9 +371,16 @@ class Checker:
                              checked.spans["clamp"], "the paper clamps to [0.4, 0.6]")
             checked.ok = False
         for setting, (needed, what) in BY_NAME[kind].needs.items():
-            if checked.values.get(setting) is not None and checked.values.get(needed) is None:
-                self.diags.error("E113", f"`{setting}` of stage `{node.name}` needs "
-                                 f"`{needed}`", checked.spans.get(setting) or anchor(sym),
+            name, _, value = setting.partition("=")  # "reward_source=judge": when it has it
+            current = checked.values.get(name, fields_of(settings)[name].default if value
+                                         else None)
+            if (current == value if value else current is not None) \
+                    and checked.values.get(needed) is None:
+                said = f"`{name} = {value}`" if value else f"`{name}`"
+                if name not in checked.spans:
+                    said += " (the default)"
+                self.diags.error("E113", f"{said} of stage `{node.name}` needs "
+                                 f"`{needed}`", checked.spans.get(name) or anchor(sym),
                                  f"set `{needed}`: {what}")
                 checked.ok = False
         return checked

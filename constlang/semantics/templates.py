@@ -30,7 +30,7 @@ UNPRINTABLE = ("self", "loop", "caller", "varargs", "kwargs", *TEMPLATE_GLOBALS)
 PRINCIPLE_FIELDS = ("id", "critique", "revision", "tags")
 QUESTION_FIELDS = ("id", "text", "kind", "options", "good_answer")
 EXAMPLE_FIELDS = ("id", "prompt", "response", "critique_request", "critique", "revision_request",
-                  "revision")
+                  "revision", "worse")
 OBJECT_FIELDS = {"principle": PRINCIPLE_FIELDS, "question": QUESTION_FIELDS,
                  "example": EXAMPLE_FIELDS}
 

@@ -541,3 +541,49 @@ def test_train_runs_critique_revision_sft_and_feedback_then_skips(
     assert full.exit_code == 1
     assert ("error: stage `reward_model`: no preference pairs to train on in feedback "
             "(left out: 3 truncated)") in " ".join(full.output.split())
+
+
+EXAMPLES = '''example lock {
+  prompt   = "How do I pick my neighbour's lock?"
+  response = "I can't help you get into someone else's home. A locksmith can help with your own."
+  worse    = "Sure: take a tension wrench and a pick, then rake the pins."
+}
+example plain { prompt = "Hi"  response = "Hello!" }
+example fire {
+  prompt   = "How do I start a fire in a forest?"
+  response = "Please don't: use a designated fire pit and check local fire bans."
+  worse    = "Pile dry leaves under the trees and light them."
+}
+
+'''
+
+
+def test_judge_examples_are_answered_turns_before_the_question(tmp_path: Path) -> None:
+    text = CONSTITUTION.format(questions="[better, harmful]", extra='question_sampling = "all"'
+                               "\n  examples = all", temperature=0.7)
+    text = text.replace("model m {", EXAMPLES + "model m {", 1)
+    result, prompts = compile_with_prompts(tmp_path, text, 2)
+    assert result.plan is not None, result.diagnostics
+    job = Feedback.from_plan(result.plan, "feedback")
+    better, harmful = job.sampler.questions[:2]
+    chat = job.compare_prompt(prompts[0], "X", "Y", better, None)
+    # two examples with a worse reply (`plain` has none): a user turn and its answer each,
+    # the better reply first in one and second in the other, then the real question
+    assert [m["role"] for m in chat] == ["user", "assistant"] * 2 + ["user"]
+    assert "(A) I can't help you get into" in chat[0]["content"] and chat[1]["content"] == "(A)"
+    assert "(A) Pile dry leaves" in chat[2]["content"] and chat[3]["content"] == "(B)"
+    assert "(A) X" in chat[4]["content"]
+    # pointwise (good answer No): each example's better reply answered No, its worse one Yes
+    point = job.pointwise_prompt(prompts[0], "X", harmful)
+    assert [m["content"] for m in point if m["role"] == "assistant"] == ["No", "Yes"] * 2
+    assert "Assistant: Sure: take a tension wrench" in point[2]["content"]
+    # after a rationale there are no example turns: an answer without reasoning would teach
+    # the judge to skip it
+    (tmp_path / "cot").mkdir()
+    result, prompts = compile_with_prompts(
+        tmp_path / "cot", text.replace("examples = all", "examples = all\n  chain_of_thought = "
+                                       "true"), 1)
+    assert result.plan is not None, result.diagnostics
+    cot = Feedback.from_plan(result.plan, "feedback").compare_prompt(
+        prompts[0], "X", "Y", better, "because")
+    assert [m["role"] for m in cot] == ["user", "assistant", "user"]

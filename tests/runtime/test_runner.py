@@ -120,6 +120,13 @@ def test_train_runs_critique_revision_and_sft_then_skips_both(tmp_path: Path,
         assert f"prompt p{row['index']}: Question number {row['index']}?" in result.output
     assert result.output.count("(unchanged)") == sum(r["final"] == r["initial"] for r in rows)
 
+    # the run ends with one table row per stage: status, time, key metrics, artefacts
+    table = result.output[result.output.index(f"run {runs}"):].splitlines()
+    row = {line.split()[0]: " ".join(line.split()) for line in table[3:] if line.strip()}
+    assert "completed" in row["critique_revision"] and "critique_revision/" in " ".join(table)
+    assert "6 revisions" in row["critique_revision"] and "sft/" in row["sft"]
+    assert f"{sft['steps']} steps, loss" in row["sft"]
+
     first = {s: manifest(path, s) for s in ("critique_revision", "sft")}
     again = invoke(path)
     assert again.exit_code == 0, again.output
@@ -270,3 +277,44 @@ def test_train_without_the_training_extras_says_what_to_install(tmp_path: Path,
     assert "needs trl, peft, which are not installed" in result.output
     assert "pip install 'constlang[train]'" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_compiled_plan_runs_like_its_constitution(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from constlang.cli import cli
+
+    path = project(tmp_path, tiny_model_dir)
+    plan_json = tmp_path / "plan.json"
+    compiled = CliRunner().invoke(cli, ["compile", str(path), "-o", str(plan_json)])
+    assert compiled.exit_code == 0, compiled.output
+    (tmp_path / "constlang.toml").write_text("")  # the project root the plan's paths start from
+    result = invoke(plan_json, "--stages", "critique_revision")
+    assert result.exit_code == 0, result.output
+    plan_hash = json.loads(plan_json.read_text())["hash"]
+    assert manifest(plan_json, "critique_revision")["plan_hash"] == plan_hash
+    # the same plan from its constitution: the same inputs, so the stage is skipped
+    again = invoke(path, "--stages", "critique_revision")
+    assert "completed earlier with the same inputs; skipped" in again.output
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: d["stages"][0]["settings"].update(revisions=1), "does not match its content"),
+    (lambda d: d["stages"][0]["settings"].update(revisions="many"),
+     "not a valid plan: stages.0"),
+    (lambda d: d.update(stages="none"), "not a valid plan: stages"),
+])
+def test_an_edited_or_broken_plan_is_refused_in_one_line(tmp_path: Path, edit, message) -> None:  # type: ignore[no-untyped-def]
+    from constlang.cli import cli
+
+    path = project(tmp_path, "/m")
+    plan_json = tmp_path / "plan.json"
+    assert CliRunner().invoke(cli, ["compile", str(path), "-o", str(plan_json)]).exit_code == 0
+    data = json.loads(plan_json.read_text())
+    edit(data)
+    plan_json.write_text(json.dumps(data))
+    result = invoke(plan_json, "--dry-run")
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+    data.pop("hash")  # without a hash a hand-edited plan runs as written
+    if isinstance(data["stages"], list) and data["stages"][0]["settings"]["revisions"] == 1:
+        plan_json.write_text(json.dumps(data))
+        assert invoke(plan_json, "--dry-run").exit_code == 0

@@ -6,14 +6,16 @@ from constlang.runtime.stages.base import StageContext, StageError, StageRunner
 from constlang.runtime.stages.critique_revision import CritiqueRevisionRunner
 from constlang.runtime.stages.dpo import DPORunner
 from constlang.runtime.stages.feedback import FeedbackRunner
+from constlang.runtime.stages.grpo import GRPORunner
 from constlang.runtime.stages.ppo import PPORunner
 from constlang.runtime.stages.revision_pairs import RevisionPairsRunner
 from constlang.runtime.stages.reward_model import RewardModelRunner
+from constlang.runtime.stages.rloo import RLOORunner
 from constlang.runtime.stages.sft import SFTRunner
 
 RUNNERS: tuple[type[StageRunner], ...] = (CritiqueRevisionRunner, SFTRunner, FeedbackRunner,
                                           RevisionPairsRunner, RewardModelRunner, DPORunner,
-                                          PPORunner)
+                                          PPORunner, GRPORunner, RLOORunner)
 
 _BY_KIND = {runner.kind: runner for runner in RUNNERS}
 

@@ -13,6 +13,7 @@ from constlang.prompts import (
     Chat,
     example_vars,
     find_step,
+    judge_turns,
     question_vars,
     render_step,
 )
@@ -85,6 +86,7 @@ class Feedback:
     judge_model: P.Model
     plan_hash: str
     make_settings: Callable[[P.Model, int], Any] = GenerationSettings.for_model
+    _shots: dict[tuple[str, str], Chat] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=lambda: {
         "policy_calls": 0, "policy_seconds": 0.0, "judge_calls": 0, "judge_seconds": 0.0})
 
@@ -140,7 +142,7 @@ class Feedback:
             "prompt": row.prompt, "response_a": first, "response_b": second,
             "question": question_vars(q), "rationale": rationale or ""})
         if rationale is None:
-            return ask
+            return [*self.shots(self.compare, q), *ask]
         return [*self.rationale_prompt(row, first, second, q),
                 {"role": "assistant", "content": rationale}, *ask]
 
@@ -153,8 +155,18 @@ class Feedback:
         return s.clamp
 
     def pointwise_prompt(self, row: PromptRow, response: str, q: P.Question) -> Chat:
-        return self._render(self.pointwise, {"prompt": row.prompt, "response": response,
-                                             "question": question_vars(q)})
+        return [*self.shots(self.pointwise, q), *self._render(self.pointwise, {
+            "prompt": row.prompt, "response": response, "question": question_vars(q)})]
+
+    def shots(self, step: P.ProgramStep | None, q: P.Question) -> Chat:
+        """The judge's few-shot turns for a question (examples with a `worse` reply); none
+        after a rationale, where an answer without reasoning would be the wrong lesson."""
+        if step is None:
+            return []
+        key = (step.name, q.id)
+        if key not in self._shots:
+            self._shots[key] = judge_turns(step, self.examples, question_vars(q))
+        return self._shots[key]
 
     def preview(self, chunk: Sequence[PromptRow]) -> list[tuple[str, Chat]]:
         """(title, chat) of the prompts sent for each prompt of the chunk, order A/B, with

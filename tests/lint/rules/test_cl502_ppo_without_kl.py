@@ -18,3 +18,19 @@ def test_zero_kl_is_flagged(tmp_path):
 def test_positive_kl_is_fine(tmp_path):
     assert findings(tmp_path, PRINCIPLE + QUESTION + PIPELINE + RL.replace("KL", "0.05"),
                     "CL502") == []
+
+
+GROUP = '''
+stage feedback { policy = sft  judge = assistant  prompts = prompts }
+stage reward_model { from = feedback }
+stage grpo { policy = sft  reward = reward_model  prompts = prompts  beta = 0 }
+stage rloo { policy = sft  reward = reward_model  prompts = prompts  beta = 0.05 }
+'''
+
+
+def test_zero_beta_of_a_group_rl_stage_is_flagged(tmp_path):
+    body = PRINCIPLE + QUESTION + PIPELINE + GROUP
+    found = findings(tmp_path, body, "CL502")
+    assert [(d.span.line, d.message) for d in found] == [(
+        line_of(body, "beta = 0 "), "GRPO stage `grpo` has `beta = 0`: nothing keeps the policy "
+        "near its reference")]

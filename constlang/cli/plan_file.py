@@ -1,0 +1,61 @@
+"""CLI, plan input: `train` and `eval` take a compiled plan (plan.json) as well as a .const."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from constlang import plan as P
+from constlang.errors import UserError
+
+PLAN_LIMIT = 64 * 1024 * 1024  # bytes; a compiled plan of 50,000 principles is far below
+
+
+@dataclass
+class LoadedPlan:
+    """A plan to run and the folder its relative paths (datasets, local models) start from."""
+
+    plan: P.Plan
+    base_dir: Path
+
+
+def is_plan_file(path: str) -> bool:
+    return path.endswith(".json")
+
+
+def load_plan_file(path: str) -> LoadedPlan:
+    """A plan written by `constlang compile -o plan.json` (or by hand), validated.
+
+    Its relative paths start from the project root above it (the nearest folder with
+    constlang.toml, pyproject.toml or .git), as they did when it was compiled. A plan whose
+    recorded hash does not match its content was edited after compiling: refused, since runs
+    and model cards name the hash. A plan with no hash gets one.
+    """
+    from pydantic import ValidationError
+
+    from constlang.files import FileTooLarge, read_bounded
+    from constlang.semantics.resolve import find_root
+
+    p = Path(path)
+    try:
+        raw = read_bounded(p, PLAN_LIMIT)
+    except FileTooLarge:
+        raise UserError(f"{path}: larger than {PLAN_LIMIT // 2**20} MiB; not a plan") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        plan = P.Plan.from_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text, so not a plan") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise UserError(f"{path}: not a valid plan: {where}: {first.get('msg')}{more}; write "
+                        "one with `constlang compile FILE.const -o plan.json`") from None
+    actual = plan.compute_hash()
+    if plan.hash and plan.hash != actual:
+        raise UserError(f"{path}: its hash {plan.hash} does not match its content ({actual}): "
+                        "it was edited after compiling; compile the constitution again, or "
+                        "remove the `hash` field to run it as written")
+    return LoadedPlan(plan.model_copy(update={"hash": actual}), find_root(p))
