@@ -115,6 +115,8 @@ class _Lowering:
             if kind == "question":
                 qkind = data.get("kind", "pairwise")
                 data["options"] = data.get("options") or list(DEFAULT_OPTIONS[qkind])
+            if "tags" in data:  # a set: a repeated tag means nothing, so the plan has it once
+                data["tags"] = list(dict.fromkeys(data["tags"]))
             if kind == "dataset":
                 data["path"] = self.local_path(ch.symbol, data["path"])
             if kind == "model":

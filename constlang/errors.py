@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from constlang.source import Span
+from constlang.suggest import NameIndex
 
 
 class Severity(StrEnum):
@@ -107,25 +107,12 @@ class Diagnostics:
         return out
 
 
-MAX_SUGGESTION_POOL = 80  # names a misspelling is compared with
-
-
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A 'did you mean' help line for a misspelled name, or None."""
-    import difflib  # only when a name is misspelled: keeps `check` start-up light
-
-    # names whose length rules out a 0.6 ratio are skipped before difflib: with a thousand
-    # misspellings among a thousand names, comparing every pair would be quadratic
-    size = len(name)
-    pool = sorted({c for c in candidates if 0.43 * size <= len(c) <= 2.34 * size})
-    if len(pool) > MAX_SUGGESTION_POOL:  # the names sorted next to it, and those ending alike
-        at = bisect.bisect(pool, name)
-        half = MAX_SUGGESTION_POOL // 4
-        near = pool[max(0, at - half):at + half]
-        ending = [c for c in pool if c[-3:] == name[-3:]][:half]
-        pool = sorted(set(near + ending))
-    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
-    return f"did you mean `{matches[0]}`?" if matches else None
+def did_you_mean(name: str, candidates: Iterable[str] | NameIndex) -> str | None:
+    """A 'did you mean' help line for a misspelled name, or None. Pass a NameIndex built
+    once when many names may be misspelled against the same candidates."""
+    index = candidates if isinstance(candidates, NameIndex) else NameIndex(candidates)
+    match = index.suggest(name)
+    return f"did you mean `{match}`?" if match else None
 
 
 class UserError(Exception):

@@ -157,9 +157,7 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
                                     render(step.source, used).strip(),
                                     few_shot_turns(stage.kind, step, examples)))
         except TemplateRenderError as exc:  # say which template, and where in its text
-            named = TemplateRenderError(f"template `{step.template}` ({step.name} step), {exc}")
-            named.line = exc.line
-            raise named from None
+            raise TemplateRenderError(exc.reason, exc.line, step.template, step.name) from None
     return out
 
 
@@ -214,6 +212,5 @@ def render_step(stage: str, kind: str, step: P.ProgramStep, values: Mapping[str,
     declared = {k: v for k, v in provided.items() if k in step.variables}
     try:
         return render(step.source, declared).strip()
-    except TemplateRenderError as exc:
-        raise RenderError(f"stage `{stage}`, step `{step.name}` (template "
-                          f"`{step.template}`): {exc}") from None
+    except TemplateRenderError as exc:  # the runner names the stage
+        raise RenderError(f"step `{step.name}` (template `{step.template}`): {exc}") from None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import bisect
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +139,41 @@ def decode_source(data: bytes) -> str:
 def normalize_text(text: str) -> str:
     """Text as the compiler sees it: no byte-order mark, every line ending a LF."""
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def utf8_name(name: str) -> bool:
+    """Whether a file name (as Python decodes it from the file system) is valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_name(name: str) -> str:
+    """A file name that prints anywhere: bytes that are not UTF-8 become \\xNN escapes."""
+    if utf8_name(name):
+        return name
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+_NOT_TEXT_RE = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_text(text: str) -> str:
+    """In-memory text (an editor buffer, `compile_text`) held to the rules bytes from a file
+    are: no NUL, and nothing UTF-8 cannot encode (a lone surrogate from a JSON `\\ud800`)."""
+    bad = _NOT_TEXT_RE.search(text)
+    if bad is None:
+        return text
+    line = text.count("\n", 0, bad.start()) + 1
+    column = bad.start() - text.rfind("\n", 0, bad.start())
+    if bad.group() == "\x00":
+        raise SourceError("file looks binary (it contains a NUL byte)",
+                          "constlang sources are UTF-8 text files", line, column)
+    raise SourceError(f"text holds a lone surrogate (U+{ord(bad.group()):04X}), which is not "
+                      "valid UTF-8", "remove it, or write the character it was meant to be "
+                      "paired with", line, column)
 
 
 def _byte_position(data: bytes, offset: int) -> tuple[int, int]:

@@ -289,9 +289,21 @@ def test_render_reports_a_template_the_sandbox_refuses(demo: Path) -> None:
     assert invoke("check", "hostile.const").exit_code == 0  # not visible statically
     r = invoke("render", "hostile.const", "--stage", "critique_revision")
     assert r.exit_code == 1
-    assert r.stderr.startswith("error: a template failed to render: template `respond_prompt` "
-                               "(respond step), line 1 of the template: blocked by the "
-                               "template sandbox")
+    line = hostile.count("\n")  # the template is the last line of the file
+    assert r.stderr.startswith(f"error: hostile.const:{line}: template `respond_prompt` "
+                               "(respond step) failed to render: blocked by the template "
+                               "sandbox")
+
+
+def test_a_render_error_names_the_line_of_the_const_file(demo: Path) -> None:
+    # line 3 of the template's text is line N + 3 of the file, N the line of its `"""`
+    hostile = DEMO + ('template respond_prompt(prompt, examples) """\n{{ prompt }}\n\n'
+                      '{{ examples.append(1) }}\n"""\n')
+    Path("hostile.const").write_text(hostile, "utf-8")
+    opening = hostile.splitlines().index('template respond_prompt(prompt, examples) """') + 1
+    r = invoke("render", "hostile.const", "--stage", "critique_revision")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"error: hostile.const:{opening + 3}: template `respond_prompt`")
 
 
 def test_render_of_an_invalid_file(demo: Path) -> None:

@@ -280,3 +280,35 @@ def test_common_mistakes_get_a_pointed_help(body: str, code: str, help_part: str
     assert diag.code == code
     assert diag.span is not None and diag.span.line == 2
     assert help_part in (diag.help or "")
+
+
+def test_a_string_with_many_bad_escapes_is_reported_a_bounded_number_of_times() -> None:
+    from constlang.syntax.builder import MAX_ESCAPE_ERRORS
+
+    _, diags = module('constlang 1\nprinciple p { critique = "' + "\\q" * 5000 +
+                      '" revision = "r" }\n')
+    assert len(diags) == MAX_ESCAPE_ERRORS + 1
+    assert diags[-1].message.startswith(f"more than {MAX_ESCAPE_ERRORS} bad escape sequences")
+
+
+def test_huge_strings_match_without_backtracking_state() -> None:
+    # the string terminals are possessive: a 2 MB string parses, and to the same value
+    text = "word " * 400_000
+    built, diags = module(f'constlang 1\nprinciple p {{ critique = "{text}" revision = '
+                          f'"""\n  {text}\n  """ }}\n')
+    assert not diags
+    decl = built.items[0]
+    assert isinstance(decl, ast.Declaration)
+    values = [f.value for f in decl.fields]
+    assert [v.value for v in values if isinstance(v, ast.Str)] == [text, text]
+
+
+def test_in_memory_text_gets_the_checks_a_file_gets(tmp_path: Path) -> None:
+    from constlang.compile import compile_path
+
+    for bad, words in (("\ud800", "lone surrogate"), ("\x00", "NUL")):
+        result = compile_path(tmp_path / "m.const", root=tmp_path,
+                              text=f'constlang 1\nprinciple p {{ critique = "a{bad}" }}\n')
+        [d] = result.diagnostics
+        assert d.code == "E003" and words in d.message and d.span is not None
+        assert (d.span.line, d.span.column) == (2, 28)

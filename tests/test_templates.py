@@ -175,3 +175,11 @@ def test_prelude_templates_render_with_what_their_steps_provide(compile_text: Co
             assert set(step.variables) <= set(spec.provides)
             text = render(step.source, {k: values[k] for k in step.variables})
             assert text.strip()
+
+
+def test_printing_an_object_is_located_at_each_occurrence() -> None:
+    # the word also appears as text and in a condition before the prints: each E308 points
+    # at its own `{{ self }}`, not at the first `self` on the line
+    _, diags = check('template t(x) """\n  self? {% if self %}{{ x }}{% endif %}{{ self }} '
+                     'and {{- self -}}\n"""')
+    assert diags == [("E308", 2, 43), ("E308", 2, 59)]

@@ -14,7 +14,9 @@ from constlang.source import (
     SourceError,
     SourceFile,
     decode_source,
+    printable_name,
     read_source_bytes,
+    utf8_name,
 )
 
 
@@ -49,8 +51,11 @@ def fmt(paths: tuple[str, ...], check: bool, diff: bool) -> None:
     changed: list[Path] = []
     failed = 0
     for path in files:
-        shown = str(path)
+        shown = printable_name(str(path))
         try:
+            if not utf8_name(str(path)):  # the rule check and compile apply, for one answer
+                raise SourceError("the file name is not valid UTF-8; rename the file with "
+                                  "UTF-8 characters only")
             raw = read_source_bytes(path)
             source = SourceFile(shown, decode_source(raw))
         except SourceError as exc:

@@ -21,7 +21,7 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
     from constlang.errors import did_you_mean
     from constlang.preview import SAMPLE_PROMPT, first_prompt
     from constlang.prompts import asked_questions, chat_text, render_stage
-    from constlang.semantics.templates import TemplateRenderError
+    from constlang.semantics.templates import TemplateRenderError, render_error_place
 
     result = compile_or_fail(path, allow_outside_root)
     plan = result.plan
@@ -50,8 +50,13 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
                        "prompt (pass --prompt to choose one)", err=True)
     try:
         steps = render_stage(plan, stage_name, text, principle, question)
-    except TemplateRenderError as exc:
-        raise UserError(f"a template failed to render: {exc}") from None
+    except TemplateRenderError as exc:  # at the line of the .const file where it failed
+        place = render_error_place(exc, result.world)
+        if place is None:
+            raise UserError(f"a template failed to render: {exc}") from None
+        which = f" ({exc.step} step)" if exc.step else ""
+        raise UserError(f"{place}: template `{exc.template}`{which} failed to render: "
+                        f"{exc.reason}") from None
     stages = set(names)
     for step in steps:
         caller = f"policy {step.model} (stage)" if step.model in stages else f"model {step.model}"

@@ -80,7 +80,9 @@ def collect_files(paths: Iterable[str]) -> list[Path]:
         elif p.exists():
             out.append(p)
         else:
-            raise click.UsageError(f"path `{raw}` does not exist")
+            from constlang.source import printable_name
+
+            raise click.UsageError(f"path `{printable_name(raw)}` does not exist")
     return out
 
 
@@ -109,15 +111,17 @@ def compile_or_fail(path: str, allow_outside_root: bool = False,
                     consequence: str = "no plan written"):
     """Compile one file and print its warnings; with errors, print them and raise UserError."""
     from constlang.compile import compile_path
+    from constlang.source import printable_name
 
     p = Path(path)
     if not p.is_file():
-        raise click.UsageError(f"`{path}` is not a file")
+        raise click.UsageError(f"`{printable_name(path)}` is not a file")
     result = compile_path(p, allow_outside_root=allow_outside_root)
     if result.plan is None:
         print_diagnostics(result.diagnostics, result.sources)
         errors = sum(d.severity is Severity.ERROR for d in result.diagnostics)
-        raise UserError(f"{path} has {errors} error{'s' * (errors != 1)}; {consequence}")
+        raise UserError(f"{printable_name(path)} has {errors} error{'s' * (errors != 1)}; "
+                        f"{consequence}")
     warnings = [d for d in result.diagnostics if d.severity is not Severity.ERROR]
     if warnings:
         print_diagnostics(warnings, result.sources)

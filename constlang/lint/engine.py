@@ -4,11 +4,11 @@ configuration, inline suppressions and the baseline."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from constlang.compile import CompileResult, compile_path
-from constlang.errors import Diagnostic, Severity
+from constlang.errors import Diagnostic, Fix, Severity
 from constlang.lint.config import (
     LintConfig,
     enabled_rules,
@@ -102,11 +102,20 @@ def _run(ctx: LintContext, rules: Iterable[Rule], config: LintConfig,
         try:
             for f in rule.check(ctx):
                 if ctx.in_file(f.span):
-                    out.append(Diagnostic(rule.code, severity, f.message, f.span, f.help, f.fix))
+                    out.append(Diagnostic(rule.code, severity, f.message, f.span, f.help,
+                                          _declared_safety(rule, f.fix)))
         except Exception as exc:  # a bug in a rule: say which, and where
             raise RuleCrash(f"rule {rule.code} ({rule.name}) failed on {ctx.path}: "
                             f"{type(exc).__name__}: {exc}") from exc
     return out
+
+
+def _declared_safety(rule: Rule, fix: Fix | None) -> Fix | None:
+    """A fix is safe only when its rule is declared with safe fixes (a rule that forgets
+    `safe=False` on an unsafe fix cannot have it applied by a plain --fix)."""
+    if fix is not None and fix.safe and rule.fix != "safe":
+        return replace(fix, safe=False)
+    return fix
 
 
 def lint_paths(paths: Sequence[Path], config: LintConfig, rules: Sequence[Rule] = RULES, *,

@@ -43,6 +43,7 @@ class Suppression:
     first_line: int = 0  # the lines it covers (file-wide: all)
     last_line: int = 0
     used: set[str] = field(default_factory=set)
+    reason: str = ""  # the free-form text after the directive
 
     def covers(self, d: Diagnostic) -> bool:
         if d.code not in self.codes or d.span is None:
@@ -76,7 +77,8 @@ def parse_suppressions(comments: list[Comment], source: SourceFile,
         if raw is not None:
             start = c.start + m.start("codes")
             span = (start, start + len(raw))
-        s = Suppression(c, m.group("kind") == "ignore-file", codes, span)
+        s = Suppression(c, m.group("kind") == "ignore-file", codes, span,
+                        reason=c.text[m.end():].strip())
         target = _next_code_line(source, c.line) if c.own_line else c.line
         s.first_line = target
         s.last_line = max([target, *blocks.get(target, [])])

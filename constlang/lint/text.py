@@ -11,10 +11,28 @@ from constlang.source import Span
 
 MAX_CANDIDATES = 64  # earlier texts a text is compared with, the nearest in the file first
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_WORD_CHAR = re.compile(r"[a-z0-9']")
+_BLOCK = 1 << 16
 
 
 def words(text: str) -> list[str]:
     return _WORD_RE.findall(text.lower())
+
+
+def word_set(text: str) -> frozenset[str]:
+    """The distinct words of a text, read a block at a time so that memory follows the number
+    of distinct words, not of occurrences (a 10 MB text of one repeated word costs a set of
+    one word, not a list of two million strings)."""
+    low = text.lower()
+    out: set[str] = set()
+    start, n = 0, len(low)
+    while start < n:
+        end = min(n, start + _BLOCK)
+        while end < n and _WORD_CHAR.match(low, end - 1):  # cut between words only
+            end += 1
+        out.update(_WORD_RE.findall(low, start, end))
+        start = end
+    return frozenset(out)
 
 
 def normalised(text: str) -> str:
@@ -33,7 +51,7 @@ def similar_pairs(texts: Sequence[str], threshold: float,
     texts cost a dictionary lookup each; each text is compared with at most MAX_CANDIDATES
     earlier ones, so the cost stays linear whatever the texts share.
     """
-    sets = [frozenset(words(t)) for t in texts]
+    sets = [word_set(t) for t in texts]
     first_of: dict[frozenset[str], int] = {}
     df = Counter(tok for s in sets for tok in s)
     rank = {tok: r for r, tok in enumerate(sorted(df, key=lambda tok: (df[tok], tok)))}

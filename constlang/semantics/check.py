@@ -26,6 +26,7 @@ from constlang.semantics.fields import (  # noqa: F401  (fields_of, range_words:
 from constlang.semantics.resolve import Symbol, World, display_path, shorten
 from constlang.semantics.templates import check_template
 from constlang.source import Span
+from constlang.suggest import NameIndex
 from constlang.syntax import ast
 
 DECL_MODELS: dict[str, type[P.Strict]] = {
@@ -71,6 +72,7 @@ class Checker:
         self.world = world
         self.diags = diags
         self.scope = world.scope
+        self._names: dict[tuple[str, ...], NameIndex] = {}
 
     # -- values -------------------------------------------------------------------------
     def convert(self, value: ast.Value, tp: Any, where: str) -> tuple[bool, Any]:
@@ -195,7 +197,9 @@ class Checker:
                 self.diags.error("E108", f"{where} must name a {' or '.join(kinds)}, but "
                                  f"`{value.name}` is a {k}", value.span, None)
                 return False, None
-        names = [n for k in kinds for n in self.scope[k]]
+        key = tuple(kinds)  # one index per kind list: many misspellings, one sort
+        names = self._names.get(key) or self._names.setdefault(
+            key, NameIndex(n for k in kinds for n in self.scope[k]))
         self.diags.error("E101", f"unknown {' or '.join(kinds)} `{value.name}`", value.span,
                          did_you_mean(value.name, names) or
                          (f"declare it: {kinds[0]} {value.name} {{ ... }}" if kinds[0] != "template"

@@ -13,7 +13,15 @@ from pathlib import Path
 from lark import Token
 
 from constlang.errors import Diagnostics
-from constlang.source import SourceError, SourceFile, Span, normalize_text
+from constlang.source import (
+    SourceError,
+    SourceFile,
+    Span,
+    check_text,
+    normalize_text,
+    printable_name,
+    utf8_name,
+)
 from constlang.syntax import ast
 from constlang.syntax.builder import build
 from constlang.syntax.parser import parse
@@ -77,11 +85,15 @@ def find_root(entry: Path) -> Path:
 
 
 def display_path(path: Path) -> str:
+    """The path as messages show it: relative to the working folder when near it, and always
+    printable (bytes of a name that are not UTF-8 are shown as \\xNN escapes)."""
     try:
         rel = os.path.relpath(path, Path.cwd())
     except ValueError:
-        return str(path)
-    return rel if not rel.startswith(".." + os.sep + "..") else str(path)
+        rel = str(path)
+    if rel.startswith(".." + os.sep + ".."):
+        rel = str(path)
+    return printable_name(rel)
 
 
 class Resolver:
@@ -112,12 +124,16 @@ class Resolver:
             if key in self._by_path:
                 return self._by_path[key]
             problem = None
+            if std_name is None and not utf8_name(self._relative(key)):
+                # plans and reports name files in UTF-8: such a name cannot be written down
+                problem = SourceError("the file name is not valid UTF-8",
+                                      "rename the file with UTF-8 characters only")
             if text is None and key in self.overlay:  # an open editor buffer shadows the disk
                 text = self.overlay[key]
         try:
             if problem is not None:
                 raise problem
-            source = (SourceFile(shown, normalize_text(text)) if text is not None
+            source = (SourceFile(shown, check_text(normalize_text(text))) if text is not None
                       else SourceFile.read(path, shown))
         except SourceError as exc:
             span = Span(shown, exc.line, exc.column, exc.line, exc.column + 1) if at is None else at

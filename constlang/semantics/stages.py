@@ -57,26 +57,38 @@ def stage_deps(ch: Checked, stages: dict[str, Checked]) -> list[str]:
 
 
 def stage_order(c: Checker, stages: dict[str, Checked]) -> list[str]:
-    """Topological order of stages by their references; ties keep declaration order."""
+    """Topological order of stages by their references; ties keep declaration order.
+
+    A depth-first walk with its own stack (a chain of thousands of stages is valid, and must
+    not reach Python's recursion limit); a reference back onto the walk's path is a cycle.
+    """
     order: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(name: str, path: list[str]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = path[path.index(name):] + [name]
-            c.diags.error("E111", "stages depend on each other in a cycle: " + " → ".join(cycle),
-                          stages[name].symbol.node.name_span, "break the cycle")
-            return
-        state[name] = 1
-        for dep in stage_deps(stages[name], stages):
-            visit(dep, path + [name])
-        state[name] = 2
-        order.append(name)
-
-    for name in stages:
-        visit(name, [])
+    done: set[str] = set()
+    for root in stages:
+        if root in done:
+            continue
+        path = [root]  # the stages being visited, each waiting on the next
+        on_path = {root: 0}
+        waiting = [iter(stage_deps(stages[root], stages))]
+        while waiting:
+            dep = next(waiting[-1], None)
+            if dep is None:  # every dependency placed: the stage itself goes next
+                waiting.pop()
+                name = path.pop()
+                del on_path[name]
+                done.add(name)
+                order.append(name)
+            elif dep in on_path:
+                cycle = path[on_path[dep]:] + [dep]
+                if len(cycle) > 12:  # a long one: its ends, and how many stages it has
+                    cycle = cycle[:5] + [f"… ({len(cycle) - 1:,} stages) …"] + cycle[-3:]
+                c.diags.error("E111", "stages depend on each other in a cycle: " +
+                              " → ".join(cycle), stages[dep].symbol.node.name_span,
+                              "break the cycle")
+            elif dep not in done:
+                on_path[dep] = len(path)
+                path.append(dep)
+                waiting.append(iter(stage_deps(stages[dep], stages)))
     return order
 
 

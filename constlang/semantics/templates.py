@@ -37,11 +37,33 @@ OBJECT_FIELDS = {"principle": PRINCIPLE_FIELDS, "question": QUESTION_FIELDS,
 
 class TemplateRenderError(Exception):
     """A template failed to render (undefined variable, sandbox violation, runtime error);
-    `line` is the line of the template's text where it failed, when known."""
+    `line` is the line of the template's text where it failed, when known, and `template`
+    and `step` say which template and program step, once a caller knows them."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message if line is None else f"line {line} of the template: {message}")
-        self.line = line
+    def __init__(self, reason: str, line: int | None = None, template: str | None = None,
+                 step: str | None = None) -> None:
+        self.reason, self.line, self.template, self.step = reason, line, template, step
+        who = f"template `{template}` ({step} step), " if template and step else \
+            f"template `{template}`, " if template else ""
+        where = f"line {line} of the template: " if line is not None else ""
+        super().__init__(who + where + reason)
+
+
+def file_line(body: ast.Str, line: int) -> int:
+    """The line of the .const file that holds line `line` (1-based) of a template's text."""
+    return body.body_line + max(1, line) - 1 if body.long else body.span.line
+
+
+def render_error_place(exc: TemplateRenderError, world: Any) -> str | None:
+    """`file:line` in the .const file where the template of a render error failed (its first
+    line when the template line is unknown), or None when the template cannot be found."""
+    scope = getattr(world, "scope", {}).get("template", {})
+    sym = scope.get(exc.template) if exc.template else None
+    if sym is None or not isinstance(sym.node, ast.Template):
+        return None
+    body = sym.node.body
+    line = file_line(body, exc.line) if exc.line is not None else body.span.line
+    return f"{sym.module}:{line}"
 
 
 @functools.lru_cache(maxsize=512)
@@ -84,26 +106,28 @@ def _template_line(exc: BaseException) -> int | None:
 
 
 def _locate(body: ast.Str, lineno: int, needle: str, lines: list[str],
-            literal: str | None = None) -> Span:
-    """Map a line of the template text (1-based) and a word on it back into the .const file."""
+            literal: str | None = None, column: int | None = None) -> Span:
+    """Map a line of the template text (1-based) and a word on it (at `column` of that line
+    when known, else its first whole-word occurrence) back into the .const file."""
     line = max(1, lineno)
     text_line = lines[line - 1] if line - 1 < len(lines) else ""
     col_in_text = 0
-    if needle:
+    if column is not None:
+        col_in_text = column
+    elif needle:
         m = re.search(r"(?<![A-Za-z0-9_])" + re.escape(needle) + r"(?![A-Za-z0-9_])", text_line)
         col_in_text = m.start() if m else 0
     span = body.span
     if body.long and line == 1 and body.body_line == span.line:
-        file_line = span.line  # text that starts on the line of the opening `"""`
+        # text that starts on the line of the opening `"""`
         column = span.column + 3 + body.body_indent + col_in_text
     elif body.long:
-        file_line = body.body_line + line - 1
         column = body.body_indent + col_in_text + 1
     else:
-        file_line = span.line
         column = span.column + 1 + _source_offset(literal or "", col_in_text)  # past the quote
+    at = file_line(body, line)
     width = max(1, len(needle))
-    return Span(span.file, file_line, column, file_line, column + width, span.start, span.end)
+    return Span(span.file, at, column, at, column + width, span.start, span.end)
 
 
 def _source_offset(literal: str, index: int) -> int:
@@ -183,15 +207,26 @@ def _check_parsed(tpl: ast.Template, parsed: nodes.Template, declared: list[str]
                         _locate(tpl.body, reach.lineno, attr, lines, literal),
                         "use only the fields of the declared parameters")
     macros = {m.name for m in parsed.find_all(nodes.Macro)}
+    seen: dict[tuple[int, str], int] = {}  # (line, name) → prints of it met so far
     for out in parsed.find_all(nodes.Output):
         for shown in out.nodes:
             if isinstance(shown, nodes.Name) and (shown.name in UNPRINTABLE
                                                   or shown.name in macros):
+                k = seen[shown.lineno, shown.name] = seen.get((shown.lineno, shown.name), 0) + 1
+                column = _printed_at(lines, shown.lineno, shown.name, k)
                 diags.error("E308", f"template `{tpl.name}` prints `{shown.name}`, which is not "
                             "text: it would show a Python object",
-                            _locate(tpl.body, shown.lineno, shown.name, lines, literal),
+                            _locate(tpl.body, shown.lineno, shown.name, lines, literal, column),
                             "print text, numbers or lists of them, such as a parameter's field")
     return used
+
+
+def _printed_at(lines: list[str], lineno: int, name: str, k: int) -> int | None:
+    """Column, on its template line, of the name in the k-th `{{ name }}` there (None when the
+    expression spans lines: the name's first occurrence on its line is used instead)."""
+    text = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+    found = list(re.finditer(r"\{\{[-+]?\s*(" + re.escape(name) + r")\s*[-+]?\}\}", text))
+    return found[k - 1].start(1) if len(found) >= k else None
 
 
 def _unknown_fields(parsed: nodes.Template) -> list[tuple[nodes.Node, str, str]]:

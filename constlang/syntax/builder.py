@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import textwrap
 from typing import cast
 
 from lark import Token, Tree
@@ -16,6 +16,7 @@ from constlang.syntax import ast
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "0": "\0"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 MAX_LIST_DEPTH = 64
+MAX_ESCAPE_ERRORS = 20  # reported per string; a string of a million bad escapes is one problem
 
 
 class Builder:
@@ -120,47 +121,88 @@ class Builder:
         if raw.startswith("\n"):
             raw = raw[1:]
             first_line += 1
-        lines = raw.split("\n")
-        if len(lines) > 1 and not lines[-1].strip():
+        last = raw.rfind("\n")
+        if last != -1 and not raw[last + 1:].strip():
             # closing quotes on a line of their own: that line, and the break before it, are
             # layout, not text (as in Swift's multi-line strings)
-            lines = lines[:-1]
-        body = "\n".join(lines)
-        dedented = textwrap.dedent(body)
+            raw = raw[:last]
+        dedented = dedent(raw)
+        # the margin taken off: where the first line with text starts, before and after
         indent = 0
-        for orig, new in zip(body.split("\n"), dedented.split("\n"), strict=True):
-            if new.strip():
-                indent = len(orig) - len(new)
-                break
+        before, after = _TEXT_RE.search(raw), _TEXT_RE.search(dedented)
+        if before is not None and after is not None:
+            indent = (before.start() - raw.rfind("\n", 0, before.start())) - \
+                (after.start() - dedented.rfind("\n", 0, after.start()))
         return ast.Str(dedented, span, True, first_line, indent)
 
     def _unescape(self, body: str, tok: Token) -> str:
         if "\\" not in body:
             return body
+        errors = 0
+
+        def bad(offset: int, width: int, message: str, help: str) -> None:
+            nonlocal errors
+            errors += 1
+            if errors > MAX_ESCAPE_ERRORS:
+                raise _TooManyEscapeErrors(offset)
+            start = (tok.start_pos or 0) + 1 + offset
+            self.error("E003", message, self.source.span(start, start + width), help)
 
         def repl(m: re.Match[str]) -> str:
             esc = m.group(1)
             if esc[0] == "u" and len(esc) == 5:
                 code = int(esc[1:], 16)
                 if 0xD800 <= code <= 0xDFFF:  # half of a UTF-16 pair: no text can hold it
-                    start = (tok.start_pos or 0) + 1 + m.start()
-                    self.error("E003", f"`\\{esc}` is a lone surrogate, not a character",
-                               self.source.span(start, start + 6),
-                               "write the character itself; constlang files are UTF-8")
+                    bad(m.start(), 6, f"`\\{esc}` is a lone surrogate, not a character",
+                        "write the character itself; constlang files are UTF-8")
                     return "\ufffd"
                 return chr(code)
             if esc in _ESCAPES:
                 return _ESCAPES[esc]
-            start = (tok.start_pos or 0) + 1 + m.start()
-            self.error("E003", f"unknown escape sequence `\\{esc}`",
-                       self.source.span(start, start + 2),
-                       'use `\\\\` for a backslash, or a `"""` string, which takes text literally')
+            bad(m.start(), 2, f"unknown escape sequence `\\{esc}`",
+                'use `\\\\` for a backslash, or a `"""` string, which takes text literally')
             return m.group(0)
 
-        return _ESCAPE_RE.sub(repl, body)
+        try:
+            return _ESCAPE_RE.sub(repl, body)
+        except _TooManyEscapeErrors as stop:  # one string, thousands of errors: say so once
+            start = (tok.start_pos or 0) + 1 + stop.offset
+            self.error("E003", f"more than {MAX_ESCAPE_ERRORS} bad escape sequences in one "
+                       "string; the rest are not listed", self.source.span(start, start + 2),
+                       'use `\\\\` for a backslash, or a `"""` string, which takes text '
+                       "literally")
+            return body
 
     def error(self, code: str, message: str, span: Span, help: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, Severity.ERROR, message, span, help))
+
+
+_BLANK_LINE_RE = re.compile(r"^[ \t]+$", re.MULTILINE)
+_INDENT_RE = re.compile(r"^([ \t]*)[^ \t\n]", re.MULTILINE)
+_TEXT_RE = re.compile(r"\S")
+
+
+def dedent(text: str) -> str:
+    """textwrap.dedent's result (blank lines emptied, the margin of spaces and tabs common to
+    the other lines taken off) without listing every line's indent: a long string of many
+    lines costs its own size, not several lists of its lines."""
+    if _BLANK_LINE_RE.search(text):
+        text = _BLANK_LINE_RE.sub("", text)
+    margin: str | None = None
+    for m in _INDENT_RE.finditer(text):
+        indent = m.group(1)
+        if margin is None or margin.startswith(indent):
+            margin = indent
+        elif not indent.startswith(margin):
+            margin = os.path.commonprefix([margin, indent])
+        if not margin:
+            return text
+    return re.sub("(?m)^" + margin, "", text) if margin else text
+
+
+class _TooManyEscapeErrors(Exception):
+    def __init__(self, offset: int):
+        self.offset = offset
 
 
 def build(source: SourceFile, tree: Tree) -> tuple[ast.Module, list[Diagnostic]]:

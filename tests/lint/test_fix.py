@@ -12,7 +12,7 @@ from .helpers import HEADER, PIPELINE, project
 
 BODY = HEADER + '''# Header comment, kept.
 principle harmful {   # trailing comment, kept
-  critique = "  Point out anything harmful.  "   # CL311: safe
+  critique = "  Point out anything harmful.  "   # CL311: unsafe
   revision = "Rewrite the reply without the harm, and keep helping."
   tags     = ["harm",   "tone", "harm"]        # CL603: safe
 }
@@ -38,17 +38,16 @@ def run(tmp_path, *args, text=BODY, name="a.const"):
 
 def test_fix_applies_safe_fixes_only_and_keeps_comments(tmp_path):
     result, after = run(tmp_path, "--fix")
-    expected = BODY.replace('"  Point out anything harmful.  "', '"Point out anything harmful."') \
-        .replace('["harm",   "tone", "harm"]', '["harm",   "tone"]') \
-        .replace("respond_prompt(prompt, examples)", "respond_prompt(prompt)")
+    expected = BODY.replace('["harm",   "tone", "harm"]', '["harm",   "tone"]')
     assert after == expected  # comments, spacing and alignment untouched elsewhere
-    assert "Fixed 3 findings." in result.stderr
+    assert "Fixed 1 finding." in result.stderr
     assert "CL404" in result.stdout and result.exit_code == 1  # the unsafe one remains
 
 
 def test_unsafe_fixes_apply_the_rest(tmp_path):
     result, after = run(tmp_path, "--fix", "--unsafe-fixes")
     assert "swap_positions = true   # CL404: unsafe" in after
+    assert '"Point out anything harmful."' in after and "respond_prompt(prompt)" in after
     assert result.exit_code == 0, result.stdout
 
 

@@ -3,7 +3,6 @@ documentation examples that really are flagged (bad) and clean (good)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from constlang.lint.docs import DOCS_PATH, render_docs
 from constlang.lint.registry import RULES
 from constlang.lint.rule import CATEGORIES
 
-from .helpers import lint_text
+from .helpers import lint_text, scaffolded
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "constlang" / "lint" / "rules"
@@ -56,44 +55,6 @@ def test_lint_modules_stay_small():
 
 
 # ---------------------------------------------------------------- documentation examples
-
-# Declarations a snippet may refer to without declaring; added when it names them.
-SCAFFOLD = {
-    "harmful": 'principle harmful { critique = "Is it harmful?"  revision = "Rewrite it." }',
-    "m": 'model m { source = "embedded:smollm2-135m-instruct" }',
-    "assistant": 'model assistant { source = "embedded:smollm2-135m-instruct" }',
-    "d": 'dataset d { path = "prompts.jsonl" }',
-    "red_team": 'dataset red_team { path = "prompts.jsonl" }',
-    "critique_revision": "stage critique_revision { model = m  prompts = d }",
-    "sft": "stage sft { from = critique_revision }",
-    "feedback": "stage feedback { policy = sft  judge = m  prompts = d }",
-    "reward_model": "stage reward_model { from = feedback }",
-}
-DECLARED = re.compile(r"^\s*(?:principle|question|example|model|dataset|stage|template)\s+(\w+)",
-                      re.MULTILINE)
-
-
-def scaffolded(snippet: str) -> str:
-    """The snippet, with the declarations it refers to but does not declare, and a header."""
-    declared = set(DECLARED.findall(snippet))
-    text = snippet
-    added = True
-    while added:
-        added = False
-        for name, decl in SCAFFOLD.items():
-            if name not in declared and re.search(rf"[=\[,]\s*{name}\b", text):
-                text += "\n" + decl
-                declared.add(name)
-                added = True
-    # stages need something to sample (E112)
-    if "stage critique_revision" in text and not re.search(r"^\s*principle ", text, re.M):
-        text += '\nprinciple any { critique = "Is it harmful?"  revision = "Rewrite it." }'
-    if "stage feedback" in text and not re.search(r"^\s*question ", text, re.M):
-        text += '\nquestion any { text = "Which reply is better?" }'
-    header = "constlang 1\n" if "constitution" in snippet else \
-        'constlang 1\nconstitution "docs" { version = "0.1.0" }\n'
-    return header + text + "\n"
-
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
 def test_bad_example_is_flagged_and_good_example_is_not(tmp_path, rule):

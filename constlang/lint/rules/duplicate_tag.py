@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from constlang.errors import Edit, Fix, Severity
+from constlang.errors import Fix, Severity
 from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
+from constlang.lint.rules._edits import remove_item
 from constlang.lint.rules.tag_format import tags
+from constlang.syntax import ast
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    for decl, items in tags(ctx):
+    for decl, _ in tags(ctx):
+        listed = decl.field("tags")
+        assert listed is not None and isinstance(listed.value, ast.List)
+        every = listed.value.items  # strings and anything else, in order
+        spans = [(v.span.start, v.span.end) for v in every]
         seen: set[str] = set()
-        for i, s in enumerate(items):
-            if s.value not in seen:
-                seen.add(s.value)
+        for i, s in enumerate(every):
+            if not isinstance(s, ast.Str) or s.value not in seen:
+                if isinstance(s, ast.Str):
+                    seen.add(s.value)
                 continue
-            # delete from the end of the previous item, taking the comma with it
-            fix = Fix(f'remove the second "{s.value}"',
-                      (Edit(items[i - 1].span.end, s.span.end, ""),))
+            # the item and one comma go; comments between the items stay
+            edits = remove_item(ctx.source.text, spans, i, listed.value.span.end - 1)
+            fix = Fix(f'remove the second "{s.value}"', edits)
             yield Finding(f'tag "{s.value}" is listed twice on {decl.kind} `{decl.name}`', s.span,
                           "remove the repeat", fix)
 

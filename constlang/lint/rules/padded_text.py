@@ -33,8 +33,9 @@ def check(ctx: LintContext) -> Iterator[Finding]:
                     fix = None
                     inner = raw.strip(" \t")
                     if inner != raw and not inner.startswith("\\") and not inner.endswith("\\"):
+                        # unsafe: the text reaches the prompt, so trimming changes the plan
                         fix = Fix("trim the spaces", (Edit(s.span.start + 1, s.span.end - 1,
-                                                           inner),))
+                                                           inner),), safe=False)
                     yield Finding(f"`{f.name}` of {kind} `{decl.name}` starts or ends with "
                                   "whitespace", s.span, "trim it: the spaces reach the prompt",
                                   fix)
@@ -49,5 +50,5 @@ RULE = Rule(
     "and make two otherwise equal texts differ.",
     bad='''principle harmful { critique = " Point out anything harmful.  "  revision = "..." }''',
     good='''principle harmful { critique = "Point out anything harmful."  revision = "..." }''',
-    check=check, fix="safe", needs_plan=False,
+    check=check, fix="unsafe", needs_plan=False,
 )

@@ -12,7 +12,9 @@ from constlang.kinds import BY_NAME
 from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
 from constlang.prompts import example_vars, few_shot_turns, principle_vars, question_vars
-from constlang.semantics.templates import TemplateRenderError, render
+from constlang.semantics.templates import TemplateRenderError, file_line, render
+from constlang.source import Span
+from constlang.syntax import ast
 
 CHARS_PER_TOKEN = 4  # English text under a BPE tokenizer, roughly
 PROMPT_TOKENS = 256  # allowance for the user prompt, which lint does not read
@@ -85,8 +87,14 @@ def check(ctx: LintContext) -> Iterator[Finding]:
             span = sym.node.name_span if sym and ctx.in_file(sym.node.name_span) else \
                 ctx.value_span(ctx.stage_symbol(stage), settings[step.name])
             if isinstance(budget, TemplateRenderError):
+                if sym is not None and ctx.in_file(sym.node.name_span) and \
+                        isinstance(sym.node, ast.Template):  # the file line where it failed
+                    at = file_line(sym.node.body, budget.line or 1)
+                    text = ctx.source.line_text(at)
+                    indent = len(text) - len(text.lstrip())
+                    span = Span(span.file, at, indent + 1, at, max(indent + 2, len(text) + 1))
                 yield Finding(f"template `{step.template}` cannot be rendered for the "
-                              f"{step.name} step of stage `{stage.name}`: {budget}", span,
+                              f"{step.name} step of stage `{stage.name}`: {budget.reason}", span,
                               "`constlang render` shows the same error; keep the template "
                               "within the sandbox's limits (SECURITY.md)")
                 continue

@@ -39,7 +39,9 @@ def check(ctx: LintContext) -> Iterator[Finding]:
         yield Finding(f"suppression of {', '.join(unused)} suppresses nothing{why}", span,
                       "remove it" if not keep else f"keep only {', '.join(keep)}",
                       Fix("remove the unused code" + ("s" if len(unused) > 1 else ""),
-                          (_removal(ctx, s, keep),)))
+                          (_removal(ctx, s, keep),),
+                          # removing the whole comment would drop the reason written after it
+                          safe=bool(keep) or not s.reason))
 
 
 RULE = Rule(

@@ -7,17 +7,14 @@ from collections.abc import Iterator
 from constlang.errors import Edit, Fix, Severity
 from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
+from constlang.lint.rules._edits import outside_comments, remove_item
 from constlang.syntax import ast
 
 
-def _removal(params: tuple[ast.Param, ...], i: int) -> Edit:
-    """Delete parameter i with one of the commas beside it."""
-    p = params[i]
-    if i + 1 < len(params):
-        return Edit(p.span.start, params[i + 1].span.start, "")
-    if i > 0:
-        return Edit(params[i - 1].span.end, p.span.end, "")
-    return Edit(p.span.start, p.span.end, "")
+def _removal(text: str, params: tuple[ast.Param, ...], i: int) -> tuple[Edit, ...]:
+    """Delete parameter i with one of the commas beside it, keeping comments."""
+    close = outside_comments(text, params[-1].span.end, len(text), ")")[0]
+    return remove_item(text, [(p.span.start, p.span.end) for p in params], i, close)
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
@@ -29,11 +26,19 @@ def check(ctx: LintContext) -> Iterator[Finding]:
         unused = [i for i, p in enumerate(tpl.params) if p.name not in used]
         for n, i in enumerate(unused):
             p = tpl.params[i]
-            # one fix for the first: removing several adjacent ones at once would overlap
-            fix = Fix(f"remove parameter `{p.name}`", (_removal(tpl.params, i),)) if n == 0 \
-                else None
+            # one fix for the first: removing several adjacent ones at once would overlap.
+            # Never safe: the plan lists the parameters, and the runtime reads them (a
+            # template that declares `examples` receives the few-shot examples in its text
+            # instead of as chat turns, so removing it changes what the model is sent).
+            fix = Fix(f"remove parameter `{p.name}`", _removal(ctx.source.text, tpl.params, i),
+                      safe=False) if n == 0 else None
+            help = "remove the parameter, or use it in the text"
+            if p.name == "examples":
+                help += "; while `examples` is declared the step sends no few-shot chat turns " \
+                    "(the text is expected to show them), so removing it changes what the " \
+                    "model is sent"
             yield Finding(f"template `{tpl.name}` declares `{p.name}` but never uses it",
-                          p.span, "remove the parameter, or use it in the text", fix)
+                          p.span, help, fix)
 
 
 RULE = Rule(
@@ -50,5 +55,5 @@ RULE = Rule(
     good='''template respond_prompt(prompt) """
 {{ prompt }}
 """''',
-    check=check, fix="safe",
+    check=check, fix="unsafe",
 )

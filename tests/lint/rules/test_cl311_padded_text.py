@@ -1,4 +1,4 @@
-"""CL311 padded-text, and its safe fix."""
+"""CL311 padded-text, and its unsafe fix (the text reaches the prompt, so the plan changes)."""
 
 from constlang.lint.fix import apply_fixes
 
@@ -9,7 +9,10 @@ def test_padded_request_is_flagged_and_trimmed(tmp_path):
     body = 'principle p {\n  critique = " Point out anything harmful.  "\n  revision = "x" }\n'
     found = findings(tmp_path, body, "CL311")
     assert [d.span.line for d in found] == [line_of(body, "Point out")]
-    fixed, done = apply_fixes((tmp_path / "main.const").read_text(), found)
+    text = (tmp_path / "main.const").read_text()
+    assert found[0].fix is not None and not found[0].fix.safe
+    assert apply_fixes(text, found) == (text, [])  # not without --unsafe-fixes
+    fixed, done = apply_fixes(text, found, unsafe=True)
     assert 'critique = "Point out anything harmful."' in fixed and len(done) == 1
 
 

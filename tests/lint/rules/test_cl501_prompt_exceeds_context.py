@@ -27,3 +27,14 @@ def test_declared_context_length_is_used(tmp_path):
 
 def test_demo_sized_generations_fit(tmp_path):
     assert findings(tmp_path, PRINCIPLE + STAGES.replace("TOKENS", "256"), "CL501") == []
+
+
+def test_a_template_that_cannot_render_is_reported_at_its_failing_line(tmp_path):
+    template = ('template respond_prompt(prompt, examples) """\n  {{ prompt }}\n\n'
+                '  {{ examples.append(1) }}\n"""\n')
+    body = PRINCIPLE + template + STAGES.replace("TOKENS", "256")
+    [found] = findings(tmp_path, body, "CL501")
+    assert found.message.startswith("template `respond_prompt` cannot be rendered for the "
+                                    "respond step of stage `critique_revision`: blocked by")
+    assert "line 3 of the template" not in found.message
+    assert (found.span.line, found.span.column) == (line_of(body, "{{ examples"), 3)

@@ -46,3 +46,9 @@ def test_suppressions_of_rules_that_could_not_run_are_kept(tmp_path):
     assert diags[0].message == "suppression of CL601 suppresses nothing (not enabled)"
     fixed, _ = apply_fixes((tmp_path / "main.const").read_text(), diags)
     assert "# constlang: ignore[CL104]\n" in fixed
+
+
+def test_a_suppression_with_a_reason_is_removed_only_as_an_unsafe_fix(tmp_path):
+    body = CLEAN.replace("ignore[CL304]", "ignore[CL304] the reviewers agreed")
+    found = findings(tmp_path, body, "CL901")
+    assert len(found) == 1 and found[0].fix is not None and not found[0].fix.safe
