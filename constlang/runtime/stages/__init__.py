@@ -5,6 +5,7 @@ from __future__ import annotations
 from constlang.runtime.stages.base import StageContext, StageError, StageRunner
 from constlang.runtime.stages.critique_revision import CritiqueRevisionRunner
 from constlang.runtime.stages.dpo import DPORunner
+from constlang.runtime.stages.evaluate import EvaluateRunner
 from constlang.runtime.stages.feedback import FeedbackRunner
 from constlang.runtime.stages.ppo import PPORunner
 from constlang.runtime.stages.revision_pairs import RevisionPairsRunner
@@ -13,7 +14,7 @@ from constlang.runtime.stages.sft import SFTRunner
 
 RUNNERS: tuple[type[StageRunner], ...] = (CritiqueRevisionRunner, SFTRunner, FeedbackRunner,
                                           RevisionPairsRunner, RewardModelRunner, DPORunner,
-                                          PPORunner)
+                                          PPORunner, EvaluateRunner)
 
 _BY_KIND = {runner.kind: runner for runner in RUNNERS}
 
