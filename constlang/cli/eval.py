@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from constlang.cli.shared import allow_outside_root_option, command, compile_or_fail
+from constlang.declarations import names
 from constlang.errors import UsageError, UserError
 
 EXAMPLE = ("stage evaluate { baseline = assistant  judge = assistant  harmful = <a dataset of "
@@ -59,16 +60,22 @@ def with_options(plan: Any, stage: Any, models: list[str] | None, prompts: str |
             changes[key] = name
     if not changes:
         return plan, stage
+    return replace_settings(plan, stage, changes, datasets)
+
+
+def replace_settings(plan: Any, stage: Any, changes: dict[str, Any],
+                     datasets: list[Any] | None = None) -> tuple[Any, Any]:
+    """The plan with the stage's settings changed, its dependencies and hash brought along."""
     settings = stage.settings.model_copy(update=changes)
     stage_names = {s.name for s in plan.stages}
-    named = [settings.baseline, *(settings.models or [])]
+    named = [settings.baseline, *(names(settings.models) if settings.models else [])]
     if settings.reward:
         named.append(settings.reward)
     depends = [n for n in dict.fromkeys(named) if n in stage_names]
     if settings.models is None:
         depends = list(dict.fromkeys([*stage.depends_on, *depends]))
     new = stage.model_copy(update={"settings": settings, "depends_on": depends})
-    plan = plan.model_copy(update={"datasets": datasets, "stages": [
+    plan = plan.model_copy(update={"datasets": datasets or plan.datasets, "stages": [
         new if s.name == stage.name else s for s in plan.stages]}).with_hash()
     return plan, new
 
@@ -130,6 +137,11 @@ def eval_cmd(path: str, models_opt: str | None, prompts: str | None, benign: str
     run = RunDir(target)
     for name in model_names(plan, stage):  # one clear line before any model loads
         resolve_model(plan, name, run)
+    reward = stage.settings.reward
+    if reward and not run.stage(reward).model.is_dir():  # leave it out, and say so
+        click.echo(f"note: reward stage `{reward}` has no trained model in {run.path} yet, "
+                   "so the report has no reward scores", err=True)
+        plan, stage = replace_settings(plan, stage, {"reward": None})
     resolved = resolve_device(None if device == "auto" else device)
     if resolved.startswith("cuda") and not _cuda_available():
         raise UsageError("--device cuda: no CUDA device is visible to torch; use --device cpu")

@@ -128,6 +128,14 @@ def test_eval_reads_any_prompt_file_and_names_bad_models_in_one_line(
     assert ok.exit_code == 0, ok.output
     report = json.loads(run.stage("evaluate").report_json.read_text())
     assert list(report["models"]) == ["tiny"] and report["models"]["tiny"]["harmful"]["n"] == 1
+    assert report["judge"]["source"] == "nothing to compare"  # one model: no judge loaded
+    # a reward stage that has not run is left out, with a note, not an error
+    shutil.rmtree(run.stage("reward_model").model)
+    unscored = CliRunner().invoke(eval_cmd, [*args, "--models", "tiny", "--prompts", str(extra)])
+    assert unscored.exit_code == 0, unscored.output
+    assert "note: reward stage `reward_model` has no trained model" in unscored.output
+    report = json.loads(run.stage("evaluate").report_json.read_text())
+    assert report["models"]["tiny"]["harmful"]["reward_mean"] is None
 
     for models, expected in (
             ("tiny,nope", "model `nope` is unknown; name a model declaration or a policy "

@@ -56,11 +56,13 @@ class EvaluateRunner(StageRunner):
         ctx.say(f"{len(self.names)} model(s) ({', '.join(self.names)}) on {sizes} prompts, "
                 f"judge `{s.judge}`, on {ctx.device}")
         replies = self.generate_all()
-        judge = self.engine(job.judge_model)
-        check, source = self.judge_check(judge)
-        judged = self.judge_all(judge, replies)
-        del judge
-        gc.collect()
+        check, source, judged = None, "nothing to compare", {}
+        if len(self.names) > 1:  # one model alone has nobody to be judged against
+            judge = self.engine(job.judge_model)
+            check, source = self.judge_check(judge)
+            judged = self.judge_all(judge, replies)
+            del judge
+            gc.collect()
         rewards = self.rewards(replies)
         report = self.build_report(replies, judged, rewards, check, source)
         self.write(report, replies, judged)
