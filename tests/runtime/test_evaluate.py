@@ -114,6 +114,8 @@ def test_eval_compares_a_model_declaration_with_a_trained_stage(
     again = CliRunner().invoke(train, [*args, "--stages", "evaluate"])
     assert again.exit_code == 0, again.output
     assert "completed earlier with the same inputs; skipped" in " ".join(again.output.split())
+    dry = CliRunner().invoke(train, [*args, "--stages", "evaluate", "--dry-run"])
+    assert "evaluate · benign · prompt benign-1 · respond (every model)" in dry.output
     as_json = CliRunner().invoke(eval_cmd, [*args, "--format", "json"])
     assert as_json.exit_code == 0 and json.loads(as_json.stdout)["baseline"] == "tiny"
 
@@ -129,6 +131,17 @@ def test_eval_reads_any_prompt_file_and_names_bad_models_in_one_line(
     report = json.loads(run.stage("evaluate").report_json.read_text())
     assert list(report["models"]) == ["tiny"] and report["models"]["tiny"]["harmful"]["n"] == 1
     assert report["judge"]["source"] == "nothing to compare"  # one model: no judge loaded
+    # interrupted after one reply: a rerun keeps it and writes only the missing ones
+    folder = run.stage("evaluate")
+    first = {**json.loads(folder.replies.read_text().splitlines()[0]), "reply": "KEPT"}
+    folder.replies.write_text(json.dumps(first) + "\n")
+    manifest = folder.read_manifest()
+    assert manifest is not None
+    folder.write_manifest(manifest.model_copy(update={"status": "interrupted"}))
+    resumed = CliRunner().invoke(eval_cmd, [*args, "--models", "tiny", "--prompts", str(extra)])
+    assert resumed.exit_code == 0 and "continuing from what it saved" in resumed.output
+    rows = [json.loads(line) for line in folder.replies.read_text().splitlines()]
+    assert len(rows) == 1 + 2 and rows[0] == first
     # a reward stage that has not run is left out, with a note, not an error
     shutil.rmtree(run.stage("reward_model").model)
     unscored = CliRunner().invoke(eval_cmd, [*args, "--models", "tiny", "--prompts", str(extra)])

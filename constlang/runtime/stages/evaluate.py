@@ -36,6 +36,15 @@ class EvaluateRunner(StageRunner):
             outputs[name] = done.outputs_hash if done and done.status == "completed" else None
         return {"models": names, "upstream": outputs}
 
+    def preview(self) -> list[tuple[str, Any]]:
+        """The reply prompts of the first batch of each prompt set."""
+        ctx = self.ctx
+        job = Evaluation.from_plan(ctx.plan, ctx.name, ctx.base_dir)
+        size = job.settings.batch_size
+        return [(f"{ctx.name} · {set_name} · prompt {row.prompt_id} · respond (every model)",
+                 job.respond_prompt(row)) for set_name, rows in job.sets.items()
+                for row in rows[:size]]
+
     def load(self) -> None:
         ctx = self.ctx
         self.job = Evaluation.from_plan(ctx.plan, ctx.name, ctx.base_dir)
