@@ -131,6 +131,7 @@ def test_eval_reads_any_prompt_file_and_names_bad_models_in_one_line(
     report = json.loads(run.stage("evaluate").report_json.read_text())
     assert list(report["models"]) == ["tiny"] and report["models"]["tiny"]["harmful"]["n"] == 1
     assert report["judge"]["source"] == "nothing to compare"  # one model: no judge loaded
+    assert "No win rates: only one model" in ok.output
     # interrupted after one reply: a rerun keeps it and writes only the missing ones
     folder = run.stage("evaluate")
     first = {**json.loads(folder.replies.read_text().splitlines()[0]), "reply": "KEPT"}

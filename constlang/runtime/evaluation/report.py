@@ -57,6 +57,8 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
 
 def judge_line(judge: dict[str, Any]) -> str:
     """How far to trust the win rates: the judge check's accuracy, or that there was none."""
+    if judge["source"] == "nothing to compare":
+        return "No win rates: only one model was evaluated, so the judge was not asked."
     if not any(a["checked"] for a in judge["axes"].values()):
         return (f"Judge `{judge['model']}`: judge not checked (declare `judge_check` with "
                 "labelled pairs to measure it); read the win rates with care.")

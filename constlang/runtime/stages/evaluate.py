@@ -62,8 +62,9 @@ class EvaluateRunner(StageRunner):
     def run(self) -> dict[str, Any]:
         ctx, job, s = self.ctx, self.job, self.job.settings
         sizes = ", ".join(f"{len(rows)} {name}" for name, rows in job.sets.items())
-        ctx.say(f"{len(self.names)} model(s) ({', '.join(self.names)}) on {sizes} prompts, "
-                f"judge `{s.judge}`, on {ctx.device}")
+        judge = f", judge `{s.judge}`" if len(self.names) > 1 else ""
+        ctx.say(f"{len(self.names)} model(s) ({', '.join(self.names)}) on {sizes} prompts"
+                f"{judge}, on {ctx.device}")
         replies = self.generate_all()
         check, source, judged = None, "nothing to compare", {}
         if len(self.names) > 1:  # one model alone has nobody to be judged against
