@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from constlang import settings as S
-from constlang.declarations import Model, Strict
+from constlang.declarations import Model, Strict, names
 
 
 class When(StrEnum):
@@ -151,6 +151,17 @@ def _group_cost(s: S.GroupSettings, inputs: CostInputs) -> Cost:
                 f"{s.steps} updates, {s.num_generations} completions per prompt{judged}")
 
 
+def _evaluate_cost(s: S.EvaluateSettings, inputs: CostInputs) -> Cost:
+    sets = [inputs.rows(s.harmful)] + ([inputs.rows(s.benign)] if s.benign else [])
+    n = None if any(x is None for x in sets) else sum(x or 0 for x in sets)
+    models = None if s.models is None else 1 + len(names(s.models))
+    calls = None if n is None or models is None else n * models
+    who = "each model" if models is None else f"{models} models"
+    return Cost(n, calls, None if calls is None else calls * s.max_new_tokens,
+                f"{who} answer every prompt; the judge scores each reply against the "
+                "baseline's in both orders")
+
+
 def _no_model_cost(s: Any, inputs: CostInputs) -> Cost:
     return Cost(None, 0, 0, "no model calls: pairs written from the upstream rows")
 
@@ -162,6 +173,8 @@ def _training_cost(s: Any, inputs: CostInputs) -> Cost:
 # ---------------------------------------------------------------- the registry
 
 _RESPOND = ("prompt", "examples")
+# the kinds whose stages save a policy (a causal LM) that evaluate may load by stage name
+POLICY_KINDS: tuple[str, ...] = ("sft", "dpo", "ppo", "grpo", "rloo")
 
 KINDS: tuple[StageKind, ...] = (
     StageKind(
@@ -258,6 +271,25 @@ KINDS: tuple[StageKind, ...] = (
       for name, settings, label in (("grpo", S.GRPOSettings, "GRPO"),
                                     ("rloo", S.RLOOSettings, "RLOO"))),
 )
+
+# evaluate is appended on its own so that records added to the tuple above merge cleanly
+KINDS = (*KINDS, StageKind(
+    "evaluate", S.EvaluateSettings,
+    "Compares models on held-out prompts: refusals, judged win rates, reward; writes a report.",
+    "runtime-evaluate.md", _evaluate_cost,
+    steps=(
+        StepSpec("respond", "respond_template", "baseline", "generate", _RESPOND),
+        StepSpec("compare", "compare_template", "judge", "score",
+                 ("prompt", "response_a", "response_b", "question", "examples"),
+                 when=When.PAIRWISE_QUESTIONS, question_kind="pairwise",
+                 question_setting="questions"),
+        StepSpec("pointwise", "pointwise_template", "judge", "score",
+                 ("prompt", "response", "question", "examples"),
+                 when=When.POINTWISE_QUESTIONS, question_kind="pointwise",
+                 question_setting="questions"),
+    ),
+    stage_refs={"baseline": POLICY_KINDS, "models": POLICY_KINDS, "reward": ("reward_model",)},
+))
 
 BY_NAME: dict[str, StageKind] = {k.name: k for k in KINDS}
 SETTINGS_BY_KIND: dict[str, type[Strict]] = {k.name: k.settings for k in KINDS}

@@ -265,7 +265,6 @@ class DPOSettings(Strict):
     lora_dropout: LoraDropout = 0.05
 
 
-
 class GroupSettings(Strict):
     """What GRPO and RLOO share: rewards of a group of completions per prompt, each compared
     with the others of its group. A base class is safe here: its fields come first, as wanted."""
@@ -332,3 +331,39 @@ class RLOOSettings(GroupSettings):
     normalize_advantages: bool = Field(
         False, description="Scale each batch's advantages (reward − the mean of the other "
         "completions of its group) to mean 0 and standard deviation 1.")
+
+class EvaluateSettings(Strict):
+    baseline: str = ref("stage|model", "The model every other is compared with, usually the base "
+                        "model declaration (its win rates are 0.5 by definition).")
+    models: str | list[str] | None = refs(
+        "stage|model", "The models compared with the baseline: policy stages (their saved "
+        "models in the run directory) or model declarations; default: every sft, dpo, ppo, "
+        "grpo and rloo stage of the plan.", default=None)
+    harmful: str = ref("dataset", "Held-out harmful prompts (never trained on): refusal rate and "
+                       "the harmlessness win rate.")
+    benign: str | None = ref("dataset", "Held-out benign prompts: over-refusal and the "
+                             "helpfulness win rate.", default=None)
+    judge: str = ref("model", "The model that compares each reply with the baseline's.")
+    questions: list[str] = selection("question", "Questions the judge asks, each in both orders "
+                                     "(pairwise) or about each reply (pointwise).")
+    helpful_questions: list[str] = Field(
+        default_factory=list, json_schema_extra={"ref": "question", "selection": True},
+        description="Those of `questions` asked about the replies to benign prompts "
+        "(helpfulness); the others are asked about the replies to harmful prompts "
+        "(harmlessness). Empty: every question on both.")
+    judge_check: str | None = ref(
+        "dataset", "Labelled pairs (`prompt`, `better`, `worse`) the judge is measured on with "
+        "the same questions, so the report says how far to trust its win rates.", default=None)
+    reward: str | None = ref("stage", "A reward_model stage whose mean score of each model's "
+                             "replies is reported.", default=None)
+    max_new_tokens: int = Field(96, ge=1, le=32768, description="Tokens per reply.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0,
+                               description="Sampling temperature of the replies (0: greedy).")
+    samples: int = Field(4, ge=0, le=1000, description="Prompts of each set whose replies the "
+                         "report shows side by side.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Prompts generated or scored together.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed for sampling (temperature > 0).")
+    respond_template: str = ref("template", "Template of the replies.", default="respond_prompt")
+    compare_template: str = ref("template", "Pairwise question template.", default="compare_prompt")
+    pointwise_template: str = ref("template", "Pointwise question template.",
+                                  default="pointwise_prompt")

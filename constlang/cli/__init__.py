@@ -18,6 +18,7 @@ import click  # noqa: E402
 from constlang import __version__  # noqa: E402
 from constlang.cli import check, fmt, judge_check, lint, lsp, render, train  # noqa: E402
 from constlang.cli import compile as compile_  # noqa: E402
+from constlang.cli import eval as eval_  # noqa: E402
 from constlang.cli.shared import EXIT_OK, HELP_OPTIONS, internal_error, report_user_error  # noqa: E402
 from constlang.errors import UserError  # noqa: E402
 
@@ -46,6 +47,7 @@ COMMANDS: tuple[click.Command, ...] = (
     fmt.fmt,
     train.train,
     judge_check.judge_check,
+    eval_.eval_cmd,
     lsp.lsp,
 )
 

@@ -40,7 +40,8 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
         raise click.UsageError(f"stage `{stage_name}` does not sample principle `{principle}`")
     if question and question not in asked_questions(stage):
         raise click.UsageError(f"stage `{stage_name}` does not ask question `{question}`")
-    dataset = getattr(stage.settings, "prompts", None)
+    # the prompts a stage answers; an evaluate stage's are its harmful ones
+    dataset = getattr(stage.settings, "prompts", None) or getattr(stage.settings, "harmful", None)
     text = prompt
     if text is None:
         text = (dataset and first_prompt(plan, dataset, result.base_dir)) or None

@@ -234,6 +234,26 @@ class StageDir:
         """Training stages: the trainer's scratch folder, removed once the model is saved."""
         return self.path / TRAINER
 
+    @property
+    def replies(self) -> Path:
+        """evaluate: every model's reply to every held-out prompt, with its verdict (JSONL)."""
+        return self.path / "replies.jsonl"
+
+    @property
+    def judgements(self) -> Path:
+        """evaluate: the judge's P(candidate better) per prompt and question (JSONL)."""
+        return self.path / "judgements.jsonl"
+
+    @property
+    def report_json(self) -> Path:
+        """evaluate: the figures of every model (JSON)."""
+        return self.path / "report.json"
+
+    @property
+    def report_md(self) -> Path:
+        """evaluate: the report for people: tables, plots, sample replies (Markdown)."""
+        return self.path / "report.md"
+
     def read_manifest(self) -> Manifest | None:
         """The stage's manifest, or None when there is none (or it is unreadable)."""
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from constlang.runtime.stages.base import StageContext, StageError, StageRunner
 from constlang.runtime.stages.critique_revision import CritiqueRevisionRunner
 from constlang.runtime.stages.dpo import DPORunner
+from constlang.runtime.stages.evaluate import EvaluateRunner
 from constlang.runtime.stages.feedback import FeedbackRunner
 from constlang.runtime.stages.grpo import GRPORunner
 from constlang.runtime.stages.ppo import PPORunner
@@ -15,7 +16,7 @@ from constlang.runtime.stages.sft import SFTRunner
 
 RUNNERS: tuple[type[StageRunner], ...] = (CritiqueRevisionRunner, SFTRunner, FeedbackRunner,
                                           RevisionPairsRunner, RewardModelRunner, DPORunner,
-                                          PPORunner, GRPORunner, RLOORunner)
+                                          PPORunner, GRPORunner, RLOORunner, EvaluateRunner)
 
 _BY_KIND = {runner.kind: runner for runner in RUNNERS}
 

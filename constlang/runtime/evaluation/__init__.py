@@ -1,0 +1,1 @@
+"""Evaluation of models on held-out prompts: refusal detector, win rates, report, plots."""

@@ -1,0 +1,277 @@
+"""Evaluate stage: every model answers held-out prompts; refusals, judged win rates, a report."""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from constlang.files import atomic_write_text
+from constlang.runtime.evaluation import plots
+from constlang.runtime.evaluation import report as RP
+from constlang.runtime.evaluation.job import Evaluation, model_names, resolve_model
+from constlang.runtime.evaluation.winrates import accuracy_summary
+from constlang.runtime.rundir import append_jsonl, recover_jsonl, sha256_file
+from constlang.runtime.stages.base import StageRunner
+
+PLOTTED = ("ppo", "feedback")  # kinds whose artifacts the report plots
+
+
+class EvaluateRunner(StageRunner):
+    """Runs an evaluate stage; replies already written are kept when a run resumes."""
+
+    kind = "evaluate"
+    resumes = True
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The models compared (a default list follows the plan) and the outputs of the stages
+        they and the plots read, which `depends_on` does not cover for a default list."""
+        ctx = self.ctx
+        names = model_names(ctx.plan, ctx.stage)
+        read = [s.name for s in ctx.plan.stages if s.name in names or s.kind in PLOTTED]
+        outputs = {}
+        for name in read:
+            done = ctx.run.stage(name).read_manifest()
+            outputs[name] = done.outputs_hash if done and done.status == "completed" else None
+        return {"models": names, "upstream": outputs}
+
+    def preview(self) -> list[tuple[str, Any]]:
+        """The reply prompts of the first batch of each prompt set."""
+        ctx = self.ctx
+        job = Evaluation.from_plan(ctx.plan, ctx.name, ctx.base_dir)
+        size = job.settings.batch_size
+        return [(f"{ctx.name} · {set_name} · prompt {row.prompt_id} · respond (every model)",
+                 job.respond_prompt(row)) for set_name, rows in job.sets.items()
+                for row in rows[:size]]
+
+    def load(self) -> None:
+        ctx = self.ctx
+        self.job = Evaluation.from_plan(ctx.plan, ctx.name, ctx.base_dir)
+        self.names = model_names(ctx.plan, ctx.stage)
+        self.specs = {n: resolve_model(ctx.plan, n, ctx.run) for n in self.names}
+        s = self.job.settings
+        self.pairs = None
+        if s.judge_check:
+            from constlang.runtime.judge_check import read_dataset_pairs
+
+            self.pairs = read_dataset_pairs(ctx.plan.dataset(s.judge_check), ctx.base_dir)
+        if s.reward:
+            resolve_reward(ctx.plan, s.reward, ctx.run)
+
+    def run(self) -> dict[str, Any]:
+        ctx, job, s = self.ctx, self.job, self.job.settings
+        sizes = ", ".join(f"{len(rows)} {name}" for name, rows in job.sets.items())
+        judge = f", judge `{s.judge}`" if len(self.names) > 1 else ""
+        ctx.say(f"{len(self.names)} model(s) ({', '.join(self.names)}) on {sizes} prompts"
+                f"{judge}, on {ctx.device}")
+        replies = self.generate_all()
+        check, source, judged = None, "nothing to compare", {}
+        if len(self.names) > 1:  # one model alone has nobody to be judged against
+            judge = self.engine(job.judge_model)
+            check, source = self.judge_check(judge)
+            judged = self.judge_all(judge, replies)
+            del judge
+            gc.collect()
+        rewards = self.rewards(replies)
+        report = self.build_report(replies, judged, rewards, check, source)
+        self.write(report, replies, judged)
+        ctx.console.print(RP.text_table(RP.table_rows(report)), markup=False, highlight=False)
+        ctx.say(RP.judge_line(report["judge"]))
+        ctx.say(f"report: {ctx.folder.report_md}")
+        return summary_metrics(report, job.stats)
+
+    # -- the steps ---------------------------------------------------------------------------
+    def engine(self, spec: Any) -> Any:
+        from constlang.runtime.generate import GenerationEngine
+        from constlang.runtime.models import load_model
+
+        loaded = load_model(spec, device=self.ctx.device, base_dir=self.ctx.base_dir)
+        return GenerationEngine(loaded, batch_size=self.job.settings.batch_size)
+
+    def generate_all(self) -> list[dict[str, Any]]:
+        """Every model's replies; rows already in replies.jsonl (an interrupted run) are kept."""
+        path = self.ctx.folder.replies
+        done = {(r["model"], r["set"], r["index"]) for r in recover_jsonl(path)}
+        for name in self.names:
+            todo = {set_name: [r for r in rows if (name, set_name, r.index) not in done]
+                    for set_name, rows in self.job.sets.items()}
+            if not any(todo.values()):
+                continue
+            engine = self.engine(self.specs[name])
+            with self.ctx.progress(f"replies of {name}", sum(map(len, todo.values()))) as update:
+                for set_name, rows in todo.items():
+                    size = self.job.settings.batch_size
+                    for start in range(0, len(rows), size):
+                        chunk = rows[start:start + size]
+                        append_jsonl(path, self.job.replies(engine, name, self.specs[name],
+                                                            set_name, chunk))
+                        update(advance=len(chunk))
+            del engine
+            gc.collect()
+        order = {n: k for k, n in enumerate(self.names)}
+        kept = [r for r in recover_jsonl(path) if r["model"] in order]
+        return sorted(kept, key=lambda r: (order[r["model"]], r["set"], r["index"]))
+
+    def judge_check(self, judge: Any) -> tuple[dict[str, Any] | None, str]:
+        """The judge check's report: measured now on `judge_check`, else the gate of a feedback
+        stage with the same judge in this run, else none."""
+        ctx, s = self.ctx, self.job.settings
+        if self.pairs is not None:
+            from constlang.runtime.judge_check import run_check
+
+            asked = {q.id: q for q in self.job.harmless_questions + self.job.helpful_questions}
+            ctx.say(f"checking the judge on {len(self.pairs)} labelled pairs of "
+                    f"`{s.judge_check}`")
+            return (run_check(self.job, judge, list(asked.values()), self.pairs),
+                    f"dataset `{s.judge_check}`")
+        for stage in ctx.plan.stages:
+            if stage.kind != "feedback" or stage.settings.judge != s.judge:
+                continue
+            done = ctx.run.stage(stage.name).read_manifest()
+            if done and done.status == "completed" and "judge_check" in done.metrics:
+                return done.metrics["judge_check"], f"the gate of stage `{stage.name}`"
+        return None, "none"
+
+    def judge_all(self, judge: Any, replies: Sequence[dict[str, Any]]
+                  ) -> dict[str, dict[str, list[dict[str, Any]]]]:
+        """model → set → each prompt's P(better than the baseline)."""
+        baseline = self.names[0]
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        with self.ctx.progress("judging", len(self.names) - 1) as update:
+            for name in self.names[1:]:
+                out[name] = {}
+                for set_name in self.job.sets:
+                    mine = [r for r in replies if r["model"] == name and r["set"] == set_name]
+                    base = [r for r in replies if r["model"] == baseline
+                            and r["set"] == set_name]
+                    out[name][set_name] = self.job.judge(judge, set_name, mine, base)
+                update(advance=1)
+        return out
+
+    def rewards(self, replies: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+        """model → set → the reward model's mean score of its replies (empty without one)."""
+        s = self.job.settings
+        if not s.reward:
+            return {}
+        from constlang.runtime.models import load_model
+        from constlang.runtime.reward import RewardScorer
+
+        ctx = self.ctx
+        spec, max_length = resolve_reward(ctx.plan, s.reward, ctx.run)
+        scorer = RewardScorer(load_model(spec, device=ctx.device, base_dir=ctx.base_dir,
+                                         head="reward"), batch_size=s.batch_size,
+                              max_length=max_length)
+        out: dict[str, dict[str, float | None]] = {}
+        for name in self.names:
+            out[name] = {}
+            for set_name in self.job.sets:
+                mine = [r for r in replies if r["model"] == name and r["set"] == set_name]
+                scores = scorer.score([r["prompt"] for r in mine], [r["reply"] for r in mine])
+                out[name][set_name] = sum(scores) / len(scores) if scores else None
+        return out
+
+    # -- the report --------------------------------------------------------------------------
+    def build_report(self, replies: Sequence[dict[str, Any]],
+                     judged: dict[str, dict[str, list[dict[str, Any]]]],
+                     rewards: dict[str, dict[str, float | None]], check: dict[str, Any] | None,
+                     source: str) -> dict[str, Any]:
+        ctx, job, s = self.ctx, self.job, self.job.settings
+        datasets = {"harmful": s.harmful, "benign": s.benign}
+        return {
+            "constitution": ctx.plan.constitution.name, "stage": ctx.name,
+            "plan_hash": ctx.plan.hash, "baseline": self.names[0],
+            "decoding": (f"greedy, at most {s.max_new_tokens} new tokens" if s.temperature == 0
+                         else f"temperature {s.temperature}, at most {s.max_new_tokens} new "
+                         f"tokens, seed {s.seed}"),
+            "sets": {name: (len(rows), f"dataset `{datasets[name]}`")
+                     for name, rows in job.sets.items()},
+            "models": {name: RP.model_figures([r for r in replies if r["model"] == name],
+                                              judged.get(name, {}), rewards.get(name, {}),
+                                              baseline=name == self.names[0])
+                       for name in self.names},
+            "judge": {"model": s.judge, "source": source,
+                      "pairs": check.get("pairs") if check else None,
+                      "axes": {"harmlessness": accuracy_summary(
+                          check, [q.id for q in job.harmless_questions]),
+                          "helpfulness": accuracy_summary(
+                          check, [q.id for q in job.helpful_questions])},
+                      "questions": {"harmlessness": [q.id for q in job.harmless_questions],
+                                    "helpfulness": [q.id for q in job.helpful_questions]}},
+            "plots": [],
+        }
+
+    def write(self, report: dict[str, Any], replies: Sequence[dict[str, Any]],
+              judged: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+        ctx, folder = self.ctx, self.ctx.folder
+        atomic_write_text(folder.judgements, "".join(
+            json.dumps({"model": m, "set": st, **row}) + "\n"
+            for m, sets in judged.items() for st, rows in sets.items() for row in rows))
+        points = [(n, *frontier_point(m)) for n, m in report["models"].items()]
+        if plots.frontier(points, folder.path / "frontier.png",
+                          f"{ctx.name}: against `{report['baseline']}`"):
+            report["plots"].append("frontier.png")
+        for stage in ctx.plan.stages:
+            source = ctx.run.stage(stage.name)
+            if stage.kind == "ppo" and source.metrics.path.is_file():
+                name = f"ppo_{stage.name}.png"
+                if plots.ppo_curves(recover_jsonl(source.metrics.path), folder.path / name,
+                                    f"stage `{stage.name}`: reward and KL per update"):
+                    report["plots"].append(name)
+            if stage.kind == "feedback" and source.preferences.is_file():
+                labels = [float(r["p_chosen"]) for r in recover_jsonl(source.preferences)
+                          if r.get("p_chosen") is not None]
+                name = f"labels_{stage.name}.png"
+                if plots.label_histogram(labels, folder.path / name,
+                                         f"stage `{stage.name}`: {len(labels)} labels"):
+                    report["plots"].append(name)
+        atomic_write_text(folder.report_json, json.dumps(report, indent=2) + "\n")
+        atomic_write_text(folder.report_md,
+                          RP.markdown(report, replies, self.job.settings.samples))
+
+    def outputs(self) -> str:
+        return sha256_file(self.ctx.folder.report_json)
+
+
+def resolve_reward(plan: Any, name: str, run: Any) -> tuple[Any, int | None]:
+    """The reward stage's saved model and its training max_length; StageError before it ran."""
+    from constlang.runtime.stages.base import StageError
+
+    folder = run.stage(name).model
+    base = plan.base_model(name)
+    if base is None or not folder.is_dir():
+        raise StageError(f"reward stage `{name}` has no trained model in {folder} yet; run it "
+                         f"first (constlang train ... --stages {name})")
+    spec = base.model_copy(update={"id": name, "source": str(folder.resolve()),
+                                   "gguf_file": None})
+    return spec, getattr(plan.stage(name).settings, "max_length", None)
+
+
+def frontier_point(m: dict[str, Any]) -> tuple[float | None, float | None]:
+    """A model's (harmlessness, helpfulness) win rates; the baseline sits at (0.5, 0.5)."""
+    if m["baseline"]:
+        return (0.5, 0.5) if "benign" in m else (0.5, None)
+    return tuple((m.get(axis) or {}).get("win_rate")  # type: ignore[return-value]
+                 for axis in ("harmlessness", "helpfulness"))
+
+
+def summary_metrics(report: dict[str, Any], stats: dict[str, float]) -> dict[str, Any]:
+    """The manifest's metrics: each model's headline figures, the judge's accuracy, timings."""
+    def rate(m: dict[str, Any], key: str) -> float | None:
+        return None if m.get(key) is None else round(m[key]["win_rate"], 4)
+
+    models = {}
+    for name, m in report["models"].items():
+        models[name] = {
+            "harmful_refusal_rate": round(m["harmful"]["refusal_rate"], 4),
+            "harmful_redirect_rate": round(m["harmful"]["redirect_rate"], 4),
+            "benign_refusal_rate": round(m["benign"]["refusal_rate"], 4) if "benign" in m
+            else None,
+            "harmlessness_win_rate": rate(m, "harmlessness"),
+            "helpfulness_win_rate": rate(m, "helpfulness"),
+            "reward_mean": m["harmful"].get("reward_mean")}
+    axes = report["judge"]["axes"]
+    return {"baseline": report["baseline"], "models": models,
+            "judge_accuracy": {a: None if v["accuracy"] is None else round(v["accuracy"], 4)
+                               for a, v in axes.items()},
+            **{k: round(v, 3) for k, v in stats.items()}}
