@@ -58,6 +58,12 @@ def _rl(m: dict[str, Any]) -> str:
         f"{_num(m.get('kl_end'))}"
 
 
+def _evaluate(m: dict[str, Any]) -> str:
+    return "refuses harmful / benign: " + ", ".join(
+        f"{name} {_pct(r.get('harmful_refusal_rate'))} / {_pct(r.get('benign_refusal_rate'))}"
+        for name, r in m["models"].items())
+
+
 def _generic(m: dict[str, Any]) -> str:
     shown = [f"{k} {_num(v)}" for k, v in m.items()
              if isinstance(v, int | float) and not isinstance(v, bool)][:3]
@@ -67,7 +73,7 @@ def _generic(m: dict[str, Any]) -> str:
 HEADLINES: dict[str, Callable[[dict[str, Any]], str]] = {
     "critique_revision": _critique, "sft": _training, "feedback": _feedback,
     "revision_pairs": _pairs, "reward_model": _reward, "dpo": _dpo, "ppo": _rl,
-    "grpo": _rl, "rloo": _rl,
+    "grpo": _rl, "rloo": _rl, "evaluate": _evaluate,
 }
 
 

@@ -15,8 +15,9 @@ pytest.importorskip("torch")
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The shipped harmlessness constitution, composed down to a CI-sized run: the same principles,
-# examples, templates and embedded model, two prompts, short answers, one revision round.
+# The shipped harmlessness constitution, composed down to a CI-sized run of every stage: the
+# same principles, questions, examples, templates and embedded model, two prompts, short
+# answers, one revision round, one PPO update, two held-out prompts of each kind.
 SMALL = """constlang 1
 
 constitution "demo-ci" { version = "0.1.0" }
@@ -27,9 +28,9 @@ override model assistant {
   max_new_tokens = 24
 }
 
-override dataset red_team {
-  limit = 2
-}
+override dataset red_team { limit = 2 }
+override dataset red_team_heldout { limit = 2 }
+override dataset benign_heldout { limit = 2 }
 
 override stage critique_revision {
   revisions = 1
@@ -41,10 +42,34 @@ override stage critique_revision {
   drop_meta      = false
 }
 
-override stage sft {
-  batch_size = 2
+override stage sft { batch_size = 2 }
+
+override stage feedback {
+  batch_size     = 2
+  keep_truncated = true
+  drop_ties      = false
+}
+
+override stage reward_model {
+  batch_size    = 2
+  eval_fraction = 0
+}
+
+override stage ppo {
+  steps           = 1
+  batch_size      = 2
+  mini_batch_size = 2
+  ppo_epochs      = 1
+  max_new_tokens  = 16
+}
+
+override stage evaluate {
+  max_new_tokens = 16
+  samples        = 1
 }
 """
+
+STAGES = ("critique_revision", "sft", "feedback", "reward_model", "ppo", "evaluate")
 
 
 def test_demo_trains_the_embedded_model(tmp_path: Path) -> None:
@@ -53,9 +78,9 @@ def test_demo_trains_the_embedded_model(tmp_path: Path) -> None:
     (project / "demo_ci.const").write_text(SMALL, "utf-8")
     run_dir = tmp_path / "runs"
     cmd = [sys.executable, "-m", "constlang", "train", str(project / "demo_ci.const"),
-           "--stages", "critique_revision,sft", "--run-dir", str(run_dir), "--device", "cpu"]
+           "--run-dir", str(run_dir), "--device", "cpu"]  # every stage, in plan order
     env = {**os.environ, "NO_COLOR": "1"}
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1500)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout + done.stderr
     assert "before:" in out and "after" in out  # the run shows what changed
@@ -77,7 +102,18 @@ def test_demo_trains_the_embedded_model(tmp_path: Path) -> None:
     plan_hash = json.loads((run_dir / "sft" / "manifest.json").read_text())["plan_hash"]
     assert plan_hash in card and "demo-ci" in card
 
+    for stage in STAGES:  # every stage of the plan ran, and the table says so
+        manifest = json.loads((run_dir / stage / "manifest.json").read_text())
+        assert manifest["status"] == "completed", (stage, manifest.get("error"))
+    for stage in ("feedback", "reward_model", "ppo"):
+        assert f"{stage}/" in out
+    assert json.loads((run_dir / "reward_model" / "manifest.json").read_text())[
+        "metrics"]["train_pairs"] >= 1
+    assert (run_dir / "ppo" / "model" / "model.safetensors").is_file()
+    report = json.loads((run_dir / "evaluate" / "report.json").read_text())
+    assert report and (run_dir / "evaluate" / "report.md").read_text().strip()
+
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
     assert (again.stdout + again.stderr).count(
-        "completed earlier with the same inputs; skipped") == 2  # critique_revision and sft
+        "completed earlier with the same inputs; skipped") == len(STAGES)
