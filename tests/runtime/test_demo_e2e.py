@@ -69,7 +69,8 @@ override stage evaluate {
 }
 """
 
-STAGES = ("critique_revision", "sft", "feedback", "reward_model", "ppo", "evaluate")
+STAGES = ("critique_revision", "sft", "feedback", "revision_pairs", "reward_model", "ppo",
+          "evaluate")
 
 
 def test_demo_trains_the_embedded_model(tmp_path: Path) -> None:

@@ -234,3 +234,17 @@ def compile_plan_model(path: Path) -> Any:
     assert plan is not None
     folder = path.parent / "runs" / "ppo" / "model"
     return plan.model("tiny").model_copy(update={"id": "rl", "source": str(folder)})
+
+
+def test_a_short_run_summarises_its_first_and_last_halves(tmp_path: Path) -> None:
+    from constlang.runtime.rundir import StageDir
+    from constlang.runtime.stages.ppo import summary
+
+    folder = StageDir(tmp_path, "ppo")
+    folder.path.mkdir(parents=True)
+    keys = ("kl", "kl_coef", "entropy", "response_length", "eos_fraction", "step_s", "rollouts")
+    for step, reward in enumerate([0.1, 0.2, 0.5, 0.7], start=1):
+        folder.metrics.log(event="ppo", step=step, reward_mean=reward, **dict.fromkeys(keys, 1))
+    m = summary(folder)
+    # four updates: the start is the mean of the first two, the end of the last two
+    assert (m["reward_start"], m["reward_end"], m["steps"]) == (0.15, 0.6, 4)

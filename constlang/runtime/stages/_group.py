@@ -115,7 +115,9 @@ def summary(folder: StageDir) -> dict[str, Any]:
             if r.get("event") == "train" and "reward" in r]
     if not rows:
         return {}
-    first, last = rows[:SUMMARY_WINDOW], rows[-SUMMARY_WINDOW:]
+    # a short run: its first and last halves, so the two figures never share an update
+    window = min(SUMMARY_WINDOW, max(1, len(rows) // 2))
+    first, last = rows[:window], rows[-window:]
 
     def mean(part: list[dict[str, Any]], key: str) -> float:
         return round(sum(float(r[key]) for r in part) / len(part), 4)

@@ -64,7 +64,9 @@ def summary(folder: StageDir) -> dict[str, Any]:
     rows = [r for r in recover_jsonl(folder.metrics.path) if r.get("event") == "ppo"]
     if not rows:
         return {"steps": 0}
-    first, last = rows[:SUMMARY_WINDOW], rows[-SUMMARY_WINDOW:]
+    # a short run: its first and last halves, so the two figures never share an update
+    window = min(SUMMARY_WINDOW, max(1, len(rows) // 2))
+    first, last = rows[:window], rows[-window:]
 
     def mean(part: list[dict[str, Any]], key: str) -> float:
         return round(sum(float(r[key]) for r in part) / len(part), 4)
