@@ -148,6 +148,12 @@ def _valid_chain(pairs: int, cycle: bool = False) -> str:
 MISSPELLED = "constlang 1\n" + "".join(
     f'principle p{i} {{ critique = "c{i}" revision = "r" tagz = ["x"] }}\n' for i in range(300))
 
+# thousands of overrides of names that were never imported: one suggestion index per kind
+OVERRIDES_LIB = "constlang 1\n" + "".join(
+    f'principle p{i:05d}x {{ critique = "c"  revision = "r" }}\n' for i in range(3000))
+MISSPELLED_OVERRIDES = 'constlang 1\nimport "./lib.const"\n' + "".join(
+    f'override principle q{i:05d}y {{ critique = "c2" }}\n' for i in range(3000))
+
 CASES: list[Case] = [
     # 1. project root
     Case("std-climbs-out", ["compile", "main.const"], {
@@ -318,6 +324,8 @@ CASES: list[Case] = [
     Case("long-chain", ["check", "main.const"], _chain(400), expect=(0,)),
     # 9. cost
     Case("many-misspellings", ["check", "main.const"], {"main.const": MISSPELLED}, expect=(1,)),
+    Case("many-misspelled-overrides", ["check", "main.const"],
+         {"main.const": MISSPELLED_OVERRIDES, "lib.const": OVERRIDES_LIB}, expect=(1,)),
     Case("many-undeclared-one-line", ["check", "main.const"], {
         "main.const": constitution(" ".join(f"{{{{ v{i} }}}}" for i in range(2000)) +
                                    "{{ prompt }}{{ response }}{{ principle }}")}, expect=(1,)),

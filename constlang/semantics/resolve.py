@@ -22,6 +22,7 @@ from constlang.source import (
     printable_name,
     utf8_name,
 )
+from constlang.suggest import NameIndex
 from constlang.syntax import ast
 from constlang.syntax.builder import build
 from constlang.syntax.parser import parse
@@ -265,6 +266,17 @@ class Resolver:
 
     def _apply_items(self, loaded: LoadedModule, scope: Scope) -> None:
         local: dict[tuple[str, str], Span] = {}
+        indexes: dict[str, NameIndex] = {}  # per kind, built on the first misspelling
+
+        def near(name: str, kind: str) -> str | None:
+            """The imported name of this kind `name` may mean (an override or drop names
+            what was imported, so one index per kind serves the whole file)."""
+            from constlang.errors import did_you_mean
+
+            if kind not in indexes:
+                indexes[kind] = NameIndex(scope[kind])
+            return did_you_mean(name, indexes[kind])
+
         for item in loaded.module.items:
             if isinstance(item, (ast.Declaration, ast.Template)):
                 kind = item.kind
@@ -273,7 +285,7 @@ class Resolver:
                     if existing is None:
                         self.diags.error("E110", f"`override {kind} {item.name}`: no imported "
                                          f"{kind} is called `{item.name}`", item.name_span,
-                                         _near(item.name, scope[kind]) or
+                                         near(item.name, kind) or
                                          f"remove `override` to declare a new {kind}")
                         continue
                     scope[kind][item.name] = _merged(existing, item, loaded.source.path)
@@ -303,7 +315,7 @@ class Resolver:
                     else:
                         self.diags.error("E110", f"`drop {item.kind} {item.name}`: no "
                                          f"{item.kind} is called `{item.name}`", item.name_span,
-                                         _near(item.name, scope[item.kind]))
+                                         near(item.name, item.kind))
                     continue
                 del scope[item.kind][item.name]
 
@@ -328,10 +340,6 @@ def prelude_templates() -> frozenset[str]:
     return frozenset(re.findall(r"(?m)^template\s+([A-Za-z_][A-Za-z0-9_]*)", text))
 
 
-def _near(name: str, symbols: dict[str, Symbol]) -> str | None:
-    from constlang.errors import did_you_mean
-
-    return did_you_mean(name, symbols)
 
 
 def _merged(base: Symbol, item: ast.Declaration | ast.Template, module: str) -> Symbol:
