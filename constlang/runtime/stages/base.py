@@ -107,17 +107,17 @@ class StageRunner(ABC):
         """A hash of the artifacts later stages read."""
 
 
-def policy_spec(plan: P.Plan, policy: str, run: RunDir) -> P.Model:
-    """The model a `policy` setting names, ready to load: a model declaration, or the model a
-    stage saved in the run directory (with the generation settings of the model it started
-    from)."""
+def policy_spec(plan: P.Plan, policy: str, run: RunDir, what: str = "policy") -> P.Model:
+    """The model a setting names, ready to load: a model declaration, or the model a stage
+    saved in the run directory (with the generation settings of the model it started from).
+    `what` names the setting's role in the messages ("policy", "reward model")."""
     base = plan.base_model(policy)
     if base is None:
-        raise StageError(f"policy `{policy}` names no model to sample from")
+        raise StageError(f"{what} `{policy}` names no model")
     if any(m.id == policy for m in plan.models):
         return base
     folder = run.stage(policy).model
     if not folder.is_dir():
-        raise StageError(f"policy stage `{policy}` saved no model in {folder}; run it first")
+        raise StageError(f"{what} stage `{policy}` saved no model in {folder}; run it first")
     return base.model_copy(update={"id": policy, "source": str(folder.resolve()),
                                    "gguf_file": None})

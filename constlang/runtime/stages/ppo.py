@@ -13,27 +13,13 @@ from constlang.prompts import Chat, find_step, render_step
 from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
 from constlang.runtime.rundir import StageDir, recover_jsonl, sha256_tree
-from constlang.runtime.stages.base import StageError, StageRunner
+from constlang.runtime.stages.base import StageError, StageRunner, policy_spec
 
 SUMMARY_WINDOW = 5  # steps averaged for the manifest's "start" and "end" figures
 
 
 class PPOError(StageError):
     """The stage cannot run as configured; the message says why."""
-
-
-def saved_model(plan: P.Plan, name: str, run: Any, what: str) -> P.Model:
-    """The model declaration to load for `name`: a model, or the model stage `name` saved in
-    the run directory (with the settings of the model that stage started from)."""
-    base = plan.base_model(name)
-    if base is None:
-        raise PPOError(f"{what} `{name}` names no model")
-    if any(m.id == name for m in plan.models):
-        return base
-    folder = run.stage(name).model
-    if not folder.is_dir():
-        raise PPOError(f"{what} stage `{name}` saved no model in {folder}; run it first")
-    return base.model_copy(update={"id": name, "source": str(folder.resolve()), "gguf_file": None})
 
 
 def queries(plan: P.Plan, stage: Any, base_dir: Any) -> list[Any]:
@@ -142,8 +128,8 @@ class PPORunner(StageRunner):
             raise PPOError("kl_target adapts kl_coef by multiplying it, so it cannot start at 0; "
                            "set kl_coef > 0 (e.g. 0.05)")
         self.queries = queries(ctx.plan, ctx.stage, ctx.base_dir)
-        self.policy_spec = saved_model(ctx.plan, s.policy, ctx.run, "policy")
-        reward_spec = saved_model(ctx.plan, s.reward, ctx.run, "reward model")
+        self.policy_spec = policy_spec(ctx.plan, s.policy, ctx.run, "policy")
+        reward_spec = policy_spec(ctx.plan, s.reward, ctx.run, "reward model")
         self.accelerator = accelerator_for(s, ctx.folder, ctx.device)
         device = str(self.accelerator.device)
         dtype = T.weights_dtype(s, device)
