@@ -175,6 +175,21 @@ def _training_cost(s: Any, inputs: CostInputs) -> Cost:
 _RESPOND = ("prompt", "examples")
 # the kinds whose stages save a policy (a causal LM) that evaluate may load by stage name
 POLICY_KINDS: tuple[str, ...] = ("sft", "dpo", "ppo", "grpo", "rloo")
+_PAIR = ("prompt", "response_a", "response_b", "question", "examples")  # a judged pair
+_ONE = ("prompt", "response", "question", "examples")  # a judged reply
+
+
+def _compare(variables: tuple[str, ...] = _PAIR) -> StepSpec:
+    """A judge's pairwise question, scored (feedback, evaluate)."""
+    return StepSpec("compare", "compare_template", "judge", "score", variables,
+                    when=When.PAIRWISE_QUESTIONS, question_kind="pairwise",
+                    question_setting="questions")
+
+
+# a judge's pointwise question about one reply, scored (feedback, evaluate)
+_POINTWISE = StepSpec("pointwise", "pointwise_template", "judge", "score", _ONE,
+                      when=When.POINTWISE_QUESTIONS, question_kind="pointwise",
+                      question_setting="questions")
 
 KINDS: tuple[StageKind, ...] = (
     StageKind(
@@ -190,8 +205,7 @@ KINDS: tuple[StageKind, ...] = (
                      ("prompt", "response", "critique", "principle", "examples", "round"),
                      "revisions", When.CRITIQUE_ASKS_FOR_CHANGE,
                      few_shot=("critique", "revision")),
-            StepSpec("judge", "pointwise_template", "judge", "score",
-                     ("prompt", "response", "question", "examples"),
+            StepSpec("judge", "pointwise_template", "judge", "score", _ONE,
                      when=When.JUDGE_DECLARED, question_kind="pointwise",
                      question_setting="judge_question"),
         ),
@@ -210,20 +224,13 @@ KINDS: tuple[StageKind, ...] = (
         "runtime-feedback.md", _feedback_cost,
         steps=(
             StepSpec("respond", "respond_template", "policy", "generate", _RESPOND),
-            StepSpec("rationale", "rationale_template", "judge", "generate",
-                     ("prompt", "response_a", "response_b", "question", "examples"),
+            StepSpec("rationale", "rationale_template", "judge", "generate", _PAIR,
                      when=When.CHAIN_OF_THOUGHT, question_kind="pairwise",
                      question_setting="questions"),
-            StepSpec("compare", "compare_template", "judge", "score",
-                     ("prompt", "response_a", "response_b", "question", "examples", "rationale"),
-                     when=When.PAIRWISE_QUESTIONS, question_kind="pairwise",
-                     question_setting="questions"),
-            StepSpec("pointwise", "pointwise_template", "judge", "score",
-                     ("prompt", "response", "question", "examples"),
-                     when=When.POINTWISE_QUESTIONS, question_kind="pointwise",
-                     question_setting="questions"),
+            _compare(_PAIR + ("rationale",)),
+            _POINTWISE,
         ),
-        stage_refs={"policy": ("sft", "dpo", "ppo", "grpo", "rloo")},
+        stage_refs={"policy": POLICY_KINDS},
         samples=("questions", "question"),
         needs={"min_judge_accuracy": ("judge_check", "the labelled pairs (`prompt`, `better`, "
                                                      "`worse`) the judge is measured on")}),
@@ -256,12 +263,10 @@ KINDS: tuple[StageKind, ...] = (
         "each scored by the reward model (or the judge) against its group (TRL).",
         f"runtime-{name}.md", _group_cost,
         steps=(StepSpec("respond", "respond_template", "policy", "generate", _RESPOND),
-               StepSpec("judge", "pointwise_template", "judge", "score",
-                        ("prompt", "response", "question", "examples"),
+               StepSpec("judge", "pointwise_template", "judge", "score", _ONE,
                         when=When.JUDGE_REWARD, question_kind="pointwise",
                         question_setting="judge_question")),
-        stage_refs={"policy": ("sft", "dpo", "ppo", "grpo", "rloo"),
-                    "reward": ("reward_model",)},
+        stage_refs={"policy": POLICY_KINDS, "reward": ("reward_model",)},
         base_model="policy",
         needs={"reward_source=reward_model": ("reward", "the reward_model stage that scores "
                                               "completions, e.g. reward = reward_model"),
@@ -279,14 +284,8 @@ KINDS = (*KINDS, StageKind(
     "runtime-evaluate.md", _evaluate_cost,
     steps=(
         StepSpec("respond", "respond_template", "baseline", "generate", _RESPOND),
-        StepSpec("compare", "compare_template", "judge", "score",
-                 ("prompt", "response_a", "response_b", "question", "examples"),
-                 when=When.PAIRWISE_QUESTIONS, question_kind="pairwise",
-                 question_setting="questions"),
-        StepSpec("pointwise", "pointwise_template", "judge", "score",
-                 ("prompt", "response", "question", "examples"),
-                 when=When.POINTWISE_QUESTIONS, question_kind="pointwise",
-                 question_setting="questions"),
+        _compare(),
+        _POINTWISE,
     ),
     stage_refs={"baseline": POLICY_KINDS, "models": POLICY_KINDS, "reward": ("reward_model",)},
 ))
