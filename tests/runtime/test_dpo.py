@@ -17,9 +17,11 @@ from constlang.plan import Model
 from constlang.runtime import preference_rows as PR
 from constlang.runtime import reward as R
 from constlang.runtime.models import load_model
-from constlang.runtime.rundir import Manifest, RunDir, now_iso
+from constlang.runtime.rundir import RunDir
 from constlang.runtime.runner import run_plan
 from constlang.runtime.stages.dpo import flip_rate
+
+from .helpers import finished_critique_revision
 
 PAIRS = 8
 
@@ -44,19 +46,8 @@ def prepare(tmp_path: Path, model: Path, extra: str = "") -> tuple[object, RunDi
     result = compile_path(tmp_path / "c.const")
     assert result.plan is not None, result.diagnostics
     run = RunDir(tmp_path / "runs")
-    upstream = run.stage("critique_revision")
-    upstream.path.mkdir(parents=True)
-    upstream.rows.write_text("".join(json.dumps(
-        {"index": i, "prompt_id": f"p{i}", "prompt": f"Question {i}?",
-         "initial": f"Go away, {i}.", "final": f"Happy to help with {i}."}) + "\n"
-        for i in range(PAIRS)))
-    upstream.sft_data.write_text("".join(json.dumps(
-        {"index": i, "last": True, "drop": None, "source": "revision"}) + "\n"
-        for i in range(PAIRS)))
-    upstream.write_manifest(Manifest(stage="critique_revision", kind="critique_revision",
-                                     status="completed", inputs_hash="sha256:i",
-                                     plan_hash=result.plan.hash, outputs_hash="sha256:o",
-                                     started_at=now_iso()))
+    finished_critique_revision(run, result.plan.hash, [
+        (f"Question {i}?", f"Go away, {i}.", f"Happy to help with {i}.") for i in range(PAIRS)])
     return result, run
 
 

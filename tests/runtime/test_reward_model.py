@@ -19,6 +19,8 @@ from constlang.runtime import reward as R
 from constlang.runtime.rundir import Manifest, RunDir, now_iso
 from constlang.runtime.runner import run_plan
 
+from .helpers import finished_critique_revision
+
 
 def pref_row(index: int, chosen: str, rejected: str, p_chosen: float,
              drop: str | None = None, stage: str = "feedback") -> dict:
@@ -280,19 +282,8 @@ def test_a_reward_model_trains_on_revision_pairs_from_the_reviser(
     assert result.plan is not None, result.diagnostics
     assert result.plan.base_model("reward_model").id == "tiny"  # the model that revised
     run = RunDir(tmp_path / "runs")
-    upstream = run.stage("critique_revision")
-    upstream.path.mkdir(parents=True)
-    rows = [{"index": i, "prompt_id": f"p{i}", "prompt": f"Question {i}?",
-             "initial": f"No idea {i}.", "final": f"Here is a careful answer {i}."}
-            for i in range(4)]
-    upstream.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    upstream.sft_data.write_text("".join(json.dumps({"index": i, "last": True, "drop": None,
-                                                     "source": "revision"}) + "\n"
-                                         for i in range(4)))
-    upstream.write_manifest(Manifest(stage="critique_revision", kind="critique_revision",
-                                     status="completed", inputs_hash="sha256:i",
-                                     plan_hash=result.plan.hash, outputs_hash="sha256:o",
-                                     started_at=now_iso()))
+    finished_critique_revision(run, result.plan.hash, [
+        (f"Question {i}?", f"No idea {i}.", f"Here is a careful answer {i}.") for i in range(4)])
     done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,
                     stages=["revision_pairs", "reward_model"], device="cpu",
                     console=Console(file=io.StringIO()))
@@ -323,18 +314,9 @@ def test_a_reward_model_merges_the_pairs_of_several_stages(tmp_path: Path,
     result = compile_path(tmp_path / "c.const")
     assert result.plan is not None, result.diagnostics
     run = RunDir(tmp_path / "runs")
-    upstream = run.stage("critique_revision")
-    upstream.path.mkdir(parents=True)
-    upstream.rows.write_text("".join(json.dumps(
-        {"index": i, "prompt_id": f"p{i}", "prompt": f"Question {i}?", "initial": f"No {i}.",
-         "final": f"A careful answer {i}."}) + "\n" for i in range(4)))
-    upstream.sft_data.write_text("".join(json.dumps(
-        {"index": i, "last": True, "drop": "meta" if i == 3 else None, "source": "revision"})
-        + "\n" for i in range(4)))
-    upstream.write_manifest(Manifest(stage="critique_revision", kind="critique_revision",
-                                     status="completed", inputs_hash="sha256:i",
-                                     plan_hash=result.plan.hash, outputs_hash="sha256:o",
-                                     started_at=now_iso()))
+    finished_critique_revision(run, result.plan.hash, [
+        (f"Question {i}?", f"No {i}.", f"A careful answer {i}.") for i in range(4)],
+        drops={3: "meta"})
     done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,
                     stages=["strict", "loose", "reward_model"], device="cpu",
                     console=Console(file=io.StringIO()))

@@ -16,7 +16,9 @@ from click.testing import CliRunner
 
 from constlang.cli.train import train
 from constlang.compile import compile_path
-from constlang.runtime.rundir import Manifest, RunDir, now_iso
+from constlang.runtime.rundir import RunDir
+
+from .helpers import finished_critique_revision
 
 PAIRS = 24
 
@@ -42,19 +44,9 @@ def prepare(folder: Path, model: Path) -> Path:
     (folder / "prompts.jsonl").write_text('{"prompt": "hi"}\n', "utf-8")
     plan = compile_path(path).plan
     assert plan is not None
-    upstream = RunDir(folder / "runs").stage("critique_revision")
-    upstream.path.mkdir(parents=True)
-    upstream.rows.write_text("".join(json.dumps(
-        {"index": i, "prompt_id": f"p{i}", "prompt": f"Question number {i}?",
-         "initial": f"Go away {i}.", "final": f"Here is a careful, kind answer {i}."}) + "\n"
-        for i in range(PAIRS)))
-    upstream.sft_data.write_text("".join(json.dumps(
-        {"index": i, "last": True, "drop": None, "source": "revision"}) + "\n"
-        for i in range(PAIRS)))
-    upstream.write_manifest(Manifest(stage="critique_revision", kind="critique_revision",
-                                     status="completed", inputs_hash="sha256:i",
-                                     plan_hash=plan.hash, outputs_hash="sha256:o",
-                                     started_at=now_iso()))
+    finished_critique_revision(RunDir(folder / "runs"), plan.hash, [
+        (f"Question number {i}?", f"Go away {i}.", f"Here is a careful, kind answer {i}.")
+        for i in range(PAIRS)])
     return path
 
 
