@@ -35,7 +35,7 @@ def test_lsp_benchmark_runs(capsys) -> None:
     pytest.importorskip("pygls")
     results = load("bench_lsp").main(["--sizes", "harmless", "--repeat", "2"])
     out = capsys.readouterr().out
-    assert set(results["harmless"]) == {"diagnostics", "hover", "completion"}
+    assert set(results["harmless"]) == {"diagnostics", "client decoding", "hover", "completion"}
     assert "diagnostics ÷ in-process" in out
 
 

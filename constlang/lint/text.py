@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from constlang.source import Span
 
@@ -40,9 +40,13 @@ def normalised(text: str) -> str:
     return " ".join(words(text))
 
 
-def similar_pairs(texts: Sequence[str], threshold: float,
-                  min_words: int = 4) -> list[tuple[int, int, float]]:
-    """Pairs (i, j, jaccard) with i < j whose word sets have Jaccard similarity >= threshold.
+def similar_pairs(texts: Sequence[str], threshold: float, min_words: int = 4,
+                  first_only: Callable[[int], bool] | None = None
+                  ) -> list[tuple[int, int, float]]:
+    """Pairs (i, j, jaccard) with i < j whose word sets have Jaccard similarity >= threshold,
+    ordered by j, then i. For a j where `first_only(j)` is true, only its first pair (the
+    smallest such i) is returned: a caller that reports each text once needs no more, and a
+    file of near-copies then costs one comparison per text instead of MAX_CANDIDATES.
 
     All-pairs with prefix filtering: tokens are ordered rarest first and only the first
     |s| - ceil(t·|s|) + 1 of each set are indexed, which no pair above the threshold can miss;
@@ -80,6 +84,8 @@ def similar_pairs(texts: Sequence[str], threshold: float,
             score = inter / (n + m - inter)
             if score >= threshold:
                 out.append((i, j, score))
+                if first_only is not None and first_only(j):
+                    break
     return out
 
 

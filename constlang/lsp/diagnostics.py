@@ -6,8 +6,10 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types as T
+from pygls.protocol import default_converter
 
 from constlang.errors import Diagnostic, Severity
 from constlang.lsp.analysis import Analysis
@@ -58,62 +60,75 @@ def _errors_anchor(code: str) -> str:
     return title.replace(" ", "-")
 
 
-def to_lsp(analysis: Analysis, encoding: str, docs_base: str | None = None) -> list[T.Diagnostic]:
-    """The diagnostics to show in the analysed file. Problems found in an imported file are
-    shown on the import that brings it in, pointing at where they are."""
+Json = dict[str, Any]
+_CONVERTER = default_converter()
+
+
+def to_lsp(analysis: Analysis, encoding: str, docs_base: str | None = None) -> list[Json]:
+    """The diagnostics to show in the analysed file, in their JSON form (built directly: on a
+    file with thousands of findings, typed objects and their serialisation cost more than the
+    analysis). Problems found in an imported file are shown on the import that brings it in,
+    pointing at where they are."""
     display = analysis.display
     lines = LineIndex(analysis.text, encoding)
     out = []
     for d in analysis.diagnostics:
         if d.span is None or display is None or d.span.file == display:
-            rng = lines.span_range(d.span) if d.span else T.Range(T.Position(0, 0),
-                                                                  T.Position(0, 0))
+            rng = lines.span_json(d.span) if d.span else _ZERO
             out.append(_one(d, rng, d.message, analysis, encoding, docs_base))
         elif d.severity is Severity.ERROR:
             imp = _import_for(analysis, d.span.file)
             if imp is None:
                 continue
-            rng = lines.span_range(imp.path.span)
-            lsp = _one(d, rng, f"in imported file {d.span.file}: {d.message}", analysis,
-                       encoding, docs_base)
+            lsp = _one(d, lines.span_json(imp.path.span),
+                       f"in imported file {d.span.file}: {d.message}", analysis, encoding,
+                       docs_base)
             where = _location(analysis, d.span, encoding)
             if where is not None:
-                lsp.related_information = [T.DiagnosticRelatedInformation(
-                    where, d.message), *(lsp.related_information or [])]
+                lsp["relatedInformation"] = [{"location": where, "message": d.message},
+                                             *lsp.get("relatedInformation", [])]
             out.append(lsp)
     return out
 
 
 def own_diagnostic(d: Diagnostic, analysis: Analysis, lines: LineIndex, encoding: str,
                    docs_base: str | None = None) -> T.Diagnostic:
-    """The LSP form of a diagnostic located in the analysed file itself."""
+    """The LSP form of a diagnostic located in the analysed file itself (for code actions)."""
     assert d.span is not None
-    return _one(d, lines.span_range(d.span), d.message, analysis, encoding, docs_base)
+    return _CONVERTER.structure(
+        _one(d, lines.span_json(d.span), d.message, analysis, encoding, docs_base), T.Diagnostic)
 
 
-def _one(d: Diagnostic, rng: T.Range, message: str, analysis: Analysis, encoding: str,
-         docs_base: str | None) -> T.Diagnostic:
+_ZERO: Json = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}
+
+
+def _one(d: Diagnostic, rng: Json, message: str, analysis: Analysis, encoding: str,
+         docs_base: str | None) -> Json:
     text = message + (f"\n{d.help}" if d.help else "")
     if d.fix is not None:
         text += f"\nfix{'' if d.fix.safe else ' (unsafe)'}: {d.fix.message}"
+    out: Json = {"range": rng, "message": text, "severity": SEVERITY[d.severity].value,
+                 "code": d.code, "source": "constlang", "data": {"code": d.code}}
     href = docs_link(d.code, docs_base)
-    tags = ([T.DiagnosticTag.Unnecessary] if d.code in UNNECESSARY else []) + (
-        [T.DiagnosticTag.Deprecated] if d.code in DEPRECATED else [])
-    related = [T.DiagnosticRelatedInformation(loc, note)
+    if href:
+        out["codeDescription"] = {"href": href}
+    tags = ([T.DiagnosticTag.Unnecessary.value] if d.code in UNNECESSARY else []) + (
+        [T.DiagnosticTag.Deprecated.value] if d.code in DEPRECATED else [])
+    if tags:
+        out["tags"] = tags
+    related = [{"location": loc, "message": note}
                for loc, note in _related(d, analysis, encoding)]
-    return T.Diagnostic(
-        range=rng, message=text, severity=SEVERITY[d.severity], code=d.code,
-        code_description=T.CodeDescription(href) if href else None, source="constlang",
-        tags=tags or None, related_information=related or None,
-        data={"code": d.code})
+    if related:
+        out["relatedInformation"] = related
+    return out
 
 
-def _location(analysis: Analysis, span: Span, encoding: str) -> T.Location | None:
+def _location(analysis: Analysis, span: Span, encoding: str) -> Json | None:
     path = analysis.source_path(span.file)
     lines = analysis.line_index(span.file, encoding)
     if path is None or lines is None:
         return None
-    return T.Location(uri_of(path), lines.span_range(span))
+    return {"uri": uri_of(path), "range": lines.span_json(span)}
 
 
 def _import_for(analysis: Analysis, display: str) -> ast.Import | None:
@@ -130,13 +145,13 @@ def _import_for(analysis: Analysis, display: str) -> ast.Import | None:
     return imports[0] if imports else None
 
 
-def _related(d: Diagnostic, analysis: Analysis, encoding: str) -> list[tuple[T.Location, str]]:
+def _related(d: Diagnostic, analysis: Analysis, encoding: str) -> list[tuple[Json, str]]:
     """Other places a finding is about: the first declaration of a duplicate, and each
     declaration the message names in backticks."""
     index = analysis.index
     if index is None or d.span is None:
         return []
-    out: list[tuple[T.Location, str]] = []
+    out: list[tuple[Json, str]] = []
     here = (d.span.file, d.span.start)
     if d.code == "E102":
         m = re.match(r"(\w+) `(\w+)`", d.message)

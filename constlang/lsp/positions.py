@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -20,6 +21,7 @@ def path_of(uri: str) -> Path | None:
     return Path(unquote(parsed.path)).resolve()
 
 
+@functools.lru_cache(maxsize=4096)
 def uri_of(path: Path) -> str:
     return from_fs_path(str(path)) or path.as_uri()
 
@@ -64,6 +66,21 @@ class LineIndex:
                 return start + i
             units += self._units(ch)
         return end
+
+    def json_position(self, offset: int) -> dict[str, int]:
+        """`position` as the JSON object LSP sends (no typed object: many are built at once)."""
+        offset = max(0, min(offset, len(self.text)))
+        line = bisect.bisect_right(self.starts, offset) - 1
+        return {"line": line, "character": self._units(self.text[self.starts[line]:offset])}
+
+    def span_json(self, span: Span) -> dict[str, dict[str, int]]:
+        """`span_range` as the JSON object LSP sends."""
+        if span.end > span.start or (span.start and span.end == span.start):
+            start, end = span.start, span.end
+        else:  # built without offsets: placed by line and column
+            start = self.line_col(span.line, span.column)
+            end = self.line_col(span.end_line, span.end_column)
+        return {"start": self.json_position(start), "end": self.json_position(end)}
 
     def range(self, start: int, end: int) -> T.Range:
         return T.Range(self.position(start), self.position(end))

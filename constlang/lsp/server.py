@@ -11,11 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import cattrs
 from lsprotocol import types as T
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import default_converter
 
 from constlang import __version__
+from constlang.gc_pause import gc_paused
 from constlang.lsp.analysis import Analysis, Store
 from constlang.lsp.diagnostics import to_lsp
 from constlang.lsp.positions import LineIndex, path_of, uri_of
@@ -28,7 +31,7 @@ class ConstServer(LanguageServer):
     """The constlang language server: a store of buffers and analyses, plus options."""
 
     def __init__(self) -> None:
-        super().__init__("constlang", __version__)
+        super().__init__("constlang", __version__, converter_factory=_converter)
         self.store = Store()
         self.debounce_s = DEBOUNCE_S
         self.docs_base: str | None = None
@@ -81,6 +84,10 @@ class ConstServer(LanguageServer):
         """Analyse an open buffer and publish its diagnostics."""
         if path not in self.store.buffers:
             return
+        with gc_paused():  # analysis and its LSP form build large acyclic trees
+            self._publish(path)
+
+    def _publish(self, path: Path) -> None:
         a = self.store.analyse(path)
         for problem in a.problems:
             self.log(problem, T.MessageType.Warning)
@@ -89,8 +96,8 @@ class ConstServer(LanguageServer):
             version = self.workspace.get_text_document(uri).version
         except Exception:
             version = None
-        self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(
-            uri, to_lsp(a, self.encoding, self.docs_base), version=version))
+        self.text_document_publish_diagnostics(T.PublishDiagnosticsParams(  # see _converter
+            uri, to_lsp(a, self.encoding, self.docs_base), version=version))  # type: ignore[arg-type]
 
     def schedule(self, path: Path, delay: float | None = None) -> None:
         """Publish after `delay` seconds without a newer edit (debounce)."""
@@ -110,6 +117,23 @@ class ConstServer(LanguageServer):
                     guarded(lambda o=other: self.publish(o), self, "diagnostics")()
         except asyncio.CancelledError:
             pass
+
+
+def _converter() -> cattrs.Converter:
+    """pygls' converter, except that published diagnostics already in JSON form (see
+    `to_lsp`) are sent as they are."""
+    converter = default_converter()
+    typed = converter.get_unstructure_hook(T.Diagnostic)
+
+    def publish(p: T.PublishDiagnosticsParams) -> dict[str, Any]:
+        out: dict[str, Any] = {"uri": p.uri, "diagnostics": [
+            d if isinstance(d, dict) else typed(d) for d in p.diagnostics]}
+        if p.version is not None:
+            out["version"] = p.version
+        return out
+
+    converter.register_unstructure_hook(T.PublishDiagnosticsParams, publish)
+    return converter
 
 
 def _imports(a: Analysis | None, path: Path) -> bool:

@@ -25,10 +25,14 @@ class Builder:
         self.diagnostics: list[Diagnostic] = []
 
     def span(self, node: Tree | Token) -> Span:
-        if isinstance(node, Token):
-            start = node.start_pos or 0
-            return self.source.span(start, node.end_pos or start)
-        return self.source.span(node.meta.start_pos, node.meta.end_pos)
+        """Where a node is; Lark has already counted its lines and columns (the same way as
+        SourceFile.position: 1-based, lines end at "\\n"), so no lookup is needed."""
+        at = node if isinstance(node, Token) else node.meta
+        if at.end_pos is None or at.end_line is None:
+            start = at.start_pos or 0
+            return self.source.span(start, at.end_pos or start)
+        return Span(self.source.path, at.line, at.column, at.end_line, at.end_column,
+                    at.start_pos, at.end_pos)
 
     def module(self, tree: Tree) -> ast.Module:
         version = None

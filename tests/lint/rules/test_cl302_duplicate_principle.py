@@ -52,3 +52,14 @@ def test_similar_pairs_misses_no_pair_that_brute_force_finds():
             brute.add((i, j))
     assert {(i, j) for i, j, _ in similar_pairs(texts, 0.8)} == brute
     assert brute
+
+
+def test_first_only_keeps_each_texts_first_pair_and_nothing_else():
+    texts = [f"say reply {i} is kind and true" for i in range(6)] + ["one two three four five"]
+    every = similar_pairs(texts, 0.7)
+    firsts = similar_pairs(texts, 0.7, first_only=lambda j: j % 2 == 0)
+    expected = [p for p in every if p[1] % 2 == 1]  # odd texts: all their pairs
+    for j in {b for _, b, _ in every if b % 2 == 0}:  # even texts: the smallest i only
+        expected.append(min(p for p in every if p[1] == j))
+    assert sorted(firsts) == sorted(expected)
+    assert len(firsts) < len(every)
