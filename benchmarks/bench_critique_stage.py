@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="override `revisions`")
     parser.add_argument("--tiny", action="store_true", help="a tiny random model (smoke run)")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--dtypes", default="float32",
+                        help="weights dtypes to compare, comma-separated (float32,bfloat16)")
     args = parser.parse_args()
 
     result = compile_path(args.constitution)
@@ -55,30 +57,41 @@ def main() -> None:
     job = CritiqueRevision.from_plan(plan, args.stage)
     prompts = read_prompts(plan.dataset(job.settings.prompts), result.base_dir,
                            limit=args.prompts)
-    loaded = (build_tiny_model("embedded", seed=0) if args.tiny
-              else load_model(job.model, device="cpu", base_dir=result.base_dir))
+    dtypes = args.dtypes.split(",")
+    loaded = {d: (build_tiny_model("embedded", seed=0) if args.tiny
+                  else load_model(job.model, device="cpu", base_dir=result.base_dir, dtype=d))
+              for d in dtypes}
     print(f"{args.stage} of {Path(args.constitution).name}: {len(prompts)} prompts × "
           f"{job.settings.revisions} round(s), batch {job.settings.batch_size}, model "
           f"{'tiny' if args.tiny else job.model.source}, max_new_tokens "
           f"{job.model.max_new_tokens}, {torch.get_num_threads()} threads")
     best: dict[str, tuple[float, dict[str, Any]]] = {}
     for _ in range(args.repeat):
-        for name, reuse in (("plain", False), ("prefix reuse", True)):
-            engine = GenerationEngine(loaded, batch_size=job.settings.batch_size,
-                                      prefix_reuse=reuse)
-            seconds = run_stage(job, engine, prompts)
-            if name not in best or seconds < best[name][0]:
-                best[name] = (seconds, dict(engine.stats))
+        for d in dtypes:
+            for kind, reuse in (("plain", False), ("prefix reuse", True)):
+                name = kind if len(dtypes) == 1 else f"{d} {kind}"
+                engine = GenerationEngine(loaded[d], batch_size=job.settings.batch_size,
+                                          prefix_reuse=reuse)
+                seconds = run_stage(job, engine, prompts)
+                if name not in best or seconds < best[name][0]:
+                    best[name] = (seconds, dict(engine.stats))
     for name, (seconds, s) in best.items():
         prefill = s["prefill_seconds"]
         decode = s["decode_seconds"]
-        print(f"{name:>13}: {seconds:7.1f} s | prompt tokens {s['prompt_tokens']:>6} "
+        print(f"{name:>22}: {seconds:7.1f} s | prompt tokens {s['prompt_tokens']:>6} "
               f"(prefilled {s['prefill_tokens']}, reused {s['reused_prefix_tokens']}) | "
               f"prefill {s['prompt_tokens'] / max(prefill, 1e-9):7.0f} tok/s | decode "
               f"{s['generated_tokens'] / max(decode, 1e-9):5.1f} tok/s "
               f"({s['generated_tokens']} tokens) | prefill share {prefill / seconds:.0%}")
-    plain, reuse = best["plain"][0], best["prefix reuse"][0]
-    print(f"speed-up of prefix reuse: {plain / reuse:.2f}×")
+    for d in dtypes:
+        prefix = "" if len(dtypes) == 1 else f"{d} "
+        plain, reuse = best[f"{prefix}plain"][0], best[f"{prefix}prefix reuse"][0]
+        print(f"speed-up of prefix reuse{'' if not prefix else ' in ' + d}: {plain / reuse:.2f}×")
+    if len(dtypes) > 1:
+        first, *rest = dtypes
+        for d in rest:
+            print(f"{d} over {first}, both with prefix reuse: "
+                  f"{best[f'{first} prefix reuse'][0] / best[f'{d} prefix reuse'][0]:.2f}×")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 that generates an answer and parses "(A)"/"(B)", and beside bare batched forward passes over
 the same tokens — side by side in one process, on the same prompts and model.
 
-Run: python benchmarks/bench_judge.py [--pairs N] [--tiny] [--repeat K] [--naive-tokens T]
+Run: python benchmarks/bench_judge.py [--pairs N] [--tiny] [--repeat K] [--naive-tokens T,...]
+       [--reuse on|off|both]
 Targets: the scorer ≥ 5× faster than the naive judge; the scorer's wall time ≤ 1.2× the bare
 forward passes it makes (its own overhead: tokenizing, padding, gathering log-probabilities).
+The speed-up is printed per prompt and per label: the scorer labels every prompt, the naive
+judge only those whose answer names a slot. Prefix reuse is the same for all three methods.
 """
 
 from __future__ import annotations
@@ -50,9 +53,16 @@ def naive(engine: GenerationEngine, prompts: list[list[dict[str, str]]],
 
 
 def bare_forward(engine: GenerationEngine, prompts: list[list[dict[str, str]]]) -> None:
-    """The forward passes the scorer makes, without its bookkeeping: per batch, the prompts
-    once (keeping their cache), then every option as a continuation from it."""
-    from constlang.runtime.prefix import cache_argument
+    """The forward passes the scorer makes, without its bookkeeping: the shared head once when
+    the engine reuses it, then per batch the prompts (keeping their cache), then every option
+    as a continuation from it."""
+    from constlang.runtime.prefix import (
+        MIN_PREFIX_TOKENS,
+        SharedPrefix,
+        cache_argument,
+        common_prefix_length,
+        layout,
+    )
 
     encoded = engine.encode(prompts)
     # the scorer's option tokens: the text with the option appended, after the prompt's own
@@ -63,11 +73,23 @@ def bare_forward(engine: GenerationEngine, prompts: list[list[dict[str, str]]]) 
     assert continuations(engine.tokenizer, engine.render(prompts[0]), OPTIONS,
                          special=False)[1] == choices
     width, n = max(len(c) for c in choices), len(choices)
+    head = common_prefix_length(encoded) if engine.prefix_reuse else 0
+    pad = engine.tokenizer.pad_token_id
     with torch.inference_mode():
+        shared = SharedPrefix(engine.model, encoded[0][:head], "cpu") \
+            if head >= MIN_PREFIX_TOKENS else None
         for batch in engine._batches(encoded):
-            ids, mask = engine._pad_left([encoded[i] for i in batch])
-            out = engine.model(input_ids=ids, attention_mask=mask, use_cache=True,
-                               position_ids=(mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1)
+            if shared is not None:
+                ids, mask = layout(shared.ids, [encoded[i][head:] for i in batch], pad, "cpu")
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                out = engine.model(input_ids=ids[:, head:], attention_mask=mask,
+                                   position_ids=positions[:, head:], use_cache=True,
+                                   logits_to_keep=1, **shared.for_batch(len(batch)))
+            else:
+                ids, mask = engine._pad_left([encoded[i] for i in batch])
+                out = engine.model(input_ids=ids, attention_mask=mask, use_cache=True,
+                                   position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                                   logits_to_keep=1)
             cache = out.cache
             cache.batch_repeat_interleave(n)
             opt = torch.tensor([c + [0] * (width - len(c)) for _ in batch for c in choices])
@@ -85,37 +107,57 @@ def timed(call: object, *args: object) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[tuple[bool, int], dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--tiny", action="store_true")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--naive-tokens", type=int, default=NAIVE_TOKENS,
-                        help="the naive judge's answer budget (it stops earlier at the reply's "
-                        "end)")
-    args = parser.parse_args()
+    parser.add_argument("--naive-tokens", default=str(NAIVE_TOKENS),
+                        help="the naive judge's answer budget(s), comma-separated (it stops "
+                        "earlier at the reply's end)")
+    parser.add_argument("--reuse", choices=["on", "off", "both"], default="both",
+                        help="prefix reuse (the head every judge prompt shares, run once) for "
+                        "all three methods alike")
+    args = parser.parse_args(argv)
     loaded = (build_tiny_model("embedded", seed=0) if args.tiny else
               load_model(Model(id="judge", source="embedded:smollm2-135m-instruct"),
                          device="cpu"))
-    engine = GenerationEngine(loaded, batch_size=8, prefix_reuse=False)
     prompts = judge_prompts(args.pairs)
-    best = {"scorer": float("inf"), "naive": float("inf"), "forward": float("inf")}
-    for _ in range(args.repeat):
-        best["scorer"] = min(best["scorer"], timed(engine.score_options, prompts, OPTIONS))
-        best["naive"] = min(best["naive"], timed(naive, engine, prompts, args.naive_tokens))
-        best["forward"] = min(best["forward"], timed(bare_forward, engine, prompts))
-    parsed = naive(engine, prompts, args.naive_tokens)
+    budgets = [int(t) for t in args.naive_tokens.split(",")]
+    modes = {"on": [True], "off": [False], "both": [False, True]}[args.reuse]
     model = "tiny Llama" if args.tiny else "embedded SmolLM2-135M"
-    print(f"{args.pairs} judge prompts, batch 8, {model}, best of {args.repeat}, naive judge "
-          f"answers up to {args.naive_tokens} tokens")
-    for name, seconds in best.items():
-        print(f"  {name:>8}: {seconds:6.2f} s  ({args.pairs / seconds:6.1f} prompts/s)")
-    print(f"  naive judge's answers that named (A) or (B): {sum(p is not None for p in parsed)}"
-          f" of {len(parsed)}")
-    print(f"  scorer speed-up over the naive judge: {best['naive'] / best['scorer']:.1f}×"
-          "  (target ≥ 5×)")
-    print(f"  scorer ÷ bare forward passes: {best['scorer'] / best['forward']:.2f}×"
-          "  (target ≤ 1.2×)")
+    results: dict[tuple[bool, int], dict[str, float]] = {}
+    for reuse in modes:
+        engine = GenerationEngine(loaded, batch_size=8, prefix_reuse=reuse)
+        best = {"scorer": float("inf"), "forward": float("inf")}
+        naive_best = dict.fromkeys(budgets, float("inf"))
+        for _ in range(args.repeat):
+            best["scorer"] = min(best["scorer"], timed(engine.score_options, prompts, OPTIONS))
+            for t in budgets:
+                naive_best[t] = min(naive_best[t], timed(naive, engine, prompts, t))
+            best["forward"] = min(best["forward"], timed(bare_forward, engine, prompts))
+        print(f"{args.pairs} judge prompts, batch 8, {model}, best of {args.repeat}, prefix "
+              f"reuse {'on' if reuse else 'off'}")
+        print(f"  {'scorer':>16}: {best['scorer']:6.2f} s  "
+              f"({args.pairs / best['scorer']:6.1f} prompts/s, every one labelled)")
+        print(f"  {'bare forward':>16}: {best['forward']:6.2f} s  (scorer ÷ forward "
+              f"{best['scorer'] / best['forward']:.2f}×, target ≤ 1.2×)")
+        for t in budgets:
+            named = sum(p is not None for p in naive(engine, prompts, t))
+            seconds = naive_best[t]
+            per_prompt = seconds / best["scorer"]
+            # a label is a verdict: the scorer gives one per prompt, the naive judge only when
+            # its answer names a slot
+            per_label = ((seconds / named) / (best["scorer"] / args.pairs) if named
+                         else float("inf"))
+            label = f"{per_label:.1f}× per label" if named else "no label at all"
+            print(f"  {f'naive, {t} tokens':>16}: {seconds:6.2f} s  ({args.pairs / seconds:6.1f}"
+                  f" prompts/s, {named} of {args.pairs} named a slot)  scorer speed-up "
+                  f"{per_prompt:.1f}× per prompt, {label} (target ≥ 5×)")
+            results[(reuse, t)] = {"scorer": best["scorer"], "forward": best["forward"],
+                                   "naive": seconds, "named": named,
+                                   "per_prompt": per_prompt, "per_label": per_label}
+    return results
 
 
 if __name__ == "__main__":

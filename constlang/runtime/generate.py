@@ -123,7 +123,8 @@ class GenerationEngine:
             "prefill_tokens": 0, "reused_prefix_tokens": 0, "prefill_seconds": 0.0,
             "decode_seconds": 0.0, "finished_eos": 0, "finished_length": 0, "finished_stop": 0,
             "finished_skipped": 0, "truncated_prompts": 0, "skipped_prompts": 0,
-            "score_calls": 0, "scored_prompts": 0, "score_seconds": 0.0}
+            "score_calls": 0, "scored_prompts": 0, "score_seconds": 0.0,
+            "score_reused_prefix_tokens": 0}
 
     # -- prompts ---------------------------------------------------------------------------------
     def render(self, prompt: Prompt) -> str:
@@ -264,14 +265,19 @@ class GenerationEngine:
                  len(prompts), new_tokens, seconds, new_tokens / max(seconds, 1e-9))
         return done
 
-    def _shared_prefix(self, encoded: Sequence[Sequence[int]]) -> SharedPrefix | None:
-        """The prefilled head every prompt of the call shares, when it is long enough."""
+    def _shared_prefix(self, encoded: Sequence[Sequence[int]], *,
+                       generating: bool = True) -> SharedPrefix | None:
+        """The prefilled head every prompt of the call shares, when it is long enough (its
+        cost is counted in the generation stats when `generating`; scoring has its own)."""
         n = common_prefix_length(encoded) if self.prefix_reuse and len(encoded) > 1 else 0
         if n < MIN_PREFIX_TOKENS:
             return None
         shared = SharedPrefix(self.model, encoded[0][:n], self.loaded.device)
-        self.stats["prefill_tokens"] += n
-        self.stats["prefill_seconds"] += shared.seconds
+        if generating:
+            self.stats["prefill_tokens"] += n
+            self.stats["prefill_seconds"] += shared.seconds
+        else:
+            self.stats["score_reused_prefix_tokens"] += n * (len(encoded) - 1)
         return shared
 
     def _generate_batch(self, rows: list[list[int]], settings: GenerationSettings, seed: int,
@@ -337,7 +343,9 @@ class GenerationEngine:
         prompt's own (scoring.continuations); options are compared up to and including their
         first differing token (scoring.scored_lengths). Result: [prompt][option]. Each batch
         runs its prompts once and the options as short continuations from their KV cache, so
-        scoring n options costs about one prompt pass, not n. A prompt too long for the
+        scoring n options costs about one prompt pass, not n; with `prefix_reuse`, the head
+        all prompts share (chat template, fixed opening, few-shot turns) is run once for the
+        call (runtime.prefix). A prompt too long for the
         context follows `overflow` (see GenerationSettings); a skipped one scores -inf for
         every option (no preference).
         """
@@ -357,10 +365,11 @@ class GenerationEngine:
         scores = [[float("-inf")] * len(options) for _ in prompts]
         kept = [i for i in range(len(prompts)) if i not in skipped]
         with self._running():
+            shared = self._shared_prefix([encoded[i] for i in kept], generating=False)
             for batch_rows in self._batches([encoded[i] for i in kept]):
                 rows = [kept[j] for j in batch_rows]
                 batch = score_batch(self, [encoded[i] for i in rows],
-                                    [split[i][1] for i in rows])
+                                    [split[i][1] for i in rows], shared)
                 for i, row_scores in zip(rows, batch, strict=True):
                     scores[i] = row_scores
         self.stats["score_calls"] += 1

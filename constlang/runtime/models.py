@@ -36,6 +36,7 @@ class ModelError(UserError):
 
 
 Head = Literal["causal_lm", "value", "reward"]
+Use = Literal["train", "generate"]  # what a model is loaded for: it decides `auto` dtype on a CPU
 
 
 @dataclass
@@ -173,13 +174,33 @@ def resolve_device(device: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def resolve_dtype(dtype: str, device: str) -> torch.dtype:
-    """A torch dtype for a plan dtype; auto is float32 on CPU, bfloat16 on a GPU that has it."""
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): there, generation in
+    bfloat16 is about twice as fast as in float32; elsewhere it is emulated and slower."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def resolve_dtype(dtype: str, device: str, use: Use = "train") -> torch.dtype:
+    """A torch dtype for a plan dtype. `auto` is bfloat16 on a GPU that has it; on a CPU it
+    is float32, except for a model that only generates (`use="generate"`) on a CPU with
+    native bfloat16 — training keeps float32 there (AdamW on bfloat16 weights loses small
+    updates), and so do judges and reward models, whose small score differences are the
+    signal."""
     import torch
 
     if dtype == "auto":
         on_gpu = device.startswith("cuda") and torch.cuda.is_available()
         if on_gpu and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        if not on_gpu and use == "generate" and cpu_has_native_bf16():
             return torch.bfloat16
         return torch.float32
     if dtype not in ("float32", "bfloat16", "float16"):
@@ -256,7 +277,7 @@ def _hub_error(spec: P.Model, error: Exception, base_dir: Path | None) -> ModelE
 
 def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = None,
                base_dir: str | Path | None = None, head: Head = "causal_lm",
-               seed: int = 0) -> LoadedModel:
+               seed: int = 0, use: Use = "train") -> LoadedModel:
     """Load a plan model: embedded, local directory, GGUF file or Hugging Face id (offline).
 
     Relative paths are resolved against `base_dir` (the constitution's folder). The model is
@@ -265,12 +286,13 @@ def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = 
     a value head (`value`, PPO's critic), or a one-score sequence classifier (`reward`; a
     causal-LM checkpoint gets a new score head, a reward model's checkpoint keeps its own).
     A new head's initial weights depend only on `seed`, so a training run can be repeated.
+    `use="generate"` marks a model that only generates text (see resolve_dtype).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     device = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype or spec.dtype, device)
+    torch_dtype = resolve_dtype(dtype or spec.dtype, device, use)
     folder = Path(base_dir) if base_dir else None
     location, gguf_file, kind = _resolve_source(spec, folder)
     common: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}

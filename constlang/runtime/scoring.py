@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from constlang.runtime.prefix import cache_argument
+from constlang.runtime.prefix import SharedPrefix, cache_argument, layout
 
 
 def _common(a: Sequence[int], b: Sequence[int]) -> int:
@@ -54,18 +54,30 @@ def scored_lengths(options: Sequence[Sequence[int]]) -> list[int]:
     return out
 
 
-def score_batch(engine: Any, rows: list[list[int]],
-                choices: list[list[list[int]]]) -> list[list[float]]:
+def score_batch(engine: Any, rows: list[list[int]], choices: list[list[list[int]]],
+                shared: SharedPrefix | None = None) -> list[list[float]]:
     """Option log-probabilities for a batch of encoded prompts, `choices[b]` the option tokens of
     row b: one pass over the prompts (left-padded, keeping their cache), then one pass over every
-    (prompt, option) pair's option tokens (right-padded) continuing from that cache."""
+    (prompt, option) pair's option tokens (right-padded) continuing from that cache. With
+    `shared` (a head every row starts with, prefilled once: runtime.prefix), the first pass
+    runs only the rows' own tokens after it, padded between head and suffix as generation does;
+    positions come from the mask either way, so the scores are those of the plain run."""
     import torch
 
     n = len(choices[0])
     width = max(len(c) for row in choices for c in row)
-    ids, mask = engine._pad_left(rows)
-    out = engine.model(input_ids=ids, attention_mask=mask, use_cache=True,
-                       position_ids=(mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1)
+    if shared is not None:
+        p = len(shared)
+        ids, mask = layout(shared.ids, [r[p:] for r in rows], engine.tokenizer.pad_token_id,
+                           engine.loaded.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = engine.model(input_ids=ids[:, p:], attention_mask=mask,
+                           position_ids=positions[:, p:], use_cache=True, logits_to_keep=1,
+                           **shared.for_batch(len(rows)))
+    else:
+        ids, mask = engine._pad_left(rows)
+        out = engine.model(input_ids=ids, attention_mask=mask, use_cache=True,
+                           position_ids=(mask.cumsum(-1) - 1).clamp(min=0), logits_to_keep=1)
     first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # the first option token
     cache = getattr(out, "cache", None) or out.past_key_values
     cache.batch_repeat_interleave(n)

@@ -28,11 +28,13 @@ class Builder:
         """Where a node is; Lark has already counted its lines and columns (the same way as
         SourceFile.position: 1-based, lines end at "\\n"), so no lookup is needed."""
         at = node if isinstance(node, Token) else node.meta
-        if at.end_pos is None or at.end_line is None:
-            start = at.start_pos or 0
-            return self.source.span(start, at.end_pos or start)
-        return Span(self.source.path, at.line, at.column, at.end_line, at.end_column,
-                    at.start_pos, at.end_pos)
+        line, column, start = at.line, at.column, at.start_pos
+        end_line, end_column, end = at.end_line, at.end_column, at.end_pos
+        if (line is None or column is None or start is None or end_line is None
+                or end_column is None or end is None):
+            start = start or 0
+            return self.source.span(start, end or start)
+        return Span(self.source.path, line, column, end_line, end_column, start, end)
 
     def module(self, tree: Tree) -> ast.Module:
         version = None

@@ -161,9 +161,25 @@ def test_hub_id_not_in_cache_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
     assert seen[0]["local_files_only"] is True
 
 
-def test_dtype_auto_is_float32_on_cpu() -> None:
-    assert resolve_dtype("auto", "cpu") == torch.float32
-    assert resolve_dtype("bfloat16", "cpu") == torch.bfloat16
+def test_dtype_auto_on_cpu_is_bfloat16_only_for_generating_where_the_cpu_has_it(
+        monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path) -> None:
+    for native in (False, True):
+        monkeypatch.setattr(models, "cpu_has_native_bf16", lambda n=native: n)
+        assert resolve_dtype("auto", "cpu") == torch.float32  # training, judging, scoring
+        assert resolve_dtype("auto", "cpu", "train") == torch.float32
+        assert resolve_dtype("auto", "cpu", "generate") == (
+            torch.bfloat16 if native else torch.float32)
+        assert resolve_dtype("bfloat16", "cpu") == torch.bfloat16
+        assert resolve_dtype("float32", "cpu", "generate") == torch.float32  # declared: kept
+    spec = Model(id="m", source=str(tiny_model_dir))
+    assert load_model(spec, device="cpu", use="generate").model.dtype == torch.bfloat16
+    assert load_model(spec, device="cpu").model.dtype == torch.float32
+
+
+def test_native_bf16_is_read_from_the_cpu_flags() -> None:
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    expected = any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+    assert models.cpu_has_native_bf16() == expected
 
 
 def test_tiny_model_is_seeded(tiny_model: LoadedModel) -> None:

@@ -48,6 +48,20 @@ def test_prefix_reuse_gives_the_plain_run_token_for_token(tiny_model: LoadedMode
         assert reuse.stats["generated_tokens"] == plain.stats["generated_tokens"]
 
 
+def test_scoring_with_a_shared_head_gives_the_plain_scores(tiny_model: LoadedModel) -> None:
+    options = ["(A)", "(B)", "(A) and (B)"]  # a prefix of another one: scored whole
+    expected = GenerationEngine(tiny_model, batch_size=5, prefix_reuse=False).score_options(
+        CHATS, options)
+    for batch_size in (1, 2, 5):
+        reuse = GenerationEngine(tiny_model, batch_size=batch_size)
+        got = reuse.score_options(CHATS, options)
+        shared = common_prefix_length(reuse.encode(CHATS))
+        assert reuse.stats["score_reused_prefix_tokens"] == shared * (len(CHATS) - 1)
+        for row, want in zip(got, expected, strict=True):
+            assert row == pytest.approx(want, abs=1e-4), batch_size
+    assert len({tuple(round(x, 3) for x in row) for row in expected}) > 1  # rows differ
+
+
 def test_a_short_shared_head_is_not_worth_reusing(tiny_model: LoadedModel) -> None:
     engine = GenerationEngine(tiny_model, batch_size=2)
     engine.generate(["Hi", "Hello there"], GREEDY)

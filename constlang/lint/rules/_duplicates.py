@@ -29,9 +29,11 @@ def duplicates(ctx: LintContext, kind: str, items: Sequence[tuple[str, str, str]
     seen: set[tuple[str, str]] = set()
     for fname, group in by_field.items():
         texts = [t for _, _, t in group]
+        def reported(j: int, g: list[tuple[int, str, str]] = group) -> bool:
+            return local_symbol(g[j][1]) is not None
+
         # a text of this file is reported once, against its first match: no need for more
-        pairs = similar_pairs(texts, THRESHOLD,
-                              first_only=lambda j, g=group: local_symbol(g[j][1]) is not None)
+        pairs = similar_pairs(texts, THRESHOLD, first_only=reported)
         for a, b, score in pairs:
             first, later = group[a][1], group[b][1]
             if (later, fname) in seen:  # only this file's names are ever added

@@ -330,7 +330,10 @@ class CritiqueRevisionRunner(StageRunner):
         self.helpful = (read_prompts(ctx.plan.dataset(s.helpful_prompts), ctx.base_dir)
                         if s.helpful_prompts else [])
         t0 = time.perf_counter()
-        loaded = load_model(self.job.model, device=ctx.device, base_dir=ctx.base_dir)
+        # a model that only generates may run in bfloat16 on a CPU that has it; one that also
+        # judges keeps float32, whose small score differences are the judge's signal
+        loaded = load_model(self.job.model, device=ctx.device, base_dir=ctx.base_dir,
+                            use="train" if s.judge == s.model else "generate")
         ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
         self.engine = GenerationEngine(loaded, batch_size=self.job.settings.batch_size)
         self.judge = None

@@ -68,7 +68,7 @@ class EvaluateRunner(StageRunner):
         replies = self.generate_all()
         check, source, judged = None, "nothing to compare", {}
         if len(self.names) > 1:  # one model alone has nobody to be judged against
-            judge = self.engine(job.judge_model)
+            judge = self.engine(job.judge_model, use="train")
             check, source = self.judge_check(judge)
             judged = self.judge_all(judge, replies)
             del judge
@@ -82,11 +82,14 @@ class EvaluateRunner(StageRunner):
         return summary_metrics(report, job.stats)
 
     # -- the steps ---------------------------------------------------------------------------
-    def engine(self, spec: Any) -> Any:
+    def engine(self, spec: Any, use: str = "generate") -> Any:
+        """An engine for a model that answers (`generate`: bfloat16 on a CPU that has it, see
+        resolve_dtype) or judges (`train`: the precision scores need)."""
         from constlang.runtime.generate import GenerationEngine
         from constlang.runtime.models import load_model
 
-        loaded = load_model(spec, device=self.ctx.device, base_dir=self.ctx.base_dir)
+        loaded = load_model(spec, device=self.ctx.device, base_dir=self.ctx.base_dir,
+                            use=use)  # type: ignore[arg-type]
         return GenerationEngine(loaded, batch_size=self.job.settings.batch_size)
 
     def generate_all(self) -> list[dict[str, Any]]:

@@ -366,7 +366,8 @@ class FeedbackRunner(StageRunner):
         self.prompts = read_prompts(ctx.plan.dataset(s.prompts), ctx.base_dir)
         policy = policy_spec(ctx.plan, s.policy, ctx.run)
         t0 = time.perf_counter()
-        loaded = load_model(policy, device=ctx.device, base_dir=ctx.base_dir)
+        loaded = load_model(policy, device=ctx.device, base_dir=ctx.base_dir,  # see resolve_dtype
+                            use="train" if s.judge == s.policy else "generate")
         self.policy = GenerationEngine(loaded, batch_size=s.batch_size)
         self.judge = self.policy if s.judge == s.policy else GenerationEngine(
             load_model(job.judge_model, device=ctx.device, base_dir=ctx.base_dir),
