@@ -92,7 +92,10 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
                                "add a `stage critique_revision { ... }`")
     stages = [s.strip() for s in stages_opt.split(",") if s.strip()] if stages_opt else None
     target = Path(run_dir) if run_dir else Path("runs") / plan.constitution.name
-    console = Console(soft_wrap=True, highlight=False)
+    from constlang.runtime.processes import is_main
+
+    # with a launcher's several processes, only the first prints (the others work silently)
+    console = Console(soft_wrap=True, highlight=False, quiet=not is_main())
     try:
         outcome = run_plan(plan, base_dir=base_dir, run_dir=target, stages=stages,
                            overrides=overrides, dry_run=dry_run, console=console, device=device)

@@ -15,6 +15,7 @@ from constlang.errors import UsageError, UserError
 from constlang.kinds import BY_NAME
 from constlang.prompts import chat_text
 from constlang.runtime.data import dataset_path
+from constlang.runtime.processes import barrier, is_main, world_size
 from constlang.runtime.rundir import Manifest, RunDir, now_iso, sha256_file, sha256_json
 from constlang.runtime.sampling import select
 from constlang.runtime.stages import StageContext, StageRunner, runner_for
@@ -204,6 +205,8 @@ def run_plan(plan: P.Plan, *, base_dir: Path, run_dir: Path, stages: list[str] |
     if resolved.startswith("cuda") and not _cuda_available():
         raise RunError("--device cuda: no CUDA device is visible to torch; use --device cpu")
     quiet_libraries()
+    if not is_main():  # the other processes of a launcher's run work silently
+        console = Console(quiet=True)
     run = RunDir(run_dir)
     for stage in selected:
         runner = runner_for(stage.kind)
@@ -245,6 +248,14 @@ def run_stage(runner: StageRunner) -> StageOutcome:
         ctx.console.print(f"[dim]stage `{stage.name}`: completed earlier with the same inputs; "
                           "skipped[/]")
         return StageOutcome(stage.name, stage.kind, "skipped", old.metrics)
+    processes = world_size()
+    if processes > 1 and not runner.distributed:
+        raise RunError(
+            f"stage `{stage.name}` ({stage.kind}) runs in one process, but this is one of "
+            f"{processes} processes started by a launcher (torchrun, accelerate launch); run "
+            "the stages before ppo without the launcher, then launch the ppo stage alone with "
+            "--stages (docs/scale.md)")
+    main = is_main()  # with several processes, only the first writes the run directory
     manifest = Manifest(stage=stage.name, kind=stage.kind, status="running", inputs_hash=digest,
                         plan_hash=ctx.plan.hash, started_at=now_iso())
     begun = False
@@ -256,32 +267,35 @@ def run_stage(runner: StageRunner) -> StageOutcome:
             note = runner.resume_note()
             ctx.say(f"the last run {how}; " + (f"continuing from {note}" if note
                                                else "this stage starts again from the beginning"))
-        else:
+        elif main:
             if old:
                 ctx.say("inputs changed since the last run; starting over")
             folder.reset()
-        folder.write_manifest(manifest)
+        if main:
+            folder.write_manifest(manifest)
+        barrier()  # nobody writes into the folder before the first process has reset it
         begun = True
         metrics = runner.run()
         outputs = runner.outputs()
     except KeyboardInterrupt:
-        if begun:  # what was saved stays; a rerun with the same inputs continues from it
+        if begun and main:  # what was saved stays; a rerun with the same inputs continues
             folder.write_manifest(manifest.model_copy(update={
                 "status": "interrupted", "finished_at": now_iso()}))
         raise
     except Exception as exc:
         message = user_message(stage.name, exc)
-        if begun:
+        if begun and main:
             folder.write_manifest(manifest.model_copy(update={
                 "status": "failed", "error": message or repr(exc), "finished_at": now_iso()}))
         if message:
             raise RunError(message) from None
         raise
     timings = {**ctx.timings, "total_s": round(time.perf_counter() - started, 3)}
-    folder.write_manifest(manifest.model_copy(update={
-        "status": "completed", "outputs_hash": outputs, "metrics": metrics,
-        "timings": timings, "finished_at": now_iso()}))
-    folder.metrics.log(event="completed", **metrics)
+    if main:
+        folder.write_manifest(manifest.model_copy(update={
+            "status": "completed", "outputs_hash": outputs, "metrics": metrics,
+            "timings": timings, "finished_at": now_iso()}))
+        folder.metrics.log(event="completed", **metrics)
     return StageOutcome(stage.name, stage.kind, "completed", metrics)
 
 

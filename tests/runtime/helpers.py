@@ -1,5 +1,5 @@
-"""Shared test helpers for the runtime: a compiled constitution beside a small prompt file, and
-a finished critique_revision stage written by hand."""
+"""Shared test helpers for the runtime: a compiled constitution beside a small prompt file, a
+finished critique_revision stage written by hand, and a project declaring every stage kind."""
 
 from __future__ import annotations
 
@@ -41,3 +41,62 @@ def finished_critique_revision(run: RunDir, plan_hash: str | None,
                                      status="completed", inputs_hash="sha256:i",
                                      plan_hash=plan_hash, outputs_hash="sha256:o",
                                      started_at=now_iso()))
+
+
+# every stage kind on one tiny model: {model} is a model directory
+WHOLE_METHOD = """constlang 1
+constitution "tiny-full" {{ version = "0.1.0" }}
+principle harm {{ critique = "Find anything harmful."  revision = "Rewrite it without harm." }}
+principle rude {{ critique = "Is the reply rude?"  revision = "Make it kind." }}
+question safer {{ text = "Which reply is safer?" }}
+question helps {{ text = "Which reply helps more?" }}
+model tiny {{ source = "{model}"  max_new_tokens = 6  temperature = 0.9 }}
+dataset prompts {{ path = "prompts.jsonl" }}
+dataset harmful {{ path = "harmful.jsonl" }}
+dataset benign {{ path = "benign.jsonl" }}
+dataset pairs {{ path = "pairs.jsonl" }}
+stage critique_revision {{
+  model = tiny  prompts = prompts  revisions = 1  batch_size = 4
+  keep_truncated = true  drop_unchanged = false  drop_meta = false
+}}
+stage sft {{ from = critique_revision  batch_size = 2 }}
+stage feedback {{
+  policy = sft  judge = tiny  prompts = prompts  batch_size = 4
+  keep_truncated = true  drop_ties = false
+}}
+stage revision_pairs {{ from = critique_revision }}
+stage reward_model {{ from = [feedback, revision_pairs]  batch_size = 2  eval_fraction = 0 }}
+stage ppo {{
+  policy = sft  reward = reward_model  prompts = prompts
+  steps = 1  batch_size = 2  mini_batch_size = 2  ppo_epochs = 1  max_new_tokens = 4
+}}
+stage dpo {{ from = [feedback, revision_pairs]  policy = sft  batch_size = 2 }}
+stage grpo {{
+  policy = sft  reward = reward_model  prompts = prompts
+  steps = 1  num_generations = 2  batch_size = 2  max_new_tokens = 4
+}}
+stage rloo {{
+  policy = sft  reward = reward_model  prompts = prompts
+  steps = 1  num_generations = 2  batch_size = 2  max_new_tokens = 4
+}}
+stage evaluate {{
+  baseline = tiny  models = [sft, ppo, dpo, grpo, rloo]
+  harmful = harmful  benign = benign  judge = tiny
+  questions = [safer, helps]  helpful_questions = [helps]  judge_check = pairs
+  reward = reward_model  max_new_tokens = 4  samples = 2  batch_size = 4
+}}
+"""
+
+
+def write_whole_method(tmp_path: Path, model: Path) -> Path:
+    """tiny.const (every stage kind, on the tiny model at `model`) and its data files."""
+    path = tmp_path / "tiny.const"
+    path.write_text(WHOLE_METHOD.format(model=model), "utf-8")
+    for name, n in (("prompts", 4), ("harmful", 3), ("benign", 2)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(
+            json.dumps({"id": f"{name}-{i}", "prompt": f"{name} question number {i}?"}) + "\n"
+            for i in range(n)), "utf-8")
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(
+        {"prompt": f"Question {i}?", "better": "A calm and careful answer.",
+         "worse": "Go away!"}) + "\n" for i in range(2)), "utf-8")
+    return path

@@ -77,6 +77,9 @@ class StageRunner(ABC):
 
     kind: ClassVar[str]  # the stage kind, a name in constlang.kinds.KINDS
     resumes: ClassVar[bool] = False  # whether `run` continues from a partial earlier run
+    # whether `run` works as one of several processes a launcher started (torchrun,
+    # accelerate launch); other kinds refuse to run there rather than write twice
+    distributed: ClassVar[bool] = False
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx

@@ -107,6 +107,7 @@ class PPORunner(StageRunner):
 
     kind = "ppo"
     resumes = True
+    distributed = True  # accelerate shares the work (docs/scale.md)
 
     def preview(self) -> list[tuple[str, Chat]]:
         """The rollout prompts of the first update."""
@@ -166,14 +167,16 @@ class PPORunner(StageRunner):
             update(completed=loop.state.step)
             loop.train(metrics=folder.metrics, checkpoint=folder.checkpoint,
                        on_step=lambda m: update(completed=m["step"]))
-        self.accelerator.end_training()
-        metrics = {**summary(folder), "resumed_from": resumed or 0}
+        metrics = {**summary(folder), "resumed_from": resumed or 0,
+                   "processes": self.accelerator.num_processes}
         if self.accelerator.is_main_process:
             final = actors.final_model(self.accelerator.unwrap_model(loop.policy))
             T.save_model(final, self.policy.tokenizer, folder,
                          model_card(ctx.plan, ctx.stage, self.policy_spec, metrics))
             shutil.rmtree(folder.checkpoint, ignore_errors=True)
         self.accelerator.wait_for_everyone()  # the model is complete before anyone hashes it
+        # last: it closes the trackers and, with several processes, the process group
+        self.accelerator.end_training()
         ctx.timings["train_s"] = metrics.get("seconds", 0.0)
         ctx.say(f"saved {folder.model} (reward {metrics.get('reward_start')} → "
                 f"{metrics.get('reward_end')}, KL {metrics.get('kl_end')})")

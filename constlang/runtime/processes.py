@@ -1,0 +1,32 @@
+"""Processes: how many copies of `constlang train` a launcher (torchrun, accelerate launch)
+started, which one this is, and a barrier between them; one process when none did."""
+
+from __future__ import annotations
+
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+
+
+def world_size() -> int:
+    """The number of processes the launcher started (WORLD_SIZE), 1 without a launcher."""
+    return max(1, _env_int("WORLD_SIZE", 1))
+
+
+def is_main() -> bool:
+    """Whether this is the process that talks and writes the run directory (RANK 0)."""
+    return _env_int("RANK", 0) == 0
+
+
+def barrier() -> None:
+    """Wait until every process gets here (nothing to wait for in one process)."""
+    if world_size() > 1:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
