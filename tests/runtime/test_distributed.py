@@ -45,6 +45,7 @@ def test_ppo_runs_as_two_processes_and_writes_its_stage_once(tmp_path: Path,
     manifest = json.loads((run_dir / "ppo" / "manifest.json").read_text())
     assert manifest["status"] == "completed"
     assert manifest["metrics"]["processes"] == 2  # the accelerator saw both
+    assert manifest["metrics"]["distribution"] == "MULTI_CPU"  # DDP over gloo
     assert manifest["metrics"]["rollouts"] == 2  # batch_size: 1 prompt per process
     events = [json.loads(line)["event"] for line in
               (run_dir / "ppo" / "metrics.jsonl").read_text().splitlines()]

@@ -168,7 +168,8 @@ class PPORunner(StageRunner):
             loop.train(metrics=folder.metrics, checkpoint=folder.checkpoint,
                        on_step=lambda m: update(completed=m["step"]))
         metrics = {**summary(folder), "resumed_from": resumed or 0,
-                   "processes": self.accelerator.num_processes}
+                   "processes": self.accelerator.num_processes,
+                   "distribution": str(self.accelerator.distributed_type.value)}
         if self.accelerator.is_main_process:
             final = actors.final_model(self.accelerator.unwrap_model(loop.policy))
             T.save_model(final, self.policy.tokenizer, folder,
