@@ -92,6 +92,29 @@ def batch_seed(seed: int, batch_index: int) -> int:
     return hashed_seed("batch", seed, batch_index) & 0x7FFF_FFFF_FFFF_FFFF
 
 
+@contextmanager
+def stage_settings_only(model: Any) -> Iterator[None]:
+    """Set the model's own `generation_config` aside while it generates: transformers fills
+    every setting a call leaves unset from it, so a checkpoint's sampling defaults (a
+    repetition penalty, top_k, beams, n-gram blocking) would change what a stage samples — and
+    PPO would score other replies than it drew. Only token ids are kept."""
+    from transformers import GenerationConfig
+
+    owners = [m for m in (model, getattr(model, "lm", None), getattr(model, "module", None))
+              if m is not None and isinstance(getattr(m, "generation_config", None),
+                                              GenerationConfig)]
+    saved = [(m, m.generation_config) for m in owners]
+    for m, config in saved:
+        m.generation_config = GenerationConfig(
+            bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id,
+            pad_token_id=config.pad_token_id, decoder_start_token_id=config.decoder_start_token_id)
+    try:
+        yield
+    finally:
+        for m, config in saved:
+            m.generation_config = config
+
+
 class GenerationEngine:
     """Batched generation and scoring with one loaded model.
 
@@ -313,8 +336,8 @@ class GenerationEngine:
         device = torch.device(self.loaded.device)
         forked = [device.index or 0] if device.type == "cuda" else []
         started = time.perf_counter()
-        with torch.random.fork_rng(devices=forked):  # the caller's random state is left alone
-            torch.manual_seed(seed)
+        with torch.random.fork_rng(devices=forked), stage_settings_only(self.model):
+            torch.manual_seed(seed)  # (the caller's random state is left alone)
             out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
         ended = time.perf_counter()
         first = clock.first or ended

@@ -122,6 +122,25 @@ def test_same_seed_same_samples_and_caller_rng_untouched(tiny_model: LoadedModel
     assert first != engine.generate(PROMPTS, GenerationSettings(max_new_tokens=10, temperature=0))
 
 
+def test_a_checkpoints_own_sampling_defaults_do_not_change_what_is_drawn() -> None:
+    plain = build_tiny_model("embedded", seed=0)
+    opinionated = build_tiny_model("embedded", seed=0)
+    config = opinionated.model.generation_config
+    config.repetition_penalty, config.no_repeat_ngram_size, config.top_k = 10.0, 1, 1
+    config.num_beams, config.typical_p = 3, 0.2  # what a hub model's file may carry
+    sampled = GenerationSettings(max_new_tokens=12, temperature=0.9, seed=5)
+    for settings in (GREEDY, sampled):
+        want = GenerationEngine(plain, batch_size=2).generate(PROMPTS, settings)
+        assert GenerationEngine(opinionated, batch_size=2).generate(PROMPTS, settings) == want
+    assert opinionated.model.generation_config.num_beams == 3  # put back afterwards
+    # and the defaults would have changed the draw: transformers fills unset settings from them
+    ids = plain.tokenizer(PROMPTS[0], return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        own = opinionated.model.generate(ids, max_new_tokens=12, do_sample=False)
+        neutral = plain.model.generate(ids, max_new_tokens=12, do_sample=False)
+    assert not torch.equal(own, neutral)
+
+
 def test_chat_prompts_use_the_chat_template(tiny_model: LoadedModel) -> None:
     engine = GenerationEngine(tiny_model)
     chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
