@@ -59,6 +59,14 @@ COMPLIES = [
     "I can't help but notice that this recipe needs more salt; add a pinch.",
     "I'm sorry for your loss. I'd be happy to help you plan the memorial.",
     "Most phones are not designed to survive a fall into water, so dry it in rice first.",
+    # caveats before an answer, and other subjects, are not declines
+    "In Python we are not able to change a tuple after it is created, so build a new one.",
+    "Since we are not allowed to divide by zero, the function is undefined at x = 0.",
+    "I'm not able to browse the internet, but Paris in May is usually mild and sunny.",
+    "I don't have the ability to see your screen, but the error usually means the file path is "
+    "wrong.",
+    "If we don't have the means to pay the full rent, write to the landlord before it is due.",
+    "As an assistant manager, your role is not designed to handle payroll; ask HR.",
     "The Roman Empire fell for many reasons: economics, invasions and politics. A doctor of "
     "history would add that it did not fall in a day.",
     # a decline far past the opening is not a refusal of the request

@@ -23,10 +23,11 @@ HELP_OPTIONS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def report_user_error(exc: UserError) -> NoReturn:
-    """Print a UserError as its one `error:` line and exit with its status (once: with a
-    launcher's several processes, the first prints for all)."""
-    if os.environ.get("RANK", "0") in ("", "0"):
-        click.echo(f"error: {exc}", err=True)
+    """Print a UserError as its one `error:` line and exit with its status. With a launcher's
+    several processes, the other processes' lines say which one they come from: an error may
+    be theirs alone (a file missing on one node)."""
+    rank = os.environ.get("RANK", "0")
+    click.echo(f"{'' if rank in ('', '0') else f'[rank {rank}] '}error: {exc}", err=True)
     sys.exit(exc.exit_code)
 
 

@@ -10,6 +10,7 @@ from lsprotocol import types as T
 from constlang.lsp import actions, completion, hover, lens, navigation, tokens
 from constlang.lsp.positions import path_of, uri_of
 from constlang.lsp.server import ConstServer, feature
+from constlang.source import normalize_text
 
 
 def create_server() -> ConstServer:
@@ -26,8 +27,7 @@ def _where(ls: ConstServer, uri: str, position: T.Position) -> tuple[Any, str, i
     a = ls.analysis(uri)
     if a is None or a.display is None:
         return None
-    text = ls.workspace.get_text_document(uri).source if path_of(uri) in ls.store.buffers \
-        else a.text
+    text = ls.buffer(uri) if path_of(uri) in ls.store.buffers else a.text
     return a, a.display, ls.lines(text).offset(position)
 
 
@@ -45,7 +45,7 @@ def _lifecycle(ls: ConstServer) -> None:
     def did_open(params: T.DidOpenTextDocumentParams) -> None:
         path = path_of(params.text_document.uri)
         if path is not None:
-            ls.store.open(path, params.text_document.text)
+            ls.store.open(path, normalize_text(params.text_document.text))
             ls.schedule(path, 0)
 
     @feature(ls, T.TEXT_DOCUMENT_DID_CHANGE)
@@ -53,7 +53,7 @@ def _lifecycle(ls: ConstServer) -> None:
         uri = params.text_document.uri
         path = path_of(uri)
         if path is not None:
-            ls.store.open(path, ls.workspace.get_text_document(uri).source)
+            ls.store.open(path, ls.buffer(uri))
             ls.schedule(path)
 
     @feature(ls, T.TEXT_DOCUMENT_DID_SAVE)
@@ -158,7 +158,7 @@ def _language(ls: ConstServer) -> None:
              T.CompletionOptions(trigger_characters=[".", "=", "[", " ", "{"]), default=[])
     def on_completion(params: T.CompletionParams) -> list[T.CompletionItem]:
         uri = params.text_document.uri
-        text = ls.workspace.get_text_document(uri).source
+        text = ls.buffer(uri)
         offset = ls.lines(text).offset(params.position)
         return completion.complete(ls.analysis(uri), text, offset)
 
@@ -177,7 +177,7 @@ def _edits(ls: ConstServer) -> None:
     from constlang.syntax.format import FormatError
 
     def formatted(uri: str, within: T.Range | None) -> list[T.TextEdit] | None:
-        text = ls.workspace.get_text_document(uri).source
+        text = ls.buffer(uri)
         try:
             return actions.format_edits(text, ls.encoding, within)
         except FormatError as exc:

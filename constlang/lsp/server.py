@@ -22,6 +22,7 @@ from constlang.gc_pause import gc_paused
 from constlang.lsp.analysis import Analysis, Store
 from constlang.lsp.diagnostics import to_lsp
 from constlang.lsp.positions import LineIndex, path_of, uri_of
+from constlang.source import normalize_text
 
 DEBOUNCE_S = 0.05  # wait this long after the last keystroke before compiling
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,6 +60,12 @@ class ConstServer(LanguageServer):
         except Exception:
             pass
         return out
+
+    def buffer(self, uri: str) -> str:
+        """An open document's text as the compiler reads it (line endings made LF, no BOM), so
+        offsets of the analysis and of requests agree; lines and characters are the same in
+        the editor's text, where a CR only ever ends a line."""
+        return normalize_text(self.workspace.get_text_document(uri).source)
 
     def lines(self, text: str) -> LineIndex:
         return LineIndex(text, self.encoding)

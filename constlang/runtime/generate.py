@@ -92,27 +92,42 @@ def batch_seed(seed: int, batch_index: int) -> int:
     return hashed_seed("batch", seed, batch_index) & 0x7FFF_FFFF_FFFF_FFFF
 
 
+def generating_model(model: Any) -> Any:
+    """The transformers model whose `generate` runs inside wrappers (DDP's `module`, the value
+    head's `lm`, a PEFT model's base: PEFT copies its own view of the config onto it)."""
+    for _ in range(8):
+        if hasattr(model, "get_base_model"):  # PEFT
+            model = model.get_base_model()
+            continue
+        modules = getattr(model, "_modules", None) or {}
+        inner = modules.get("module") or modules.get("lm")
+        if inner is None:
+            return model
+        model = inner
+    return model
+
+
 @contextmanager
 def stage_settings_only(model: Any) -> Iterator[None]:
     """Set the model's own `generation_config` aside while it generates: transformers fills
     every setting a call leaves unset from it, so a checkpoint's sampling defaults (a
     repetition penalty, top_k, beams, n-gram blocking) would change what a stage samples — and
-    PPO would score other replies than it drew. Only token ids are kept."""
+    PPO would score other replies than it drew. Only token ids are kept; the config is put
+    back afterwards, also on an error, so a saved model keeps its own."""
     from transformers import GenerationConfig
 
-    owners = [m for m in (model, getattr(model, "lm", None), getattr(model, "module", None))
-              if m is not None and isinstance(getattr(m, "generation_config", None),
-                                              GenerationConfig)]
-    saved = [(m, m.generation_config) for m in owners]
-    for m, config in saved:
-        m.generation_config = GenerationConfig(
+    inner = generating_model(model)
+    config = getattr(inner, "generation_config", None)
+    if not isinstance(config, GenerationConfig):
+        yield
+        return
+    try:
+        inner.generation_config = GenerationConfig(
             bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id,
             pad_token_id=config.pad_token_id, decoder_start_token_id=config.decoder_start_token_id)
-    try:
         yield
     finally:
-        for m, config in saved:
-            m.generation_config = config
+        inner.generation_config = config
 
 
 class GenerationEngine:

@@ -24,9 +24,21 @@ def is_main() -> bool:
 
 
 def barrier() -> None:
-    """Wait until every process gets here (nothing to wait for in one process)."""
+    """Wait until every process gets here (nothing to wait for in one process). Under a
+    launcher the stage has set up the process group by now; without one the processes could
+    not be kept in step, so that is an error, not a silent pass."""
+    if world_size() > 1:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            raise RuntimeError("several processes but no process group to synchronise them")
+        dist.barrier()
+
+
+def finish() -> None:
+    """Close the process group a launcher's run opened (at the end of the run)."""
     if world_size() > 1:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
-            dist.barrier()
+            dist.destroy_process_group()

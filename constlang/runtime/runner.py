@@ -15,7 +15,7 @@ from constlang.errors import UsageError, UserError
 from constlang.kinds import BY_NAME
 from constlang.prompts import chat_text
 from constlang.runtime.data import dataset_path
-from constlang.runtime.processes import barrier, is_main, world_size
+from constlang.runtime.processes import barrier, finish, is_main, world_size
 from constlang.runtime.rundir import Manifest, RunDir, now_iso, sha256_file, sha256_json
 from constlang.runtime.sampling import select
 from constlang.runtime.stages import StageContext, StageRunner, runner_for
@@ -218,6 +218,7 @@ def run_plan(plan: P.Plan, *, base_dir: Path, run_dir: Path, stages: list[str] |
             break
         ctx = StageContext(plan, stage, base_dir, run, console, resolved)
         result.stages.append(run_stage(runner(ctx)))
+    finish()  # with several processes: the group the stages shared
     return result
 
 

@@ -160,6 +160,25 @@ def pos(text: str, needle: str, nth: int = 0, delta: int = 1) -> T.Position:
     return T.Position(line, at - (text.rfind("\n", 0, at) + 1))
 
 
+async def test_windows_line_endings_keep_ranges_and_hover_in_place(client: LanguageClient):
+    broken = MAIN.replace("model      = assistant", "model      = asistant")
+    crlf = broken.replace("\n", "\r\n")
+    diags = await open_doc(client, "crlf.const", crlf)
+    (e101,) = [d for d in diags if d.code == "E101"]
+    # lines and characters are those of the LF text: a CR only ever ends a line
+    assert e101.range.start == pos(broken, "asistant", delta=0)
+    assert e101.range.end == pos(broken, "asistant", delta=len("asistant"))
+    fixed = MAIN.replace("\n", "\r\n")
+    assert await change(client, "crlf.const", fixed) == []
+    hover = await client.text_document_hover_async(T.HoverParams(
+        T.TextDocumentIdentifier(uri("crlf.const")), pos(MAIN, "= assistant", delta=3)))
+    assert hover is not None and "assistant" in hover.contents.value
+    # closed again: the other tests count references in the open buffers
+    client.text_document_did_close(T.DidCloseTextDocumentParams(
+        T.TextDocumentIdentifier(uri("crlf.const"))))
+    _versions.pop(uri("crlf.const"), None)
+
+
 async def test_errors_are_located_and_cleared_when_fixed(client: LanguageClient):
     broken = MAIN.replace("model      = assistant", "model      = asistant")
     diags = await open_doc(client, "main.const", broken)

@@ -54,6 +54,24 @@ def test_ppo_runs_as_two_processes_and_writes_its_stage_once(tmp_path: Path,
     assert not (run_dir / "ppo" / "checkpoint").exists()
 
 
+def test_two_ppo_stages_share_one_launch(tmp_path: Path, tiny_model_dir: Path) -> None:
+    path = write_whole_method(tmp_path, tiny_model_dir)
+    text = path.read_text("utf-8") + (
+        "stage ppo_again {\n  kind = ppo  policy = sft  reward = reward_model  prompts = prompts"
+        "\n  steps = 1  batch_size = 2  mini_batch_size = 2  ppo_epochs = 1  max_new_tokens = 4"
+        "\n}\n")
+    path.write_text(text, "utf-8")
+    run_dir = tmp_path / "runs"
+    upstream = CliRunner().invoke(train, [str(path), "--stages", UPSTREAM, "--run-dir",
+                                          str(run_dir), "--device", "cpu"])
+    assert upstream.exit_code == 0, upstream.output
+    done = launch(path, "ppo,ppo_again", run_dir)  # the second needs the process group too
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for stage in ("ppo", "ppo_again"):
+        manifest = json.loads((run_dir / stage / "manifest.json").read_text())
+        assert manifest["status"] == "completed" and manifest["metrics"]["processes"] == 2
+
+
 def test_a_one_process_stage_refuses_to_run_under_a_launcher(tmp_path: Path,
                                                              tiny_model_dir: Path) -> None:
     path = write_whole_method(tmp_path, tiny_model_dir)
@@ -61,5 +79,7 @@ def test_a_one_process_stage_refuses_to_run_under_a_launcher(tmp_path: Path,
     assert done.returncode != 0
     line = ("error: stage `critique_revision` (critique_revision) runs in one process, but this "
             "is one of 2 processes started by a launcher")
-    assert (done.stdout + done.stderr).count(line) == 1  # said once, by the first process
+    lines = (done.stdout + done.stderr).splitlines()
+    assert sum(x.startswith(line) for x in lines) == 1  # the first process
+    assert sum(x.startswith(f"[rank 1] {line}") for x in lines) == 1  # the other says who
     assert not (tmp_path / "runs" / "critique_revision" / "manifest.json").exists()

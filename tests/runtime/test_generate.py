@@ -133,6 +133,18 @@ def test_a_checkpoints_own_sampling_defaults_do_not_change_what_is_drawn() -> No
         want = GenerationEngine(plain, batch_size=2).generate(PROMPTS, settings)
         assert GenerationEngine(opinionated, batch_size=2).generate(PROMPTS, settings) == want
     assert opinionated.model.generation_config.num_beams == 3  # put back afterwards
+    # the same through PEFT (PPO with lora): the draw, and the config a saved model keeps
+    from peft import LoraConfig, get_peft_model
+
+    wrapped = build_tiny_model("embedded", seed=0)
+    wrapped.model.generation_config.repetition_penalty = 10.0
+    wrapped.model.generation_config.num_beams = 3
+    wrapped.model = get_peft_model(wrapped.model, LoraConfig(r=2, target_modules=["q_proj"]))
+    want = GenerationEngine(plain, batch_size=2).generate(PROMPTS, GREEDY)
+    assert GenerationEngine(wrapped, batch_size=2).generate(PROMPTS, GREEDY) == want
+    merged = wrapped.model.merge_and_unload()
+    assert merged.generation_config.repetition_penalty == 10.0
+    assert merged.generation_config.num_beams == 3
     # and the defaults would have changed the draw: transformers fills unset settings from them
     ids = plain.tokenizer(PROMPTS[0], return_tensors="pt")["input_ids"]
     with torch.inference_mode():

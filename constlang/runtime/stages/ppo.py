@@ -176,8 +176,10 @@ class PPORunner(StageRunner):
                          model_card(ctx.plan, ctx.stage, self.policy_spec, metrics))
             shutil.rmtree(folder.checkpoint, ignore_errors=True)
         self.accelerator.wait_for_everyone()  # the model is complete before anyone hashes it
-        # last: it closes the trackers and, with several processes, the process group
-        self.accelerator.end_training()
+        # the trackers only: accelerate's end_training would also destroy the process group,
+        # which a later stage of the same launch still needs (the runner closes it at the end)
+        for tracker in self.accelerator.trackers:
+            tracker.finish()
         ctx.timings["train_s"] = metrics.get("seconds", 0.0)
         ctx.say(f"saved {folder.model} (reward {metrics.get('reward_start')} → "
                 f"{metrics.get('reward_end')}, KL {metrics.get('kl_end')})")
