@@ -54,3 +54,16 @@ def test_ppo_benchmark_runs_one_iteration(capsys) -> None:
     out = capsys.readouterr().out
     for part in ("generate_s", "forward_s", "backward_s", "step_s", "peak memory"):
         assert part in out
+
+
+def test_judge_benchmark_runs_both_reuse_modes(capsys) -> None:
+    import pytest
+
+    pytest.importorskip("torch")
+    results = load("bench_judge").main(["--tiny", "--pairs", "4", "--repeat", "1",
+                                        "--naive-tokens", "2,4"])
+    out = capsys.readouterr().out
+    assert set(results) == {(False, 2), (False, 4), (True, 2), (True, 4)}
+    assert all(r["scorer"] > 0 and r["naive"] > 0 and r["per_prompt"] > 0
+               for r in results.values())
+    assert "per prompt" in out and "prefix reuse on" in out and "prefix reuse off" in out
