@@ -162,6 +162,15 @@ class MetricsLog:
     def log(self, **values: Any) -> None:
         append_jsonl(self.path, [{"time": round(time.time(), 3), **values}])
 
+    def drop_after(self, event: str, step: int) -> None:
+        """Drop the `event` rows of steps after `step`: the updates a killed run logged after
+        its last checkpoint are redone, and logged again, by the resumed run."""
+        rows = recover_jsonl(self.path)
+        kept = [r for r in rows if not (r.get("event") == event and r.get("step", 0) > step)]
+        if len(kept) != len(rows):
+            atomic_write_text(self.path, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                 for r in kept))
+
 
 class StageDir:
     """One stage's folder in the run directory, and where each of its artifacts lives."""

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from constlang import plan as P
-from constlang.files import atomic_write_text
 from constlang.prompts import Chat, find_step, question_vars, render_step
 from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
@@ -96,16 +95,6 @@ def trainer_config(config_class: type[Any], s: Any, folder: StageDir, device: st
             max_completion_length=s.max_new_tokens, temperature=s.temperature, beta=s.beta,
             epsilon=s.clip_range, num_iterations=s.iterations,
             mask_truncated_completions=s.mask_truncated, **own)
-
-
-def trim_metrics(folder: StageDir, step: int) -> None:
-    """Drop metrics.jsonl's training rows after `step`: updates a killed run logged after its
-    last checkpoint are redone, and logged again, by the resumed run."""
-    path = folder.metrics.path
-    rows = recover_jsonl(path)
-    kept = [r for r in rows if not (r.get("event") == "train" and r.get("step", 0) > step)]
-    if len(kept) != len(rows):
-        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
 
 
 def summary(folder: StageDir) -> dict[str, Any]:
@@ -206,7 +195,7 @@ class GroupRunner(StageRunner):
         ctx, s, folder = self.ctx, self.ctx.settings, self.ctx.folder
         resume = T.last_checkpoint(folder)
         done = int(resume.name.rsplit("-", 1)[-1]) if resume else 0
-        trim_metrics(folder, done)
+        folder.metrics.drop_after("train", done)
         ctx.say(f"{self.label} on `{s.policy}` with {self.source}: {s.steps} updates, "
                 f"{s.num_generations} completions per prompt, on {ctx.device}")
         config = trainer_config(getattr(trl, f"{self.label}Config"), s, folder, ctx.device,

@@ -8,7 +8,6 @@ import shutil
 from typing import Any
 
 from constlang import plan as P
-from constlang.files import atomic_write_text
 from constlang.prompts import Chat, find_step, render_step
 from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
@@ -32,16 +31,6 @@ def queries(plan: P.Plan, stage: Any, base_dir: Any) -> list[Any]:
     return [Query([{"role": "user", "content": render_step(
         stage.name, stage.kind, step, {"prompt": r.prompt, "examples": []})}], r.prompt)
         for r in rows]
-
-
-def trim_metrics(folder: StageDir, step: int) -> None:
-    """Drop metrics.jsonl's PPO rows after `step`: updates a killed run logged after its last
-    checkpoint are redone, and logged again, by the resumed run."""
-    path = folder.metrics.path
-    rows = recover_jsonl(path)
-    kept = [r for r in rows if not (r.get("event") == "ppo" and r.get("step", 0) > step)]
-    if len(kept) != len(rows):
-        atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
 
 
 def summary(folder: StageDir) -> dict[str, Any]:
@@ -161,7 +150,7 @@ class PPORunner(StageRunner):
             load_checkpoint(self.accelerator, folder.checkpoint)
             ctx.say(f"resuming after update {resumed} from {folder.checkpoint}")
         if self.accelerator.is_main_process:
-            trim_metrics(folder, loop.state.step)
+            folder.metrics.drop_after("ppo", loop.state.step)
         self.accelerator.init_trackers(ctx.name, config=s.model_dump(mode="json", by_alias=True))
         with ctx.progress("updates", total=s.steps) as update:
             update(completed=loop.state.step)
