@@ -26,8 +26,10 @@ def report_user_error(exc: UserError) -> NoReturn:
     """Print a UserError as its one `error:` line and exit with its status. With a launcher's
     several processes, the other processes' lines say which one they come from: an error may
     be theirs alone (a file missing on one node)."""
-    rank = os.environ.get("RANK", "0")
-    click.echo(f"{'' if rank in ('', '0') else f'[rank {rank}] '}error: {exc}", err=True)
+    from constlang.runtime.processes import rank
+
+    n = rank()
+    click.echo(f"{f'[rank {n}] ' if n else ''}error: {exc}", err=True)
     sys.exit(exc.exit_code)
 
 

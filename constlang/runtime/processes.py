@@ -18,9 +18,15 @@ def world_size() -> int:
     return max(1, _env_int("WORLD_SIZE", 1))
 
 
+def rank() -> int:
+    """This process's number among the launcher's (RANK); 0 without a launcher, even when a
+    stray RANK is set in the environment of a single process."""
+    return _env_int("RANK", 0) if world_size() > 1 else 0
+
+
 def is_main() -> bool:
-    """Whether this is the process that talks and writes the run directory (RANK 0)."""
-    return _env_int("RANK", 0) == 0
+    """Whether this is the process that talks and writes the run directory."""
+    return rank() == 0
 
 
 def barrier() -> None:
