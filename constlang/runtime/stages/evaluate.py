@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from constlang.files import atomic_write_text
 from constlang.runtime.evaluation import plots
@@ -14,6 +14,9 @@ from constlang.runtime.evaluation.job import Evaluation, model_names, resolve_mo
 from constlang.runtime.evaluation.winrates import accuracy_summary
 from constlang.runtime.rundir import append_jsonl, recover_jsonl, sha256_file
 from constlang.runtime.stages.base import StageRunner
+
+if TYPE_CHECKING:
+    from constlang.runtime.models import Use
 
 PLOTTED = ("ppo", "feedback")  # kinds whose artifacts the report plots
 
@@ -82,14 +85,14 @@ class EvaluateRunner(StageRunner):
         return summary_metrics(report, job.stats)
 
     # -- the steps ---------------------------------------------------------------------------
-    def engine(self, spec: Any, use: str = "generate") -> Any:
+    def engine(self, spec: Any, use: Use = "generate") -> Any:
         """An engine for a model that answers (`generate`: bfloat16 on a CPU that has it, see
         resolve_dtype) or judges (`train`: the precision scores need)."""
         from constlang.runtime.generate import GenerationEngine
         from constlang.runtime.models import load_model
 
         loaded = load_model(spec, device=self.ctx.device, base_dir=self.ctx.base_dir,
-                            use=use)  # type: ignore[arg-type]
+                            use=use)
         return GenerationEngine(loaded, batch_size=self.job.settings.batch_size)
 
     def generate_all(self) -> list[dict[str, Any]]:
