@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_SEED = 2**31 - 1  # seeds must fit every RNG the runtime seeds
+
+# A declaration's name, as the grammar's NAME spells it; a stage's name is also its folder in
+# the run directory, so a plan file (which no parser read) is held to the same rule.
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER)]
+
+# The constitution's name names its run directory (runs/<name>/): one plain path component.
+FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def folder_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a folder of its own under runs/ (None when it can)."""
+    if FOLDER_NAME.fullmatch(name):
+        return None
+    if not name:
+        return "it is empty"
+    if len(name) > 100:
+        return f"it is {len(name):,} characters long (at most 100)"
+    if "/" in name or "\\" in name:
+        return "it holds a path separator"
+    if name[0] in "._-":
+        return f"it starts with `{name[0]}`"
+    return "it holds characters other than letters, digits, `.`, `_` and `-`"
+
+
+def _folder_name(name: str) -> str:
+    problem = folder_name_problem(name)
+    if problem:
+        raise ValueError(f"the constitution's name {name[:60]!r} cannot name its run "
+                         f"directory: {problem}")
+    return name
+
+
+FolderName = Annotated[str, AfterValidator(_folder_name)]
 
 
 def ref(kind: str, help: str, **kw: Any) -> Any:
@@ -45,7 +80,8 @@ class SourceLocation(Strict):
 # ---------------------------------------------------------------- declarations
 
 class ConstitutionInfo(Strict):
-    name: str
+    name: FolderName = Field(description="Names the run directory, runs/<name>/: letters, "
+                             "digits, `.`, `_` and `-`, starting with a letter or digit.")
     version: str = Field("0.0.0", description="Version of this constitution.")
     description: str = Field("", description="What this constitution is for.")
     authors: list[str] = Field(default_factory=list, description="Who maintains it.")
@@ -53,7 +89,7 @@ class ConstitutionInfo(Strict):
 
 
 class Principle(Strict):
-    id: str
+    id: Identifier
     critique: str = Field(description="The critique request: what to look for in a reply.")
     revision: str = Field(description="The revision request: how to rewrite the reply.")
     tags: list[str] = Field(default_factory=list, description="Free-form labels.")
@@ -62,7 +98,7 @@ class Principle(Strict):
 
 
 class Question(Strict):
-    id: str
+    id: Identifier
     text: str = Field(description="The question the judge answers.")
     kind: Literal["pairwise", "pointwise"] = Field(
         "pairwise", description="pairwise: choose between two replies; pointwise: judge one."
@@ -81,7 +117,7 @@ class Question(Strict):
 
 
 class Example(Strict):
-    id: str
+    id: Identifier
     prompt: str = Field(description="The user's request.")
     response: str = Field(description="The assistant's first reply.")
     critique_request: str = Field("", description="The critique request the example answers.")
@@ -94,7 +130,7 @@ class Example(Strict):
 
 
 class Model(Strict):
-    id: str
+    id: Identifier
     source: str = Field(
         description="Hugging Face id, local directory, path to a .gguf file, or "
         "embedded:smollm2-135m-instruct."
@@ -120,7 +156,7 @@ class Model(Strict):
 
 
 class Dataset(Strict):
-    id: str
+    id: Identifier
     path: str = Field(description="JSONL file, relative to the declaring .const file.")
     field: str = Field("prompt", description="The JSON key that holds the prompt text.")
     limit: int | None = Field(None, ge=1, le=100_000_000, description="Use at most this many rows.")

@@ -84,16 +84,74 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, make_parents: bool = False) -> None:
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_append_own(path: Path) -> BinaryIO:
+    """Open a file of our own (in a run directory) for appending, creating it if absent.
+
+    Never through a symbolic link (O_NOFOLLOW: ELOOP) and never into a FIFO or device (the
+    open does not block, and the type is checked on the descriptor): NotRegularFile.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | NOFOLLOW,
+                 0o644)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(errno.EINVAL, f"is {file_kind(mode)}, not a regular file",
+                                 str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "ab")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_own(path: Path, writable: bool = False) -> BinaryIO:
+    """Open a regular file of our own for reading (or reading and writing, to cut a partial
+    last line), never through a symbolic link and never blocking on a FIFO."""
+    flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_NONBLOCK | NOFOLLOW
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(errno.EINVAL, f"is {file_kind(mode)}, not a regular file",
+                                 str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "r+b" if writable else "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_own(path: Path, limit: int) -> bytes:
+    """`read_bounded` for a file of our own: never through a symbolic link."""
+    with open_own(path) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(path, limit)
+    return data
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, make_parents: bool = False,
+                       follow: bool = True) -> None:
     """Replace the file at `path` with `data`: readers see the old file or the new one.
 
     The folder must exist unless `make_parents` is set (run directories create theirs; a
     user's `-o` path does not get folders made for it).
-    A symbolic link is written through (its target changes, the link stays), and a path that
-    is not a regular file (a device such as /dev/null, a FIFO) is written to in place rather
-    than replaced by a regular file. Raises OSError when the path cannot be written.
+    With `follow` (a path the user named), a symbolic link is written through (its target
+    changes, the link stays), and a path that is not a regular file (a device such as
+    /dev/null, a FIFO) is written to in place rather than replaced by a regular file.
+    Without it (a file of our own, in a run directory), whatever is at `path` — a link, a
+    FIFO — is replaced by the new regular file and nothing outside is touched.
+    Raises OSError when the path cannot be written.
     """
     path = Path(path)
+    if not follow:
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        _replace(path, data, None)
+        return
     if path.is_symlink():
         try:
             path = path.resolve()
@@ -109,9 +167,15 @@ def atomic_write_bytes(path: Path, data: bytes, *, make_parents: bool = False) -
         return
     if make_parents:
         path.parent.mkdir(parents=True, exist_ok=True)
+    _replace(path, data, mode)
+
+
+def _replace(path: Path, data: bytes, mode: int | None) -> None:
+    """Write `data` to a fresh sibling, then rename it over `path` (keeping `mode`'s bits)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with tmp.open("wb") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o666)
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -125,11 +189,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, make_parents: bool = False) -
 
 
 def atomic_write_text(path: Path, text: str, *, newline: str = "\n",
-                      make_parents: bool = False) -> None:
+                      make_parents: bool = False, follow: bool = True) -> None:
     """`atomic_write_bytes` of UTF-8 text; `newline` replaces each "\\n" (e.g. "\\r\\n")."""
     if newline != "\n":
         text = text.replace("\n", newline)
-    atomic_write_bytes(path, text.encode("utf-8"), make_parents=make_parents)
+    atomic_write_bytes(path, text.encode("utf-8"), make_parents=make_parents, follow=follow)
 
 
 def staging_dir(final: Path) -> Path:

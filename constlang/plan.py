@@ -10,13 +10,14 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, field_validator, model_validator
 
 from constlang.declarations import (  # noqa: F401  (re-exported: the plan's vocabulary)
     MAX_SEED,
     ConstitutionInfo,
     Dataset,
     Example,
+    Identifier,
     Model,
     Principle,
     Question,
@@ -26,6 +27,7 @@ from constlang.declarations import (  # noqa: F401  (re-exported: the plan's voc
     selection,
 )
 from constlang.kinds import KINDS, SETTINGS_BY_KIND, When  # noqa: F401
+from constlang.plan_check import problems
 from constlang.settings import (  # noqa: F401
     CritiqueRevisionSettings,
     DPOSettings,
@@ -41,9 +43,11 @@ FORMAT_VERSION = 1
 class StageBase(Strict):
     """One stage of the plan; `settings` is the settings class of its kind."""
 
-    name: str
+    name: Identifier = Field(description="The stage's name; also its folder in the run "
+                             "directory.")
     kind: str
-    depends_on: list[str] = Field(default_factory=list, description="Stages that run before.")
+    depends_on: list[Identifier] = Field(default_factory=list,
+                                         description="Stages that run before.")
     location: SourceLocation | None = None
     settings: Any
 
@@ -100,6 +104,25 @@ class Plan(Strict):
     programs: list[Program]
     hash: str = Field("", description="sha256 of the canonical JSON of everything else except "
                       "provenance (`sources` and `location`).")
+
+    @field_validator("format_version")
+    @classmethod
+    def _known_format(cls, version: int) -> int:
+        if version > FORMAT_VERSION:
+            raise ValueError(f"plan format {version} was written by a newer constlang (this "
+                             f"one reads format {FORMAT_VERSION}): upgrade constlang")
+        if version < FORMAT_VERSION:
+            raise ValueError(f"plan format {version} is older than this constlang reads "
+                             f"({FORMAT_VERSION}): compile the constitution again")
+        return version
+
+    @model_validator(mode="after")
+    def _integrity(self) -> Plan:
+        found = list(problems(self))
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise ValueError(found[0] + more)
+        return self
 
     # -- helpers the runtime uses ------------------------------------------------
     def stage(self, name: str) -> Any:

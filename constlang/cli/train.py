@@ -81,7 +81,7 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     if not dry_run:
         require_training_extras()
     if is_plan_file(path):  # a compiled plan: `constlang compile FILE.const -o plan.json`
-        loaded = load_plan_file(path)
+        loaded = load_plan_file(path, allow_outside_root)
         plan, base_dir = loaded.plan, loaded.base_dir
     else:
         result = compile_or_fail(path, allow_outside_root, consequence="nothing was trained")

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
-import hashlib
+import errno
 import json
 import os
+import re
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from constlang.files import atomic_write_text
+from constlang.declarations import IDENTIFIER
+from constlang.files import (
+    FileTooLarge,
+    NotRegularFile,
+    atomic_write_text,
+    file_kind,
+    open_append_own,
+    open_own,
+    read_own,
+)
+from constlang.runtime.hashing import (  # noqa: F401  (re-exported: the run directory's hashes)
+    OutputFile,
+    RunDirError,
+    sha256_file,
+    sha256_json,
+    sha256_tree,
+)
 
 Status = Literal["running", "completed", "failed", "interrupted"]
 
@@ -27,6 +45,10 @@ PREFERENCES = "preferences.jsonl"
 MODEL = "model"
 PARTIAL = "partial.json"
 TRAINER = "trainer"
+MANIFEST_LIMIT = 16 * 1024 * 1024  # bytes; a manifest holds metrics, timings and file records
+IDENTIFIER_RE = re.compile(IDENTIFIER.strip("^$"))
+STATE_LIMIT = 64 * 1024 * 1024  # bytes of a saved chunk state (a chunk's finished rounds)
+LINE_LIMIT = 64 * 1024 * 1024  # bytes of one JSONL row a stage wrote (rows of long replies)
 
 
 class Manifest(BaseModel):
@@ -46,31 +68,13 @@ class Manifest(BaseModel):
     started_at: str
     finished_at: str | None = None
     error: str | None = None
+    files: list[OutputFile] | None = Field(
+        default=None, description="Once completed: every output file's size, hash and "
+        "identity, so a skipped stage is checked against what it wrote.")
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def sha256_json(data: Any) -> str:
-    """sha256 of the canonical JSON of data."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
-
-
-def sha256_tree(root: Path) -> str:
-    """sha256 over the relative names and contents of every file under root."""
-    entries = [(p.relative_to(root).as_posix(), sha256_file(p))
-               for p in sorted(root.rglob("*")) if p.is_file()]
-    return sha256_json(entries)
 
 
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -78,24 +82,72 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if not data:
         return
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(data)
+    try:
+        fh = open_append_own(path)
+    except OSError as exc:
+        raise _own_file_error(path, exc) from None
+    with fh:
+        fh.write(data.encode("utf-8"))
         fh.flush()
         os.fsync(fh.fileno())
 
 
+def _own_file_error(path: Path, exc: OSError) -> RunDirError:
+    """The one-line error for a run-directory file that is not a regular file of its own."""
+    if exc.errno == errno.ELOOP or path.is_symlink():
+        what = "a symbolic link"
+    elif isinstance(exc, NotRegularFile):
+        what = (exc.strerror or "").removeprefix("is ").split(",")[0]
+    elif isinstance(exc, FileTooLarge):
+        return RunDirError(f"{path}: larger than {exc.limit:,} bytes, so not a file this "
+                           "stage wrote; remove the stage's folder to run it again")
+    else:
+        return RunDirError(f"cannot use {path}: {exc.strerror or exc}")
+    return RunDirError(f"{path} is {what}; a run directory holds only the regular files its "
+                       "stages wrote: remove it (or the stage's folder, to run the stage again)")
+
+
 def recover_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The complete rows of a JSONL file; a trailing partial line (a killed write) is cut off."""
-    if not path.exists():
+    """The complete rows of a JSONL file of this run; a trailing partial line (a killed write)
+    is cut off. A row that is not a JSON object, or a file that is a link or a FIFO, is a
+    RunDirError naming file and line: the file was damaged, and nothing is guessed."""
+    try:
+        fh = open_own(path, writable=True)
+    except FileNotFoundError:
         return []
-    raw = path.read_bytes()
-    end = raw.rfind(b"\n") + 1
-    if end < len(raw):
-        with path.open("r+b") as fh:
-            fh.truncate(end)
-            fh.flush()
-            os.fsync(fh.fileno())
-    return [json.loads(line) for line in raw[:end].decode("utf-8").splitlines() if line.strip()]
+    except OSError as exc:
+        raise _own_file_error(path, exc) from None
+    rows: list[dict[str, Any]] = []
+    with fh:
+        good = 0  # bytes of complete lines read so far
+        for line_no, raw in enumerate(iter(lambda: fh.readline(LINE_LIMIT + 1), b""), 1):
+            if not raw.endswith(b"\n"):
+                if len(raw) > LINE_LIMIT:
+                    raise RunDirError(f"{path}:{line_no}: a line longer than {LINE_LIMIT:,} "
+                                      "bytes, which no stage writes; the file is damaged: "
+                                      "remove the stage's folder to run the stage again")
+                fh.truncate(good)  # a write cut short by a kill: the row is redone
+                fh.flush()
+                os.fsync(fh.fileno())
+                break
+            good += len(raw)
+            if raw.strip():
+                rows.append(_row(path, line_no, raw))
+    return rows
+
+
+def _row(path: Path, line_no: int, raw: bytes) -> dict[str, Any]:
+    try:
+        row = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        why = getattr(exc, "msg", None) or type(exc).__name__
+        raise RunDirError(f"{path}:{line_no}: not a row this run wrote ({why}); the file is "
+                          "damaged: remove the stage's folder to run the stage again") from None
+    if not isinstance(row, dict):
+        raise RunDirError(f"{path}:{line_no}: not a row this run wrote (a JSON "
+                          f"{type(row).__name__}, not an object); the file is damaged: remove "
+                          "the stage's folder to run the stage again")
+    return row
 
 
 def process_in_chunks(path: Path, items: Sequence[Any], size: int,
@@ -111,7 +163,7 @@ def process_in_chunks(path: Path, items: Sequence[Any], size: int,
     partial last line and skips the indices already written.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = {row["index"] for row in recover_jsonl(path)}
+    done = {_index(path, row) for row in recover_jsonl(path)}
     if done and on_resume:
         on_resume(done)
     for n, start in enumerate(range(0, len(items), size)):
@@ -126,31 +178,47 @@ def process_in_chunks(path: Path, items: Sequence[Any], size: int,
     return sorted(recover_jsonl(path), key=lambda r: r["index"]), len(done)
 
 
+def _index(path: Path, row: dict[str, Any]) -> int:
+    index = row.get("index")
+    if type(index) is not int:
+        raise RunDirError(f"{path}: a row without a whole-number `index` ({str(index)[:40]}), "
+                          "so not one this run wrote; the file is damaged: remove the stage's "
+                          "folder to run the stage again")
+    return index
+
+
+def _read_state(path: Path) -> Any:
+    """A saved JSON state of our own, or None when absent or unusable (it is only a cache of
+    the chunk in flight: without it the chunk starts again)."""
+    try:
+        return json.loads(read_own(path, STATE_LIMIT))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
 def load_chunk_state(path: Path | None, indices: list[int]) -> dict[str, Any] | None:
     """The saved state of the chunk of these row indices (see StageDir.partial), or None."""
-    if path is None or not path.is_file():
+    if path is None:
         return None
-    try:
-        state = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
+    state = _read_state(path)
     same = isinstance(state, dict) and state.get("indices") == indices
     return state if same else None
 
 
 def saved_chunk(path: Path) -> tuple[int, int, int] | None:
     """(first index, last index, round) of a saved chunk state, for the resume message."""
+    state = _read_state(path)
     try:
-        state = json.loads(path.read_text("utf-8"))
         return state["indices"][0], state["indices"][-1], int(state["round"])
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError):
         return None
 
 
 def save_chunk_state(path: Path | None, state: dict[str, Any]) -> None:
     """Replace the saved state of the chunk in flight (atomically)."""
     if path is not None:
-        atomic_write_text(path, json.dumps(state, ensure_ascii=False), make_parents=True)
+        atomic_write_text(path, json.dumps(state, ensure_ascii=False), make_parents=True,
+                          follow=False)
 
 
 class MetricsLog:
@@ -169,13 +237,16 @@ class MetricsLog:
         kept = [r for r in rows if not (r.get("event") == event and r.get("step", 0) > step)]
         if len(kept) != len(rows):
             atomic_write_text(self.path, "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                                 for r in kept))
+                                                 for r in kept), follow=False)
 
 
 class StageDir:
     """One stage's folder in the run directory, and where each of its artifacts lives."""
 
     def __init__(self, run_dir: Path, stage: str) -> None:
+        if not IDENTIFIER_RE.fullmatch(stage):  # the name becomes a folder: one plain component
+            raise RunDirError(f"stage name {stage[:60]!r} cannot name a folder of the run "
+                              "directory: use letters, digits and `_`")
         self.path = Path(run_dir) / stage
         self.name = stage
 
@@ -264,18 +335,44 @@ class StageDir:
         return self.path / "report.md"
 
     def read_manifest(self) -> Manifest | None:
-        """The stage's manifest, or None when there is none (or it is unreadable)."""
+        """The stage's manifest, or None when the stage never started. A manifest that is
+        there but unusable (a link, a FIFO, too large, not a manifest) is a RunDirError: a
+        run neither trusts nor silently discards it."""
+        path = self.manifest_path
         try:
-            return Manifest.model_validate_json(self.manifest_path.read_text("utf-8"))
-        except (OSError, ValueError):
+            raw = read_own(path, MANIFEST_LIMIT)
+        except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise _own_file_error(path, exc) from None
+        try:
+            return Manifest.model_validate_json(raw)
+        except (ValidationError, ValueError):
+            raise RunDirError(f"{path}: not a manifest this version of constlang wrote; "
+                              f"remove the folder {self.path} to run stage `{self.name}` "
+                              "again") from None
 
     def write_manifest(self, manifest: Manifest) -> None:
+        self.check_folder()
         atomic_write_text(self.manifest_path, manifest.model_dump_json(indent=2) + "\n",
-                          make_parents=True)
+                          make_parents=True, follow=False)
+
+    def check_folder(self) -> None:
+        """RunDirError unless the stage's folder is absent or a real folder (not a link)."""
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            raise _own_file_error(self.path, NotRegularFile(errno.EINVAL, "is a symbolic link"
+                                  if stat.S_ISLNK(st.st_mode) else f"is {file_kind(st.st_mode)}"
+                                  ", not a folder", str(self.path)))
 
     def reset(self) -> None:
-        """Remove every artifact of an earlier run whose inputs differ."""
+        """Remove every artifact of an earlier run whose inputs differ. Only the stage's own
+        folder is removed: a link there is refused, and links inside it are removed, never
+        followed."""
+        self.check_folder()
         if self.path.exists():
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from constlang.errors import UsageError, UserError
 from constlang.kinds import BY_NAME
 from constlang.prompts import chat_text
 from constlang.runtime.data import dataset_path
+from constlang.runtime.hashing import RunDirError, changed_outputs, record_outputs, scan
 from constlang.runtime.processes import barrier, finish, is_main, world_size
 from constlang.runtime.rundir import Manifest, RunDir, now_iso, sha256_file, sha256_json
 from constlang.runtime.sampling import select
@@ -243,12 +244,24 @@ def run_stage(runner: StageRunner) -> StageOutcome:
             raise RunError(f"stage `{stage.name}` needs stage `{name}` to be completed first; "
                            f"run it (add it to --stages)")
         upstream[name] = done.outputs_hash
+    for name in [*stage.depends_on, *runner.reads()]:
+        done = ctx.run.stage(name).read_manifest()
+        problem = verify_completed(ctx, name, done) if done is not None else None
+        if problem:
+            raise RunError(f"stage `{stage.name}` reads what stage `{name}` wrote, but since "
+                           f"`{name}` completed {problem}; run `{name}` again (add it to "
+                           "--stages), or restore its folder")
     digest = inputs_hash(ctx.plan, stage, ctx.base_dir, upstream, runner.fingerprint())
     old = folder.read_manifest()
     if old and old.inputs_hash == digest and old.status == "completed":
-        ctx.console.print(f"[dim]stage `{stage.name}`: completed earlier with the same inputs; "
-                          "skipped[/]")
-        return StageOutcome(stage.name, stage.kind, "skipped", old.metrics)
+        problem = verify_completed(ctx, stage.name, old)
+        if problem is None:
+            ctx.console.print(f"[dim]stage `{stage.name}`: completed earlier with the same "
+                              "inputs; skipped[/]")
+            return StageOutcome(stage.name, stage.kind, "skipped", old.metrics)
+        ctx.say(f"completed earlier with the same inputs, but since then {problem}; running "
+                "it again")
+        old = old.model_copy(update={"inputs_hash": ""})  # so the folder is reset below
     processes = world_size()
     if processes > 1 and not runner.distributed:
         raise RunError(
@@ -268,6 +281,7 @@ def run_stage(runner: StageRunner) -> StageOutcome:
             note = runner.resume_note()
             ctx.say(f"the last run {how}; " + (f"continuing from {note}" if note
                                                else "this stage starts again from the beginning"))
+            scan(folder.path)  # nothing it continues from is read or written through a link
         elif main:
             if old:
                 ctx.say("inputs changed since the last run; starting over")
@@ -295,9 +309,45 @@ def run_stage(runner: StageRunner) -> StageOutcome:
     if main:
         folder.write_manifest(manifest.model_copy(update={
             "status": "completed", "outputs_hash": outputs, "metrics": metrics,
-            "timings": timings, "finished_at": now_iso()}))
+            "timings": timings, "finished_at": now_iso(),
+            "files": record_outputs(folder.path)}))
         folder.metrics.log(event="completed", **metrics)
     return StageOutcome(stage.name, stage.kind, "completed", metrics)
+
+
+def verify_completed(ctx: StageContext, name: str, done: Manifest) -> str | None:
+    """What changed in a completed stage's folder since its manifest was written, in words
+    (None: nothing). A stage is skipped, and its outputs are read, only when nothing did.
+
+    Files whose identity (inode, size, times) is the recorded one keep their recorded hash,
+    so the check costs a scan, not a rehash; the stage's outputs hash is then recomputed from
+    the files and compared, so a manifest edited to match other files is caught too. When the
+    files were copied or moved with the same bytes (or the manifest predates file records),
+    the record is refreshed.
+    """
+    if done.status != "completed":
+        return None
+    folder = ctx.run.stage(name)
+    if done.files is not None:
+        problem, stale = changed_outputs(folder.path, done.files)
+        if problem:
+            return problem
+    else:
+        stale = True
+    stage = ctx.plan.stage(name)
+    runner = runner_for(stage.kind)
+    if runner is None:
+        return None
+    try:
+        actual = runner(StageContext(ctx.plan, stage, ctx.base_dir, ctx.run, ctx.console,
+                                     ctx.device)).outputs()
+    except OSError:
+        return "its outputs cannot be read"
+    if actual != done.outputs_hash:
+        return "its files no longer match the outputs hash in its manifest.json"
+    if stale and is_main():
+        folder.write_manifest(done.model_copy(update={"files": record_outputs(folder.path)}))
+    return None
 
 
 def user_message(stage: str, exc: BaseException) -> str | None:
@@ -328,8 +378,11 @@ def dry_run_plan(plan: P.Plan, selected: list[Any], base_dir: Path, run_dir: Pat
     for stage in selected:
         runner = runner_for(stage.kind)
         status = "planned" if runner is not None else "not_implemented"
-        done = RunDir(run_dir).stage(stage.name).read_manifest()
-        note = f", last run {done.status}" if done else ""
+        try:
+            done = RunDir(run_dir).stage(stage.name).read_manifest()
+            note = f", last run {done.status}" if done else ""
+        except RunDirError as exc:
+            done, note = None, f", its run directory needs attention: {exc}"
         label = "" if runner is not None else " [red](not implemented yet)[/]"
         console.print(f"  {stage.name} ({stage.kind}){label}: "
                       f"{escape(costs[stage.name].note)}{note}",

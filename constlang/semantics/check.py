@@ -265,7 +265,7 @@ class Checker:
     def _dataset_path(self, c: Checked, sym: Symbol) -> None:
         """A dataset file must lie inside the project root, as imports must (SECURITY.md)."""
         raw = c.values.get("path")
-        if not isinstance(raw, str) or self.world.allow_outside_root or "://" in raw:
+        if not isinstance(raw, str) or self.world.allow_outside_root:
             return
         module = self.world.modules.get(sym.module)
         base = module.path.parent if module is not None and module.path else self.world.root
@@ -418,6 +418,12 @@ def check_world(world: World, diags: Diagnostics) -> CheckResult:
                                  world.constitution.name.span)
         constitution = dict(checked.values) if checked else {}
         constitution["name"] = world.constitution.name.value
+        problem = P.folder_name_problem(world.constitution.name.value)
+        if problem:  # the name becomes runs/<name>/: it must be one plain folder name
+            diags.error("E114", f"the constitution's name cannot name its run directory "
+                        f"(runs/<name>/): {problem}", world.constitution.name.span,
+                        'use letters, digits, `.`, `_` and `-`, starting with a letter or '
+                        'digit, e.g. `constitution "cai-harmless"`')
     stage_kinds = {n: ch.values["kind"] for n, ch in decls.get("stage", {}).items()
                    if "kind" in ch.values}
     check_stage_refs(c, decls.get("stage", {}), stage_kinds)

@@ -5,10 +5,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+
+from rich.console import Console
 
 from constlang.compile import CompileResult, compile_path
 from constlang.runtime.data import PromptRow, read_prompts
+from constlang.runtime.hashing import record_outputs
 from constlang.runtime.rundir import Manifest, RunDir, now_iso
+from constlang.runtime.stages import StageContext, runner_for
+
+
+def complete_by_hand(run: RunDir, stage: str, kind: str, plan_hash: str | None = "sha256:p",
+                     inputs_hash: str = "sha256:i") -> None:
+    """Write a completed manifest for the files a test put in `stage`'s folder by hand, with
+    the outputs hash and file records the runner would have written (so the run trusts it)."""
+    folder = run.stage(stage)
+    ctx = StageContext(None, SimpleNamespace(name=stage), Path("."), run,  # type: ignore[arg-type]
+                       Console(), "cpu")
+    runner = runner_for(kind)
+    assert runner is not None
+    folder.write_manifest(Manifest(stage=stage, kind=kind, status="completed",
+                                   inputs_hash=inputs_hash, plan_hash=plan_hash or "",
+                                   outputs_hash=runner(ctx).outputs(),
+                                   files=record_outputs(folder.path), started_at=now_iso()))
 
 
 def compile_with_prompts(tmp_path: Path, text: str,
@@ -37,10 +57,7 @@ def finished_critique_revision(run: RunDir, plan_hash: str | None,
     upstream.sft_data.write_text("".join(json.dumps(
         {"index": i, "last": True, "drop": (drops or {}).get(i), "source": "revision"}) + "\n"
         for i in range(len(replies))))
-    upstream.write_manifest(Manifest(stage="critique_revision", kind="critique_revision",
-                                     status="completed", inputs_hash="sha256:i",
-                                     plan_hash=plan_hash, outputs_hash="sha256:o",
-                                     started_at=now_iso()))
+    complete_by_hand(run, "critique_revision", "critique_revision", plan_hash)
 
 
 # every stage kind on one tiny model: {model} is a model directory

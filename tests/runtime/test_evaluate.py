@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from constlang.cli.eval import eval_cmd
 from constlang.cli.train import train
 from constlang.runtime.models import build_tiny_model, save_model
-from constlang.runtime.rundir import Manifest, RunDir, now_iso
+from constlang.runtime.rundir import RunDir
+
+from .helpers import complete_by_hand
 
 CONSTITUTION = """constlang 1
 constitution "ev" {{ version = "0.1.0" }}
@@ -40,9 +42,7 @@ stage evaluate {{
 
 
 def completed(run: RunDir, stage: str, kind: str) -> None:
-    run.stage(stage).write_manifest(Manifest(
-        stage=stage, kind=kind, status="completed", inputs_hash="sha256:i", plan_hash="sha256:p",
-        outputs_hash=f"sha256:{stage}", started_at=now_iso()))
+    complete_by_hand(run, stage, kind)
 
 
 def project(tmp_path: Path, tiny_model_dir: Path) -> tuple[Path, RunDir]:

@@ -19,9 +19,11 @@ from constlang.plan import Model
 from constlang.runtime.generate import GenerationEngine
 from constlang.runtime.models import build_tiny_model, load_model, save_model
 from constlang.runtime.preferences import option_probability
-from constlang.runtime.rundir import Manifest, RunDir, StageDir, now_iso, recover_jsonl
+from constlang.runtime.rundir import RunDir, StageDir, recover_jsonl
 from constlang.runtime.runner import run_plan
 from constlang.runtime.stages import _group as G
+
+from .helpers import complete_by_hand
 
 CONSTITUTION = """constlang 1
 constitution "group-test" {{ version = "0.1.0" }}
@@ -59,9 +61,7 @@ def prepare(tmp_path: Path, model: Path, grpo: str = "num_generations = 2"
     reward = load_model(Model(id="rm", source=str(model)), device="cpu", head="reward", seed=3)
     folder = run.stage("reward_model")
     save_model(reward.model, reward.tokenizer, folder.model)
-    folder.write_manifest(Manifest(stage="reward_model", kind="reward_model", status="completed",
-                                   inputs_hash="sha256:i", plan_hash=result.plan.hash,
-                                   outputs_hash="sha256:o", started_at=now_iso()))
+    complete_by_hand(run, "reward_model", "reward_model", result.plan.hash)
     return result, run
 
 

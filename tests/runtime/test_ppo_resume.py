@@ -18,7 +18,9 @@ from click.testing import CliRunner
 from constlang.cli.train import train
 from constlang.compile import compile_path
 from constlang.runtime.ppo.loop import TIMINGS
-from constlang.runtime.rundir import Manifest, RunDir, now_iso, recover_jsonl
+from constlang.runtime.rundir import RunDir, recover_jsonl
+
+from .helpers import complete_by_hand
 
 STEPS = 6
 
@@ -60,9 +62,7 @@ def project(tmp_path: Path, model: Path) -> tuple[Path, Path]:
     reward = load_model(result.plan.model("tiny"), device="cpu", base_dir=tmp_path,
                         head="reward")
     save_model(reward.model, reward.tokenizer, run.stage("reward_model").model)
-    run.stage("reward_model").write_manifest(Manifest(
-        stage="reward_model", kind="reward_model", status="completed", inputs_hash="sha256:i",
-        plan_hash=result.plan.hash, outputs_hash="sha256:o", started_at=now_iso()))
+    complete_by_hand(run, "reward_model", "reward_model", result.plan.hash)
     return path, run.path
 
 

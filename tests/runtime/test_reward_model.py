@@ -16,10 +16,10 @@ from constlang.compile import compile_path
 from constlang.runtime import preference_rows as PR
 from constlang.runtime import preferences as pref
 from constlang.runtime import reward as R
-from constlang.runtime.rundir import Manifest, RunDir, now_iso
+from constlang.runtime.rundir import RunDir
 from constlang.runtime.runner import run_plan
 
-from .helpers import finished_critique_revision
+from .helpers import complete_by_hand, finished_critique_revision
 
 
 def pref_row(index: int, chosen: str, rejected: str, p_chosen: float,
@@ -133,9 +133,7 @@ def test_a_reward_model_trains_on_soft_labels_and_scores_replies(
             for i in range(12)]
     feedback.path.mkdir(parents=True)
     feedback.preferences.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    feedback.write_manifest(Manifest(stage="feedback", kind="feedback", status="completed",
-                                     inputs_hash="sha256:i", plan_hash=result.plan.hash,
-                                     outputs_hash="sha256:o", started_at=now_iso()))
+    complete_by_hand(run, "feedback", "feedback", result.plan.hash)
     out = io.StringIO()
     done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,
                     stages=["reward_model"], device="cpu", console=Console(file=out, width=200))

@@ -14,6 +14,8 @@ from constlang.compile import compile_path  # noqa: E402
 from constlang.runtime.rundir import Manifest, RunDir, now_iso  # noqa: E402
 from constlang.runtime.runner import RunError, inputs_hash, run_plan  # noqa: E402
 
+from .helpers import complete_by_hand
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,11 +37,12 @@ def test_an_sft_stage_that_cannot_load_keeps_the_model_it_trained_before(tmp_pat
     result = compile_path(tmp_path / "minimal.const")
     assert result.plan is not None
     run = RunDir(tmp_path / "runs")
-    # the upstream stage completed, but its training rows are gone
-    run.stage("critique_revision").write_manifest(Manifest(
-        stage="critique_revision", kind="critique_revision", status="completed",
-        inputs_hash="sha256:a", plan_hash="sha256:b", outputs_hash="sha256:c",
-        started_at=now_iso()))
+    # the upstream stage completed, but it kept no training rows
+    upstream = run.stage("critique_revision")
+    upstream.path.mkdir(parents=True)
+    upstream.rows.write_text("")
+    upstream.sft_data.write_text("")
+    complete_by_hand(run, "critique_revision", "critique_revision")
     sft = run.stage("sft")
     sft.model.mkdir(parents=True)
     (sft.model / "weights").write_text("trained earlier")

@@ -88,6 +88,11 @@ class StageRunner(ABC):
         """What the stage reads beyond its settings, program and references (default: none)."""
         return {}
 
+    def reads(self) -> list[str]:
+        """Stages whose outputs `run` reads beyond the plan's `depends_on` (default: none);
+        the runner verifies them, as it does `depends_on`, before the stage starts."""
+        return []
+
     def resume_note(self) -> str | None:
         """After an unfinished run with the same inputs: what `run` continues from (None:
         it starts again). Default: "what it saved" for kinds that resume, else None."""

@@ -27,14 +27,20 @@ class EvaluateRunner(StageRunner):
     kind = "evaluate"
     resumes = True
 
-    def fingerprint(self) -> dict[str, Any]:
-        """The models compared (a default list follows the plan) and the outputs of the stages
-        they and the plots read, which `depends_on` does not cover for a default list."""
+    def reads(self) -> list[str]:
+        """The stages of the models compared and of the plots, which `depends_on` does not
+        cover for a default list of models."""
         ctx = self.ctx
         names = model_names(ctx.plan, ctx.stage)
-        read = [s.name for s in ctx.plan.stages if s.name in names or s.kind in PLOTTED]
+        return [s.name for s in ctx.plan.stages if s.name in names or s.kind in PLOTTED]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The models compared (a default list follows the plan) and the outputs of the stages
+        they and the plots read."""
+        ctx = self.ctx
+        names = model_names(ctx.plan, ctx.stage)
         outputs = {}
-        for name in read:
+        for name in self.reads():
             done = ctx.run.stage(name).read_manifest()
             outputs[name] = done.outputs_hash if done and done.status == "completed" else None
         return {"models": names, "upstream": outputs}

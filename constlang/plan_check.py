@@ -1,0 +1,104 @@
+"""Plan integrity: the rules a plan must meet beyond its types (a plan file is untrusted input).
+
+The compiler only writes plans that meet them; `constlang train plan.json` reads plans that may
+have been written by hand or by anyone, so `Plan` runs these checks whenever it is validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from constlang.declarations import names
+from constlang.kinds import BY_NAME
+
+MAX_SHOWN = 60  # characters of a name quoted in a message
+
+
+def _q(name: object) -> str:
+    text = str(name)
+    return f"`{text[:MAX_SHOWN]}…`" if len(text) > MAX_SHOWN else f"`{text}`"
+
+
+def _duplicates(kind: str, ids: list[str]) -> Iterator[str]:
+    seen: set[str] = set()
+    for ident in ids:
+        if ident in seen:
+            yield f"two {kind} declarations are named {_q(ident)}"
+        seen.add(ident)
+
+
+def problems(plan: Any) -> Iterator[str]:
+    """Every rule `plan` breaks, as one line each (none for a plan the compiler wrote)."""
+    pools = {"principle": [d.id for d in plan.principles],
+             "question": [d.id for d in plan.questions],
+             "example": [d.id for d in plan.examples],
+             "model": [d.id for d in plan.models],
+             "dataset": [d.id for d in plan.datasets],
+             "stage": [s.name for s in plan.stages]}
+    for kind, ids in pools.items():
+        yield from _duplicates(kind, ids)
+    known = {kind: set(ids) for kind, ids in pools.items()}
+    earlier: dict[str, str] = {}  # stage name → kind, of the stages before the one checked
+    for stage in plan.stages:
+        yield from _stage_problems(stage, known, earlier)
+        earlier[stage.name] = stage.kind
+    staged = [p.stage for p in plan.programs]
+    yield from _duplicates("program", staged)
+    for program in plan.programs:
+        if program.stage not in known["stage"]:
+            yield f"a prompt program names stage {_q(program.stage)}, which the plan lacks"
+            continue
+        for step in program.steps:
+            if step.model not in known["model"] and step.model not in known["stage"]:
+                yield (f"step `{step.name}` of stage {_q(program.stage)} calls "
+                       f"{_q(step.model)}, which is neither a model nor a stage")
+
+
+def _stage_problems(stage: Any, known: dict[str, set[str]],
+                    earlier: dict[str, str]) -> Iterator[str]:
+    """The broken references of one stage; `earlier` holds the stages that run before it."""
+    where = f"stage {_q(stage.name)}"
+    for dep in stage.depends_on:
+        if dep == stage.name:
+            yield f"{where} depends on itself"
+        elif dep not in earlier:
+            yield (f"{where} depends on {_q(dep)}, which is not a stage before it "
+                   "(stages are listed in the order they run)")
+    record = BY_NAME[stage.kind]
+    settings = stage.settings
+    for key, info in type(settings).model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        ref_kinds = str(extra.get("ref") or "").split("|")
+        value = getattr(settings, key)
+        if not extra.get("ref") or value is None or ref_kinds == ["template"]:
+            continue
+        setting = info.alias or key
+        if extra.get("selection"):
+            pool = known[ref_kinds[0]]
+            for name in value:
+                if name != "all" and name not in pool:
+                    yield f"{where}: `{setting}` selects {_q(name)}, no {ref_kinds[0]} of the plan"
+            continue
+        for name in names(value):
+            yield from _reference(where, setting, name, ref_kinds, stage, known, earlier,
+                                  record.stage_refs.get(setting))
+
+
+def _reference(where: str, setting: str, name: str, ref_kinds: list[str], stage: Any,
+               known: dict[str, set[str]], earlier: dict[str, str],
+               allowed: tuple[str, ...] | None) -> Iterator[str]:
+    """What is wrong with `setting = name`, if anything."""
+    if "stage" in ref_kinds and name in known["stage"]:
+        if name not in earlier:
+            yield f"{where}: `{setting}` names stage {_q(name)}, which does not run before it"
+        elif name not in stage.depends_on:
+            yield (f"{where}: `{setting}` names stage {_q(name)}, which is missing from its "
+                   "`depends_on`")
+        elif allowed and earlier[name] not in allowed:
+            yield (f"{where}: `{setting}` names stage {_q(name)} ({earlier[name]}); it takes "
+                   f"a stage of kind {', '.join(allowed)}")
+        return
+    if any(name in known.get(kind, ()) for kind in ref_kinds if kind != "stage"):
+        return
+    yield f"{where}: `{setting}` names {_q(name)}, no {' or '.join(ref_kinds)} of the plan"
