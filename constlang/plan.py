@@ -120,7 +120,8 @@ class Plan(Strict):
     def _integrity(self) -> Plan:
         found = list(problems(self))
         if found:
-            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            more = (f" (and {len(found) - 1} more problem{'s' if len(found) > 2 else ''})"
+                    if len(found) > 1 else "")
             raise ValueError(found[0] + more)
         return self
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from hostile_cases import CASES, Case
+from hostile_runs import RUN_CASES
 
 REPO = Path(__file__).resolve().parents[1]
 SPAWNER = Path(__file__).resolve().parent / "hostile_spawn.py"
@@ -70,7 +71,7 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("case", [
     pytest.param(c, marks=pytest.mark.xfail(reason=c.known_gap, strict=True)) if c.known_gap
-    else c for c in CASES], ids=[c.name for c in CASES])
+    else c for c in CASES + RUN_CASES], ids=[c.name for c in CASES + RUN_CASES])
 def test_contract(case: Case, root: Path) -> None:
     code, out, _seconds, rss = run_case(case, root)
     shown = out[-3000:]

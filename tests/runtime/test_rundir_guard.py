@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from constlang.compile import compile_path
@@ -308,3 +310,73 @@ def test_a_stage_name_that_is_not_one_plain_folder_name_is_refused(tmp_path: Pat
                                                                     name: str) -> None:
     with pytest.raises(RunDirError, match="cannot name a folder"):
         RunDir(tmp_path).stage(name)
+
+
+# ---------------------------------------------------------------- property: any damage
+
+DAMAGE = ["delete", "overwrite", "truncate", "append", "add", "link", "fifo", "manifest"]
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "250")) // 5, deadline=None,
+          derandomize=not os.environ.get("FUZZ_EXPLORE"),
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_damage_to_a_completed_stage_reruns_it_or_is_one_error(
+        project: dict[str, object], data: st.DataObject) -> None:
+    """Whatever is done to a completed stage's folder, the next run skips it only if its
+    files are as written, else runs it again or stops with one UserError; nothing outside the
+    run directory is read or written."""
+    folder = stage(project)
+    if folder.path.exists():
+        shutil.rmtree(folder.path)
+    runs = project["runs"]
+    assert isinstance(runs, list)
+    runs.clear()
+    train(project)
+    outside = project["outside"]
+    assert isinstance(outside, Path)
+    names = ["rows.jsonl", "sft.jsonl", "manifest.json", "metrics.jsonl"]
+    changed = False
+    for _ in range(data.draw(st.integers(1, 3))):
+        how = data.draw(st.sampled_from(DAMAGE))
+        path = folder.path / data.draw(st.sampled_from(names))
+        blob = data.draw(st.binary(max_size=40))
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            path.unlink()
+        if how == "delete":
+            path.unlink(missing_ok=True)
+        elif how == "overwrite":
+            path.write_bytes(blob)
+        elif how == "truncate" and path.exists():
+            os.truncate(path, data.draw(st.integers(0, path.stat().st_size)))
+        elif how == "append":
+            with path.open("ab") as fh:
+                fh.write(blob)
+        elif how == "add":
+            (folder.path / "added").write_bytes(blob)
+        elif how == "link":
+            path.unlink(missing_ok=True)
+            path.symlink_to(outside / "secret.txt")
+        elif how == "fifo":
+            path.unlink(missing_ok=True)
+            os.mkfifo(path)
+        elif how == "manifest":
+            manifest = json.loads(folder.manifest_path.read_text()) \
+                if folder.manifest_path.is_file() else {}
+            manifest[data.draw(st.sampled_from(["outputs_hash", "files", "status",
+                                                "inputs_hash"]))] = data.draw(
+                st.none() | st.text(max_size=8) | st.integers())
+            folder.manifest_path.write_text(json.dumps(manifest))
+        changed = True
+    try:
+        out = train(project)
+    except UserError as exc:
+        assert "\n" not in str(exc)
+    else:
+        if "skipped" in out:
+            manifest = folder.read_manifest()
+            assert manifest is not None and manifest.files is not None
+            for f in manifest.files:
+                assert (folder.path / f.path).read_bytes() is not None
+            assert not changed or runs == [1]
+    untouched(project)
