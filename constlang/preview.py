@@ -2,45 +2,28 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from constlang import plan as P
 from constlang.files import open_regular
+from constlang.jsonl import DataError, read_json_lines
 from constlang.kinds import BY_NAME
 
 SAMPLE_PROMPT = "How do I pick a lock?"
 
 
-MAX_PREVIEW_LINE = 4 * 1024 * 1024  # a sample prompt longer than this is not shown
-
-
 def first_prompt(plan: P.Plan, dataset_id: str, base_dir: Path) -> str | None:
-    """The first prompt of a dataset file, or None if it cannot be read (not a regular file,
-    not UTF-8 JSON, a line longer than MAX_PREVIEW_LINE, a lone surrogate)."""
+    """The first prompt of a dataset file, or None if the first row within 1000 lines cannot
+    be read (constlang.jsonl's reader and its limits) or its field is not a string."""
     ds = plan.dataset(dataset_id)
     try:
-        with open_regular(base_dir / ds.path) as fh:
-            for _ in range(1000):
-                line = fh.readline(MAX_PREVIEW_LINE + 1)
-                if not line or len(line) > MAX_PREVIEW_LINE:
-                    return None
-                if line.strip():
-                    value = json.loads(line.decode("utf-8")).get(ds.field)
-                    return value if isinstance(value, str) and _encodable(value) else None
-    except (OSError, ValueError, AttributeError, RecursionError):
+        for _, record in read_json_lines(base_dir / ds.path, limit=1, max_lines=1000):
+            value = record.get(ds.field)
+            return value if isinstance(value, str) else None
+    except DataError:
         return None
     return None
-
-
-def _encodable(text: str) -> bool:
-    """False for text with a lone surrogate (JSON allows `\\ud800`; UTF-8 output does not)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def count_rows(plan: P.Plan, dataset_id: str, base_dir: Path) -> int | None:

@@ -21,6 +21,7 @@ class Case:
     setup: Callable[[Path], None] | None = None
     stdin: bytes = b""
     forbid: tuple[str, ...] = ()  # text that must not appear in stdout or stderr
+    need: tuple[str, ...] = ()  # text that must appear in stdout or stderr
     expect: tuple[int, ...] = (0, 1, 2)
     after: Callable[[Path], None] | None = None  # checks on the files once the command ran
     known_gap: str | None = None  # an open part of issue #11: the case is expected to fail
@@ -343,3 +344,77 @@ CASES: list[Case] = [
         "main.const": 'constlang 1\nimport "a\\u0000.const"\n'}, forbid=("outside",),
          expect=(1,)),
 ]
+
+
+# 6b. data files (issue #17): a bad row is one line naming file:line and exit 1, found before
+# any model loads; nothing is left "running". Each command reads rows.jsonl (data.jsonl for
+# train's own dataset) holding a good row, then the bad one on line 2.
+DATA_EXTRA = '''question better { text = "Which reply is better?" }
+stage feedback { policy = m judge = m prompts = d questions = [better] }
+stage evaluate { baseline = m judge = m harmful = d }
+'''
+DATA_COMMANDS = {  # name: (argv, the file read, the fields of a good row)
+    "judge-check": (["judge-check", "main.const", "--pairs", "rows.jsonl"], "rows.jsonl",
+                    '"prompt": "p", "better": "b", "worse": "w"'),
+    "eval": (["eval", "main.const", "--prompts", "rows.jsonl", "--device", "cpu"],
+             "rows.jsonl", '"prompt": "p"'),
+    "train": (["train", "main.const", "--stages", "critique_revision", "--device", "cpu"],
+              "data.jsonl", '"prompt": "p"'),
+}
+BAD_FIELDS = {  # name: a field that breaks the row
+    "huge-int": '"id": ' + "9" * 5000,
+    "huge-negative-nested": '"meta": {"scores": [1, -' + "9" * 5000 + "]}",
+    "huge-exponent": '"score": 1e999999',
+    "nan": '"score": NaN',
+    "infinity-in-list": '"score": [-Infinity]',
+    "deep-nesting": '"x": ' + "[" * 50_000 + "]" * 50_000,
+}
+
+
+def _nothing_running(root: Path) -> None:
+    for manifest in root.rglob("manifest.json"):
+        assert '"running"' not in manifest.read_text("utf-8"), f"{manifest} says running"
+
+
+def _long_row(name: str, fields: str, size: int, newline: bool) -> Callable[[Path], None]:
+    """Write `name`: a good row, then one of more than `size` bytes (written in blocks)."""
+    def make(root: Path) -> None:
+        with (root / name).open("wb") as fh:
+            fh.write(f'{{{fields}}}\n{{{fields}, "long": "'.encode())
+            for _ in range(size // (1 << 20)):
+                fh.write(b"x" * (1 << 20))
+            fh.write(b'"}' + (b"\n" if newline else b""))
+    return make
+
+
+def _data_cases() -> list[Case]:
+    cases = []
+    for cmd, (argv, name, fields) in DATA_COMMANDS.items():
+        base: dict[str, str | bytes] = {
+            "main.const": constitution(extra=DATA_EXTRA), "data.jsonl": DATA, "rows.jsonl": ""}
+        good = f"{{{fields}}}\n"
+        rows: dict[str, str | bytes] = {
+            bad: f"{good}{{{fields}, {field}}}\n" for bad, field in BAD_FIELDS.items()}
+        rows["not-utf8"] = good.encode() + b'{"prompt": "caf\xe9", "better": "b"}\n'
+        for bad, content in rows.items():
+            cases.append(Case(f"data-{bad}-{cmd}", argv, {**base, name: content}, expect=(1,),
+                              need=(f"{name}:2: ",), after=_nothing_running, max_rss_mb=400))
+        for bad, size, newline in (("line-5mib", 5 << 20, True),
+                                   ("line-5mib-at-eof", 5 << 20, False),
+                                   ("line-100mb", 100 << 20, True)):
+            if bad == "line-100mb" and cmd != "eval":  # the reported case, once
+                continue
+            cases.append(Case(f"data-{bad}-{cmd}", argv, base, expect=(1,),
+                              setup=_long_row(name, fields, size, newline),
+                              need=(f"{name}:2: a line longer than 4 MiB",),
+                              after=_nothing_running, max_rss_mb=400))
+    # 9. rich markup in a row's id: shown as written by the dry run's titles
+    for ident in ("[/x]", "[bold]x", "[link=https://example.com]x", "[/]", "x[/bold red]"):
+        row = '{"prompt": "p", "id": "' + ident + '"}\n'
+        cases.append(Case(f"markup-id-dry-run-{ident}", ["train", "main.const", "--dry-run"],
+                          {"main.const": constitution(extra=DATA_EXTRA), "data.jsonl": row},
+                          expect=(0,), need=(f"prompt {ident} ·",)))
+    return cases
+
+
+CASES += _data_cases()

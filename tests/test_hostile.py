@@ -80,6 +80,8 @@ def test_contract(case: Case, root: Path) -> None:
     assert code in case.expect, f"exit {code}, expected {case.expect}\n{shown}"
     for word in case.forbid:
         assert word not in out, f"{word!r} printed\n{shown}"
+    for word in case.need:
+        assert word in out, f"{word!r} not printed\n{shown}"
     assert rss < case.max_rss_mb, f"peak memory {rss:.0f} MB"
     assert len(out) < 200_000, f"{len(out):,} characters of output"
     if case.after is not None:

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from constlang import plan as P
+from constlang.jsonl import DataError, read_json_lines
 from constlang.prompts import Chat
 from constlang.runtime import preferences as pref
-from constlang.runtime.data import DataError, PromptRow, dataset_path, json_objects
+from constlang.runtime.data import PromptRow, dataset_path
+from constlang.source import printable_name
 
 PAIR_FIELDS = ("prompt", "better", "worse")
 BINS = 10  # equal-width bins of the calibration error
@@ -65,9 +67,10 @@ def read_pairs(path: Path, *, name: str | None = None, limit: int | None = None
     """
     label = f"dataset `{name}`: " if name else ""
     if not path.is_file():
-        raise DataError(f"{label}judge pairs file not found: {path}")
+        raise DataError(f"{label}judge pairs file not found: "
+                        f"{printable_name(str(path))}")
     pairs: list[JudgePair] = []
-    for where, row in json_objects(path, limit):
+    for where, row in read_json_lines(path, limit=limit):
         for key in PAIR_FIELDS:
             value = row.get(key)
             if not isinstance(value, str) or not value.strip():
@@ -80,7 +83,7 @@ def read_pairs(path: Path, *, name: str | None = None, limit: int | None = None
                                f"pair-{len(pairs)}", str(row.get("kind") or ""),
                                row["prompt"], row["better"], row["worse"]))
     if not pairs:
-        raise DataError(f"{label}{path} has no pairs")
+        raise DataError(f"{label}{printable_name(str(path))} has no pairs")
     return pairs
 
 

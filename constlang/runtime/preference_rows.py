@@ -132,10 +132,10 @@ def _messages(value: Any) -> bool:
 def read_preferences(path: Path) -> list[dict[str, Any]]:
     """A stage's preferences.jsonl rows; a DataError naming file:line for a line that is not a
     format-2 preference row."""
-    from constlang.runtime.data import DataError, json_objects
+    from constlang.jsonl import DataError, read_json_lines
 
     rows = []
-    for where, row in json_objects(path):
+    for where, row in read_json_lines(path):
         if row.get("format") != FORMAT:
             raise DataError(f"{where}: not a format-{FORMAT} preference row (written by an older "
                             "constlang?); run the stage that wrote it again")

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from constlang import plan as P
 from constlang.errors import UsageError, UserError
@@ -212,9 +214,9 @@ def run_plan(plan: P.Plan, *, base_dir: Path, run_dir: Path, stages: list[str] |
     for stage in selected:
         runner = runner_for(stage.kind)
         if runner is None:
-            console.print(f"[bold red]stage `{stage.name}` ({stage.kind}) is not implemented "
-                          f"yet[/] ({not_built(stage.kind)}); stopping here, later stages were "
-                          "not run")
+            console.print(f"[bold red]stage `{escape(stage.name)}` ({escape(stage.kind)}) is not "
+                          f"implemented yet[/] ({escape(not_built(stage.kind))}); stopping here, "
+                          "later stages were not run")
             result.stages.append(StageOutcome(stage.name, stage.kind, "not_implemented"))
             break
         ctx = StageContext(plan, stage, base_dir, run, console, resolved)
@@ -256,7 +258,7 @@ def run_stage(runner: StageRunner) -> StageOutcome:
     if old and old.inputs_hash == digest and old.status == "completed":
         problem = verify_completed(ctx, stage.name, old)
         if problem is None:
-            ctx.console.print(f"[dim]stage `{stage.name}`: completed earlier with the same "
+            ctx.console.print(f"[dim]stage `{escape(stage.name)}`: completed earlier with the same "
                               "inputs; skipped[/]")
             return StageOutcome(stage.name, stage.kind, "skipped", old.metrics)
         ctx.say(f"completed earlier with the same inputs, but since then {problem}; running "
@@ -368,8 +370,6 @@ def dry_run_plan(plan: P.Plan, selected: list[Any], base_dir: Path, run_dir: Pat
     from constlang.preview import stage_costs
 
     c = plan.constitution
-    from rich.markup import escape  # names and paths are the user's text, never markup
-
     console.print(f"[bold]{escape(c.name)}[/] {escape(c.version)}  plan {plan.hash}",
                   highlight=False)
     console.print(f"run directory: {escape(str(run_dir))}", highlight=False)
@@ -384,8 +384,8 @@ def dry_run_plan(plan: P.Plan, selected: list[Any], base_dir: Path, run_dir: Pat
         except RunDirError as exc:
             done, note = None, f", its run directory needs attention: {exc}"
         label = "" if runner is not None else " [red](not implemented yet)[/]"
-        console.print(f"  {stage.name} ({stage.kind}){label}: "
-                      f"{escape(costs[stage.name].note)}{note}",
+        console.print(f"  {escape(stage.name)} ({escape(stage.kind)}){label}: "
+                      f"{escape(costs[stage.name].note)}{escape(note)}",
                       highlight=False)
         outcomes.append(StageOutcome(stage.name, stage.kind, status))
     for stage in selected:
@@ -398,6 +398,6 @@ def dry_run_plan(plan: P.Plan, selected: list[Any], base_dir: Path, run_dir: Pat
         except UserError as exc:
             raise RunError(f"stage `{stage.name}`: {exc}") from None
         for title, chat in rendered:
-            console.rule(title)
+            console.rule(Text(title))  # a title holds the row's id: the user's text
             console.print(chat_text(chat), markup=False, highlight=False)
     return RunResult(run_dir, plan.hash, outcomes)

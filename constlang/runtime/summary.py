@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from constlang.runtime.rundir import RunDir
 
@@ -90,14 +91,15 @@ def headline(kind: str, metrics: dict[str, Any]) -> str:
 def summary_table(run: RunDir, outcomes: list[Any]) -> Table:
     """The run's stages as a table: stage (and kind when the name is not it), status,
     seconds, headline, and the stage's folder inside the run directory (the title)."""
-    table = Table(title=f"run {run.path}", title_justify="left", show_edge=False)
+    # the run directory and stage names are the user's text: Text objects, never markup
+    table = Table(title=Text(f"run {run.path}"), title_justify="left", show_edge=False)
     for column in ("stage", "status", "time", "key metrics", "folder"):
         table.add_column(column, overflow="fold")
     for o in outcomes:
         manifest = run.stage(o.name).read_manifest()
         seconds = (manifest.timings or {}).get("total_s") if manifest else None
-        table.add_row(o.name if o.name == o.kind else f"{o.name} ({o.kind})",
+        table.add_row(Text(o.name if o.name == o.kind else f"{o.name} ({o.kind})"),
                       o.status.replace("_", " "),
                       f"{seconds:.0f} s" if isinstance(seconds, int | float) else "-",
-                      headline(o.kind, o.metrics), f"{o.name}/")
+                      Text(headline(o.kind, o.metrics)), Text(f"{o.name}/"))
     return table

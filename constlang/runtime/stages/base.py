@@ -59,8 +59,9 @@ class StageContext:
         Yields `update(advance=n)` or `update(completed=k, total=t)`.
         """
         hidden = not self.console.is_terminal or bool(os.environ.get("CI"))
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn())
+        # the description names a stage or model: the user's text, shown as is
+        columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+                   MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=self.console, disable=hidden, transient=True) as bar:
             task = bar.add_task(f"{self.name}: {what}", total=total)
             yield lambda **kw: bar.update(task, **kw)

@@ -366,7 +366,7 @@ class CritiqueRevisionRunner(StageRunner):
         metrics["generation"] = dict(self.engine.stats)
         ctx.timings["generate_s"] = metrics["seconds"]
         show_changes(ctx, recover_jsonl(ctx.folder.rows))
-        ctx.console.print(quality_line(ctx.name, metrics), highlight=False)
+        ctx.console.print(quality_line(ctx.name, metrics), highlight=False, markup=False)
         return metrics
 
     def outputs(self) -> str:

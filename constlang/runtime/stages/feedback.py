@@ -399,7 +399,7 @@ class FeedbackRunner(StageRunner):
         if self.judge_report is not None:
             metrics["judge_check"] = judge_check.manifest_metrics(self.judge_report)
         ctx.timings["feedback_s"] = metrics["seconds"]
-        ctx.console.print(summary_line(ctx.name, metrics), highlight=False)
+        ctx.console.print(summary_line(ctx.name, metrics), highlight=False, markup=False)
         return metrics
 
     def outputs(self) -> str:
