@@ -3,6 +3,11 @@ the stage's first step for its dataset's first row, as `constlang render` prints
 
 from __future__ import annotations
 
+import atexit
+import os
+import re
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -13,6 +18,7 @@ from constlang.lsp.positions import LineIndex
 from constlang.syntax import ast
 
 RENDER_COMMAND = "constlang.renderPrompt"
+_preview_dir: Path | None = None
 
 
 def code_lenses(a: Analysis, uri: str, encoding: str) -> list[T.CodeLens]:
@@ -54,9 +60,32 @@ def render_prompt(a: Analysis, stage: str) -> str:
 
 
 def write_preview(stage: str, text: str) -> Path:
-    """A file holding the rendered prompt, for the editor to open."""
-    folder = Path(tempfile.gettempdir()) / "constlang-render"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{stage}.txt"
-    path.write_text(text, encoding="utf-8")
+    """A file holding the rendered prompt, for the editor to open, in this process's private
+    folder; the file is opened without following a symbolic link."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", stage) + ".txt"
+    path = _private_dir() / name
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(path, flags, 0o600), "w", encoding="utf-8") as out:
+        out.write(text)
     return path
+
+
+def _private_dir() -> Path:
+    """A folder only this user can enter: made by mkdtemp (mode 0700, under a fresh random
+    name, so nothing planted in the shared temporary directory can stand in for it) and
+    checked again before each use, as a temp cleaner may remove it and another user may then
+    put something under its name. It is removed when the server exits."""
+    global _preview_dir
+    if _preview_dir is None or not _is_private(_preview_dir):
+        _preview_dir = Path(tempfile.mkdtemp(prefix="constlang-render-"))
+        atexit.register(shutil.rmtree, _preview_dir, ignore_errors=True)
+    return _preview_dir
+
+
+def _is_private(folder: Path) -> bool:
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    owner = getattr(os, "geteuid", lambda: st.st_uid)()
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == owner and not st.st_mode & 0o077

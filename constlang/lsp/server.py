@@ -1,19 +1,23 @@
-"""Server: the pygls language server, its document lifecycle, debounced diagnostics, and the
-guard that turns any handler's failure into a log message instead of a dead server."""
+"""Server: the pygls language server, its document lifecycle, debounced diagnostics, the stdio
+transport (framing.py, protocol.py), and the guard that turns any handler's failure into a log
+message instead of a dead server."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import inspect
+import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 import cattrs
 from lsprotocol import types as T
 from pygls.exceptions import JsonRpcException
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import default_converter
 
@@ -21,7 +25,9 @@ from constlang import __version__
 from constlang.gc_pause import gc_paused
 from constlang.lsp.analysis import Analysis, Store
 from constlang.lsp.diagnostics import to_lsp
+from constlang.lsp.framing import FrameReader
 from constlang.lsp.positions import LineIndex, path_of, uri_of
+from constlang.lsp.protocol import ConstProtocol
 from constlang.source import normalize_text
 
 DEBOUNCE_S = 0.05  # wait this long after the last keystroke before compiling
@@ -32,11 +38,33 @@ class ConstServer(LanguageServer):
     """The constlang language server: a store of buffers and analyses, plus options."""
 
     def __init__(self) -> None:
-        super().__init__("constlang", __version__, converter_factory=_converter)
+        super().__init__("constlang", __version__, protocol_cls=ConstProtocol,
+                         converter_factory=_converter)
         self.store = Store()
         self.debounce_s = DEBOUNCE_S
         self.docs_base: str | None = None
         self._pending: dict[Path, asyncio.Task[None]] = {}
+
+    @property
+    def lsp(self) -> ConstProtocol:
+        return cast(ConstProtocol, self.protocol)
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdio until the input ends or `exit` arrives (then `lsp.exit_code` is
+        set). pygls' own loop is replaced: it reads headers without bounds and loses its place
+        for good after one badly framed message."""
+        source = stdin or sys.stdin.buffer
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        reader = FrameReader(getattr(source, "read1", source.read))
+        try:
+            asyncio.run(self.lsp.pump(reader, self._stop_event))
+        except BrokenPipeError:
+            pass  # the editor went away; there is no one left to tell
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.shutdown()
 
     # -- helpers the features share --------------------------------------------------
     @property

@@ -92,3 +92,37 @@ def test_the_server_never_imports_the_training_stack():
                          capture_output=True, text=True, cwd=repo, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "light\n"
+
+
+def test_the_render_preview_cannot_be_redirected_through_the_shared_temp_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Issue #17, class 3: another user plants a symlink in /tmp under the preview folder's
+    name, or swaps the folder for one later; the preview still lands in a private folder."""
+    import os
+    import shutil
+    import stat
+    import tempfile
+
+    from constlang.lsp import lens
+
+    shared, victim = tmp_path / "tmp", tmp_path / "victim"
+    shared.mkdir()
+    victim.mkdir()
+    (shared / "constlang-render").symlink_to(victim)  # the folder name the server once used
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    monkeypatch.setattr(lens, "_preview_dir", None, raising=False)
+
+    def private(folder: Path) -> bool:
+        st = os.lstat(folder)
+        return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and \
+            stat.S_IMODE(st.st_mode) == 0o700 and folder.parent == shared
+
+    first = lens.write_preview("critique_revision", "one")
+    assert first.read_text("utf-8") == "one" and private(first.parent)
+    assert lens.write_preview("critique_revision", "two") == first  # reused while intact
+    shutil.rmtree(first.parent)
+    first.parent.symlink_to(victim)  # a temp cleaner removed it; someone took the name
+    second = lens.write_preview("../critique_revision", "three")
+    assert second.read_text("utf-8") == "three" and private(second.parent)
+    assert second.parent != first.parent and second.name == "___critique_revision.txt"
+    assert list(victim.iterdir()) == []
