@@ -61,6 +61,34 @@ def _tpl(name: str, body: str, forbid: tuple[str, ...] = ("0x", "<function", "<c
             for cmd in (["check", "main.const"], LINT, RENDER, ["plan", "main.const"])]
 
 
+# issue #17: a format that prints a value many times, or pads each field to a width taken
+# from an argument, was refused only after it had been built (gigabytes)
+FORMAT_BOMBS = {
+    "brace-repeat": "{% set s = 'x' * 3000000 %}{{ ('{0}' * 1000).format(s) }}",
+    "brace-nested-width": "{{ ('{0:{1}}' * 5000).format('x', 99999) }}",
+    "brace-keyword-width": "{{ ('{a:>{w}}' * 5000).format(a='x', w=99999) }}",
+    "brace-precision": "{{ ('{0:.{1}f}' * 5000).format(1.5, 99999) }}",
+    "brace-repr": "{% set s = 'x' * 3000000 %}{{ ('{0!r}' * 1000).format(s) }}",
+    "brace-map": "{% set s = 'x' * 3000000 %}{{ ('{a!a}' * 1000).format_map({'a': s}) }}",
+    "brace-markup": "{% set s = 'x' * 3000000 %}{{ (('{0}' * 1000)|safe).format(s) }}",
+    "percent-key": "{{ ('%(a)s' * 1000) % {'a': 'x' * 3000000} }}",
+    "percent-filter": "{{ ('%(a)-9s' * 1000)|format(a='x' * 3000000) }}",
+    "percent-star": "{{ ('%-*d' * 5000) % ((99999, 1) * 5000) }}",
+}
+
+
+def _format_bombs() -> list[Case]:
+    """Each format bomb under the commands that render templates (issue #17)."""
+    out = []
+    for name, body in FORMAT_BOMBS.items():
+        files = {"main.const": constitution(body + "{{ prompt }}{{ response }}{{ principle }}"),
+                 "data.jsonl": DATA}
+        out += [Case(f"format-{name}-{cmd[0]}", cmd, files, max_rss_mb=250)
+                for cmd in (RENDER, ["lint", "--isolated", "--fix", "main.const"],
+                            ["train", "main.const", "--dry-run"])]
+    return out
+
+
 def _outside(root: Path) -> None:
     outside = root.parent / "outside"
     outside.mkdir(exist_ok=True)
@@ -208,6 +236,7 @@ CASES: list[Case] = [
           "{{ principle }}"),
     *_tpl("recursion", "{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(1) }}{{ prompt }}"
           "{{ response }}{{ principle }}"),
+    *_format_bombs(),
     *_tpl("join-growth", "{{ (range(90000)|list|join('x' * 90000))|length }}{{ prompt }}"
           "{{ response }}{{ principle }}"),
     # 4. special files and sizes
