@@ -173,6 +173,7 @@ def _valid_chain(pairs: int, cycle: bool = False) -> str:
     return head + "".join(reversed(stages))
 
 
+UNDECLARED_20K = " ".join(f"{{{{ v{i} }}}} {{{{ self }}}}" for i in range(20000))
 MISSPELLED = "constlang 1\n" + "".join(
     f'principle p{i} {{ critique = "c{i}" revision = "r" tagz = ["x"] }}\n' for i in range(300))
 
@@ -358,6 +359,14 @@ CASES: list[Case] = [
     Case("many-undeclared-one-line", ["check", "main.const"], {
         "main.const": constitution(" ".join(f"{{{{ v{i} }}}}" for i in range(2000)) +
                                    "{{ prompt }}{{ response }}{{ principle }}")}, expect=(1,)),
+    # issue #17: 20,000 names on one 300 kB line took 34 s (each diagnostic searched the line)
+    *[Case(f"many-undeclared-20k-{cmd[0]}", cmd, {
+        "main.const": constitution(UNDECLARED_20K + "{{ prompt }}{{ response }}{{ principle }}")},
+           expect=(1,)) for cmd in (["check", "main.const"], LINT)],
+    Case("many-undeclared-20k-one-line-string", ["check", "main.const"], {
+        "main.const": constitution().replace('"""\n{{ prompt }}', '"\\u00e9\\t' + UNDECLARED_20K
+                                             + ' {{ prompt }}').replace('}}\n"""', '}}"')},
+         expect=(1,)),
     Case("identical-principles", LINT, {"main.const": "constlang 1\n" + "".join(
         f'principle p{i} {{ critique = "say what is wrong with this reply please" '
         'revision = "rewrite it" }\n' for i in range(2000))}),
