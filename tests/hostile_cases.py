@@ -352,6 +352,12 @@ CASES: list[Case] = [
     Case("fmt-stdin-nul", ["fmt", "-"], stdin=b"constlang 1\n\x00\n", expect=(2,)),
     Case("fmt-stdin-bad-utf8", ["fmt", "-"], stdin=b"constlang 1\n# \xff\n", expect=(2,)),
     Case("long-chain", ["check", "main.const"], _chain(400), expect=(0,)),
+    # issue #17: 600 files in a chain were "nesting is too deep to parse"; up to 1,000 resolve
+    *[Case(f"long-chain-1000-{cmd[0]}", cmd, _chain(999), expect=(0,))
+      for cmd in (["check", "main.const"], ["compile", "main.const", "-o", "plan.json"],
+                  ["lint", "--isolated", "main.const"])],
+    Case("too-long-chain", ["check", "main.const"], _chain(1000), expect=(1,),
+         forbid=("nesting", "c500.const")),
     # 9. cost
     Case("many-misspellings", ["check", "main.const"], {"main.const": MISSPELLED}, expect=(1,)),
     Case("many-misspelled-overrides", ["check", "main.const"],
