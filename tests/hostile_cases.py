@@ -62,6 +62,34 @@ def _tpl(name: str, body: str, forbid: tuple[str, ...] = ("0x", "<function", "<c
             for cmd in (["check", "main.const"], LINT, RENDER, ["plan", "main.const"])]
 
 
+# issue #17: a format that prints a value many times, or pads each field to a width taken
+# from an argument, was refused only after it had been built (gigabytes)
+FORMAT_BOMBS = {
+    "brace-repeat": "{% set s = 'x' * 3000000 %}{{ ('{0}' * 1000).format(s) }}",
+    "brace-nested-width": "{{ ('{0:{1}}' * 5000).format('x', 99999) }}",
+    "brace-keyword-width": "{{ ('{a:>{w}}' * 5000).format(a='x', w=99999) }}",
+    "brace-precision": "{{ ('{0:.{1}f}' * 5000).format(1.5, 99999) }}",
+    "brace-repr": "{% set s = 'x' * 3000000 %}{{ ('{0!r}' * 1000).format(s) }}",
+    "brace-map": "{% set s = 'x' * 3000000 %}{{ ('{a!a}' * 1000).format_map({'a': s}) }}",
+    "brace-markup": "{% set s = 'x' * 3000000 %}{{ (('{0}' * 1000)|safe).format(s) }}",
+    "percent-key": "{{ ('%(a)s' * 1000) % {'a': 'x' * 3000000} }}",
+    "percent-filter": "{{ ('%(a)-9s' * 1000)|format(a='x' * 3000000) }}",
+    "percent-star": "{{ ('%-*d' * 5000) % ((99999, 1) * 5000) }}",
+}
+
+
+def _format_bombs() -> list[Case]:
+    """Each format bomb under the commands that render templates (issue #17)."""
+    out = []
+    for name, body in FORMAT_BOMBS.items():
+        files = {"main.const": constitution(body + "{{ prompt }}{{ response }}{{ principle }}"),
+                 "data.jsonl": DATA}
+        out += [Case(f"format-{name}-{cmd[0]}", cmd, files, max_rss_mb=250)
+                for cmd in (RENDER, ["lint", "--isolated", "--fix", "main.const"],
+                            ["train", "main.const", "--dry-run"])]
+    return out
+
+
 def _outside(root: Path) -> None:
     outside = root.parent / "outside"
     outside.mkdir(exist_ok=True)
@@ -146,6 +174,7 @@ def _valid_chain(pairs: int, cycle: bool = False) -> str:
     return head + "".join(reversed(stages))
 
 
+UNDECLARED_20K = " ".join(f"{{{{ v{i} }}}} {{{{ self }}}}" for i in range(20000))
 MISSPELLED = "constlang 1\n" + "".join(
     f'principle p{i} {{ critique = "c{i}" revision = "r" tagz = ["x"] }}\n' for i in range(300))
 
@@ -209,6 +238,7 @@ CASES: list[Case] = [
           "{{ principle }}"),
     *_tpl("recursion", "{% macro r(n) %}{{ r(n) }}{% endmacro %}{{ r(1) }}{{ prompt }}"
           "{{ response }}{{ principle }}"),
+    *_format_bombs(),
     *_tpl("join-growth", "{{ (range(90000)|list|join('x' * 90000))|length }}{{ prompt }}"
           "{{ response }}{{ principle }}"),
     # 4. special files and sizes
@@ -323,6 +353,12 @@ CASES: list[Case] = [
     Case("fmt-stdin-nul", ["fmt", "-"], stdin=b"constlang 1\n\x00\n", expect=(2,)),
     Case("fmt-stdin-bad-utf8", ["fmt", "-"], stdin=b"constlang 1\n# \xff\n", expect=(2,)),
     Case("long-chain", ["check", "main.const"], _chain(400), expect=(0,)),
+    # issue #17: 600 files in a chain were "nesting is too deep to parse"; up to 1,000 resolve
+    *[Case(f"long-chain-1000-{cmd[0]}", cmd, _chain(999), expect=(0,))
+      for cmd in (["check", "main.const"], ["compile", "main.const", "-o", "plan.json"],
+                  ["lint", "--isolated", "main.const"])],
+    Case("too-long-chain", ["check", "main.const"], _chain(1000), expect=(1,),
+         forbid=("nesting", "c500.const")),
     # 9. cost
     Case("many-misspellings", ["check", "main.const"], {"main.const": MISSPELLED}, expect=(1,)),
     Case("many-misspelled-overrides", ["check", "main.const"],
@@ -330,6 +366,14 @@ CASES: list[Case] = [
     Case("many-undeclared-one-line", ["check", "main.const"], {
         "main.const": constitution(" ".join(f"{{{{ v{i} }}}}" for i in range(2000)) +
                                    "{{ prompt }}{{ response }}{{ principle }}")}, expect=(1,)),
+    # issue #17: 20,000 names on one 300 kB line took 34 s (each diagnostic searched the line)
+    *[Case(f"many-undeclared-20k-{cmd[0]}", cmd, {
+        "main.const": constitution(UNDECLARED_20K + "{{ prompt }}{{ response }}{{ principle }}")},
+           expect=(1,)) for cmd in (["check", "main.const"], LINT)],
+    Case("many-undeclared-20k-one-line-string", ["check", "main.const"], {
+        "main.const": constitution().replace('"""\n{{ prompt }}', '"\\u00e9\\t' + UNDECLARED_20K
+                                             + ' {{ prompt }}').replace('}}\n"""', '}}"')},
+         expect=(1,)),
     Case("identical-principles", LINT, {"main.const": "constlang 1\n" + "".join(
         f'principle p{i} {{ critique = "say what is wrong with this reply please" '
         'revision = "rewrite it" }\n' for i in range(2000))}),

@@ -23,6 +23,12 @@ def test_check_scaling_benchmark_runs(capsys) -> None:
     assert ratio > 0 and "µs/principle" in out and "ratio" in out
 
 
+def test_template_names_benchmark_runs(capsys) -> None:
+    ratio = load("bench_template_names").main(["--small", "20", "--large", "40", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert ratio > 0 and "µs/name" in out and "ratio" in out
+
+
 def test_startup_benchmark_runs(capsys) -> None:
     ratio = load("bench_startup").main(["--runs", "1"])
     out = capsys.readouterr().out

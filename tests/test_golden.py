@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from constlang.compile import CompileResult, compile_path
+from constlang.semantics.resolve import MAX_IMPORT_DEPTH
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 VALID = GOLDEN / "valid"
@@ -113,8 +114,24 @@ def test_unreadable_import_is_reported_at_the_import(project: Path) -> None:
     assert "not valid UTF-8" in result.diagnostics[0].message
 
 
+# -- inputs too large for a fixture folder: generated here ----------------------------------
+
+GENERATED_CODES = {"E206"}  # each has its test just below
+
+
+def test_an_import_chain_one_file_too_long(project: Path) -> None:
+    files = MAX_IMPORT_DEPTH + 1
+    for i in range(files - 1):
+        name = "main.const" if i == 0 else f"c{i}.const"
+        (project / name).write_text(f'constlang 1\nimport "c{i + 1}.const"\n', "utf-8")
+    (project / f"c{files - 1}.const").write_text("constlang 1\n", "utf-8")
+    result = compile_path(project / "main.const", root=project)
+    assert produced(result) == {("E206", f"c{files - 2}.const", 2, 8)}
+
+
 def test_golden_files_cover_every_compiler_code(compiler_codes: set[str]) -> None:
     covered = {code for p in cases(INVALID) for code, *_ in expectations(p)}
     covered |= {code for _, want in BYTE_CASES.values() for code, *_ in want}
+    covered |= GENERATED_CODES
     # E900 is an internal error that no input should reach; test_diagnostics forces it.
     assert compiler_codes - {"E900"} <= covered

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from constlang.compile import CompileResult, compile_path
-from constlang.semantics.resolve import find_root
+from constlang.semantics.resolve import MAX_IMPORT_DEPTH, find_root
 
 HEADER = """constlang 1
 constitution "t" {}
@@ -280,3 +282,59 @@ def test_in_memory_text_that_imports_its_own_file_is_a_cycle(project: Path) -> N
     result = compile_path(project / "main.const", text='constlang 1\nimport "main.const"\n',
                           root=project)
     assert where(result) == {("E202", 2, 8)}
+
+
+# -- issue #17: long chains are followed without recursion, up to a documented bound ---------
+
+def chain(project: Path, files: int, cycle: bool = False) -> None:
+    """main.const → c1.const → ... : `files` files in all; the last one declares `last`, or
+    imports main.const again when `cycle`."""
+    names = ["main.const"] + [f"c{i}.const" for i in range(1, files)]
+    texts = {a: f'constlang 1\nimport "{names[i + 1]}"\n' for i, a in enumerate(names[:-1])}
+    texts[names[-1]] = 'constlang 1\nimport "main.const"\n' if cycle else \
+        "constlang 1\n" + principle("last")
+    write(project, texts)
+
+
+def test_a_chain_of_a_thousand_files_resolves(project: Path) -> None:
+    for files in (600, MAX_IMPORT_DEPTH):  # 600 was "nesting is too deep to parse"
+        chain(project, files)
+        result = run(project)
+        assert result.diagnostics == [], result.diagnostics[:2]
+        assert result.plan is not None
+        assert [p.id for p in result.plan.principles] == ["last"]
+        assert len(result.plan.sources) == files + 1  # and the prelude
+
+
+def test_a_chain_one_file_too_long_is_E206_at_the_import_that_goes_too_far(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)  # messages name files relative to the working folder
+    chain(project, MAX_IMPORT_DEPTH + 1)
+    result = run(project)
+    assert [(d.code, d.span.file, d.span.line, d.span.column) for d in result.diagnostics
+            if d.span] == [("E206", f"c{MAX_IMPORT_DEPTH - 1}.const", 2, 8)]
+    message = result.diagnostics[0].message
+    assert message.startswith(f"import chain deeper than {MAX_IMPORT_DEPTH:,} files: main.const"
+                              " → c1.const → c2.const → … (995 more) → ")
+    assert message.endswith(f"→ c{MAX_IMPORT_DEPTH}.const")
+
+
+def test_a_long_cycle_is_E202_with_a_short_message(project: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)
+    chain(project, 900, cycle=True)
+    result = run(project)
+    assert [d.message for d in result.diagnostics] == [
+        "import cycle: main.const → c1.const → c2.const → … (895 more) → c898.const → "
+        "c899.const → main.const"]
+
+
+def test_many_files_side_by_side_are_not_bounded(project: Path) -> None:
+    files = {f"lib/p{i}.const": "constlang 1\n" + principle(f"p{i}")
+             for i in range(MAX_IMPORT_DEPTH + 200)}
+    files["main.const"] = "constlang 1\n" + "".join(f'import "lib/p{i}.const"\n'
+                                                    for i in range(MAX_IMPORT_DEPTH + 200))
+    write(project, files)
+    result = run(project)
+    assert result.diagnostics == []
+    assert result.plan is not None and len(result.plan.principles) == MAX_IMPORT_DEPTH + 200

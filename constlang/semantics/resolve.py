@@ -6,7 +6,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +31,7 @@ STD_DIR = Path(__file__).resolve().parent.parent / "std"
 PRELUDE = "std/prelude.const"
 ROOT_MARKERS = ("constlang.toml", "pyproject.toml", ".git")
 LANGUAGE_VERSION = 1
+MAX_IMPORT_DEPTH = 1000  # files in one chain of imports (a → b → c ...), the entry file included
 KINDS = ("principle", "question", "example", "template", "model", "dataset", "stage")
 
 
@@ -184,41 +185,70 @@ class Resolver:
         return (base / raw), None
 
     def scope_of(self, loaded: LoadedModule, stack: tuple[Path, ...]) -> Scope:
+        """The scope a file sees: its imports' scopes merged, then its own items applied.
+
+        Imports are followed depth-first with an explicit stack of generators (one per file
+        being resolved, see _scope_steps) instead of recursion, so a long chain of imports
+        never reaches Python's recursion limit; MAX_IMPORT_DEPTH bounds it instead (E206)."""
+        walks = [self._scope_steps(loaded, stack)]
+        answer: Scope | None = None  # the scope the walk on top is sent (none: it starts)
+        while True:
+            walk = walks[-1]
+            try:
+                sub, sub_stack = next(walk) if answer is None else walk.send(answer)
+            except StopIteration as done:
+                walks.pop()
+                answer = done.value
+                if not walks:
+                    return answer
+                continue
+            walks.append(self._scope_steps(sub, sub_stack))
+            answer = None
+
+    def _scope_steps(self, loaded: LoadedModule, stack: tuple[Path, ...]
+                     ) -> Generator[tuple[LoadedModule, tuple[Path, ...]], Scope, Scope]:
+        """Resolve one file: yields each imported file (with the chain that reaches it) and
+        is sent back that file's scope; returns this file's scope."""
         key = loaded.path or Path(loaded.source.path)
         if key in self._scopes:
             return self._scopes[key]
         scope: Scope = {k: {} for k in KINDS}
         for imp in loaded.module.of(ast.Import):
-            self._merge_import(imp, loaded, stack, scope)
+            found = self._imported(imp, loaded, stack)
+            if found is not None:
+                sub, resolved = found
+                self._merge(imp, (yield sub, stack + (resolved,)), scope)
         self._apply_items(loaded, scope)
         self._scopes[key] = scope
         return scope
 
-    def _merge_import(self, imp: ast.Import, loaded: LoadedModule, stack: tuple[Path, ...],
-                      scope: Scope) -> None:
+    def _imported(self, imp: ast.Import, loaded: LoadedModule, stack: tuple[Path, ...]
+                  ) -> tuple[LoadedModule, Path] | None:
+        """The file an import names, loaded, and its resolved path; None (with a diagnostic)
+        when the import is refused or the file cannot be read."""
         raw = imp.path.value
         if "\x00" in raw:
             self.diags.error("E201", "the import path contains a NUL character", imp.path.span,
                              "remove the `\\u0000` from the path")
-            return
+            return None
         target, std_name = self.import_target(imp, loaded)
         if not raw.endswith(".const"):
             self.diags.error("E201", f"cannot import `{shorten(raw)}`: imports name .const "
                              "files", imp.path.span)
-            return
+            return None
         try:
             resolved = target.resolve()
             is_dir, is_file = resolved.is_dir(), resolved.is_file()
         except (OSError, RuntimeError, ValueError) as exc:  # too long, a symlink loop, ...
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             self.diags.error("E201", f"cannot import `{shorten(raw)}`: {reason}", imp.path.span)
-            return
+            return None
         # the resolved path decides, for std/ too: `std/../..` and symlinks cannot climb out
         if std_name is not None and not _inside(resolved, STD_DIR.resolve()):
             self.diags.error("E203", f"import `{shorten(raw)}` reaches outside the std library",
                              imp.path.span, "std/ imports name files of the bundled library, "
                              "such as std/helpful.const")
-            return
+            return None
         if std_name is None and not self.allow_outside_root and not _inside(resolved,
                                                                              self.root):
             marked = any((self.root / m).exists() for m in ROOT_MARKERS)
@@ -229,11 +259,11 @@ class Resolver:
                 "top of the project, or pass --allow-outside-root")
             self.diags.error("E203", f"import `{shorten(raw)}` reaches outside the project root "
                              f"`{display_path(self.root)}`", imp.path.span, outside)
-            return
+            return None
         if is_dir:
             self.diags.error("E201", f"cannot import `{shorten(raw)}`: it is a directory",
                              imp.path.span, "import the .const files inside it one by one")
-            return
+            return None
         if not is_file and resolved not in self.overlay:
             help_ = None
             if std_name:
@@ -241,17 +271,23 @@ class Resolver:
                 help_ = "the std library has: " + ", ".join(f"std/{n}" for n in names)
             self.diags.error("E201", f"imported file `{shorten(raw)}` not found", imp.path.span,
                              help_)
-            return
+            return None
         if resolved in stack:
             loop = stack[stack.index(resolved):] + (resolved,)
-            chain = [display_path(p) for p in loop]
-            self.diags.error("E202", "import cycle: " + " → ".join(chain), imp.path.span,
+            self.diags.error("E202", "import cycle: " + chain_text(loop), imp.path.span,
                              "remove one of these imports")
-            return
+            return None
+        if len(stack) >= MAX_IMPORT_DEPTH:
+            self.diags.error("E206", f"import chain deeper than {MAX_IMPORT_DEPTH:,} files: "
+                             + chain_text((*stack, resolved)), imp.path.span,
+                             "import the files at the end of the chain from a file nearer its "
+                             "start, or merge some of the files")
+            return None
         sub = self.load(target, imp.path.span, std_name)
-        if sub is None:
-            return
-        sub_scope = self.scope_of(sub, stack + (resolved,))
+        return None if sub is None else (sub, resolved)
+
+    def _merge(self, imp: ast.Import, sub_scope: Scope, scope: Scope) -> None:
+        """Add an imported file's scope to the importer's; a clash is E204."""
         for kind, symbols in sub_scope.items():
             for name, sym in symbols.items():
                 have = scope[kind].get(name)
@@ -326,6 +362,14 @@ def _inside(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def chain_text(paths: tuple[Path, ...]) -> str:
+    """`a.const → b.const → c.const`; a long chain shows its first and last three files."""
+    if len(paths) <= 8:
+        return " → ".join(display_path(p) for p in paths)
+    ends = [display_path(p) for p in (*paths[:3], *paths[-3:])]
+    return " → ".join([*ends[:3], f"… ({len(paths) - 6:,} more)", *ends[3:]])
 
 
 def shorten(text: str, limit: int = 80) -> str:

@@ -11,8 +11,8 @@ and mappings of them) can be printed.
 from __future__ import annotations
 
 import functools
-import re
 import time
+import types
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -24,6 +24,9 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
+
+from constlang.semantics.formatsize import BoundedEscapeFormatter, BoundedFormatter, percent_size
 
 MAX_POWER_BITS = 4096  # integers a template builds stay below this many bits
 MAX_STEPS = 2_000_000  # sandboxed operations and loop iterations in one render
@@ -194,20 +197,6 @@ def _loop_steps(items: Any) -> Iterator[Any]:
         yield item
 
 
-_WIDTH = re.compile(r"[0-9]+")
-
-
-def _format_size(fmt: str, args: Any) -> int:
-    """An upper bound of what `fmt % args` or `fmt.format(*args)` builds."""
-    values = args if isinstance(args, (tuple, list)) else (
-        list(args.values()) if isinstance(args, dict) else [args])
-    widths = sum(int(d) for d in _WIDTH.findall(fmt) if len(d) < 12) \
-        + 10**12 * sum(1 for d in _WIDTH.findall(fmt) if len(d) >= 12)
-    numbers = sum(abs(v) for v in values if _is_int(v) and abs(v) < 10**12)
-    big = sum(1 for v in values if _is_int(v) and abs(v) >= 10**12) * 10**12
-    return len(fmt) + widths + numbers + big + sum(_size(v) + 24 for v in values)
-
-
 def _precheck(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """Refuse a string method or filter (`name`, called with `args`, the subject first) whose
     result is known beforehand to be too large."""
@@ -226,8 +215,8 @@ def _precheck(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         new = args[2] if isinstance(args[2], str) else str(args[2])
         hits = subject.count(args[1]) if args[1] else len(subject) + 1
         b.will_make(len(subject) + hits * max(0, len(new) - len(args[1])))
-    elif name in ("format", "format_map"):
-        b.will_make(_format_size(subject, list(rest)))
+    elif name == "format":  # the filter: `subject % (kwargs or args)`
+        b.will_make(percent_size(subject, kwargs or tuple(args[1:])))
     elif name == "expandtabs":
         tab = args[1] if len(args) > 1 and _is_int(args[1]) else 8
         b.will_make(len(subject) + subject.count("\t") * max(0, tab))
@@ -284,22 +273,28 @@ class Sandbox(ImmutableSandboxedEnvironment):
         return b.made(super().getattr(obj, attribute))
 
     def wrap_str_format(self, value: Any) -> Any:
-        # Jinja swaps `str.format` for its own formatter when the method is looked up: check
-        # the arguments (plain values, widths, result size) before that formatter runs
-        formatter = super().wrap_str_format(value)
-        if formatter is None:
+        # Jinja swaps `str.format` for its own formatter when the method is looked up; this
+        # one is bounded too: plain arguments, capped numbers, and each field's size counted
+        # before it is formatted (see formatsize.py)
+        if not isinstance(value, (types.MethodType, types.BuiltinMethodType)) or \
+                value.__name__ not in ("format", "format_map") or \
+                not isinstance(value.__self__, str):
             return None
-        text = value.__self__
+        text, is_map = value.__self__, value.__name__ == "format_map"
 
-        def checked(*args: Any, **kwargs: Any) -> Any:
+        def checked(*args: Any, **kwargs: Any) -> str:
+            if is_map:
+                if kwargs or len(args) != 1 or not isinstance(args[0], dict):
+                    raise TypeError("format_map() takes exactly one mapping")
+                kwargs, args = args[0], ()
             values = [*args, *kwargs.values()]
-            if value.__name__ == "format_map" and args and isinstance(args[0], dict):
-                values = list(args[0].values())
             if not all(is_plain(v) for v in values):
                 raise SecurityError("`format` takes only text, numbers and lists of them")
             _check_numbers(values)
-            budget().will_make(_format_size(text, values))
-            return formatter(*args, **kwargs)
+            limit = budget().will_make
+            formatter = (BoundedEscapeFormatter(self, limit, escape=text.escape)
+                         if isinstance(text, Markup) else BoundedFormatter(self, limit))
+            return type(text)(formatter.vformat(text, args, kwargs))
 
         return checked
 
@@ -314,7 +309,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
             if not is_plain(right):
                 raise SecurityError(f"`%` formats only text, numbers and lists of them, not "
                                     f"{_describe(right)}")
-            b.will_make(_format_size(left, right))
+            b.will_make(percent_size(left, right))
         if operator == "**" and _is_int(left) and _is_int(right) and abs(left) > 1 and (
                 right * abs(left).bit_length() > MAX_POWER_BITS):
             raise RenderLimit("the result of `**` would be too large")
@@ -336,6 +331,9 @@ class Sandbox(ImmutableSandboxedEnvironment):
         # widths and counts (range, str.center, ...) size their result
         _check_numbers((*args, *kwargs.values()))
         owner = getattr(__obj, "__self__", None)
+        wrapped = __self.wrap_str_format(__obj)  # `str.format` reached without a look-up
+        if wrapped is not None:
+            __obj, owner = wrapped, None
         if isinstance(owner, str):  # a string method: its subject is the string
             method = getattr(__obj, "__name__", "")
             if not all(is_plain(a) for a in (*args, *kwargs.values())):

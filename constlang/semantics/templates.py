@@ -105,45 +105,98 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
-def _locate(body: ast.Str, lineno: int, needle: str, lines: list[str],
-            literal: str | None = None, column: int | None = None) -> Span:
-    """Map a line of the template text (1-based) and a word on it (at `column` of that line
-    when known, else its first whole-word occurrence) back into the .const file."""
-    line = max(1, lineno)
-    text_line = lines[line - 1] if line - 1 < len(lines) else ""
-    col_in_text = 0
-    if column is not None:
-        col_in_text = column
-    elif needle:
-        m = re.search(r"(?<![A-Za-z0-9_])" + re.escape(needle) + r"(?![A-Za-z0-9_])", text_line)
-        col_in_text = m.start() if m else 0
-    span = body.span
-    if body.long and line == 1 and body.body_line == span.line:
-        # text that starts on the line of the opening `"""`
-        column = span.column + 3 + body.body_indent + col_in_text
-    elif body.long:
-        column = body.body_indent + col_in_text + 1
-    else:
-        column = span.column + 1 + _source_offset(literal or "", col_in_text)  # past the quote
-    at = file_line(body, line)
-    width = max(1, len(needle))
-    return Span(span.file, at, column, at, column + width, span.start, span.end)
+_WORD = re.compile(r"\w+")
+_PRINT = re.compile(r"\{\{[-+]?\s*(\w+)\s*[-+]?\}\}")
+STRIDE = 256  # decoded characters between two remembered offsets of a one-line string
 
 
-def _source_offset(literal: str, index: int) -> int:
-    """Where the `index`-th decoded character of a one-line string sits in its source text
-    (`literal`, between the quotes): each escape such as `\\"` or `\\u00e9` is wider there."""
-    pos = 0
-    for done in range(index):
-        if pos >= len(literal):  # no source text to follow: one column a character
-            return pos + index - done
-        if literal[pos] != "\\":
-            pos += 1
-        elif re.match(r"u[0-9a-fA-F]{4}", literal[pos + 1:pos + 6]):
-            pos += 6
+class _Places:
+    """Maps words of a template's text back into the .const file.
+
+    A template line can hold thousands of names: each line's words, each line's `{{ name }}`
+    prints and the escapes of a one-line string are read once and indexed, so locating every
+    diagnostic on a long line costs about the line's length, not that times their number.
+    """
+
+    def __init__(self, body: ast.Str, lines: list[str], literal: str | None) -> None:
+        self.body, self.lines, self.literal = body, lines, literal or ""
+        self._words: dict[int, dict[str, int]] = {}  # line → word → its first column
+        self._prints: dict[int, dict[str, list[int]]] = {}  # line → name → `{{ name }}` columns
+        self._marks: list[int] | None = None  # source offset of every STRIDE-th character
+        self.scanned = 0  # characters read to build the indexes (tests check it stays linear)
+
+    def text(self, line: int) -> str:
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+
+    def column(self, line: int, needle: str) -> int:
+        """Column on template line `line` of the first whole-word occurrence of `needle`."""
+        if not _WORD.fullmatch(needle):  # not a name: search for it the slow way
+            m = re.search(r"(?<!\w)" + re.escape(needle) + r"(?!\w)", self.text(line))
+            return m.start() if m else 0
+        if line not in self._words:
+            words: dict[str, int] = {}
+            for m in _WORD.finditer(self.text(line)):
+                words.setdefault(m.group(), m.start())
+            self._words[line] = words
+            self.scanned += len(self.text(line))
+        return self._words[line].get(needle, 0)
+
+    def printed_at(self, line: int, name: str, k: int) -> int | None:
+        """Column of the name in the k-th `{{ name }}` on template line `line` (None when the
+        expression spans lines: the name's first occurrence on its line is used instead)."""
+        if line not in self._prints:
+            prints: dict[str, list[int]] = {}
+            for m in _PRINT.finditer(self.text(line)):
+                prints.setdefault(m.group(1), []).append(m.start(1))
+            self._prints[line] = prints
+            self.scanned += len(self.text(line))
+        found = self._prints[line].get(name, [])
+        return found[k - 1] if len(found) >= k else None
+
+    def at(self, lineno: int, needle: str, column: int | None = None) -> Span:
+        """The span in the .const file of `needle` on template line `lineno` (1-based), at
+        `column` of that line when known, else at its first whole-word occurrence."""
+        line, body = max(1, lineno), self.body
+        col_in_text = column if column is not None else self.column(line, needle) if needle \
+            else 0
+        span = body.span
+        if body.long and line == 1 and body.body_line == span.line:
+            # text that starts on the line of the opening `"""`
+            at_column = span.column + 3 + body.body_indent + col_in_text
+        elif body.long:
+            at_column = body.body_indent + col_in_text + 1
         else:
-            pos += 2
-    return pos
+            at_column = span.column + 1 + self.source_offset(col_in_text)  # past the quote
+        at = file_line(body, line)
+        return Span(span.file, at, at_column, at, at_column + max(1, len(needle)), span.start,
+                    span.end)
+
+    def source_offset(self, index: int) -> int:
+        """Where the `index`-th decoded character of a one-line string sits in its source
+        text (`literal`, between the quotes): each escape such as `\\"` or `\\u00e9` is wider
+        there. The walk starts from the nearest remembered offset."""
+        literal = self.literal
+        if self._marks is None:
+            self._marks, pos, done = [0], 0, 0
+            while pos < len(literal):
+                pos, done = _next_char(literal, pos), done + 1
+                if done % STRIDE == 0:
+                    self._marks.append(pos)
+            self.scanned += len(literal)
+        k = min(index // STRIDE, len(self._marks) - 1)
+        pos, done = self._marks[k], k * STRIDE
+        while done < index:
+            if pos >= len(literal):  # no source text to follow: one column a character
+                return pos + index - done
+            pos, done = _next_char(literal, pos), done + 1
+        return pos
+
+
+def _next_char(literal: str, pos: int) -> int:
+    """Where the decoded character after the one at source offset `pos` starts."""
+    if literal[pos] != "\\":
+        return pos + 1
+    return pos + 6 if re.match(r"u[0-9a-fA-F]{4}", literal[pos + 1:pos + 6]) else pos + 2
 
 
 def check_template(tpl: ast.Template, diags: Diagnostics, literal: str | None = None) -> set[str]:
@@ -161,22 +214,23 @@ def check_template(tpl: ast.Template, diags: Diagnostics, literal: str | None = 
             diags.error("E305", f"parameter `{p.name}` is declared twice", p.span,
                         "remove the second one")
         seen.add(p.name)
+    places = _Places(tpl.body, lines, literal)
     try:
         parsed = environment().parse(source)
-        return _check_parsed(tpl, parsed, declared, diags, lines, literal)
+        return _check_parsed(tpl, parsed, declared, diags, places)
     except TemplateSyntaxError as exc:
         diags.error("E301", f"template `{tpl.name}` has a Jinja syntax error: {exc.message}",
-                    _locate(tpl.body, exc.lineno or 1, "", lines, literal),
+                    places.at(exc.lineno or 1, ""),
                     "see https://jinja.palletsprojects.com/templates/ for the template syntax")
     except RecursionError:
         diags.error("E301", f"template `{tpl.name}` is nested too deeply to check",
-                    _locate(tpl.body, 1, "", lines, literal),
+                    places.at(1, ""),
                     "flatten the nested blocks or parentheses")
     return set()
 
 
 def _check_parsed(tpl: ast.Template, parsed: nodes.Template, declared: list[str],
-                  diags: Diagnostics, lines: list[str], literal: str | None) -> set[str]:
+                  diags: Diagnostics, places: _Places) -> set[str]:
     used = set(meta.find_undeclared_variables(parsed))
     first_line: dict[str, int] = {}
     for node in parsed.find_all(nodes.Name):
@@ -186,25 +240,25 @@ def _check_parsed(tpl: ast.Template, parsed: nodes.Template, declared: list[str]
         help_ = f"add `{name}` to the parameters: template {tpl.name}({params})"
         diags.error("E302",
                     f"template `{tpl.name}` uses `{name}`, which is not a declared parameter",
-                    _locate(tpl.body, first_line.get(name, 1), name, lines, literal), help_)
+                    places.at(first_line.get(name, 1), name), help_)
     load: nodes.Node
     for load in parsed.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
         word = {"Include": "include", "Import": "import", "FromImport": "from",
                 "Extends": "extends"}[type(load).__name__]
         diags.error("E306", f"template `{tpl.name}` uses `{{% {word} %}}`; a template cannot "
-                    "load other templates", _locate(tpl.body, load.lineno, word, lines, literal),
+                    "load other templates", places.at(load.lineno, word),
                     "declare one template per prompt, and pass text in through its parameters")
     for bad, owner, field in _unknown_fields(parsed):
         fields = OBJECT_FIELDS[owner]
         diags.error("E307", f"template `{tpl.name}`: {owner} has no field `{field}`",
-                    _locate(tpl.body, bad.lineno, field, lines, literal),
+                    places.at(bad.lineno, field),
                     did_you_mean(field, fields) or f"{owner} fields: " + ", ".join(fields))
     for reach in parsed.find_all((nodes.Getattr, nodes.Getitem, nodes.Name, nodes.Filter)):
         attr = _internal_name(reach)
         if attr is not None:
             diags.error("E304", f"template `{tpl.name}` reaches for `{attr}`; names starting with "
                         "`_` are Python internals and are not allowed in templates",
-                        _locate(tpl.body, reach.lineno, attr, lines, literal),
+                        places.at(reach.lineno, attr),
                         "use only the fields of the declared parameters")
     macros = {m.name for m in parsed.find_all(nodes.Macro)}
     seen: dict[tuple[int, str], int] = {}  # (line, name) → prints of it met so far
@@ -213,20 +267,12 @@ def _check_parsed(tpl: ast.Template, parsed: nodes.Template, declared: list[str]
             if isinstance(shown, nodes.Name) and (shown.name in UNPRINTABLE
                                                   or shown.name in macros):
                 k = seen[shown.lineno, shown.name] = seen.get((shown.lineno, shown.name), 0) + 1
-                column = _printed_at(lines, shown.lineno, shown.name, k)
+                column = places.printed_at(shown.lineno, shown.name, k)
                 diags.error("E308", f"template `{tpl.name}` prints `{shown.name}`, which is not "
                             "text: it would show a Python object",
-                            _locate(tpl.body, shown.lineno, shown.name, lines, literal, column),
+                            places.at(shown.lineno, shown.name, column),
                             "print text, numbers or lists of them, such as a parameter's field")
     return used
-
-
-def _printed_at(lines: list[str], lineno: int, name: str, k: int) -> int | None:
-    """Column, on its template line, of the name in the k-th `{{ name }}` there (None when the
-    expression spans lines: the name's first occurrence on its line is used instead)."""
-    text = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
-    found = list(re.finditer(r"\{\{[-+]?\s*(" + re.escape(name) + r")\s*[-+]?\}\}", text))
-    return found[k - 1].start(1) if len(found) >= k else None
 
 
 def _unknown_fields(parsed: nodes.Template) -> list[tuple[nodes.Node, str, str]]:
