@@ -40,6 +40,38 @@ def run(code: str, args: list[str], cwd: Path) -> float:
     return seconds
 
 
+def in_process(constitution: Path, run_dir: Path) -> tuple[float, float, int]:
+    """(seconds of the whole skipping run_plan, seconds spent verifying, verifications), in
+    this process: the verification's own share, free of process start-up noise."""
+    import io
+
+    from rich.console import Console
+
+    import constlang.runtime.runner as R
+    from constlang.compile import compile_path
+
+    spent: list[float] = []
+    verify = R.verify_completed
+
+    def timed(*args: object) -> str | None:
+        start = time.perf_counter()
+        try:
+            return verify(*args)  # type: ignore[arg-type]
+        finally:
+            spent.append(time.perf_counter() - start)
+
+    R.verify_completed = timed  # type: ignore[assignment]
+    try:
+        result = compile_path(constitution)
+        assert result.plan is not None
+        start = time.perf_counter()
+        R.run_plan(result.plan, base_dir=result.base_dir, run_dir=run_dir, device="cpu",
+                   console=Console(file=io.StringIO()))
+        return time.perf_counter() - start, sum(spent), len(spent)
+    finally:
+        R.verify_completed = verify
+
+
 def main(argv: list[str] | None = None) -> float:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--constitution", default="constitutions/harmless.const")
@@ -62,6 +94,9 @@ def main(argv: list[str] | None = None) -> float:
               f"{len(v)} runs)")
     ratio = med["verified"] / med["unverified"]
     print(f"verified / unverified: {ratio:.3f}× (target ≤ 1.05×)")
+    whole, verifying, count = in_process(cwd / a.constitution, cwd / a.run_dir)
+    print(f"in one process: the skipping run {whole * 1000:.0f} ms, of which verification "
+          f"{verifying * 1000:.1f} ms ({count} stages checked, {verifying / whole:.1%})")
     with tempfile.TemporaryDirectory(dir=cwd) as tmp:
         copy = Path(tmp) / "copy"
         shutil.copytree(cwd / a.run_dir, copy)
