@@ -107,12 +107,14 @@ def _own_file_error(path: Path, exc: OSError) -> RunDirError:
                        "stages wrote: remove it (or the stage's folder, to run the stage again)")
 
 
-def recover_jsonl(path: Path) -> list[dict[str, Any]]:
+def recover_jsonl(path: Path, *, cut: bool = True) -> list[dict[str, Any]]:
     """The complete rows of a JSONL file of this run; a trailing partial line (a killed write)
-    is cut off. A row that is not a JSON object, or a file that is a link or a FIFO, is a
-    RunDirError naming file and line: the file was damaged, and nothing is guessed."""
+    is cut off (left in place, and only skipped, without `cut`: a file of another stage is
+    read, never written). A row that is not a JSON object, or a file that is a link or a
+    FIFO, is a RunDirError naming file and line: the file was damaged, and nothing is
+    guessed."""
     try:
-        fh = open_own(path, writable=True)
+        fh = open_own(path, writable=cut)
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -126,9 +128,10 @@ def recover_jsonl(path: Path) -> list[dict[str, Any]]:
                     raise RunDirError(f"{path}:{line_no}: a line longer than {LINE_LIMIT:,} "
                                       "bytes, which no stage writes; the file is damaged: "
                                       "remove the stage's folder to run the stage again")
-                fh.truncate(good)  # a write cut short by a kill: the row is redone
-                fh.flush()
-                os.fsync(fh.fileno())
+                if cut:
+                    fh.truncate(good)  # a write cut short by a kill: the row is redone
+                    fh.flush()
+                    os.fsync(fh.fileno())
                 break
             good += len(raw)
             if raw.strip():
@@ -176,6 +179,21 @@ def process_in_chunks(path: Path, items: Sequence[Any], size: int,
         if on_chunk:
             on_chunk(n, rows, time.perf_counter() - t0)
     return sorted(recover_jsonl(path), key=lambda r: r["index"]), len(done)
+
+
+def logged_number(path: Path, row: dict[str, Any], key: str, *, whole: bool = False) -> float:
+    """`row[key]` of a stage's metrics.jsonl at `path`, a number (a whole one with `whole`); a
+    RunDirError naming the file when it is absent or not one (metrics.jsonl is a log, not a
+    recorded output, so what is read back from it is checked where it is read)."""
+    value = row.get(key)
+    if type(value) is not int and (whole or type(value) is not float):
+        what = f"{str(value)[:40]!r}, not a {'whole ' if whole else ''}number" if key in row \
+            else "missing"
+        event = f" `{str(row['event'])[:40]}`" if "event" in row else ""
+        raise RunDirError(f"{path}: a{event} row whose `{key}` is "
+                          f"{what}; the log is damaged: remove it (or the stage's folder, to "
+                          "run the stage again)")
+    return value
 
 
 def _index(path: Path, row: dict[str, Any]) -> int:
@@ -339,6 +357,7 @@ class StageDir:
         there but unusable (a link, a FIFO, too large, not a manifest) is a RunDirError: a
         run neither trusts nor silently discards it."""
         path = self.manifest_path
+        self.check_folder()  # nothing is read through a stage folder that is a link
         try:
             raw = read_own(path, MANIFEST_LIMIT)
         except FileNotFoundError:

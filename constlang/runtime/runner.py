@@ -276,14 +276,16 @@ def run_stage(runner: StageRunner) -> StageOutcome:
                         plan_hash=ctx.plan.hash, started_at=now_iso())
     begun = False
     started = time.perf_counter()
+    resuming = bool(old and old.inputs_hash == digest)
     try:
+        if resuming:  # before anything reads the folder (load, resume_note): nothing via a link
+            scan(folder.path)
         runner.load()
-        if old and old.inputs_hash == digest:
-            how = "failed" if old.status == "failed" else "was interrupted"
+        if resuming:
+            how = "failed" if old and old.status == "failed" else "was interrupted"
             note = runner.resume_note()
             ctx.say(f"the last run {how}; " + (f"continuing from {note}" if note
                                                else "this stage starts again from the beginning"))
-            scan(folder.path)  # nothing it continues from is read or written through a link
         elif main:
             if old:
                 ctx.say("inputs changed since the last run; starting over")
@@ -334,7 +336,8 @@ def verify_completed(ctx: StageContext, name: str, done: Manifest) -> str | None
         problem, stale = changed_outputs(folder.path, done.files)
         if problem:
             return problem
-    else:
+    else:  # a manifest from before file records: hashed below, after the same scan
+        scan(folder.path)
         stale = True
     stage = ctx.plan.stage(name)
     runner = runner_for(stage.kind)

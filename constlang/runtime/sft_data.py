@@ -58,7 +58,7 @@ def sft_rows(rows: Sequence[dict[str, Any]], settings: Any,
 
 def write_sft_rows(rows: list[dict[str, Any]], path: Path) -> None:
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    atomic_write_text(path, text, make_parents=True)
+    atomic_write_text(path, text, make_parents=True, follow=False)
 
 
 def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, resumed: int,

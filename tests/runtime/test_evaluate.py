@@ -47,7 +47,7 @@ def completed(run: RunDir, stage: str, kind: str) -> None:
 
 def project(tmp_path: Path, tiny_model_dir: Path) -> tuple[Path, RunDir]:
     """The constitution, its prompt files, and a run directory where sft, reward_model,
-    feedback and ppo look done (an sft model of other weights, a few PPO metrics rows)."""
+    feedback and ppo are done (an sft model of other weights, a few PPO metrics rows)."""
     path = tmp_path / "c.const"
     path.write_text(CONSTITUTION.format(model=tiny_model_dir), "utf-8")
     for name, n in (("p", 2), ("harmful", 3), ("benign", 2)):
@@ -67,9 +67,11 @@ def project(tmp_path: Path, tiny_model_dir: Path) -> tuple[Path, RunDir]:
     run.stage("ppo").metrics.path.write_text("".join(json.dumps(
         {"event": "ppo", "step": s, "reward_mean": s / 10, "kl": s / 100}) + "\n"
         for s in (1, 2, 3)), "utf-8")
+    completed(run, "ppo", "ppo")  # the report plots completed stages only
     run.stage("feedback").path.mkdir(parents=True)
     run.stage("feedback").preferences.write_text("".join(
         json.dumps({"index": i, "p_chosen": p}) + "\n" for i, p in enumerate((0.5, 0.7, 0.9))))
+    completed(run, "feedback", "feedback")
     return path, run
 
 

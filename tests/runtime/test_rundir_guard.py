@@ -380,3 +380,56 @@ def test_any_damage_to_a_completed_stage_reruns_it_or_is_one_error(
                 assert (folder.path / f.path).read_bytes() is not None
             assert not changed or runs == [1]
     untouched(project)
+
+
+# ---------------------------------------------------------------- review of issue #17
+
+def test_a_resumed_stage_is_scanned_before_its_runner_reads_anything(
+        project: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    """load() and resume_note() (which lists trainer/ for a checkpoint) run only after the
+    scan: a link planted in the folder is refused before either looks through it."""
+    folder = _interrupted(project)
+    outside = project["outside"]
+    assert isinstance(outside, Path)
+    (folder.path / "trainer").symlink_to(outside, target_is_directory=True)
+    calls: list[str] = []
+    monkeypatch.setattr(CritiqueRevisionRunner, "load", lambda self: calls.append("load"))
+    monkeypatch.setattr(CritiqueRevisionRunner, "resume_note",
+                        lambda self: calls.append("resume_note"))
+    with pytest.raises(UserError, match="stage `critique_revision`: .*trainer is a symbolic"):
+        train(project)
+    assert calls == []
+    untouched(project)
+
+
+def test_a_stage_folder_that_is_a_link_is_not_read_for_its_manifest(
+        project: dict[str, object]) -> None:
+    """Not even the manifest is read through it (--dry-run shows what needs attention)."""
+    run = project["run"]
+    outside = project["outside"]
+    assert isinstance(run, RunDir) and isinstance(outside, Path)
+    train(project)
+    shutil.move(stage(project).path, outside / "planted")
+    stage(project).path.symlink_to(outside / "planted", target_is_directory=True)
+    with pytest.raises(RunDirError, match="critique_revision is a symbolic link"):
+        stage(project).read_manifest()
+    out = io.StringIO()
+    run_plan(project["plan"], base_dir=project["base"], run_dir=run.path,  # type: ignore[arg-type]
+             stages=["critique_revision"], dry_run=True, console=Console(file=out, width=300))
+    assert "needs attention" in out.getvalue() and "last run completed" not in out.getvalue()
+
+
+def test_a_manifest_without_file_records_is_scanned_before_its_outputs_are_hashed(
+        project: dict[str, object]) -> None:
+    train(project)
+    folder = stage(project)
+    manifest = folder.read_manifest()
+    assert manifest is not None
+    folder.write_manifest(manifest.model_copy(update={"files": None}))
+    outside = project["outside"]
+    assert isinstance(outside, Path)
+    folder.rows.unlink()
+    folder.rows.symlink_to(outside / "secret.txt")
+    with pytest.raises(UserError, match="rows.jsonl is a symbolic link"):
+        train(project)
+    untouched(project)

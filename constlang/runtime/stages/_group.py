@@ -12,7 +12,7 @@ from constlang.prompts import Chat, find_step, question_vars, render_step
 from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
 from constlang.runtime.preferences import option_probability
-from constlang.runtime.rundir import StageDir, recover_jsonl, sha256_tree
+from constlang.runtime.rundir import StageDir, logged_number, recover_jsonl, sha256_tree
 from constlang.runtime.stages.base import StageError, StageRunner, policy_spec
 
 SUMMARY_WINDOW = 5  # logged updates averaged for the manifest's "start" and "end" figures
@@ -100,8 +100,8 @@ def trainer_config(config_class: type[Any], s: Any, folder: StageDir, device: st
 def summary(folder: StageDir) -> dict[str, Any]:
     """Reward at the start and the end of training, and KL, entropy and completion figures at
     the end (means over a few updates), read back from metrics.jsonl."""
-    rows = [r for r in recover_jsonl(folder.metrics.path)
-            if r.get("event") == "train" and "reward" in r]
+    path = folder.metrics.path
+    rows = [r for r in recover_jsonl(path) if r.get("event") == "train" and "reward" in r]
     if not rows:
         return {}
     # a short run: its first and last halves, so the two figures never share an update
@@ -109,7 +109,7 @@ def summary(folder: StageDir) -> dict[str, Any]:
     first, last = rows[:window], rows[-window:]
 
     def mean(part: list[dict[str, Any]], key: str) -> float:
-        return round(sum(float(r[key]) for r in part) / len(part), 4)
+        return round(sum(logged_number(path, r, key) for r in part) / len(part), 4)
 
     out = {"reward_start": mean(first, "reward"), "reward_end": mean(last, "reward")}
     out.update({name: mean(last, key) for name, key in AT_END.items()

@@ -12,7 +12,7 @@ from constlang.runtime.evaluation import plots
 from constlang.runtime.evaluation import report as RP
 from constlang.runtime.evaluation.job import Evaluation, model_names, resolve_model
 from constlang.runtime.evaluation.winrates import accuracy_summary
-from constlang.runtime.rundir import append_jsonl, recover_jsonl, sha256_file
+from constlang.runtime.rundir import append_jsonl, logged_number, recover_jsonl, sha256_file
 from constlang.runtime.stages.base import StageRunner
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class EvaluateRunner(StageRunner):
             self.pairs = read_dataset_pairs(ctx.plan.dataset(s.judge_check), ctx.base_dir)
         if s.reward:
             resolve_reward(ctx.plan, s.reward, ctx.run)
+        self.plotted = plotted(ctx)
 
     def run(self) -> dict[str, Any]:
         ctx, job, s = self.ctx, self.job, self.job.settings
@@ -218,31 +219,54 @@ class EvaluateRunner(StageRunner):
         ctx, folder = self.ctx, self.ctx.folder
         atomic_write_text(folder.judgements, "".join(
             json.dumps({"model": m, "set": st, **row}) + "\n"
-            for m, sets in judged.items() for st, rows in sets.items() for row in rows))
+            for m, sets in judged.items() for st, rows in sets.items() for row in rows),
+            follow=False)
         points = [(n, *frontier_point(m)) for n, m in report["models"].items()]
         if plots.frontier(points, folder.path / "frontier.png",
                           f"{ctx.name}: against `{report['baseline']}`"):
             report["plots"].append("frontier.png")
-        for stage in ctx.plan.stages:
-            source = ctx.run.stage(stage.name)
-            if stage.kind == "ppo" and source.metrics.path.is_file():
-                name = f"ppo_{stage.name}.png"
-                if plots.ppo_curves(recover_jsonl(source.metrics.path), folder.path / name,
-                                    f"stage `{stage.name}`: reward and KL per update"):
-                    report["plots"].append(name)
-            if stage.kind == "feedback" and source.preferences.is_file():
-                labels = [float(r["p_chosen"]) for r in recover_jsonl(source.preferences)
-                          if r.get("p_chosen") is not None]
-                name = f"labels_{stage.name}.png"
-                if plots.label_histogram(labels, folder.path / name,
-                                         f"stage `{stage.name}`: {len(labels)} labels"):
-                    report["plots"].append(name)
-        atomic_write_text(folder.report_json, json.dumps(report, indent=2) + "\n")
+        for stage_name, kind, values in self.plotted:
+            if kind == "ppo":
+                name = f"ppo_{stage_name}.png"
+                drawn = plots.ppo_curves(values, folder.path / name,
+                                         f"stage `{stage_name}`: reward and KL per update")
+            else:
+                name = f"labels_{stage_name}.png"
+                drawn = plots.label_histogram(values, folder.path / name,
+                                              f"stage `{stage_name}`: {len(values)} labels")
+            if drawn:
+                report["plots"].append(name)
+        atomic_write_text(folder.report_json, json.dumps(report, indent=2) + "\n", follow=False)
         atomic_write_text(folder.report_md,
-                          RP.markdown(report, replies, self.job.settings.samples))
+                          RP.markdown(report, replies, self.job.settings.samples), follow=False)
 
     def outputs(self) -> str:
         return sha256_file(self.ctx.folder.report_json)
+
+
+def plotted(ctx: Any) -> list[tuple[str, str, list[Any]]]:
+    """(stage, kind, points) of each plot of another stage: a ppo stage's (update, reward mean,
+    KL) per update, a feedback stage's soft labels. Only completed stages are read (the runner
+    verified them, see `reads`), and only read: a log damaged since is one error here, before
+    any model loads, not after the work."""
+    out: list[tuple[str, str, list[Any]]] = []
+    for stage in ctx.plan.stages:
+        source = ctx.run.stage(stage.name)
+        done = source.read_manifest() if stage.kind in PLOTTED else None
+        if done is None or done.status != "completed":
+            continue
+        if stage.kind == "ppo":
+            path = source.metrics.path
+            points: list[Any] = [
+                (logged_number(path, r, "step", whole=True), logged_number(path, r, "reward_mean"),
+                 logged_number(path, r, "kl"))
+                for r in recover_jsonl(path, cut=False) if r.get("event") == "ppo"]
+        else:
+            path = source.preferences
+            points = [logged_number(path, r, "p_chosen") for r in recover_jsonl(path, cut=False)
+                      if r.get("p_chosen") is not None]
+        out.append((stage.name, stage.kind, points))
+    return out
 
 
 def resolve_reward(plan: Any, name: str, run: Any) -> tuple[Any, int | None]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+from contextlib import suppress
 from typing import Any
 
 from constlang import plan as P
+from constlang.files import remove_own
 from constlang.prompts import Chat, find_step, render_step
 from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
-from constlang.runtime.rundir import StageDir, recover_jsonl, sha256_tree
+from constlang.runtime.rundir import StageDir, logged_number, recover_jsonl, sha256_tree
 from constlang.runtime.stages.base import StageError, StageRunner, policy_spec
 
 SUMMARY_WINDOW = 5  # steps averaged for the manifest's "start" and "end" figures
@@ -36,23 +37,28 @@ def queries(plan: P.Plan, stage: Any, base_dir: Any) -> list[Any]:
 def summary(folder: StageDir) -> dict[str, Any]:
     """The manifest's metrics: reward, KL and reply figures at the start and the end of
     training (means over a few updates), read back from metrics.jsonl."""
-    rows = [r for r in recover_jsonl(folder.metrics.path) if r.get("event") == "ppo"]
+    path = folder.metrics.path
+    rows = [r for r in recover_jsonl(path) if r.get("event") == "ppo"]
     if not rows:
         return {"steps": 0}
     # a short run: its first and last halves, so the two figures never share an update
     window = min(SUMMARY_WINDOW, max(1, len(rows) // 2))
     first, last = rows[:window], rows[-window:]
 
-    def mean(part: list[dict[str, Any]], key: str) -> float:
-        return round(sum(float(r[key]) for r in part) / len(part), 4)
+    def number(row: dict[str, Any], key: str, whole: bool = False) -> float:
+        return logged_number(path, row, key, whole=whole)
 
-    return {"steps": rows[-1]["step"], "rollouts": sum(int(r["rollouts"]) for r in rows),
+    def mean(part: list[dict[str, Any]], key: str) -> float:
+        return round(sum(number(r, key) for r in part) / len(part), 4)
+
+    return {"steps": number(rows[-1], "step", whole=True),
+            "rollouts": sum(number(r, "rollouts", whole=True) for r in rows),
             "reward_start": mean(first, "reward_mean"), "reward_end": mean(last, "reward_mean"),
-            "kl_end": mean(last, "kl"), "kl_coef_end": round(float(rows[-1]["kl_coef"]), 6),
+            "kl_end": mean(last, "kl"), "kl_coef_end": round(number(rows[-1], "kl_coef"), 6),
             "entropy_end": mean(last, "entropy"),
             "response_length_end": mean(last, "response_length"),
             "eos_fraction_end": mean(last, "eos_fraction"),
-            "seconds": round(sum(float(r["step_s"]) for r in rows), 3)}
+            "seconds": round(sum(number(r, "step_s") for r in rows), 3)}
 
 
 def model_card(plan: P.Plan, stage: Any, base: P.Model, metrics: dict[str, Any]) -> str:
@@ -163,7 +169,8 @@ class PPORunner(StageRunner):
             final = actors.final_model(self.accelerator.unwrap_model(loop.policy))
             T.save_model(final, self.policy.tokenizer, folder,
                          model_card(ctx.plan, ctx.stage, self.policy_spec, metrics))
-            shutil.rmtree(folder.checkpoint, ignore_errors=True)
+            with suppress(OSError):  # the model is saved: the checkpoint is scratch now
+                remove_own(folder.checkpoint)
         self.accelerator.wait_for_everyone()  # the model is complete before anyone hashes it
         # the trackers only: accelerate's end_training would also destroy the process group,
         # which a later stage of the same launch still needs (the runner closes it at the end)

@@ -71,8 +71,8 @@ class RevisionPairsRunner(StageRunner):
         if not upstream.rows.is_file() or not upstream.sft_data.is_file():
             raise StageError(f"no revisions: {upstream.rows} or {upstream.sft_data} is missing; "
                              f"run stage `{s.from_}` first")
-        self.rows = recover_jsonl(upstream.rows)
-        self.sft = recover_jsonl(upstream.sft_data)
+        self.rows = recover_jsonl(upstream.rows, cut=False)
+        self.sft = recover_jsonl(upstream.sft_data, cut=False)
         if s.weights == "judge" and not any(r.get("initial_score") is not None
                                             for r in self.rows):
             raise StageError(f"`weights = judge` needs judge scores, but stage `{s.from_}` has "
@@ -85,7 +85,7 @@ class RevisionPairsRunner(StageRunner):
                                stage=ctx.name, plan_hash=ctx.plan.hash or ctx.plan.compute_hash())
         atomic_write_text(ctx.folder.preferences,
                           "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs),
-                          make_parents=True)
+                          make_parents=True, follow=False)
         dropped = [p["drop"] for p in pairs if p["drop"]]
         kept = [p["p_chosen"] for p in pairs if not p["drop"]]
         metrics = {"pairs": len(pairs), "kept_pairs": len(kept),

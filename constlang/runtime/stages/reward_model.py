@@ -160,7 +160,7 @@ class RewardModelRunner(StageRunner):
             "reward_chosen": round(c, 6),
             "reward_rejected": round(r, 6)}) + "\n" for p, c, r in zip(held, chosen, rejected,
                                                                       strict=True)),
-            make_parents=True)
+            make_parents=True, follow=False)
         if held:
             R.reliability_diagram(deltas, labels, folder.reliability,
                                   f"{self.ctx.name}: {len(held)} held-out pairs")
