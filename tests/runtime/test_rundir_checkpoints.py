@@ -183,3 +183,32 @@ def test_evaluate_plots_only_completed_stages_and_only_reads_them(tmp_path: Path
     done.metrics.path.write_text('{"event": "ppo", "step": 1, "reward_mean": null}\n')
     with pytest.raises(RunDirError, match="ppo/metrics.jsonl: a `ppo` row whose"):
         plotted(_plotting_context(run))
+
+
+@pytest.mark.parametrize("damage", [
+    {"round": "1"}, {"round": 9}, {"round": -1}, {"initial": None}, {"initial": [{}, {}]},
+    {"history": [[], []]}, {"history": [[{"round": 1}], [{"round": 1}]]},
+    {"responses": [1, 2]}, {"responses": ["only one"]},
+])
+def test_a_saved_chunk_state_of_the_wrong_shape_is_not_resumed_from(
+        tmp_path: Path, damage: dict[str, object]) -> None:
+    """partial.json is a cache of the chunk in flight: one that is not what run_chunk wrote
+    (for the same prompts) is set aside and the chunk starts again, never a traceback."""
+    from constlang.runtime.rundir import StageDir
+
+    from .test_critique_revision import FakeEngine, make_job
+
+    job, prompts = make_job(tmp_path, n=2)  # one chunk of 2 prompts, 2 rounds
+    reference = StageDir(tmp_path, "reference")
+    job.run(FakeEngine(), prompts, reference)
+    out = StageDir(tmp_path, "out")
+    out.path.mkdir()
+    state = {"indices": [0, 1], "round": 1,
+             "initial": [{"text": "a", "finish": "eos", "tokens": 1}] * 2,
+             "history": [[{"round": 1, "critique": "c", "revision": "r", "skipped": False}]] * 2,
+             "responses": ["r", "r"]}
+    out.partial.write_text(json.dumps({**state, **damage}))
+    engine = FakeEngine()
+    job.run(engine, prompts, out)
+    assert len(engine.calls) == 5  # respond + 2 rounds: from the beginning
+    assert out.rows.read_text() == reference.rows.read_text()

@@ -172,6 +172,8 @@ class CritiqueRevision:
         rounds = self.settings.revisions
         chosen = [self.sampler.choose(row.index, rounds) for row in chunk]
         state = load_chunk_state(checkpoint, [r.index for r in chunk])
+        if state is not None and not resumable(state, len(chunk), rounds):
+            state = None  # a cache this stage did not write: the chunk starts again
         if state is None:
             initial = self._generate(engine, [self.respond_prompt(r) for r in chunk], "respond",
                                      0, first, progress)
@@ -372,6 +374,33 @@ class CritiqueRevisionRunner(StageRunner):
     def outputs(self) -> str:
         return sha256_json([sha256_file(self.ctx.folder.rows),
                             sha256_file(self.ctx.folder.sft_data)])
+
+
+def resumable(state: dict[str, Any], n: int, rounds: int) -> bool:
+    """Whether a saved chunk state of `n` prompts has the shape run_chunk writes, so resuming
+    from it cannot fail halfway or put foreign values into rows.jsonl."""
+    def whole(x: Any) -> bool:
+        return type(x) is int
+
+    def lists(key: str) -> list[Any]:
+        value = state.get(key)
+        return value if isinstance(value, list) and len(value) == n else []
+
+    done = state.get("round")
+    if not whole(done) or not 0 <= done <= rounds:
+        return False
+    initial, history, responses = lists("initial"), lists("history"), lists("responses")
+    return (n > 0 and len(initial) == len(history) == len(responses) == n
+            and all(isinstance(g, dict) and isinstance(g.get("text"), str)
+                    and isinstance(g.get("finish"), str) and whole(g.get("tokens"))
+                    for g in initial)
+            and all(isinstance(r, str) for r in responses)
+            and all(isinstance(h, list) and len(h) == done
+                    and all(isinstance(e, dict) and e.get("round") == k + 1
+                            and isinstance(e.get("revision"), str)
+                            and isinstance(e.get("critique"), str)
+                            and isinstance(e.get("skipped"), bool) for k, e in enumerate(h))
+                    for h in history))
 
 
 def show_changes(ctx: Any, rows: list[dict[str, Any]]) -> None:
