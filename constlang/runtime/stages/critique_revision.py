@@ -387,7 +387,7 @@ def resumable(state: dict[str, Any], n: int, rounds: int) -> bool:
         return value if isinstance(value, list) and len(value) == n else []
 
     done = state.get("round")
-    if not whole(done) or not 0 <= done <= rounds:
+    if type(done) is not int or not 0 <= done <= rounds:
         return False
     initial, history, responses = lists("initial"), lists("history"), lists("responses")
     return (n > 0 and len(initial) == len(history) == len(responses) == n
