@@ -21,7 +21,7 @@ from constlang.runtime.rundir import RunDir
 from constlang.runtime.runner import run_plan
 from constlang.runtime.stages.dpo import flip_rate
 
-from .helpers import finished_critique_revision
+from .helpers import complete_by_hand, finished_critique_revision
 
 PAIRS = 8
 
@@ -122,6 +122,8 @@ def test_pairs_too_long_for_max_length_are_left_out_and_counted(tmp_path: Path,
              console=Console(file=io.StringIO()))
     with run.stage("judged").preferences.open("a") as fh:
         fh.write(json.dumps(long) + "\n")
+    kind = run.stage("judged").read_manifest().kind  # type: ignore[union-attr]
+    complete_by_hand(run, "judged", kind)  # the edited pairs are now what `judged` wrote
     done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,  # type: ignore
                     stages=["dpo"], device="cpu", console=Console(file=io.StringIO()))
     m = done.stages[0].metrics
