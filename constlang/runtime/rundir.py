@@ -21,7 +21,6 @@ from constlang.files import (
     FileTooLarge,
     NotRegularFile,
     atomic_write_text,
-    file_kind,
     open_append_own,
     open_own,
     read_own,
@@ -29,6 +28,7 @@ from constlang.files import (
 from constlang.runtime.hashing import (  # noqa: F401  (re-exported: the run directory's hashes)
     OutputFile,
     RunDirError,
+    foreign,
     sha256_file,
     sha256_json,
     sha256_tree,
@@ -94,17 +94,15 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 def _own_file_error(path: Path, exc: OSError) -> RunDirError:
     """The one-line error for a run-directory file that is not a regular file of its own."""
-    if exc.errno == errno.ELOOP or path.is_symlink():
-        what = "a symbolic link"
-    elif isinstance(exc, NotRegularFile):
-        what = (exc.strerror or "").removeprefix("is ").split(",")[0]
-    elif isinstance(exc, FileTooLarge):
+    if isinstance(exc, FileTooLarge):
         return RunDirError(f"{path}: larger than {exc.limit:,} bytes, so not a file this "
                            "stage wrote; remove the stage's folder to run it again")
-    else:
-        return RunDirError(f"cannot use {path}: {exc.strerror or exc}")
-    return RunDirError(f"{path} is {what}; a run directory holds only the regular files its "
-                       "stages wrote: remove it (or the stage's folder, to run the stage again)")
+    try:
+        if exc.errno == errno.ELOOP or isinstance(exc, NotRegularFile):
+            return foreign(path)
+    except OSError:
+        pass
+    return RunDirError(f"cannot use {path}: {exc.strerror or exc}")
 
 
 def recover_jsonl(path: Path, *, cut: bool = True) -> list[dict[str, Any]]:
@@ -383,9 +381,7 @@ class StageDir:
         except FileNotFoundError:
             return
         if not stat.S_ISDIR(st.st_mode):
-            raise _own_file_error(self.path, NotRegularFile(errno.EINVAL, "is a symbolic link"
-                                  if stat.S_ISLNK(st.st_mode) else f"is {file_kind(st.st_mode)}"
-                                  ", not a folder", str(self.path)))
+            raise foreign(self.path, st)
 
     def reset(self) -> None:
         """Remove every artifact of an earlier run whose inputs differ. Only the stage's own
