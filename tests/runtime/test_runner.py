@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 
 from constlang.cli.train import train
 from constlang.compile import compile_path
+from constlang.runtime.overrides import OverrideError, apply_overrides
 from constlang.runtime.rundir import sha256_file, sha256_json, sha256_tree
-from constlang.runtime.runner import OverrideError, apply_overrides
 from constlang.runtime.stages.sft import training_rows
 
 CONSTITUTION = """constlang 1

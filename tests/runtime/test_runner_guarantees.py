@@ -11,8 +11,9 @@ import pytest
 from rich.console import Console  # noqa: E402
 
 from constlang.compile import compile_path  # noqa: E402
+from constlang.runtime.inputs import inputs_hash  # noqa: E402
 from constlang.runtime.rundir import Manifest, RunDir, now_iso  # noqa: E402
-from constlang.runtime.runner import RunError, inputs_hash, run_plan  # noqa: E402
+from constlang.runtime.runner import RunError, run_plan  # noqa: E402
 
 from .helpers import complete_by_hand
 
