@@ -121,7 +121,7 @@ def test_lora_run_saves_a_merged_model_with_a_model_card(tmp_path: Path,
 
 
 def test_full_fine_tunes_on_a_gpu_keep_float32_master_weights() -> None:
-    from constlang.plan import SFTSettings
+    from constlang.kinds.sft import SFTSettings
     from constlang.runtime.training import weights_dtype
 
     full, lora = SFTSettings(**{"from": "c"}), SFTSettings(**{"from": "c", "lora": True})

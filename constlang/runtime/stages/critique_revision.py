@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from constlang import plan as P
+from constlang.kinds.critique_revision import CritiqueRevisionSettings
 from constlang.prompts import (
     PLACEHOLDERS,
     Chat,
@@ -76,7 +77,7 @@ class CritiqueRevision:
     @classmethod
     def from_plan(cls, plan: P.Plan, stage_name: str) -> CritiqueRevision:
         stage = plan.stage(stage_name)
-        s: P.CritiqueRevisionSettings = stage.settings
+        s: CritiqueRevisionSettings = stage.settings
         program = plan.program(stage_name)
         respond = find_step(program, "respond")
         judge_step = next((st for st in program.steps if st.name == "judge"), None)
@@ -96,7 +97,7 @@ class CritiqueRevision:
         )
 
     @property
-    def settings(self) -> P.CritiqueRevisionSettings:
+    def settings(self) -> CritiqueRevisionSettings:
         return self.stage.settings
 
     # -- rendering (shared with --dry-run) -------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from constlang import plan as P
+from constlang.kinds.feedback import FeedbackSettings
 from constlang.prompts import (
     PLACEHOLDERS,
     Chat,
@@ -93,7 +94,7 @@ class Feedback:
     @classmethod
     def from_plan(cls, plan: P.Plan, stage_name: str) -> Feedback:
         stage = plan.stage(stage_name)
-        s: P.FeedbackSettings = stage.settings
+        s: FeedbackSettings = stage.settings
         program = plan.program(stage_name)
         steps = {step.name: step for step in program.steps}
         return cls(
@@ -107,7 +108,7 @@ class Feedback:
         )
 
     @property
-    def settings(self) -> P.FeedbackSettings:
+    def settings(self) -> FeedbackSettings:
         return self.stage.settings
 
     def check_sampling(self) -> None:

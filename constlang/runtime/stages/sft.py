@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from constlang import plan as P
+from constlang.kinds.sft import SFTSettings
 from constlang.runtime import training as T
 from constlang.runtime.rundir import StageDir, sha256_tree
 from constlang.runtime.stages.base import StageError, StageRunner
@@ -87,7 +88,7 @@ def load_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDi
     from constlang.runtime.models import load_model
 
     stage = plan.stage(stage_name)
-    s: P.SFTSettings = stage.settings
+    s: SFTSettings = stage.settings
     rows = training_rows(upstream.sft_data, s.rounds)
     base = plan.base_model(stage_name)
     if base is None:
@@ -103,7 +104,7 @@ def train_sft(plan: P.Plan, inputs: SFTInputs, *, out: StageDir, device: str,
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    s: P.SFTSettings = inputs.stage.settings
+    s: SFTSettings = inputs.stage.settings
     rows, loaded = inputs.rows, inputs.loaded
     config = T.trainer_config(SFTConfig, s, out, device, len(rows))
     with T.quiet_trainer():
