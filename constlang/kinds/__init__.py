@@ -1,11 +1,11 @@
 """Stage kinds as data: every kind's record, in plan order, listed once.
 
 Read `KINDS` top to bottom like a table of contents. An in-tree kind is one module here (its
-settings class, its cost estimate and `KIND`, its record) and one line in `KINDS`; its runner
-is one module in `constlang.runtime.stages` and one line in `RUNNERS` there. Everything that
-varies by stage kind derives from `KINDS`: the plan's stage classes, the checker's reference
-and selection rules, the prompt programs, the cost estimates of `plan` and `--dry-run`, and
-the runtime's dispatch. The record's vocabulary is in `record.py`.
+settings class, its cost estimate and `KIND`, its record) and one line in `KINDS` (with its
+import); its runner is one module in `constlang.runtime.stages` and one line in `RUNNERS` there.
+Everything that varies by stage kind derives from `KINDS`: the plan's stage classes, the
+checker's reference and selection rules, the prompt programs, the cost estimates of `plan` and
+`--dry-run`, and the runtime's dispatch. The record's vocabulary is in `record.py`.
 """
 
 from __future__ import annotations

@@ -38,9 +38,9 @@ def frontier(points: Sequence[tuple[str, float | None, float | None]], path: Pat
     return True
 
 
-def ppo_curves(rows: Sequence[dict[str, Any]], path: Path, title: str) -> bool:
-    """Mean reward and KL per PPO update (metrics.jsonl rows with event "ppo")."""
-    steps = [r for r in rows if r.get("event") == "ppo" and "step" in r]
+def update_curves(rows: Sequence[dict[str, Any]], path: Path, title: str) -> bool:
+    """Mean reward and KL per PPO update (the updates' rows of a ppo stage's metrics.jsonl)."""
+    steps = [r for r in rows if "step" in r]
     if not steps:
         return False
     plt = _pyplot()

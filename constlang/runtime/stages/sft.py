@@ -12,7 +12,8 @@ from constlang import plan as P
 from constlang.kinds.sft import SFTSettings
 from constlang.runtime import training as T
 from constlang.runtime.rundir import StageDir, sha256_tree
-from constlang.runtime.stages.base import StageError, StageRunner
+from constlang.runtime.stages.base import StageError, StageRunner, num
+from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
 
 
 class SFTDataError(StageError):
@@ -89,7 +90,7 @@ def load_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDi
 
     stage = plan.stage(stage_name)
     s: SFTSettings = stage.settings
-    rows = training_rows(upstream.sft_data, s.rounds)
+    rows = training_rows(CritiqueRevisionDir.of(upstream).sft_data, s.rounds)
     base = plan.base_model(stage_name)
     if base is None:
         raise SFTDataError(f"stage `{stage_name}` names no model to fine-tune")
@@ -135,6 +136,10 @@ class SFTRunner(StageRunner):
     """Runs an sft stage: TRL's SFTTrainer on the revisions of a critique_revision stage."""
 
     kind = "sft"
+
+    @staticmethod
+    def headline(metrics: dict[str, Any]) -> str:
+        return f"{metrics.get('steps', '-')} steps, loss {num(metrics.get('train_loss'))}"
 
     def load(self) -> None:
         ctx, s = self.ctx, self.ctx.settings
