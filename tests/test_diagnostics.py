@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from constlang import compile as compile_module
-from constlang import plan as P
 from constlang.cli import cli
 from constlang.compile import CompileResult, compile_path
 from constlang.errors import Diagnostic, Severity
+from constlang.kinds.sft import SFTSettings
 from constlang.report import ansi_style, headline, render_json, render_text, summary_line
 from constlang.source import SourceFile, Span
 
@@ -234,7 +234,7 @@ def test_a_directory_and_a_missing_file(project: Path) -> None:
 def test_internal_errors_become_E900(compile_text: Compile,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_stage(self: object, name: str, ch: object) -> object:
-        return P.SFTSettings.model_validate({})  # raises ValidationError, as a lowering bug would
+        return SFTSettings.model_validate({})  # raises ValidationError, as a lowering bug would
 
     monkeypatch.setattr(compile_module._Lowering, "stage", broken_stage)
     result = compile_text(

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -38,12 +38,7 @@ Status = Literal["running", "completed", "failed", "interrupted"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.jsonl"
-ROWS = "rows.jsonl"
-SFT_DATA = "sft.jsonl"
-HELPFUL = "helpful.jsonl"
-PREFERENCES = "preferences.jsonl"
 MODEL = "model"
-PARTIAL = "partial.json"
 TRAINER = "trainer"
 MANIFEST_LIMIT = 16 * 1024 * 1024  # bytes; a manifest holds metrics, timings and file records
 IDENTIFIER_RE = re.compile(IDENTIFIER.strip("^$"))
@@ -213,7 +208,7 @@ def _read_state(path: Path) -> Any:
 
 
 def load_chunk_state(path: Path | None, indices: list[int]) -> dict[str, Any] | None:
-    """The saved state of the chunk of these row indices (see StageDir.partial), or None."""
+    """The saved state of the chunk of these row indices, or None."""
     if path is None:
         return None
     state = _read_state(path)
@@ -256,8 +251,26 @@ class MetricsLog:
                                                  for r in kept), follow=False)
 
 
+class Artifact:
+    """A file or folder inside a stage's folder, declared on a StageDir subclass by the module
+    that writes it: `rows = Artifact("rows.jsonl", "what it holds")` reads as a Path."""
+
+    def __init__(self, name: str, doc: str) -> None:
+        self.name = name
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, folder: None, owner: type) -> Artifact: ...
+
+    @overload
+    def __get__(self, folder: StageDir, owner: type) -> Path: ...
+
+    def __get__(self, folder: StageDir | None, owner: type) -> Path | Artifact:
+        return self if folder is None else folder.path / self.name
+
+
 class StageDir:
-    """One stage's folder in the run directory, and where each of its artifacts lives."""
+    """One stage's folder in the run directory: its manifest, metrics and generic artifacts."""
 
     def __init__(self, run_dir: Path, stage: str) -> None:
         if not IDENTIFIER_RE.fullmatch(stage):  # the name becomes a folder: one plain component
@@ -266,6 +279,17 @@ class StageDir:
         self.path = Path(run_dir) / stage
         self.name = stage
 
+    # what several kinds write; each kind's own artifacts are declared in its runner's module,
+    # on a subclass of this one
+    model = Artifact(MODEL, "Training stages: the model they produce (a transformers directory).")
+    trainer = Artifact(TRAINER, "Training stages: the trainer's scratch folder, removed once the "
+                       "model is saved.")
+
+    @classmethod
+    def of(cls, folder: StageDir) -> Self:
+        """The same stage folder, seen with this class's artifacts (a kind's layout)."""
+        return cls(folder.path.parent, folder.name)
+
     @property
     def manifest_path(self) -> Path:
         return self.path / MANIFEST
@@ -273,82 +297,6 @@ class StageDir:
     @property
     def metrics(self) -> MetricsLog:
         return MetricsLog(self.path / METRICS)
-
-    @property
-    def rows(self) -> Path:
-        """critique_revision: every prompt's answer, critiques and revisions (JSONL)."""
-        return self.path / ROWS
-
-    @property
-    def sft_data(self) -> Path:
-        """critique_revision: the conversational SFT rows made of the revisions (JSONL)."""
-        return self.path / SFT_DATA
-
-    @property
-    def helpful(self) -> Path:
-        """critique_revision: the first answers to its helpful prompts (JSONL)."""
-        return self.path / HELPFUL
-
-    @property
-    def preferences(self) -> Path:
-        """feedback: the preference pairs with their labels (JSONL)."""
-        return self.path / PREFERENCES
-
-    @property
-    def partial(self) -> Path:
-        """The state of the chunk in flight (e.g. its finished rounds), so an interrupted run
-        resumes inside a chunk, not from its start."""
-        return self.path / PARTIAL
-
-    @property
-    def heldout(self) -> Path:
-        """reward_model: the held-out pairs with the trained model's scores (JSONL)."""
-        return self.path / "heldout.jsonl"
-
-    @property
-    def reliability(self) -> Path:
-        """reward_model: the reliability diagram of the held-out pairs (PNG)."""
-        return self.path / "reliability.png"
-
-    @property
-    def checkpoint(self) -> Path:
-        """ppo: the last resumable checkpoint (models, optimizer, RNG and loop state)."""
-        return self.path / "checkpoint"
-
-    @property
-    def tracking(self) -> Path:
-        """ppo: what an experiment tracker (report_to) writes locally, e.g. tensorboard files."""
-        return self.path / "tracking"
-
-    @property
-    def model(self) -> Path:
-        """Training stages: the model they produce (a transformers directory)."""
-        return self.path / MODEL
-
-    @property
-    def trainer(self) -> Path:
-        """Training stages: the trainer's scratch folder, removed once the model is saved."""
-        return self.path / TRAINER
-
-    @property
-    def replies(self) -> Path:
-        """evaluate: every model's reply to every held-out prompt, with its verdict (JSONL)."""
-        return self.path / "replies.jsonl"
-
-    @property
-    def judgements(self) -> Path:
-        """evaluate: the judge's P(candidate better) per prompt and question (JSONL)."""
-        return self.path / "judgements.jsonl"
-
-    @property
-    def report_json(self) -> Path:
-        """evaluate: the figures of every model (JSON)."""
-        return self.path / "report.json"
-
-    @property
-    def report_md(self) -> Path:
-        """evaluate: the report for people: tables, plots, sample replies (Markdown)."""
-        return self.path / "report.md"
 
     def read_manifest(self) -> Manifest | None:
         """The stage's manifest, or None when the stage never started. A manifest that is

@@ -156,7 +156,11 @@ def _plotting_context(run: RunDir) -> object:
 def test_evaluate_plots_only_completed_stages_and_only_reads_them(tmp_path: Path) -> None:
     """A ppo stage folder that is a link is refused, a feedback stage that failed is not
     plotted: neither is read, and a partial last line outside is not cut."""
-    from constlang.runtime.stages.evaluate import plotted
+    from constlang.runtime.preference_rows import PreferencesDir
+    from constlang.runtime.stages.evaluate import figures
+
+    def plotted(ctx: object) -> list[tuple[str, str, list[object]]]:
+        return [(stage, figure.prefix, points) for stage, figure, points in figures(ctx)]
 
     run = RunDir(tmp_path / "runs")
     run.path.mkdir()
@@ -166,7 +170,7 @@ def test_evaluate_plots_only_completed_stages_and_only_reads_them(tmp_path: Path
     run.stage("ppo").path.symlink_to(outside, target_is_directory=True)
     failed = run.stage("feedback")
     failed.path.mkdir()
-    failed.preferences.write_text('{"index": 0, "p_chosen": "x"}\n')
+    PreferencesDir.of(failed).preferences.write_text('{"index": 0, "p_chosen": "x"}\n')
     with pytest.raises(RunDirError, match="runs/ppo is a symbolic link"):
         plotted(_plotting_context(run))
     assert (outside / "metrics.jsonl").read_text() == '{"event": "ppo", "step": 1, "rew'
@@ -195,13 +199,14 @@ def test_a_saved_chunk_state_of_the_wrong_shape_is_not_resumed_from(
     """partial.json is a cache of the chunk in flight: one that is not what run_chunk wrote
     (for the same prompts) is set aside and the chunk starts again, never a traceback."""
     from constlang.runtime.rundir import StageDir
+    from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
 
     from .test_critique_revision import FakeEngine, make_job
 
     job, prompts = make_job(tmp_path, n=2)  # one chunk of 2 prompts, 2 rounds
-    reference = StageDir(tmp_path, "reference")
+    reference = CritiqueRevisionDir.of(StageDir(tmp_path, "reference"))
     job.run(FakeEngine(), prompts, reference)
-    out = StageDir(tmp_path, "out")
+    out = CritiqueRevisionDir.of(StageDir(tmp_path, "out"))
     out.path.mkdir()
     state = {"indices": [0, 1], "round": 1,
              "initial": [{"text": "a", "finish": "eos", "tokens": 1}] * 2,

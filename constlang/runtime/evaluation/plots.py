@@ -38,8 +38,8 @@ def frontier(points: Sequence[tuple[str, float | None, float | None]], path: Pat
     return True
 
 
-def ppo_curves(points: Sequence[tuple[float, float, float]], path: Path, title: str) -> bool:
-    """Mean reward and KL per PPO update, from (update, reward mean, KL) points."""
+def update_curves(points: Sequence[tuple[float, float, float]], path: Path, title: str) -> bool:
+    """Mean reward and KL per RL update, from (update, reward mean, KL) points."""
     if not points:
         return False
     plt = _pyplot()

@@ -13,7 +13,7 @@ from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
 from constlang.runtime.preferences import option_probability
 from constlang.runtime.rundir import StageDir, logged_number, recover_jsonl, sha256_tree
-from constlang.runtime.stages.base import StageError, StageRunner, policy_spec
+from constlang.runtime.stages.base import StageError, StageRunner, policy_spec, reward_headline
 
 SUMMARY_WINDOW = 5  # logged updates averaged for the manifest's "start" and "end" figures
 PROMPT_TEXT = "prompt_text"  # the dataset column with the plain prompt, beside the chat
@@ -122,6 +122,7 @@ class GroupRunner(StageRunner):
 
     label: ClassVar[str]  # the algorithm's name in messages and the model card
     trainer_name: ClassVar[str]  # TRL's trainer class, e.g. GRPOTrainer
+    headline = staticmethod(reward_headline)
 
     def own_config(self) -> dict[str, Any]:
         """The algorithm's own config fields."""

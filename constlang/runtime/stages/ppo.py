@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 from constlang import plan as P
@@ -12,10 +13,27 @@ from constlang.files import remove_own
 from constlang.prompts import Chat, find_step, render_step
 from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
-from constlang.runtime.rundir import StageDir, logged_number, recover_jsonl, sha256_tree
-from constlang.runtime.stages.base import StageError, StageRunner, policy_spec
+from constlang.runtime.evaluation.plots import update_curves
+from constlang.runtime.ppo import UPDATE_EVENT
+from constlang.runtime.rundir import Artifact, StageDir, logged_number, recover_jsonl, sha256_tree
+from constlang.runtime.stages.base import (
+    Plot,
+    StageError,
+    StageRunner,
+    policy_spec,
+    reward_headline,
+)
 
 SUMMARY_WINDOW = 5  # steps averaged for the manifest's "start" and "end" figures
+
+
+class PPODir(StageDir):
+    """A ppo stage's folder: besides its model, what lets a killed run resume and be tracked."""
+
+    checkpoint = Artifact("checkpoint", "The last resumable checkpoint (models, optimizer, RNG "
+                          "and loop state).")
+    tracking = Artifact("tracking", "What an experiment tracker (report_to) writes locally, "
+                        "e.g. tensorboard files.")
 
 
 class PPOError(StageError):
@@ -34,11 +52,31 @@ def queries(plan: P.Plan, stage: Any, base_dir: Any) -> list[Any]:
         for r in rows]
 
 
+def updates(folder: StageDir, *, cut: bool = True) -> list[dict[str, Any]]:
+    """The rows of metrics.jsonl that the updates logged, in order (read only, without
+    `cut`: the folder of a stage read by another)."""
+    return [r for r in recover_jsonl(folder.metrics.path, cut=cut)
+            if r.get("event") == UPDATE_EVENT]
+
+
+def update_points(folder: StageDir) -> list[tuple[float, float, float]]:
+    """(update, reward mean, KL) of every logged update, each value checked: a damaged log is
+    one error naming it, before the evaluate stage loads any model."""
+    path = folder.metrics.path
+    return [(logged_number(path, r, "step", whole=True), logged_number(path, r, "reward_mean"),
+             logged_number(path, r, "kl")) for r in updates(folder, cut=False)]
+
+
+def curves(points: list[Any], png: Path, stage: str) -> bool:
+    """The evaluate report's figure of a ppo stage: mean reward and KL per update."""
+    return update_curves(points, png, f"stage `{stage}`: reward and KL per update")
+
+
 def summary(folder: StageDir) -> dict[str, Any]:
     """The manifest's metrics: reward, KL and reply figures at the start and the end of
     training (means over a few updates), read back from metrics.jsonl."""
     path = folder.metrics.path
-    rows = [r for r in recover_jsonl(path) if r.get("event") == "ppo"]
+    rows = updates(folder)
     if not rows:
         return {"steps": 0}
     # a short run: its first and last halves, so the two figures never share an update
@@ -94,7 +132,7 @@ def accelerator_for(settings: Any, folder: StageDir, device: str) -> Any:
     precision = ("bf16" if T.bf16_supported() else "fp16") if on_gpu else "no"
     return Accelerator(cpu=not on_gpu, mixed_precision=precision,
                        log_with=None if report == "none" else report,
-                       project_dir=str(folder.tracking))
+                       project_dir=str(PPODir.of(folder).tracking))
 
 
 class PPORunner(StageRunner):
@@ -103,6 +141,8 @@ class PPORunner(StageRunner):
     kind = "ppo"
     resumes = True
     distributed = True  # accelerate shares the work (docs/scale.md)
+    plots = (Plot("ppo", update_points, curves),)
+    headline = staticmethod(reward_headline)
 
     def preview(self) -> list[tuple[str, Chat]]:
         """The rollout prompts of the first update."""
@@ -147,7 +187,7 @@ class PPORunner(StageRunner):
         from constlang.runtime.ppo.loop import PPOLoop
         from constlang.runtime.ppo.state import checkpoint_step, load_checkpoint
 
-        ctx, s, folder = self.ctx, self.ctx.settings, self.ctx.folder
+        ctx, s, folder = self.ctx, self.ctx.settings, PPODir.of(self.ctx.folder)
         actors = Actors.build(self.policy.model, s, self.scorer, self.critic)
         loop = PPOLoop(s, actors, self.policy.tokenizer, self.queries, self.policy_spec,
                        self.accelerator)
@@ -156,7 +196,7 @@ class PPORunner(StageRunner):
             load_checkpoint(self.accelerator, folder.checkpoint)
             ctx.say(f"resuming after update {resumed} from {folder.checkpoint}")
         if self.accelerator.is_main_process:
-            folder.metrics.drop_after("ppo", loop.state.step)
+            folder.metrics.drop_after(UPDATE_EVENT, loop.state.step)
         self.accelerator.init_trackers(ctx.name, config=s.model_dump(mode="json", by_alias=True))
         with ctx.progress("updates", total=s.steps) as update:
             update(completed=loop.state.step)

@@ -9,10 +9,11 @@ import math
 from typing import Any
 
 from constlang.files import atomic_write_text
-from constlang.runtime.preference_rows import FORMAT, make_row
+from constlang.runtime.preference_rows import FORMAT, PreferencesDir, make_row
 from constlang.runtime.preferences import sigmoid
 from constlang.runtime.rundir import recover_jsonl, sha256_file
 from constlang.runtime.stages.base import StageError, StageRunner
+from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
 
 
 def _logit(p: float) -> float:
@@ -62,12 +63,16 @@ class RevisionPairsRunner(StageRunner):
 
     kind = "revision_pairs"
 
+    @staticmethod
+    def headline(metrics: dict[str, Any]) -> str:
+        return f"{metrics.get('kept_pairs', '-')} of {metrics.get('pairs', '-')} pairs kept"
+
     def fingerprint(self) -> dict[str, Any]:
         return {"preferences_format": FORMAT}
 
     def load(self) -> None:
         s = self.ctx.settings
-        upstream = self.ctx.run.stage(s.from_)
+        upstream = CritiqueRevisionDir.of(self.ctx.run.stage(s.from_))
         if not upstream.rows.is_file() or not upstream.sft_data.is_file():
             raise StageError(f"no revisions: {upstream.rows} or {upstream.sft_data} is missing; "
                              f"run stage `{s.from_}` first")
@@ -83,7 +88,7 @@ class RevisionPairsRunner(StageRunner):
         ctx, s = self.ctx, self.ctx.settings
         pairs = revision_pairs(self.rows, self.sft, use_dropped=s.use_dropped, weights=s.weights,
                                stage=ctx.name, plan_hash=ctx.plan.hash or ctx.plan.compute_hash())
-        atomic_write_text(ctx.folder.preferences,
+        atomic_write_text(PreferencesDir.of(ctx.folder).preferences,
                           "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs),
                           make_parents=True, follow=False)
         dropped = [p["drop"] for p in pairs if p["drop"]]
@@ -97,4 +102,4 @@ class RevisionPairsRunner(StageRunner):
         return metrics
 
     def outputs(self) -> str:
-        return sha256_file(self.ctx.folder.preferences)
+        return sha256_file(PreferencesDir.of(self.ctx.folder).preferences)
