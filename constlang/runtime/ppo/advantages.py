@@ -65,7 +65,8 @@ def last_token_index(mask: torch.Tensor) -> torch.Tensor:
 def token_rewards(scores: torch.Tensor, kl: torch.Tensor, kl_coef: float,
                   mask: torch.Tensor) -> torch.Tensor:
     """Per-token rewards: −kl_coef·KL at every reply token, plus the reply's score at its last
-    token (§ "the reward is given at the EOS token"; the KL penalty is per token)."""
+    token (Huang et al. 2024, policy training 8: the score at the episode's end, the KL
+    penalty at every token)."""
     rewards = -kl_coef * kl * mask
     last = last_token_index(mask)
     rows = torch.arange(mask.shape[0], device=mask.device)

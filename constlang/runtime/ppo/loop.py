@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from constlang.kinds.ppo import PPOSettings
 from constlang.runtime.generate import GenerationEngine
 from constlang.runtime.models import LoadedModel
 from constlang.runtime.ppo import UPDATE_EVENT
@@ -19,6 +20,7 @@ from constlang.runtime.ppo import advantages as A
 from constlang.runtime.ppo.actors import Actors
 from constlang.runtime.ppo.losses import policy_loss, value_loss
 from constlang.runtime.ppo.rollout import (
+    ContextLimits,
     Experience,
     Query,
     action_logprobs,
@@ -32,6 +34,10 @@ from constlang.runtime.ppo.state import KLController, LoopState, ScoreNormalizer
 from constlang.runtime.rundir import MetricsLog
 from constlang.runtime.sampling import hashed_seed
 
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+    from transformers import PreTrainedTokenizerBase
+
 # the metrics that depend only on the algorithm's numbers (not on the clock)
 TIMINGS = ("generate_s", "score_s", "forward_s", "backward_s", "step_s")
 
@@ -39,18 +45,20 @@ TIMINGS = ("generate_s", "score_s", "forward_s", "backward_s", "step_s")
 class PPOLoop:
     """PPO on one policy, one critic, one reference and one scorer, driven step by step.
 
-    `settings` is a PPOSettings; `generation` is the policy's model declaration (its overflow
-    policy and context length). Everything random is seeded by (seed, step[, epoch]), so a run
-    resumed from a checkpoint continues exactly as an uninterrupted one would.
+    `generation` is the policy's model declaration (its overflow policy and context length).
+    Everything random is seeded by (seed, step[, epoch]), so a run resumed from a checkpoint
+    continues exactly as an uninterrupted one would.
     """
 
-    def __init__(self, settings: Any, actors: Actors, tokenizer: Any, queries: Sequence[Query],
-                 generation: Any, accelerator: Any) -> None:
+    def __init__(self, settings: PPOSettings, actors: Actors,
+                 tokenizer: PreTrainedTokenizerBase, queries: Sequence[Query],
+                 generation: ContextLimits, accelerator: Accelerator) -> None:
         if not queries:
             raise ValueError("PPO needs at least one prompt")
         self.settings, self.actors, self.tokenizer = settings, actors, tokenizer
         self.queries, self.generation, self.accelerator = list(queries), generation, accelerator
-        # Adam's eps 1e-5, as in the original PPO code (the N details, "Adam epsilon")
+        # Adam's eps 1e-5, as in the original PPO code (OpenAI Baselines' ppo2); Huang et al.
+        # 2024's Adam section shows how PyTorch's eps differs from TensorFlow's early on
         self.optimizer = torch.optim.AdamW(actors.trainable(), lr=settings.learning_rate,
                                            eps=1e-5, weight_decay=0.0)
         if actors.critic is None:
@@ -83,7 +91,7 @@ class PPOLoop:
         """Sample the step's batch and score it (no gradients)."""
         s, acc = self.settings, self.accelerator
         # under several processes each takes its share of the batch and samples with its own
-        # seed; with one, this is the whole batch
+        # seed (Huang et al. 2024, general 6); with one, this is the whole batch
         indices = batch_indices(step, len(self.queries), s.batch_size, s.seed)
         queries = [self.queries[i] for i in indices[acc.process_index::acc.num_processes]]
         how = rollout_settings(s, self.generation, step)
@@ -107,13 +115,14 @@ class PPOLoop:
         kl = A.kl_per_token(exp.logprobs, exp.ref_logprobs, s.kl_estimator) * mask
         # statistics shared by every process: the scores and KL of the whole batch
         scores = self.state.normalizer(exp.scores, seen=self.accelerator.gather(exp.scores))
-        if s.missing_eos_penalty is not None:  # §"EOS trick": a reply cut off is penalised
+        # a reply cut off (no EOS) is penalised (cf. Huang et al. 2024, policy training 5)
+        if s.missing_eos_penalty is not None:
             scores = scores + s.missing_eos_penalty * (1.0 - exp.ended)
         rewards = A.token_rewards(scores, kl, self.state.kl.value, mask)
-        if s.whiten_rewards:
+        if s.whiten_rewards:  # mean kept (cf. Huang et al. 2024, policy training 9)
             rewards = A.masked_whiten(rewards, mask, shift_mean=False)
         advantages, returns = A.gae(rewards, exp.values, mask, s.gamma, s.lam)
-        if s.whiten_advantages:  # §"advantage whitening", per batch
+        if s.whiten_advantages:  # per batch (cf. Huang et al. 2024, policy training 9)
             advantages = A.masked_whiten(advantages, mask)
         per_reply_kl = kl.sum(1)
         return advantages, returns, {

@@ -22,7 +22,7 @@ class PolicyLoss:
 def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
                 mask: torch.Tensor, clip_range: float) -> PolicyLoss:
     """max(−A·ρ, −A·clip(ρ, 1 − ε, 1 + ε)) averaged over the reply tokens, ρ = p_new / p_old
-    (Schulman et al. 2017): the pessimistic bound stops an update from moving far on one
+    (Schulman et al. 2017, §3): the pessimistic bound stops an update from moving far on one
     batch."""
     log_ratio = logprobs - old_logprobs
     ratio = torch.exp(log_ratio)
@@ -40,7 +40,7 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
                mask: torch.Tensor, clip_range_value: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, clip fraction): ½·max((V − R)², (V_clipped − R)²) averaged over the reply tokens,
     where V_clipped keeps V within ±clip_range_value of the rollout's value (the value
-    clipping of the original PPO code; §"value function clipping")."""
+    clipping of the original PPO code; Huang et al. 2024, policy training 10)."""
     clipped = old_values + torch.clamp(values - old_values, -clip_range_value, clip_range_value)
     plain_error = (values - returns) ** 2
     clipped_error = (clipped - returns) ** 2

@@ -6,12 +6,15 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import torch
+from torch import nn
 
+from constlang.kinds.ppo import PPOSettings
 from constlang.runtime.generate import Generation, GenerationEngine, GenerationSettings
 from constlang.runtime.models import ModelError
+from constlang.runtime.ppo.actors import Actors
 from constlang.runtime.ppo.losses import entropy, token_logprobs
 from constlang.runtime.sampling import hashed_seed
 
@@ -23,6 +26,17 @@ class Query:
 
     chat: list[dict[str, str]]
     prompt: str
+
+
+class ContextLimits(Protocol):
+    """What rollouts take from the policy's model declaration (a plan's Model): what to do with
+    a prompt too long for the context, and the context's length."""
+
+    @property
+    def overflow(self) -> str: ...
+
+    @property
+    def context_length(self) -> int | None: ...
 
 
 def batch_indices(step: int, dataset_size: int, batch_size: int, seed: int) -> list[int]:
@@ -37,10 +51,11 @@ def batch_indices(step: int, dataset_size: int, batch_size: int, seed: int) -> l
     return out
 
 
-def rollout_settings(settings: Any, model: Any, step: int) -> GenerationSettings:
+def rollout_settings(settings: PPOSettings, model: ContextLimits,
+                     step: int) -> GenerationSettings:
     """How step `step` samples: the stage's temperature with top_p = 1 and no repetition
-    penalty (PPO's ratios need the very distribution the policy's log-probabilities give),
-    seeded by (seed, step)."""
+    penalty (PPO's ratios need the very distribution the policy's log-probabilities give; cf.
+    Huang et al. 2024, general 4), seeded by (seed, step)."""
     return GenerationSettings(
         max_new_tokens=settings.max_new_tokens, temperature=settings.temperature, top_p=1.0,
         seed=hashed_seed("ppo-rollout", settings.seed, step), overflow=model.overflow,
@@ -110,7 +125,8 @@ def action_logprobs(logits: torch.Tensor, tokens: torch.Tensor, start: int,
                     temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(log-probabilities, entropies) per action position [B, W−1] from the logits of the
     positions start…W−1 (zero before `start`); logits are divided by the sampling temperature,
-    so the probabilities are the ones the replies were sampled from."""
+    so the probabilities are the ones the replies were sampled from (Huang et al. 2024, policy
+    training 1)."""
     scaled = logits[:, :-1].float() / temperature
     lp = token_logprobs(scaled, tokens[:, start:])
     pad = (start, 0)
@@ -119,9 +135,9 @@ def action_logprobs(logits: torch.Tensor, tokens: torch.Tensor, start: int,
 
 
 @torch.no_grad()
-def score_batch(actors: Any, policy: Any, critic: Any | None, generations: Sequence[Generation],
-                queries: Sequence[Query], *, pad_id: int, temperature: float, micro: int,
-                device: torch.device | str) -> Experience:
+def score_batch(actors: Actors, policy: nn.Module, critic: nn.Module | None,
+                generations: Sequence[Generation], queries: Sequence[Query], *, pad_id: int,
+                temperature: float, micro: int, device: torch.device | str) -> Experience:
     """The experience of sampled replies: the policy's and the reference's log-probabilities
     of each reply token, the critic's values, and the reward model's scores. Forwards run
     `micro` rows at a time."""

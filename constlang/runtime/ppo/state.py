@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from constlang.files import publish_dir, read_own, remove_own
 from constlang.runtime.hashing import RunDirError
 
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
 STATE_FILE = "ppo_state.json"  # a readable copy of LoopState, next to accelerate's files
 STATE_LIMIT = 1024 * 1024  # bytes of STATE_FILE: a handful of numbers
 
 
 class KLController:
-    """The KL penalty's coefficient β: fixed, or adaptive (Ziegler et al. 2019, §2.2): after
-    each batch, β ← β·(1 + clip(KL/target − 1, ±0.2)·n/horizon), so the KL per reply drifts
-    towards the target instead of being fixed by hand."""
+    """The KL penalty's coefficient β: fixed, or adaptive (Ziegler et al. 2019, as their code
+    does it: Huang et al. 2024, policy training 11): after each batch,
+    β ← β·(1 + clip(KL/target − 1, ±0.2)·n/horizon), so the KL per reply drifts towards the
+    target instead of being fixed by hand."""
 
     def __init__(self, value: float, target: float | None = None,
                  horizon: int = 10_000) -> None:
@@ -75,19 +80,19 @@ class LoopState:
         self.kl = kl
         self.normalizer = normalizer
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, float]:
         n = self.normalizer
         return {"step": self.step, "kl_coef": self.kl.value, "score_count": n.count,
                 "score_mean": n.mean, "score_m2": n.m2}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, float]) -> None:
         self.step = int(state["step"])
         self.kl.value = float(state["kl_coef"])
         n = self.normalizer
         n.count, n.mean, n.m2 = int(state["score_count"]), state["score_mean"], state["score_m2"]
 
 
-def save_checkpoint(accelerator: Any, state: LoopState, folder: Path) -> None:
+def save_checkpoint(accelerator: Accelerator, state: LoopState, folder: Path) -> None:
     """Publish a checkpoint: every prepared model and optimizer, the RNG states of every
     process and the LoopState (accelerate's save_state), written beside `folder` and renamed
     into place, so a kill leaves the previous checkpoint or the new one, never half of one.
@@ -122,7 +127,7 @@ def checkpoint_step(folder: Path) -> int | None:
     return step
 
 
-def load_checkpoint(accelerator: Any, folder: Path) -> None:
+def load_checkpoint(accelerator: Accelerator, folder: Path) -> None:
     """Restore models, optimizer, RNG states and the registered LoopState from `folder`; a
     RunDirError when its files cannot be loaded (damaged, or of another model)."""
     try:
