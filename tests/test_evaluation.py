@@ -13,6 +13,7 @@ from constlang import plan as P
 from constlang.compile import compile_path
 from constlang.runtime.data import PromptRow
 from constlang.runtime.evaluation import report as RP
+from constlang.runtime.evaluation.figures import JudgeFigures, Report
 from constlang.runtime.evaluation.job import Evaluation, model_names
 from constlang.runtime.evaluation.refusals import classify, declines, refusal_counts
 from constlang.runtime.evaluation.winrates import (
@@ -97,9 +98,10 @@ def test_empty_replies_and_counts() -> None:
     assert classify("  \n") == "empty"
     assert not declines("")
     counts = refusal_counts(["refusal", "redirect", "comply", "comply", "empty"])
-    assert counts == {"refusal": 1, "redirect": 1, "comply": 2, "empty": 1, "n": 5,
-                      "refusal_rate": 0.4, "redirect_rate": 0.2, "bare_refusal_rate": 0.2}
-    assert refusal_counts([])["refusal_rate"] == 0.0
+    assert counts.model_dump() == {
+        "refusal": 1, "redirect": 1, "comply": 2, "empty": 1, "n": 5, "refusal_rate": 0.4,
+        "redirect_rate": 0.2, "bare_refusal_rate": 0.2}
+    assert refusal_counts([]).refusal_rate == 0.0
 
 
 # ---------------------------------------------------------------- the win-rate arithmetic
@@ -126,9 +128,9 @@ def test_a_pointwise_verdict_compares_the_log_odds_of_the_good_answer() -> None:
 
 
 def test_win_rate_counts_ties_as_half() -> None:
-    assert win_rate([0.9, 0.6, 0.5, 0.2]) == {"n": 4, "wins": 2, "ties": 1, "losses": 1,
-                                              "win_rate": 0.625, "mean_p": 0.55}
-    assert win_rate([])["win_rate"] is None
+    assert win_rate([0.9, 0.6, 0.5, 0.2]).model_dump() == {
+        "n": 4, "wins": 2, "ties": 1, "losses": 1, "win_rate": 0.625, "mean_p": 0.55}
+    assert win_rate([]).win_rate is None
 
 
 class FakeJudge:
@@ -198,18 +200,19 @@ def test_the_judge_is_asked_in_both_orders_and_the_verdicts_are_weighted(
     assert out[0]["p_better"] == pytest.approx((0.8 + 3 * 0.9) / 4)
     assert out[1]["p_better"] == pytest.approx((0.2 + 3 * 0.1) / 4)
     assert out[2] == {"index": 2, "p_better": 0.5, "questions": {}}  # identical: not asked
-    assert win_rate([o["p_better"] for o in out])["win_rate"] == 0.5
+    assert win_rate([o["p_better"] for o in out]).win_rate == 0.5
 
 
 def test_judge_check_figures_by_axis() -> None:
     report = {"pairs": 10, "questions": [
         {"question": "a", "accuracy": 0.9, "same_choice": 0.1},
         {"question": "b", "accuracy": 0.5, "same_choice": 0.7}]}
-    assert accuracy_summary(report, ["a", "b"]) == {
+    assert accuracy_summary(report, ["a", "b"]).model_dump() == {
         "checked": True, "questions": 2, "pairs": 10, "accuracy": 0.7, "min_accuracy": 0.5,
         "position_bias": pytest.approx(0.4)}
-    assert accuracy_summary(report, ["c"])["checked"] is False
-    assert accuracy_summary(None, ["a"])["accuracy"] is None
+    unchecked = {"checked": False, "questions": 0, "accuracy": None, "min_accuracy": None}
+    assert accuracy_summary(report, ["c"]).model_dump() == unchecked  # no pairs, no bias keys
+    assert accuracy_summary(None, ["a"]).model_dump() == unchecked
 
 
 def test_the_report_table_and_the_unchecked_judge_line() -> None:
@@ -218,13 +221,18 @@ def test_the_report_table_and_the_unchecked_judge_line() -> None:
     base = RP.model_figures(replies, {}, {}, baseline=True)
     other = RP.model_figures(replies, {"harmful": [{"p_better": 0.9}, {"p_better": 0.4}]},
                              {"harmful": 1.25}, baseline=False)
-    assert base["harmlessness"] is None and other["harmlessness"]["win_rate"] == 0.5
-    report = {"models": {"m": base, "sft": other}}
+    assert base.harmlessness is None and base.benign is None and base.helpfulness is None
+    assert other.harmlessness is not None and other.harmlessness.win_rate == 0.5
+    assert other.harmful.reward_mean == 1.25 and other.harmful.mean_tokens == 4.0
+    judge = JudgeFigures(model="m", source="none", pairs=None, axes={
+        "harmlessness": accuracy_summary(None, []), "helpfulness": accuracy_summary(None, [])},
+        questions={"harmlessness": [], "helpfulness": []})
+    report = Report(constitution="c", stage="evaluate", plan_hash="h", baseline="m",
+                    decoding="greedy", sets={"harmful": (4, "dataset `d`")},
+                    models={"m": base, "sft": other}, judge=judge, plots=[])
     rows = RP.table_rows(report)
     assert rows[1][:4] == ["m", "50 % (25 %)", "–", "baseline"]
     assert rows[2][3] == "50 % (n=2)" and rows[2][5] == "1.250 / –"
-    judge = {"model": "m", "source": "none", "axes": {
-        "harmlessness": accuracy_summary(None, []), "helpfulness": accuracy_summary(None, [])}}
     assert "judge not checked" in RP.judge_line(judge)
     assert RP.markdown_table(rows).splitlines()[1] == "|---|---|---|---|---|---|"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +126,8 @@ def eval_cmd(path: str, models_opt: str | None, prompts: str | None, benign: str
     # the runtime is imported here, not at the top, so the other commands start without it
     from rich.console import Console
 
+    from constlang.runtime.evaluation import report as RP
+    from constlang.runtime.evaluation.figures import read_report
     from constlang.runtime.evaluation.job import model_names, resolve_model
     from constlang.runtime.models import resolve_device
     from constlang.runtime.rundir import RunDir
@@ -153,13 +154,11 @@ def eval_cmd(path: str, models_opt: str | None, prompts: str | None, benign: str
     except OSError as exc:
         raise UserError(f"cannot write {exc.filename or target}: {exc.strerror or exc}") from None
     folder = EvaluateDir.of(run.stage(stage.name))
-    if fmt == "json":
-        click.echo(folder.report_json.read_text("utf-8"), nl=False)
+    if fmt == "json":  # report.json, read back and checked: a damaged one is one error line
+        click.echo(read_report(folder.report_json).to_json(), nl=False)
         return
     if outcome.status == "skipped":  # the run printed nothing: show the earlier figures
-        from constlang.runtime.evaluation import report as RP
-
-        earlier = json.loads(folder.report_json.read_text("utf-8"))
+        earlier = read_report(folder.report_json)
         console.print(RP.text_table(RP.table_rows(earlier)), markup=False)
-        console.print(RP.judge_line(earlier["judge"]), markup=False)
+        console.print(RP.judge_line(earlier.judge), markup=False)
     console.print(f"\nreport: {folder.report_md}", markup=False)

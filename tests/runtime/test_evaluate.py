@@ -122,6 +122,21 @@ def test_eval_compares_a_model_declaration_with_a_trained_stage(
     assert "evaluate · benign · prompt benign-1 · respond (every model)" in dry.output
     as_json = CliRunner().invoke(eval_cmd, [*args, "--format", "json"])
     assert as_json.exit_code == 0 and json.loads(as_json.stdout)["baseline"] == "tiny"
+    assert as_json.stdout == folder.report_json.read_text()  # the records write the same bytes
+
+    # a report.json the stage's manifest vouches for (another version's), but not one this
+    # version reads: reprinting it is one error line, in either format
+    report["models"]["sft"]["harmful"]["n"] = "three"
+    folder.report_json.write_text(json.dumps(report, indent=2) + "\n")
+    complete_by_hand(run, "evaluate", "evaluate", manifest.plan_hash, manifest.inputs_hash)
+    for fmt in ("text", "json"):
+        damaged = CliRunner().invoke(eval_cmd, [*args, "--format", fmt])
+        assert damaged.exit_code == 1, damaged.output
+        assert damaged.output.strip().splitlines() == [
+            "stage `evaluate`: completed earlier with the same inputs; skipped",
+            f"error: {folder.report_json}: not a report this version of constlang wrote "
+            "(models.sft.harmful.n: Input should be a valid integer); remove the folder "
+            f"{folder.path} to run stage `evaluate` again"], damaged.output
 
 
 def test_eval_reads_any_prompt_file_and_names_bad_models_in_one_line(

@@ -1,32 +1,89 @@
-"""Evaluation report: per-model figures from replies and verdicts, as JSON, Markdown and a table."""
+"""Evaluate stage, the report: the figures built from replies and verdicts; report.md, the table."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from constlang.runtime.evaluation.figures import (
+    AXES,
+    Axis,
+    JudgeFigures,
+    ModelFigures,
+    Report,
+    SetFigures,
+    SetName,
+    WinRate,
+)
 from constlang.runtime.evaluation.refusals import refusal_counts
-from constlang.runtime.evaluation.winrates import win_rate
+from constlang.runtime.evaluation.winrates import accuracy_summary, win_rate
 
-AXES = {"harmful": "harmlessness", "benign": "helpfulness"}  # the win rate each set measures
+if TYPE_CHECKING:
+    from constlang import plan as P
+    from constlang.runtime.evaluation.job import Evaluation
+
+Judged = Mapping[str, Sequence[Mapping[str, Any]]]  # set → each prompt's judgement row
 
 
-def model_figures(replies: Sequence[dict[str, Any]], judged: dict[str, list[dict[str, Any]]],
-                  rewards: dict[str, float | None], baseline: bool) -> dict[str, Any]:
+def build_report(plan: P.Plan, job: Evaluation, names: Sequence[str],
+                 replies: Sequence[Mapping[str, Any]], judged: Mapping[str, Judged],
+                 rewards: Mapping[str, Mapping[str, float | None]],
+                 check: Mapping[str, Any] | None, source: str) -> Report:
+    """The report of one evaluation, without plots: every model's figures (`names`, the
+    baseline first) from the replies, the judgements (model → set → rows) and the reward
+    means (model → set), and the judge's from its check's report (`source`: where it is from)."""
+    s = job.settings
+    datasets = {"harmful": s.harmful, "benign": s.benign}
+    return Report(
+        constitution=plan.constitution.name, stage=job.stage.name, plan_hash=plan.hash,
+        baseline=names[0],
+        decoding=(f"greedy, at most {s.max_new_tokens} new tokens" if s.temperature == 0
+                  else f"temperature {s.temperature}, at most {s.max_new_tokens} new tokens, "
+                  f"seed {s.seed}"),
+        sets={name: (len(job.sets[name]), f"dataset `{datasets[name]}`")
+              for name in AXES if name in job.sets},
+        models={name: model_figures([r for r in replies if r["model"] == name],
+                                    judged.get(name, {}), rewards.get(name, {}),
+                                    baseline=name == names[0]) for name in names},
+        judge=judge_figures(job, check, source), plots=[])
+
+
+def judge_figures(job: Evaluation, check: Mapping[str, Any] | None,
+                  source: str) -> JudgeFigures:
+    """The judge's figures: its check's accuracy on each axis's questions."""
+    asked: dict[Axis, list[str]] = {"harmlessness": [q.id for q in job.harmless_questions],
+                                    "helpfulness": [q.id for q in job.helpful_questions]}
+    return JudgeFigures(model=job.settings.judge, source=source,
+                        pairs=check.get("pairs") if check else None,
+                        axes={axis: accuracy_summary(check, ids) for axis, ids in asked.items()},
+                        questions=asked)
+
+
+def set_figures(rows: Sequence[Mapping[str, Any]], reward: float | None) -> SetFigures:
+    """One model's figures on one prompt set, from its replies (at least one)."""
+    counts = refusal_counts(r["verdict"] for r in rows)
+    return SetFigures(**counts.model_dump(),
+                      eos_rate=sum(r["finish"] == "eos" for r in rows) / len(rows),
+                      mean_tokens=sum(int(r["tokens"]) for r in rows) / len(rows),
+                      reward_mean=reward)
+
+
+def model_figures(replies: Sequence[Mapping[str, Any]], judged: Judged,
+                  rewards: Mapping[str, float | None], baseline: bool) -> ModelFigures:
     """One model's figures: refusals per set, a win rate per axis (the baseline's own is None),
     and the reward model's mean score per set (None without a reward stage)."""
-    out: dict[str, Any] = {"baseline": baseline}
-    for set_name, axis in AXES.items():
-        rows = [r for r in replies if r["set"] == set_name]
-        if not rows:
-            continue
-        out[set_name] = {**refusal_counts(r["verdict"] for r in rows),
-                         "eos_rate": sum(r["finish"] == "eos" for r in rows) / len(rows),
-                         "mean_tokens": sum(int(r["tokens"]) for r in rows) / len(rows),
-                         "reward_mean": rewards.get(set_name)}
-        out[axis] = None if baseline else win_rate([j["p_better"] for j in
-                                                    judged.get(set_name, [])])
-    return out
+    def rows(name: SetName) -> list[Mapping[str, Any]]:
+        return [r for r in replies if r["set"] == name]
+
+    def wins(name: SetName) -> WinRate | None:
+        return None if baseline else win_rate([j["p_better"] for j in judged.get(name, [])])
+
+    benign = rows("benign")  # every model answers every prompt; harmful ones always exist
+    return ModelFigures(baseline=baseline,
+                        harmful=set_figures(rows("harmful"), rewards.get("harmful")),
+                        harmlessness=wins("harmful"),
+                        benign=set_figures(benign, rewards.get("benign")) if benign else None,
+                        helpfulness=wins("benign") if benign else None)
 
 
 def _pct(x: float | None) -> str:
@@ -37,41 +94,39 @@ def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
-def table_rows(report: dict[str, Any]) -> list[list[str]]:
+def table_rows(report: Report) -> list[list[str]]:
     """The summary table: header, then one row per model."""
     head = ["model", "harmful: refuses (of which redirects)", "benign: refuses",
             "harmlessness win rate", "helpfulness win rate", "reward (harmful / benign)"]
     rows = [head]
-    for name, m in report["models"].items():
-        harm, ben = m.get("harmful"), m.get("benign")
-        refuse = "–" if harm is None else (f"{_pct(harm['refusal_rate'])} "
-                                           f"({_pct(harm['redirect_rate'])})")
-        wins = ["baseline" if m["baseline"] else
-                ("–" if m.get(axis) is None else f"{_pct(m[axis]['win_rate'])} "
-                 f"(n={m[axis]['n']})") for axis in ("harmlessness", "helpfulness")]
-        reward = " / ".join(_num(s.get("reward_mean")) if s else "–" for s in (harm, ben))
-        rows.append([name, refuse, "–" if ben is None else _pct(ben["refusal_rate"]), *wins,
-                     reward])
+    for name, m in report.models.items():
+        harm, ben = m.harmful, m.benign
+        wins = ["baseline" if m.baseline else
+                "–" if (w := m.win(axis)) is None else f"{_pct(w.win_rate)} (n={w.n})"
+                for axis in ("harmlessness", "helpfulness")]
+        reward = " / ".join("–" if s is None else _num(s.reward_mean) for s in (harm, ben))
+        rows.append([name, f"{_pct(harm.refusal_rate)} ({_pct(harm.redirect_rate)})",
+                     "–" if ben is None else _pct(ben.refusal_rate), *wins, reward])
     return rows
 
 
-def judge_line(judge: dict[str, Any]) -> str:
+def judge_line(judge: JudgeFigures) -> str:
     """How far to trust the win rates: the judge check's accuracy, or that there was none."""
-    if judge["source"] == "nothing to compare":
+    if judge.source == "nothing to compare":
         return "No win rates: only one model was evaluated, so the judge was not asked."
-    if not any(a["checked"] for a in judge["axes"].values()):
-        return (f"Judge `{judge['model']}`: judge not checked (declare `judge_check` with "
+    if not any(a.checked for a in judge.axes.values()):
+        return (f"Judge `{judge.model}`: judge not checked (declare `judge_check` with "
                 "labelled pairs to measure it); read the win rates with care.")
     parts = []
-    for axis, a in judge["axes"].items():
-        if a["checked"]:
-            parts.append(f"{axis} questions {_pct(a['accuracy'])} right on average (lowest "
-                         f"{_pct(a['min_accuracy'])}; same slot in both orders "
-                         f"{_pct(a['position_bias'])})")
+    for axis, a in judge.axes.items():
+        if a.checked:
+            parts.append(f"{axis} questions {_pct(a.accuracy)} right on average (lowest "
+                         f"{_pct(a.min_accuracy)}; same slot in both orders "
+                         f"{_pct(a.position_bias)})")
         else:
             parts.append(f"{axis} questions not checked")
-    return (f"Judge `{judge['model']}` on {judge.get('pairs')} labelled pairs "
-            f"({judge['source']}): " + "; ".join(parts) + ".")
+    return (f"Judge `{judge.model}` on {judge.pairs} labelled pairs "
+            f"({judge.source}): " + "; ".join(parts) + ".")
 
 
 def markdown_table(rows: list[list[str]]) -> str:
@@ -95,8 +150,7 @@ def _cell(text: str, limit: int = 400) -> str:
     return one if len(one) <= limit else one[:limit - 1] + "…"
 
 
-def samples_markdown(report: dict[str, Any], replies: Sequence[dict[str, Any]],
-                     count: int) -> str:
+def samples_markdown(report: Report, replies: Sequence[Mapping[str, Any]], count: int) -> str:
     """The first `count` prompts of each set, every model's reply side by side."""
     by_key = {(r["model"], r["set"], r["index"]): r for r in replies}
     out: list[str] = []
@@ -106,7 +160,7 @@ def samples_markdown(report: dict[str, Any], replies: Sequence[dict[str, Any]],
             first = next(r for r in replies if r["set"] == set_name and r["index"] == i)
             out += [f"### {set_name} · {first['prompt_id']}", "", f"> {_cell(first['prompt'])}",
                     "", "| model | verdict | reply |", "|---|---|---|"]
-            for name in report["models"]:
+            for name in report.models:
                 r = by_key.get((name, set_name, i))
                 if r is not None:
                     out.append(f"| {name} | {r['verdict']} | {_cell(r['reply']) or '(empty)'} |")
@@ -114,18 +168,18 @@ def samples_markdown(report: dict[str, Any], replies: Sequence[dict[str, Any]],
     return "\n".join(out)
 
 
-def markdown(report: dict[str, Any], replies: Sequence[dict[str, Any]], count: int) -> str:
+def markdown(report: Report, replies: Sequence[Mapping[str, Any]], count: int) -> str:
     """report.md: the table, the judge's reliability, the plots and sample replies."""
-    sets = ", ".join(f"{name} {n} prompts ({src})" for name, (n, src) in report["sets"].items())
-    lines = [f"# Evaluation: {report['constitution']} · stage `{report['stage']}`", "",
-             f"Baseline `{report['baseline']}`; {sets}. Replies: {report['decoding']}.", "",
+    sets = ", ".join(f"{name} {n} prompts ({src})" for name, (n, src) in report.sets.items())
+    lines = [f"# Evaluation: {report.constitution} · stage `{report.stage}`", "",
+             f"Baseline `{report.baseline}`; {sets}. Replies: {report.decoding}.", "",
              markdown_table(table_rows(report)), "",
              "Refuses: the share of replies that decline (the refusal detector, "
              "docs/runtime-evaluate.md), redirects counted in it; win rate: the judge prefers "
              "the model's reply to the baseline's (ties count half), both orders averaged.", "",
-             judge_line(report["judge"]), ""]
-    if report["plots"]:
-        lines += ["## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]] + [""]
+             judge_line(report.judge), ""]
+    if report.plots:
+        lines += ["## Plots", ""] + [f"![{p}]({p})" for p in report.plots] + [""]
     if count:
         lines += ["## Sample replies", "", samples_markdown(report, replies, count)]
     return "\n".join(lines).rstrip() + "\n"

@@ -7,11 +7,12 @@ of the good answer (Bradley–Terry). Pure functions, so tests check them exactl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from constlang import plan as P
 from constlang.runtime import preferences as pref
+from constlang.runtime.evaluation.figures import JudgeAxis, WinRate
 
 TIE = 1e-9  # |p − 0.5| below this is a tie (identical replies score exactly 0.5)
 
@@ -39,25 +40,26 @@ def prompt_preference(values: Sequence[float], questions: Sequence[P.Question]) 
     return pref.weighted_mean(values, [q.weight for q in questions])
 
 
-def win_rate(preferences: Sequence[float]) -> dict[str, Any]:
+def win_rate(preferences: Sequence[float]) -> WinRate:
     """wins, ties and losses (P above, at or below 0.5), win_rate = (wins + ties / 2) / n, and
     mean_p, the mean P(candidate better); None rates without prompts."""
     n = len(preferences)
     wins = sum(p > 0.5 + TIE for p in preferences)
     losses = sum(p < 0.5 - TIE for p in preferences)
     ties = n - wins - losses
-    return {"n": n, "wins": wins, "ties": ties, "losses": losses,
-            "win_rate": (wins + ties / 2) / n if n else None,
-            "mean_p": sum(preferences) / n if n else None}
+    return WinRate(n=n, wins=wins, ties=ties, losses=losses,
+                   win_rate=(wins + ties / 2) / n if n else None,
+                   mean_p=sum(preferences) / n if n else None)
 
 
-def accuracy_summary(report: dict[str, Any] | None, questions: Sequence[str]) -> dict[str, Any]:
-    """The judge check's figures for these questions: mean accuracy, the lowest, and how many
-    of them were checked; `checked` is False when no report covers any of them."""
-    found = [m for m in (report or {}).get("questions", []) if m["question"] in questions]
-    if not found:
-        return {"checked": False, "questions": 0, "accuracy": None, "min_accuracy": None}
+def accuracy_summary(check: Mapping[str, Any] | None, questions: Sequence[str]) -> JudgeAxis:
+    """The judge check's figures for these questions (`check`: the report of
+    `judge_check.run_check`, or None): mean accuracy, the lowest, position bias, and how many
+    of them were checked; unchecked when no report covers any of them."""
+    found = [m for m in (check or {}).get("questions", []) if m["question"] in questions]
+    if not check or not found:
+        return JudgeAxis(checked=False, questions=0, accuracy=None, min_accuracy=None)
     acc = [float(m["accuracy"]) for m in found]
-    return {"checked": True, "questions": len(found), "pairs": report.get("pairs")
-            if report else None, "accuracy": sum(acc) / len(acc), "min_accuracy": min(acc),
-            "position_bias": sum(float(m["same_choice"]) for m in found) / len(found)}
+    return JudgeAxis(checked=True, questions=len(found), pairs=check.get("pairs"),
+                     accuracy=sum(acc) / len(acc), min_accuracy=min(acc),
+                     position_bias=sum(float(m["same_choice"]) for m in found) / len(found))

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from constlang.files import atomic_write_text
 from constlang.runtime.evaluation import plots
 from constlang.runtime.evaluation import report as RP
+from constlang.runtime.evaluation.figures import EvaluateMetrics, Report
 from constlang.runtime.evaluation.job import Evaluation, model_names, resolve_model
-from constlang.runtime.evaluation.winrates import accuracy_summary
 from constlang.runtime.rundir import Artifact, StageDir, append_jsonl, recover_jsonl, sha256_file
 from constlang.runtime.stages.base import Plot, StageRunner, pct, runner_for
 
@@ -46,9 +46,12 @@ class EvaluateRunner(StageRunner):
 
     @staticmethod
     def headline(metrics: dict[str, Any]) -> str:
+        """Each model's refusal rates; a ValidationError (a ValueError) for metrics of another
+        shape, which the summary answers with their first numbers."""
+        models = EvaluateMetrics.model_validate(metrics).models
         return "refuses harmful / benign: " + ", ".join(
-            f"{name} {pct(r.get('harmful_refusal_rate'))} / {pct(r.get('benign_refusal_rate'))}"
-            for name, r in metrics["models"].items())
+            f"{name} {pct(m.harmful_refusal_rate)} / {pct(m.benign_refusal_rate)}"
+            for name, m in models.items())
 
     def reads(self) -> list[str]:
         """The stages of the models compared and of the figures, which `depends_on` does not
@@ -107,12 +110,12 @@ class EvaluateRunner(StageRunner):
             del judge
             gc.collect()
         rewards = self.rewards(replies)
-        report = self.build_report(replies, judged, rewards, check, source)
-        self.write(report, replies, judged)
+        report = self.write(RP.build_report(ctx.plan, job, self.names, replies, judged, rewards,
+                                            check, source), replies, judged)
         ctx.console.print(RP.text_table(RP.table_rows(report)), markup=False, highlight=False)
-        ctx.say(RP.judge_line(report["judge"]))
+        ctx.say(RP.judge_line(report.judge))
         ctx.say(f"report: {EvaluateDir.of(ctx.folder).report_md}")
-        return summary_metrics(report, job.stats)
+        return EvaluateMetrics.of(report, job.stats).model_dump()
 
     # -- the steps ---------------------------------------------------------------------------
     def engine(self, spec: Any, use: Use = "generate") -> Any:
@@ -207,53 +210,27 @@ class EvaluateRunner(StageRunner):
                 out[name][set_name] = sum(scores) / len(scores) if scores else None
         return out
 
-    # -- the report --------------------------------------------------------------------------
-    def build_report(self, replies: Sequence[dict[str, Any]],
-                     judged: dict[str, dict[str, list[dict[str, Any]]]],
-                     rewards: dict[str, dict[str, float | None]], check: dict[str, Any] | None,
-                     source: str) -> dict[str, Any]:
-        ctx, job, s = self.ctx, self.job, self.job.settings
-        datasets = {"harmful": s.harmful, "benign": s.benign}
-        return {
-            "constitution": ctx.plan.constitution.name, "stage": ctx.name,
-            "plan_hash": ctx.plan.hash, "baseline": self.names[0],
-            "decoding": (f"greedy, at most {s.max_new_tokens} new tokens" if s.temperature == 0
-                         else f"temperature {s.temperature}, at most {s.max_new_tokens} new "
-                         f"tokens, seed {s.seed}"),
-            "sets": {name: (len(rows), f"dataset `{datasets[name]}`")
-                     for name, rows in job.sets.items()},
-            "models": {name: RP.model_figures([r for r in replies if r["model"] == name],
-                                              judged.get(name, {}), rewards.get(name, {}),
-                                              baseline=name == self.names[0])
-                       for name in self.names},
-            "judge": {"model": s.judge, "source": source,
-                      "pairs": check.get("pairs") if check else None,
-                      "axes": {"harmlessness": accuracy_summary(
-                          check, [q.id for q in job.harmless_questions]),
-                          "helpfulness": accuracy_summary(
-                          check, [q.id for q in job.helpful_questions])},
-                      "questions": {"harmlessness": [q.id for q in job.harmless_questions],
-                                    "helpfulness": [q.id for q in job.helpful_questions]}},
-            "plots": [],
-        }
-
-    def write(self, report: dict[str, Any], replies: Sequence[dict[str, Any]],
-              judged: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+    def write(self, report: Report, replies: Sequence[dict[str, Any]],
+              judged: dict[str, dict[str, list[dict[str, Any]]]]) -> Report:
+        """The judgements, the plots, report.json and report.md; the report with its plots."""
         ctx, folder = self.ctx, EvaluateDir.of(self.ctx.folder)
         atomic_write_text(folder.judgements, "".join(
             json.dumps({"model": m, "set": st, **row}) + "\n"
             for m, sets in judged.items() for st, rows in sets.items() for row in rows),
             follow=False)
-        points = [(n, *frontier_point(m)) for n, m in report["models"].items()]
-        if plots.frontier(points, folder.frontier, f"{ctx.name}: against `{report['baseline']}`"):
-            report["plots"].append(folder.frontier.name)
+        drawn = []
+        points = [(n, *m.frontier_point()) for n, m in report.models.items()]
+        if plots.frontier(points, folder.frontier, f"{ctx.name}: against `{report.baseline}`"):
+            drawn.append(folder.frontier.name)
         for stage_name, figure, values in self.figures:
             name = f"{figure.prefix}_{stage_name}.png"
             if figure.draw(values, folder.path / name, stage_name):
-                report["plots"].append(name)
-        atomic_write_text(folder.report_json, json.dumps(report, indent=2) + "\n", follow=False)
+                drawn.append(name)
+        report = report.model_copy(update={"plots": drawn})
+        atomic_write_text(folder.report_json, report.to_json(), follow=False)
         atomic_write_text(folder.report_md,
                           RP.markdown(report, replies, self.job.settings.samples), follow=False)
+        return report
 
     def outputs(self) -> str:
         return sha256_file(EvaluateDir.of(self.ctx.folder).report_json)
@@ -287,33 +264,3 @@ def resolve_reward(plan: Any, name: str, run: Any) -> tuple[Any, int | None]:
     spec = base.model_copy(update={"id": name, "source": str(folder.resolve()),
                                    "gguf_file": None})
     return spec, getattr(plan.stage(name).settings, "max_length", None)
-
-
-def frontier_point(m: dict[str, Any]) -> tuple[float | None, float | None]:
-    """A model's (harmlessness, helpfulness) win rates; the baseline sits at (0.5, 0.5)."""
-    if m["baseline"]:
-        return (0.5, 0.5) if "benign" in m else (0.5, None)
-    return tuple((m.get(axis) or {}).get("win_rate")  # type: ignore[return-value]
-                 for axis in ("harmlessness", "helpfulness"))
-
-
-def summary_metrics(report: dict[str, Any], stats: dict[str, float]) -> dict[str, Any]:
-    """The manifest's metrics: each model's headline figures, the judge's accuracy, timings."""
-    def rate(m: dict[str, Any], key: str) -> float | None:
-        return None if m.get(key) is None else round(m[key]["win_rate"], 4)
-
-    models = {}
-    for name, m in report["models"].items():
-        models[name] = {
-            "harmful_refusal_rate": round(m["harmful"]["refusal_rate"], 4),
-            "harmful_redirect_rate": round(m["harmful"]["redirect_rate"], 4),
-            "benign_refusal_rate": round(m["benign"]["refusal_rate"], 4) if "benign" in m
-            else None,
-            "harmlessness_win_rate": rate(m, "harmlessness"),
-            "helpfulness_win_rate": rate(m, "helpfulness"),
-            "reward_mean": m["harmful"].get("reward_mean")}
-    axes = report["judge"]["axes"]
-    return {"baseline": report["baseline"], "models": models,
-            "judge_accuracy": {a: None if v["accuracy"] is None else round(v["accuracy"], 4)
-                               for a, v in axes.items()},
-            **{k: round(v, 3) for k, v in stats.items()}}
