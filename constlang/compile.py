@@ -12,15 +12,11 @@ from pydantic import ValidationError
 from constlang.errors import Diagnostic, Diagnostics, Severity
 from constlang.gc_pause import gc_paused
 from constlang.kinds import BY_NAME
-from constlang.semantics.check import (
-    DEFAULT_OPTIONS,
-    Checked,
-    CheckResult,
-    check_world,
-    fields_of,
-)
+from constlang.semantics.check import CheckResult, check_world
+from constlang.semantics.check_declarations import DEFAULT_OPTIONS, Checked
+from constlang.semantics.check_stages import stage_deps
+from constlang.semantics.fields import fields_of
 from constlang.semantics.resolve import Symbol, World, file_hash, resolve
-from constlang.semantics.stages import stage_deps
 from constlang.source import SourceFile, Span
 from constlang.syntax import ast
 
