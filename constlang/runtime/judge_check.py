@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.jsonl import DataError, read_json_lines
 from constlang.prompts import Chat
 from constlang.runtime import preferences as pref
@@ -213,8 +214,6 @@ def selected_questions(plan: P.Plan, stage_name: str) -> list[P.Question]:
 def gate(feedback: Any, judge: Scorer, plan: P.Plan, base_dir: Path) -> dict[str, Any] | None:
     """The feedback stage's judge check before it spends compute: None when the stage declares
     no `min_judge_accuracy`; the report when every question meets it; else a StageError."""
-    from constlang.runtime.stages.base import StageError  # the stages package imports us
-
     stage, s = feedback.stage.name, feedback.settings
     if s.min_judge_accuracy is None:
         return None

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from constlang.cli import cli
 from constlang.compile import compile_path
+from constlang.errors import StageError
 from constlang.runtime import judge_check as jc
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import DataError
-from constlang.runtime.stages.base import StageError
 from constlang.runtime.stages.feedback import Feedback
 
 L = math.log

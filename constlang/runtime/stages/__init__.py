@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from constlang.runtime.stages.base import StageContext, StageError, StageRunner
+from constlang.runtime.stages.base import StageContext, StageRunner
 from constlang.runtime.stages.critique_revision import CritiqueRevisionRunner
 from constlang.runtime.stages.dpo import DPORunner
 from constlang.runtime.stages.evaluate import EvaluateRunner
@@ -35,5 +35,5 @@ def runner_for(kind: str) -> type[StageRunner] | None:
     return _BY_KIND.get(kind)
 
 
-__all__ = ["RUNNERS", "StageContext", "StageError", "StageRunner", "register_runner",
+__all__ = ["RUNNERS", "StageContext", "StageRunner", "register_runner",
            "runner_for"]

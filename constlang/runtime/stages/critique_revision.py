@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.prompts import (
     PLACEHOLDERS,
     Chat,
@@ -35,7 +36,7 @@ from constlang.runtime.rundir import (
 )
 from constlang.runtime.sampling import PrincipleSampler, call_seed, select
 from constlang.runtime.sft_data import quality_line, sft_rows, summarize, write_sft_rows
-from constlang.runtime.stages.base import StageError, StageRunner
+from constlang.runtime.stages.base import StageRunner
 
 SHOWN_EXAMPLES = 3  # prompts whose first answer and final revision the run prints
 

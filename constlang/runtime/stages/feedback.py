@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.prompts import (
     PLACEHOLDERS,
     Chat,
@@ -31,7 +32,7 @@ from constlang.runtime.preference_rows import (
 )
 from constlang.runtime.rundir import MetricsLog, StageDir, process_in_chunks, sha256_file
 from constlang.runtime.sampling import QuestionSampler, call_seed, select
-from constlang.runtime.stages.base import StageError, StageRunner, policy_spec
+from constlang.runtime.stages.base import StageRunner, policy_spec
 
 RATIONALE_PLACEHOLDER = "<the judge's rationale>"
 ORDERS = ("ab", "ba")  # response A in the first slot, then in the second

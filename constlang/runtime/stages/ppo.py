@@ -8,11 +8,12 @@ import shutil
 from typing import Any
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.prompts import Chat, find_step, render_step
 from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
 from constlang.runtime.rundir import StageDir, recover_jsonl, sha256_tree
-from constlang.runtime.stages.base import StageError, StageRunner, policy_spec
+from constlang.runtime.stages.base import StageRunner, policy_spec
 
 SUMMARY_WINDOW = 5  # steps averaged for the manifest's "start" and "end" figures
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.runtime import training as T
 from constlang.runtime.rundir import StageDir, sha256_tree
-from constlang.runtime.stages.base import StageError, StageRunner
+from constlang.runtime.stages.base import StageRunner
 
 
 class SFTDataError(StageError):
