@@ -17,7 +17,8 @@ from constlang.semantics.check_declarations import DEFAULT_OPTIONS, Checked
 from constlang.semantics.check_stages import stage_deps
 from constlang.semantics.fields import fields_of
 from constlang.semantics.resolve import Symbol, World, file_hash, resolve
-from constlang.source import SourceFile, Span
+from constlang.source import SourceFile
+from constlang.span import Span
 from constlang.syntax import ast
 
 if TYPE_CHECKING:  # the plan's classes are built only when a file is lowered (not by `check`)

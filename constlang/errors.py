@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from constlang.source import Span
+from constlang.span import Span
 from constlang.suggest import NameIndex
 
 

@@ -1,4 +1,4 @@
-"""Source files and spans: decoding input bytes and mapping offsets to lines and columns."""
+"""Source files: decoding input bytes and mapping offsets to lines and columns (spans)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from constlang.errors import UserError
+from constlang.span import Span
+
 MAX_SOURCE_BYTES = 32 * 1024 * 1024
 
 
-class SourceError(Exception):
-    """The bytes of a file cannot be read as constlang source."""
+class SourceError(UserError):
+    """The bytes of a file cannot be read as constlang source; `line` and `column` say where.
+    The compiler reports it as E003 at that place, `fmt` as one located line."""
 
     def __init__(self, message: str, help: str | None = None, line: int = 1, column: int = 1):
         super().__init__(message)
@@ -20,23 +24,6 @@ class SourceError(Exception):
         self.help = help
         self.line = line
         self.column = column
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A region of a file: 1-based lines and columns, end exclusive; offsets into the text."""
-
-    file: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    start: int = 0
-    end: int = 0
-
-    def to_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "column": self.column,
-                "end_line": self.end_line, "end_column": self.end_column}
 
 
 @dataclass

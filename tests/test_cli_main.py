@@ -21,7 +21,7 @@ from constlang.errors import UsageError, UserError
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = sorted(m.name for m in pkgutil.iter_modules(constlang.cli.__path__))
-HELPER_MODULES = {"shared", "plan_file"}  # what commands share; they define none
+HELPER_MODULES = {"shared", "plan_input"}  # what commands share; they define none
 COMMAND_MODULES = [name for name in MODULES if name not in HELPER_MODULES]
 
 

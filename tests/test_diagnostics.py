@@ -18,7 +18,8 @@ from constlang.cli import cli
 from constlang.compile import CompileResult, compile_path
 from constlang.errors import Diagnostic, Severity
 from constlang.report import ansi_style, headline, render_json, render_text, summary_line
-from constlang.source import SourceFile, Span
+from constlang.source import SourceFile
+from constlang.span import Span
 
 Compile = Callable[..., CompileResult]
 REPO = Path(__file__).resolve().parents[1]

@@ -6,14 +6,8 @@ import sys
 
 import click
 
-from constlang.cli.shared import (
-    EXIT_FINDINGS,
-    allow_outside_root_option,
-    collect_files,
-    command,
-    use_color,
-)
-from constlang.errors import Diagnostic, Severity
+from constlang.cli.shared import allow_outside_root_option, collect_files, command, use_color
+from constlang.errors import EXIT_FINDINGS, Diagnostic, Severity
 from constlang.source import SourceFile
 
 

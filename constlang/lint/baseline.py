@@ -14,15 +14,16 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from constlang.errors import Diagnostic, Severity
+from constlang.errors import Diagnostic, Severity, UsageError
+from constlang.files import atomic_write_text
 from constlang.source import SourceFile
 
 BASELINE_VERSION = 1
 Key = tuple[str, str, str, str]  # file, code, message, line hash
 
 
-class BaselineError(Exception):
-    """The baseline file cannot be read."""
+class BaselineError(UsageError):
+    """The baseline file cannot be read or written."""
 
 
 def _file(d: Diagnostic, base: Path) -> str:
@@ -54,7 +55,10 @@ def write_baseline(path: Path, diagnostics: Sequence[Diagnostic],
     entries = [{"file": f, "code": c, "message": m, "line_hash": h, "count": n}
                for (f, c, m, h), n in sorted(counts.items())]
     doc = {"format_version": BASELINE_VERSION, "tool": "constlang lint", "findings": entries}
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    try:
+        atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise BaselineError(f"cannot write the baseline {path}: {exc.strerror or exc}") from None
     return sum(counts.values())
 
 

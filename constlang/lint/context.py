@@ -14,7 +14,8 @@ from constlang.kinds import SETTINGS_BY_KIND
 from constlang.lint.suppress import Comment, Suppression
 from constlang.semantics.check import CheckResult
 from constlang.semantics.resolve import LoadedModule, Symbol, World
-from constlang.source import SourceFile, Span
+from constlang.source import SourceFile
+from constlang.span import Span
 from constlang.syntax import ast
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from constlang.compile import CompileResult, compile_path
-from constlang.errors import Diagnostic, Fix, Severity
+from constlang.errors import Diagnostic, Fix, InternalError, Severity
 from constlang.lint.config import (
     LintConfig,
     enabled_rules,
@@ -22,7 +22,7 @@ from constlang.lint.suppress import apply_suppressions, comments_from_tokens, pa
 from constlang.source import SourceFile
 
 
-class RuleCrash(Exception):
+class RuleCrash(InternalError):
     """A rule raised: a bug in constlang, reported with the rule and the file."""
 
 

@@ -7,7 +7,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 
-from constlang.source import Span
+from constlang.span import Span
 
 MAX_CANDIDATES = 64  # earlier texts a text is compared with, the nearest in the file first
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")

@@ -23,7 +23,7 @@ from constlang.semantics.fields import (
     unwrap_optional,
 )
 from constlang.semantics.resolve import Symbol, World, display_path, shorten
-from constlang.source import Span
+from constlang.span import Span
 from constlang.suggest import NameIndex
 from constlang.syntax import ast
 

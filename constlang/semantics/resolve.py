@@ -16,12 +16,12 @@ from constlang.errors import Diagnostics
 from constlang.source import (
     SourceError,
     SourceFile,
-    Span,
     check_text,
     normalize_text,
     printable_name,
     utf8_name,
 )
+from constlang.span import Span
 from constlang.suggest import NameIndex
 from constlang.syntax import ast
 from constlang.syntax.builder import build

@@ -10,7 +10,8 @@ from lark import Token, Tree
 
 from constlang.errors import Diagnostic, Severity
 from constlang.gc_pause import gc_paused
-from constlang.source import SourceFile, Span
+from constlang.source import SourceFile
+from constlang.span import Span
 from constlang.syntax import ast
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "0": "\0"}

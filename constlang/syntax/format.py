@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from lark import Token
 
-from constlang.errors import Diagnostic
+from constlang.errors import Diagnostic, UserError
 from constlang.source import SourceFile, normalize_text
 from constlang.syntax import ast
 from constlang.syntax.builder import build
@@ -21,7 +21,7 @@ _TRIVIA = " \t\f\n\r\u00a0\ufeff"  # what the grammar's WS and NEWLINE terminals
 _T = TypeVar("_T", bound=ast.Param | ast.Value)
 
 
-class FormatError(Exception):
+class FormatError(UserError):
     """The text does not parse, so it has no canonical form; `diagnostics` says why."""
 
     def __init__(self, diagnostics: list[Diagnostic]):
