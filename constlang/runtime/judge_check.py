@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from constlang import plan as P
 from constlang.errors import StageError
@@ -20,16 +20,11 @@ from constlang.jsonl import DataError, read_json_lines
 from constlang.prompts import Chat
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import PromptRow, dataset_path
+from constlang.runtime.engine import OptionScorer
 from constlang.source import printable_name
 
 PAIR_FIELDS = ("prompt", "better", "worse")
 BINS = 10  # equal-width bins of the calibration error
-
-
-class Scorer(Protocol):
-    """What the check needs from a judge: GenerationEngine, or a fake in tests."""
-
-    def score_options(self, prompts: list[Chat], options: list[str]) -> list[list[float]]: ...
 
 
 @dataclass(frozen=True)
@@ -154,7 +149,7 @@ def question_metrics(q: P.Question, scored: Sequence[Scored]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- scoring
 
-def score_pairs(feedback: Any, judge: Scorer, questions: Sequence[P.Question],
+def score_pairs(feedback: Any, judge: OptionScorer, questions: Sequence[P.Question],
                 pairs: Sequence[JudgePair]) -> dict[str, list[Scored]]:
     """Every question's log-probabilities on every pair, through the feedback stage's own
     templates (`feedback` is a `stages.feedback.Feedback`); no rationale is generated. One
@@ -187,7 +182,7 @@ def score_pairs(feedback: Any, judge: Scorer, questions: Sequence[P.Question],
     return out
 
 
-def run_check(feedback: Any, judge: Scorer, questions: Sequence[P.Question],
+def run_check(feedback: Any, judge: OptionScorer, questions: Sequence[P.Question],
               pairs: Sequence[JudgePair], threshold: float | None = None) -> dict[str, Any]:
     """Score the pairs with every question; the report `constlang judge-check` prints."""
     started = time.perf_counter()
@@ -211,7 +206,7 @@ def selected_questions(plan: P.Plan, stage_name: str) -> list[P.Question]:
             if q.weight > 0]
 
 
-def gate(feedback: Any, judge: Scorer, plan: P.Plan, base_dir: Path) -> dict[str, Any] | None:
+def gate(feedback: Any, judge: OptionScorer, plan: P.Plan, base_dir: Path) -> dict[str, Any] | None:
     """The feedback stage's judge check before it spends compute: None when the stage declares
     no `min_judge_accuracy`; the report when every question meets it; else a StageError."""
     stage, s = feedback.stage.name, feedback.settings

@@ -14,8 +14,8 @@ from torch import nn
 from constlang.runtime.heads import CausalLMWithValueHead
 
 
-class Scorer(Protocol):
-    """Anything that scores replies: the reward model's RewardScorer, or a plain function's
+class Rewarder(Protocol):
+    """Anything that rewards replies: the reward model's RewardScorer, or a plain function's
     wrapper in tests. One number a (prompt, reply); higher is better."""
 
     def score(self, prompts: Sequence[str], replies: Sequence[str]) -> list[float]: ...
@@ -67,11 +67,11 @@ class Actors:
     policy: Any
     critic: Any | None
     reference: Any | None
-    scorer: Scorer
+    scorer: Rewarder
     lora: bool
 
     @classmethod
-    def build(cls, lm: Any, settings: Any, scorer: Scorer, critic_model: Any | None) -> Actors:
+    def build(cls, lm: Any, settings: Any, scorer: Rewarder, critic_model: Any | None) -> Actors:
         """Actors for a stage's settings from a loaded causal LM (the policy to start from) and,
         for value_model = reward, a trainable copy of the reward model (`critic_model`)."""
         lm.eval()  # dropout off throughout (PPO ratios must compare like with like)

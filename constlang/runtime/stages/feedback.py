@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from constlang import plan as P
 from constlang.errors import StageError
@@ -21,6 +21,7 @@ from constlang.prompts import (
 from constlang.runtime import judge_check
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import PromptRow, read_prompts
+from constlang.runtime.engine import Engine
 from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.preference_rows import (
     FORMAT,
@@ -41,16 +42,6 @@ COT_CLAMP = (0.4, 0.6)  # the CAI paper's bounds for chain-of-thought probabilit
 
 class FeedbackError(StageError):
     """The stage cannot produce preference pairs as configured; the message says why."""
-
-
-class Engine(Protocol):
-    """What the stage needs from an engine (GenerationEngine, or a fake in tests)."""
-
-    def generate_full(self, prompts: list[Chat], settings: Any,
-                      progress: Callable[[int], None] | None = None) -> list[Generation]: ...
-
-    def score_options(self, prompts: list[Chat], options: list[str], *, overflow: str = "error",
-                      context_length: int | None = None) -> list[list[float]]: ...
 
 
 def _base_model(plan: P.Plan, policy: str) -> P.Model:
