@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from constlang.errors import UserError
 from constlang.span import Span
 
 MAX_SOURCE_BYTES = 32 * 1024 * 1024
+# folders never searched for .const files (hidden ones neither): tools', environments', runs'
+SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", "runs"})
 
 
 class SourceError(UserError):
@@ -169,3 +172,13 @@ def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
     line = before.count(b"\n") + 1
     column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
     return line, column
+
+
+def const_files_under(folder: Path) -> Iterator[Path]:
+    """The .const files under a folder, folder by folder and in name order within each,
+    skipping SKIP_DIRS and hidden folders."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(".const"):
+                yield Path(dirpath) / name

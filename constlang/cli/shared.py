@@ -18,9 +18,7 @@ from constlang.errors import (
     UsageError,
     UserError,
 )
-from constlang.source import SourceFile
-
-SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", "runs"}
+from constlang.source import SourceFile, const_files_under
 
 # Every command sets these, not only the group: click caches a command's help option the first
 # time it is built, so a command run on its own (as tests do) must already know `-h`.
@@ -81,12 +79,7 @@ def collect_files(paths: Iterable[str]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found: list[Path] = []
-            for dirpath, dirnames, filenames in os.walk(p):
-                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
-                                     and not d.startswith("."))
-                found.extend(Path(dirpath) / f for f in filenames if f.endswith(".const"))
-            out.extend(sorted(found))
+            out.extend(sorted(const_files_under(p)))
         elif p.exists():
             out.append(p)
         else:
