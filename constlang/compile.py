@@ -17,7 +17,7 @@ from constlang.semantics.check_declarations import DEFAULT_OPTIONS, Checked
 from constlang.semantics.check_stages import stage_deps
 from constlang.semantics.fields import fields_of
 from constlang.semantics.resolve import Symbol, World, file_hash, resolve
-from constlang.source import SourceFile
+from constlang.source import SourceText
 from constlang.span import Span
 from constlang.syntax import ast
 
@@ -31,7 +31,7 @@ class CompileResult:
     diagnostics: list[Diagnostic]
     world: World | None = None
     checked: CheckResult | None = None
-    sources: dict[str, SourceFile] = field(default_factory=dict)
+    sources: dict[str, SourceText] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:

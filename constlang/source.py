@@ -30,8 +30,9 @@ class SourceError(UserError):
 
 
 @dataclass
-class SourceFile:
-    """A decoded source file with its line table."""
+class SourceText:
+    """A decoded source file's text with its line table (the plan's record of a source file
+    is `plan.SourceFile`)."""
 
     path: str  # as shown to users
     text: str
@@ -47,11 +48,11 @@ class SourceFile:
         self._starts = starts
 
     @classmethod
-    def from_bytes(cls, path: str, data: bytes) -> SourceFile:
+    def from_bytes(cls, path: str, data: bytes) -> SourceText:
         return cls(path, decode_source(data))
 
     @classmethod
-    def read(cls, path: Path, display: str | None = None) -> SourceFile:
+    def read(cls, path: Path, display: str | None = None) -> SourceText:
         shown = display or str(path)
         return cls(shown, decode_source(read_source_bytes(path)))
 

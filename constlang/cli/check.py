@@ -8,7 +8,7 @@ import click
 
 from constlang.cli.shared import allow_outside_root_option, collect_files, command, use_color
 from constlang.errors import EXIT_FINDINGS, Diagnostic, Severity
-from constlang.source import SourceFile
+from constlang.source import SourceText
 
 
 @command(short_help="Check constitutions for errors.")
@@ -28,7 +28,7 @@ def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
         raise click.UsageError("no .const files found in " + ", ".join(paths))
     diagnostics: list[Diagnostic] = []
     seen: set[Diagnostic] = set()  # an imported file's findings are reported once
-    sources: dict[str, SourceFile] = {}
+    sources: dict[str, SourceText] = {}
     for f in files:
         result = compile_path(f, allow_outside_root=allow_outside_root, lower=False)
         sources.update(result.sources)

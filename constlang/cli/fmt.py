@@ -16,7 +16,7 @@ from constlang.files import atomic_write_text
 from constlang.source import (
     MAX_SOURCE_BYTES,
     SourceError,
-    SourceFile,
+    SourceText,
     decode_source,
     printable_name,
     read_source_bytes,
@@ -79,7 +79,7 @@ def formatted(shown: str, read: Callable[[], bytes]) -> Formatted | None:
 
     try:
         raw = read()
-        source = SourceFile(shown, decode_source(raw))
+        source = SourceText(shown, decode_source(raw))
     except SourceError as exc:
         click.echo(f"{shown}:{exc.line}:{exc.column}: error: {exc.message}", err=True)
         return None

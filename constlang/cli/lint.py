@@ -12,7 +12,7 @@ import click
 from constlang.cli.shared import collect_files, command, use_color, write_output
 from constlang.errors import EXIT_FINDINGS, EXIT_OK, Diagnostic
 from constlang.lint.config import OUTPUT_FORMATS, LintConfig, parse_severity
-from constlang.source import SourceFile
+from constlang.source import SourceText
 
 if TYPE_CHECKING:
     from constlang.lint.engine import LintReport
@@ -177,7 +177,7 @@ def _files(targets: Sequence[str], config: LintConfig) -> list[Path]:
 
 
 def _write_baseline(baseline: str, diagnostics: list[Diagnostic],
-                    sources: Mapping[str, SourceFile]) -> None:
+                    sources: Mapping[str, SourceText]) -> None:
     """Record today's findings in the baseline file."""
     from constlang.lint.baseline import write_baseline
 
@@ -186,7 +186,7 @@ def _write_baseline(baseline: str, diagnostics: list[Diagnostic],
 
 
 def _without_baseline(baseline: str, diagnostics: list[Diagnostic],
-                      sources: Mapping[str, SourceFile]) -> list[Diagnostic]:
+                      sources: Mapping[str, SourceText]) -> list[Diagnostic]:
     """The findings the baseline file does not record; says how many it hid."""
     from constlang.lint.baseline import load_baseline, new_findings
 

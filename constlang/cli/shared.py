@@ -18,7 +18,7 @@ from constlang.errors import (
     UsageError,
     UserError,
 )
-from constlang.source import SourceFile, const_files_under
+from constlang.source import SourceText, const_files_under
 
 # Every command sets these, not only the group: click caches a command's help option the first
 # time it is built, so a command run on its own (as tests do) must already know `-h`.
@@ -99,7 +99,7 @@ def write_output(path: Path, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, SourceFile],
+def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, SourceText],
                       fmt: str = "full", err: bool = True) -> None:
     from constlang.report import ansi_style, plain_style, render_text
 

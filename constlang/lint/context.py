@@ -14,7 +14,7 @@ from constlang.kinds import SETTINGS_BY_KIND
 from constlang.lint.suppress import Comment, Suppression
 from constlang.semantics.check import CheckResult
 from constlang.semantics.resolve import LoadedModule, Symbol, World
-from constlang.source import SourceFile
+from constlang.source import SourceText
 from constlang.span import Span
 from constlang.syntax import ast
 
@@ -41,7 +41,7 @@ class LintContext:
         return self.entry.source.path
 
     @property
-    def source(self) -> SourceFile:
+    def source(self) -> SourceText:
         return self.entry.source
 
     @property

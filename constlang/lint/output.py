@@ -15,10 +15,10 @@ from constlang.lint.baseline import line_hash
 from constlang.lint.docs import rule_markdown, rule_text
 from constlang.lint.registry import BY_CODE, RULES
 from constlang.report import Style, plain_style, render_report
-from constlang.source import SourceFile
+from constlang.source import SourceText
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-Sources = Mapping[str, SourceFile]
+Sources = Mapping[str, SourceText]
 
 
 def render_full(diagnostics: Sequence[Diagnostic], sources: Sources, files: int,
@@ -70,7 +70,7 @@ def render_github(diagnostics: Sequence[Diagnostic], sources: Sources, files: in
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-def _region(src: SourceFile | None, start: int, end: int) -> dict[str, int]:
+def _region(src: SourceText | None, start: int, end: int) -> dict[str, int]:
     assert src is not None
     s = src.span(start, end)
     return {"startLine": s.line, "startColumn": s.column, "endLine": s.end_line,

@@ -14,7 +14,7 @@ from constlang.lint.config import ConfigError, LintConfig, find_config, load_con
 from constlang.lint.engine import RuleCrash, lint_result
 from constlang.lsp.index import SymbolIndex, build_index
 from constlang.lsp.positions import LineIndex
-from constlang.source import SourceFile, const_files_under
+from constlang.source import SourceText, const_files_under
 
 MAX_WORKSPACE_FILES = 500  # .const files scanned for references and workspace symbols
 
@@ -49,7 +49,7 @@ class Analysis:
         return world.entry.source.path if world and world.entry else None
 
     @property
-    def sources(self) -> dict[str, SourceFile]:
+    def sources(self) -> dict[str, SourceText]:
         return self.result.sources
 
     def source_path(self, display: str) -> Path | None:
@@ -136,7 +136,7 @@ class Store:
             return self.current(path) or self.analyse(path)
         try:
             mtime = path.stat().st_mtime
-            text = SourceFile.read(path).text
+            text = SourceText.read(path).text
         except Exception:
             return None
         cached = self._disk.get(path)

@@ -9,7 +9,7 @@ from typing import TypeVar
 from lark import Token
 
 from constlang.errors import Diagnostic, UserError
-from constlang.source import SourceFile, normalize_text
+from constlang.source import SourceText, normalize_text
 from constlang.syntax import ast
 from constlang.syntax.builder import build
 from constlang.syntax.parser import parse
@@ -38,7 +38,7 @@ def format_source(text: str, path: str = "<string>") -> str:
     and in order, and is its own canonical form: format_source(result) == result.
     """
     text = normalize_text(text)
-    source = SourceFile(path, text)
+    source = SourceText(path, text)
     tree, comments, diagnostics = parse(source)
     if tree is None:
         raise FormatError(diagnostics)
