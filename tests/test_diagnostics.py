@@ -16,8 +16,14 @@ from constlang import compile as compile_module
 from constlang import plan as P
 from constlang.cli import cli
 from constlang.compile import CompileResult, compile_path
+from constlang.diagnostics_output import (
+    ansi_style,
+    headline,
+    render_json,
+    render_text,
+    summary_line,
+)
 from constlang.errors import Diagnostic, Severity
-from constlang.report import ansi_style, headline, render_json, render_text, summary_line
 from constlang.source import SourceText
 from constlang.span import Span
 

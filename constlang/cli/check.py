@@ -37,11 +37,11 @@ def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
                 seen.add(d)
                 diagnostics.append(d)
     if fmt == "json":
-        from constlang.report import render_json
+        from constlang.diagnostics_output import render_json
 
         click.echo(render_json(diagnostics, len(files), "constlang check"), nl=False)
     else:
-        from constlang.report import ansi_style, plain_style, render_report
+        from constlang.diagnostics_output import ansi_style, plain_style, render_report
 
         style = ansi_style if use_color(sys.stdout) else plain_style
         click.echo(render_report(diagnostics, sources, len(files), style, fmt == "concise"),

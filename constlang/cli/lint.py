@@ -202,8 +202,8 @@ def _without_baseline(baseline: str, diagnostics: list[Diagnostic],
 def _print_report(report: LintReport, diagnostics: list[Diagnostic], fmt: str,
                   output_file: str | None) -> None:
     """The findings in the chosen format, on standard output or in `output_file`."""
+    from constlang.diagnostics_output import ansi_style, plain_style
     from constlang.lint.output import RENDERERS
-    from constlang.report import ansi_style, plain_style
 
     colored = fmt in ("full", "concise") and not output_file and use_color(sys.stdout)
     kwargs = {"style": ansi_style if colored else plain_style} if fmt in ("full", "concise") \

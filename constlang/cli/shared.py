@@ -101,7 +101,7 @@ def write_output(path: Path, text: str) -> None:
 
 def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, SourceText],
                       fmt: str = "full", err: bool = True) -> None:
-    from constlang.report import ansi_style, plain_style, render_text
+    from constlang.diagnostics_output import ansi_style, plain_style, render_text
 
     stream = sys.stderr if err else sys.stdout
     style = ansi_style if use_color(stream) else plain_style

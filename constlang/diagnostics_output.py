@@ -1,5 +1,6 @@
-"""Report: the one diagnostic output of `check` and `lint`: text with source snippets, a summary
-line and a JSON document (lint's SARIF, GitHub and JUnit renderers build on the same records)."""
+"""Diagnostics output: how `check` and `lint` print diagnostics — text with source snippets,
+a summary line and a JSON document (lint's SARIF, GitHub and JUnit renderers build on the same
+records)."""
 
 from __future__ import annotations
 
