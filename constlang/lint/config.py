@@ -13,7 +13,6 @@ from typing import Any
 from constlang.errors import Severity, UsageError, did_you_mean
 from constlang.lint.rule import CATEGORIES, Rule
 
-CONFIG_FILES = ("constlang.toml", "pyproject.toml")
 KEYS = ("select", "extend-select", "ignore", "severity", "per-file-ignores", "exclude",
         "fail-level", "output-format")
 OUTPUT_FORMATS = ("full", "concise", "json", "github", "sarif", "junit")
