@@ -208,6 +208,9 @@ def dedent(text: str) -> str:
 
 
 class _TooManyEscapeErrors(Exception):
+    """One string holds too many bad escapes: stop unescaping it. An internal signal, not a
+    ConstlangError: the builder catches it and reports one diagnostic."""
+
     def __init__(self, offset: int):
         self.offset = offset
 
