@@ -55,7 +55,7 @@ def main() -> None:
         raise SystemExit(f"{args.constitution} does not compile")
     plan = result.plan
     if args.rounds:
-        from constlang.runtime.runner import apply_overrides
+        from constlang.runtime.overrides import apply_overrides
 
         plan = apply_overrides(plan, {args.stage: {"revisions": args.rounds}})
     job = CritiqueRevision.from_plan(plan, args.stage)

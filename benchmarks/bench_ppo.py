@@ -78,12 +78,12 @@ def run_ours(which: str, iterations: int) -> dict[str, Any]:
     import torch
     from accelerate import Accelerator
 
+    from constlang.kinds.ppo import PPOSettings
     from constlang.runtime.models import LoadedModel
     from constlang.runtime.ppo.actors import Actors
     from constlang.runtime.ppo.loop import PPOLoop
     from constlang.runtime.ppo.rollout import Query
     from constlang.runtime.reward import RewardScorer
-    from constlang.settings import PPOSettings
 
     torch.manual_seed(0)
     policy, tokenizer, reward, value = models(which)

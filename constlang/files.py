@@ -202,6 +202,19 @@ def atomic_write_text(path: Path, text: str, *, newline: str = "\n",
     atomic_write_bytes(path, text.encode("utf-8"), make_parents=make_parents, follow=follow)
 
 
+def remove_own(path: Path) -> None:
+    """Remove whatever is at `path` (a folder with all it holds, a file, a link, a FIFO)
+    without following a link: a link is removed, never its target. Absent is fine."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(path)  # removes the links inside a folder, never what they point to
+    else:
+        os.unlink(path)
+
+
 def staging_dir(final: Path) -> Path:
     """A fresh, empty sibling folder of `final` to build its next version in."""
     final = Path(final)
@@ -219,7 +232,7 @@ def publish_dir(staging: Path, final: Path) -> Path:
     """
     staging, final = Path(staging), Path(final)
     stale = None
-    if final.exists():
+    if os.path.lexists(final):  # a link there is moved aside and removed, not followed
         stale = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.stale"
         os.replace(final, stale)
     try:
@@ -230,5 +243,8 @@ def publish_dir(staging: Path, final: Path) -> Path:
         raise
     fsync_dir(final.parent)
     if stale is not None:
-        shutil.rmtree(stale, ignore_errors=True)
+        try:
+            remove_own(stale)
+        except OSError:
+            pass  # a hidden leftover costs space, not correctness
     return final

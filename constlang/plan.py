@@ -1,7 +1,7 @@
 """The typed training plan: the contract between the compiler and the runtime (pydantic v2).
 
-The declarations and stage settings it holds live in `declarations` and `settings`; the stage
-classes are made here from the registry of stage kinds (`constlang.kinds`).
+The declarations it holds live in `declarations`; the stage classes are made here from the
+registry of stage kinds (`constlang.kinds`), one module a kind with its settings class.
 """
 
 from __future__ import annotations
@@ -28,14 +28,6 @@ from constlang.declarations import (  # noqa: F401  (re-exported: the plan's voc
 )
 from constlang.kinds import KINDS, SETTINGS_BY_KIND, When  # noqa: F401
 from constlang.plan_check import problems
-from constlang.settings import (  # noqa: F401
-    CritiqueRevisionSettings,
-    DPOSettings,
-    FeedbackSettings,
-    PPOSettings,
-    RewardModelSettings,
-    SFTSettings,
-)
 
 FORMAT_VERSION = 1
 

@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 from constlang import compile as compile_module
-from constlang import plan as P
 from constlang.cli import cli
 from constlang.compile import CompileResult, compile_path
 from constlang.diagnostics_output import (
@@ -24,6 +23,7 @@ from constlang.diagnostics_output import (
     summary_line,
 )
 from constlang.errors import Diagnostic, Severity
+from constlang.kinds.sft import SFTSettings
 from constlang.source import SourceText
 from constlang.span import Span
 
@@ -241,7 +241,7 @@ def test_a_directory_and_a_missing_file(project: Path) -> None:
 def test_internal_errors_become_E900(compile_text: Compile,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_stage(self: object, name: str, ch: object) -> object:
-        return P.SFTSettings.model_validate({})  # raises ValidationError, as a lowering bug would
+        return SFTSettings.model_validate({})  # raises ValidationError, as a lowering bug would
 
     monkeypatch.setattr(compile_module._Lowering, "stage", broken_stage)
     result = compile_text(

@@ -132,7 +132,7 @@ def eval_cmd(path: str, models_opt: str | None, prompts: str | None, benign: str
     from constlang.runtime.rundir import RunDir
     from constlang.runtime.runner import _cuda_available, quiet_libraries, run_stage
     from constlang.runtime.stages import StageContext
-    from constlang.runtime.stages.evaluate import EvaluateRunner
+    from constlang.runtime.stages.evaluate import EvaluateDir, EvaluateRunner
 
     run = RunDir(target)
     for name in model_names(plan, stage):  # one clear line before any model loads
@@ -152,7 +152,7 @@ def eval_cmd(path: str, models_opt: str | None, prompts: str | None, benign: str
                                               resolved)))
     except OSError as exc:
         raise UserError(f"cannot write {exc.filename or target}: {exc.strerror or exc}") from None
-    folder = run.stage(stage.name)
+    folder = EvaluateDir.of(run.stage(stage.name))
     if fmt == "json":
         click.echo(folder.report_json.read_text("utf-8"), nl=False)
         return

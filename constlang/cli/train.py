@@ -75,7 +75,8 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     from rich.console import Console
 
     # the runtime is imported here, not at the top, so the other commands start without it
-    from constlang.runtime.runner import OverrideError, run_plan
+    from constlang.runtime.overrides import OverrideError
+    from constlang.runtime.runner import run_plan
 
     overrides = parse_sets(sets)
     if not dry_run:

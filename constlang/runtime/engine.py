@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from constlang.prompts import Chat
-from constlang.runtime.generate import Generation
+from constlang.runtime.generation import Generation
 
 
 class Generator(Protocol):

@@ -110,7 +110,7 @@ def scan(root: Path) -> list[tuple[str, os.stat_result]]:
     except FileNotFoundError:
         return []
     if not stat.S_ISDIR(top.st_mode):
-        raise RunDirError(_foreign(root, top))
+        raise foreign(root, top)
     found: list[tuple[str, os.stat_result]] = []
     stack = [(root, "")]
     seen = 0
@@ -129,20 +129,24 @@ def scan(root: Path) -> list[tuple[str, os.stat_result]]:
                 elif stat.S_ISREG(st.st_mode):
                     found.append((rel, st))
                 else:
-                    raise RunDirError(_foreign(Path(entry.path), st))
+                    raise foreign(Path(entry.path), st)
     return sorted(found, key=lambda item: item[0].split("/"))  # as Path objects sort
 
 
-def _foreign(path: Path, st: os.stat_result) -> str:
-    what = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else file_kind(st.st_mode))
+def foreign(path: Path, st: os.stat_result | None = None) -> RunDirError:
+    """The one error for a link, FIFO, device or socket where a run directory holds only its
+    own regular files and folders (`st`: its lstat, when the caller has it)."""
+    st = st or os.lstat(path)
+    what = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else "a file where a folder belongs"
+            if stat.S_ISREG(st.st_mode) else file_kind(st.st_mode))
     if stat.S_ISLNK(st.st_mode):
         try:
             what += f" to {os.readlink(path)}"
         except OSError:
             pass
-    return (f"{path} is {what}; a run directory holds only the regular files and folders "
-            "its stages wrote, so nothing there is read or written through it: remove it "
-            "(or the stage's folder, to run the stage again)")
+    return RunDirError(f"{path} is {what}; a run directory holds only the regular files and "
+                       "folders its stages wrote, so nothing there is read or written through "
+                       "it: remove it (or the stage's folder, to run the stage again)")
 
 
 def sha256_tree(root: Path) -> str:

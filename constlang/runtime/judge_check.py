@@ -39,7 +39,7 @@ class JudgePair:
 
 
 @dataclass(frozen=True)
-class Scored:
+class ScoredPair:
     """A question's log-probabilities of its two options on one pair.
 
     Pairwise: `first` with `better` in the first slot, `second` with `better` in the second.
@@ -106,7 +106,7 @@ def _side(p: float) -> int:
     return (p > 0.5) - (p < 0.5)
 
 
-def question_metrics(q: P.Question, scored: Sequence[Scored]) -> dict[str, Any]:
+def question_metrics(q: P.Question, scored: Sequence[ScoredPair]) -> dict[str, Any]:
     """One question's figures on the scored pairs (see docs/judge-check.md for each key)."""
     if not scored:
         raise ValueError(f"question `{q.id}`: no scored pairs")
@@ -150,7 +150,7 @@ def question_metrics(q: P.Question, scored: Sequence[Scored]) -> dict[str, Any]:
 # ---------------------------------------------------------------- scoring
 
 def score_pairs(feedback: Any, judge: OptionScorer, questions: Sequence[P.Question],
-                pairs: Sequence[JudgePair]) -> dict[str, list[Scored]]:
+                pairs: Sequence[JudgePair]) -> dict[str, list[ScoredPair]]:
     """Every question's log-probabilities on every pair, through the feedback stage's own
     templates (`feedback` is a `stages.feedback.Feedback`); no rationale is generated. One
     score_options call per distinct option list."""
@@ -176,9 +176,9 @@ def score_pairs(feedback: Any, judge: OptionScorer, questions: Sequence[P.Questi
         for k, n in enumerate(members):
             logprobs[n] = ([float(x) for x in scores[2 * k]],
                            [float(x) for x in scores[2 * k + 1]])
-    out: dict[str, list[Scored]] = {q.id: [] for q in questions}
+    out: dict[str, list[ScoredPair]] = {q.id: [] for q in questions}
     for n, (q, i, _, _) in enumerate(jobs):
-        out[q.id].append(Scored(pairs[i], *logprobs[n]))
+        out[q.id].append(ScoredPair(pairs[i], *logprobs[n]))
     return out
 
 

@@ -1,5 +1,6 @@
-"""AI feedback, the data contract: judged pairs → preference rows (format 2), their filters,
-their summary, and reading them back as training pairs for the reward model and DPO.
+"""AI feedback, the data contract: judged pairs → preference rows (format 2) in the folder of
+the stage that writes them, their filters, their summary, and reading them back as training
+pairs for the reward model and DPO.
 
 A row names its two replies by role, never by position: `chosen` is the reply the judge (or the
 revision) prefers, `p_chosen` the probability that it is the better one, and every raw number
@@ -14,9 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from constlang.errors import StageError
+from constlang.runtime.evaluation.plots import label_histogram
+from constlang.runtime.rundir import Artifact, StageDir, logged_number, recover_jsonl
 
 FORMAT = 2
 Messages = list[dict[str, str]]
+
+
+class PreferencesDir(StageDir):
+    """The folder of a stage that writes preference rows (feedback, revision_pairs)."""
+
+    preferences = Artifact("preferences.jsonl", "The preference pairs with their labels (JSONL).")
+
 
 # why a row is not trained on, in the order they are tested
 DROP_REASONS = ("too_long", "truncated", "identical", "tie", "inconsistent", "low_confidence")
@@ -161,7 +171,7 @@ def read_sources(run: Any, sources: Sequence[str]) -> tuple[list[dict[str, Any]]
     rows: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
     for source in sources:
-        path = run.stage(source).preferences
+        path = PreferencesDir.of(run.stage(source)).preferences
         if not path.is_file():
             raise StageError(f"no preferences: {path} does not exist; run stage `{source}`")
         found = read_preferences(path)
@@ -194,3 +204,18 @@ def training_pairs(rows: Sequence[dict[str, Any]], *, soft: bool) -> tuple[
                       "rejected": row["rejected"], "p_chosen": p, "index": row["index"],
                       "stage": row.get("stage")})
     return pairs, left_out
+
+
+def label_points(folder: StageDir) -> list[float]:
+    """The soft labels (p_chosen) of a stage's preferences.jsonl, each checked, read only:
+    what the evaluate report's histogram shows (empty when the stage wrote none)."""
+    path = PreferencesDir.of(folder).preferences
+    if not path.is_file():
+        return []
+    return [logged_number(path, r, "p_chosen") for r in recover_jsonl(path, cut=False)
+            if r.get("p_chosen") is not None]
+
+
+def labels_figure(labels: list[float], png: Path, stage: str) -> bool:
+    """The histogram of a stage's soft labels, for the evaluate report."""
+    return label_histogram(labels, png, f"stage `{stage}`: {len(labels)} labels")

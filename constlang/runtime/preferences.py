@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 
 def first_option_probability(logprobs: Sequence[float]) -> float:
@@ -89,6 +90,39 @@ def clamp(p: float, bounds: Sequence[float] | None) -> float:
         return p
     low, high = bounds
     return min(max(p, low), high)
+
+
+class Scored(Protocol):
+    """One scored prompt of a question: its order (ab, ba) or reply (a, b), the options'
+    log-probabilities, and the judge's rationale before it (chain of thought) if any."""
+
+    order: str
+    logprobs: list[float]
+    rationale: str | None
+
+
+def verdict(question: Any, scored: Sequence[Scored], bounds: Sequence[float] | None
+            ) -> dict[str, Any]:
+    """One question's verdict on replies A and B from its scored prompts (both orders, or A and
+    B alone): P(A better), clamped to `bounds`, and each prompt's raw figures."""
+    consistent: bool | None = None  # only two orders of a pairwise question can disagree
+    if question.kind == "pointwise":
+        good = question.options.index(question.good_answer or question.options[-1])
+        by = {s.order: s for s in scored}
+        p_a = pointwise_preference(log_odds(by["a"].logprobs, good),
+                                   log_odds(by["b"].logprobs, good))
+        p = {s.order: option_probability(s.logprobs, good) for s in scored}
+    else:
+        p = {s.order: first_option_probability(s.logprobs) for s in scored}
+        if "ba" in p:
+            p_a = swap_average(p["ab"], p["ba"])
+            consistent = position_consistent(p["ab"], p["ba"])
+        else:
+            p_a = p["ab"]
+    orders = [{"order": s.order, "logprobs": s.logprobs, "p": p[s.order],
+               "mass": option_mass(s.logprobs), "rationale": s.rationale} for s in scored]
+    return {"question": question.id, "kind": question.kind, "p_a": clamp(p_a, bounds),
+            "orders": orders, "consistent": consistent}
 
 
 def weighted_mean(values: Sequence[float], weights: Sequence[float]) -> float:

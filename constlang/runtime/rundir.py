@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -21,7 +21,6 @@ from constlang.files import (
     FileTooLarge,
     NotRegularFile,
     atomic_write_text,
-    file_kind,
     open_append_own,
     open_own,
     read_own,
@@ -29,6 +28,7 @@ from constlang.files import (
 from constlang.runtime.hashing import (  # noqa: F401  (re-exported: the run directory's hashes)
     OutputFile,
     RunDirError,
+    foreign,
     sha256_file,
     sha256_json,
     sha256_tree,
@@ -38,12 +38,7 @@ Status = Literal["running", "completed", "failed", "interrupted"]
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.jsonl"
-ROWS = "rows.jsonl"
-SFT_DATA = "sft.jsonl"
-HELPFUL = "helpful.jsonl"
-PREFERENCES = "preferences.jsonl"
 MODEL = "model"
-PARTIAL = "partial.json"
 TRAINER = "trainer"
 MANIFEST_LIMIT = 16 * 1024 * 1024  # bytes; a manifest holds metrics, timings and file records
 IDENTIFIER_RE = re.compile(IDENTIFIER.strip("^$"))
@@ -94,25 +89,25 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 def _own_file_error(path: Path, exc: OSError) -> RunDirError:
     """The one-line error for a run-directory file that is not a regular file of its own."""
-    if exc.errno == errno.ELOOP or path.is_symlink():
-        what = "a symbolic link"
-    elif isinstance(exc, NotRegularFile):
-        what = (exc.strerror or "").removeprefix("is ").split(",")[0]
-    elif isinstance(exc, FileTooLarge):
+    if isinstance(exc, FileTooLarge):
         return RunDirError(f"{path}: larger than {exc.limit:,} bytes, so not a file this "
                            "stage wrote; remove the stage's folder to run it again")
-    else:
-        return RunDirError(f"cannot use {path}: {exc.strerror or exc}")
-    return RunDirError(f"{path} is {what}; a run directory holds only the regular files its "
-                       "stages wrote: remove it (or the stage's folder, to run the stage again)")
-
-
-def recover_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The complete rows of a JSONL file of this run; a trailing partial line (a killed write)
-    is cut off. A row that is not a JSON object, or a file that is a link or a FIFO, is a
-    RunDirError naming file and line: the file was damaged, and nothing is guessed."""
     try:
-        fh = open_own(path, writable=True)
+        if exc.errno == errno.ELOOP or isinstance(exc, NotRegularFile):
+            return foreign(path)
+    except OSError:
+        pass
+    return RunDirError(f"cannot use {path}: {exc.strerror or exc}")
+
+
+def recover_jsonl(path: Path, *, cut: bool = True) -> list[dict[str, Any]]:
+    """The complete rows of a JSONL file of this run; a trailing partial line (a killed write)
+    is cut off (left in place, and only skipped, without `cut`: a file of another stage is
+    read, never written). A row that is not a JSON object, or a file that is a link or a
+    FIFO, is a RunDirError naming file and line: the file was damaged, and nothing is
+    guessed."""
+    try:
+        fh = open_own(path, writable=cut)
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -126,9 +121,10 @@ def recover_jsonl(path: Path) -> list[dict[str, Any]]:
                     raise RunDirError(f"{path}:{line_no}: a line longer than {LINE_LIMIT:,} "
                                       "bytes, which no stage writes; the file is damaged: "
                                       "remove the stage's folder to run the stage again")
-                fh.truncate(good)  # a write cut short by a kill: the row is redone
-                fh.flush()
-                os.fsync(fh.fileno())
+                if cut:
+                    fh.truncate(good)  # a write cut short by a kill: the row is redone
+                    fh.flush()
+                    os.fsync(fh.fileno())
                 break
             good += len(raw)
             if raw.strip():
@@ -178,6 +174,21 @@ def process_in_chunks(path: Path, items: Sequence[Any], size: int,
     return sorted(recover_jsonl(path), key=lambda r: r["index"]), len(done)
 
 
+def logged_number(path: Path, row: dict[str, Any], key: str, *, whole: bool = False) -> float:
+    """`row[key]` of a stage's metrics.jsonl at `path`, a number (a whole one with `whole`); a
+    RunDirError naming the file when it is absent or not one (metrics.jsonl is a log, not a
+    recorded output, so what is read back from it is checked where it is read)."""
+    value = row.get(key)
+    if type(value) is not int and (whole or type(value) is not float):
+        what = f"{str(value)[:40]!r}, not a {'whole ' if whole else ''}number" if key in row \
+            else "missing"
+        event = f" `{str(row['event'])[:40]}`" if "event" in row else ""
+        raise RunDirError(f"{path}: a{event} row whose `{key}` is "
+                          f"{what}; the log is damaged: remove it (or the stage's folder, to "
+                          "run the stage again)")
+    return value
+
+
 def _index(path: Path, row: dict[str, Any]) -> int:
     index = row.get("index")
     if type(index) is not int:
@@ -197,7 +208,7 @@ def _read_state(path: Path) -> Any:
 
 
 def load_chunk_state(path: Path | None, indices: list[int]) -> dict[str, Any] | None:
-    """The saved state of the chunk of these row indices (see StageDir.partial), or None."""
+    """The saved state of the chunk of these row indices, or None."""
     if path is None:
         return None
     state = _read_state(path)
@@ -240,8 +251,26 @@ class MetricsLog:
                                                  for r in kept), follow=False)
 
 
+class Artifact:
+    """A file or folder inside a stage's folder, declared on a StageDir subclass by the module
+    that writes it: `rows = Artifact("rows.jsonl", "what it holds")` reads as a Path."""
+
+    def __init__(self, name: str, doc: str) -> None:
+        self.name = name
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, folder: None, owner: type) -> Artifact: ...
+
+    @overload
+    def __get__(self, folder: StageDir, owner: type) -> Path: ...
+
+    def __get__(self, folder: StageDir | None, owner: type) -> Path | Artifact:
+        return self if folder is None else folder.path / self.name
+
+
 class StageDir:
-    """One stage's folder in the run directory, and where each of its artifacts lives."""
+    """One stage's folder in the run directory: its manifest, metrics and generic artifacts."""
 
     def __init__(self, run_dir: Path, stage: str) -> None:
         if not IDENTIFIER_RE.fullmatch(stage):  # the name becomes a folder: one plain component
@@ -249,6 +278,17 @@ class StageDir:
                               "directory: use letters, digits and `_`")
         self.path = Path(run_dir) / stage
         self.name = stage
+
+    # what several kinds write; each kind's own artifacts are declared in its runner's module,
+    # on a subclass of this one
+    model = Artifact(MODEL, "Training stages: the model they produce (a transformers directory).")
+    trainer = Artifact(TRAINER, "Training stages: the trainer's scratch folder, removed once the "
+                       "model is saved.")
+
+    @classmethod
+    def of(cls, folder: StageDir) -> Self:
+        """The same stage folder, seen with this class's artifacts (a kind's layout)."""
+        return cls(folder.path.parent, folder.name)
 
     @property
     def manifest_path(self) -> Path:
@@ -258,87 +298,12 @@ class StageDir:
     def metrics(self) -> MetricsLog:
         return MetricsLog(self.path / METRICS)
 
-    @property
-    def rows(self) -> Path:
-        """critique_revision: every prompt's answer, critiques and revisions (JSONL)."""
-        return self.path / ROWS
-
-    @property
-    def sft_data(self) -> Path:
-        """critique_revision: the conversational SFT rows made of the revisions (JSONL)."""
-        return self.path / SFT_DATA
-
-    @property
-    def helpful(self) -> Path:
-        """critique_revision: the first answers to its helpful prompts (JSONL)."""
-        return self.path / HELPFUL
-
-    @property
-    def preferences(self) -> Path:
-        """feedback: the preference pairs with their labels (JSONL)."""
-        return self.path / PREFERENCES
-
-    @property
-    def partial(self) -> Path:
-        """The state of the chunk in flight (e.g. its finished rounds), so an interrupted run
-        resumes inside a chunk, not from its start."""
-        return self.path / PARTIAL
-
-    @property
-    def heldout(self) -> Path:
-        """reward_model: the held-out pairs with the trained model's scores (JSONL)."""
-        return self.path / "heldout.jsonl"
-
-    @property
-    def reliability(self) -> Path:
-        """reward_model: the reliability diagram of the held-out pairs (PNG)."""
-        return self.path / "reliability.png"
-
-    @property
-    def checkpoint(self) -> Path:
-        """ppo: the last resumable checkpoint (models, optimizer, RNG and loop state)."""
-        return self.path / "checkpoint"
-
-    @property
-    def tracking(self) -> Path:
-        """ppo: what an experiment tracker (report_to) writes locally, e.g. tensorboard files."""
-        return self.path / "tracking"
-
-    @property
-    def model(self) -> Path:
-        """Training stages: the model they produce (a transformers directory)."""
-        return self.path / MODEL
-
-    @property
-    def trainer(self) -> Path:
-        """Training stages: the trainer's scratch folder, removed once the model is saved."""
-        return self.path / TRAINER
-
-    @property
-    def replies(self) -> Path:
-        """evaluate: every model's reply to every held-out prompt, with its verdict (JSONL)."""
-        return self.path / "replies.jsonl"
-
-    @property
-    def judgements(self) -> Path:
-        """evaluate: the judge's P(candidate better) per prompt and question (JSONL)."""
-        return self.path / "judgements.jsonl"
-
-    @property
-    def report_json(self) -> Path:
-        """evaluate: the figures of every model (JSON)."""
-        return self.path / "report.json"
-
-    @property
-    def report_md(self) -> Path:
-        """evaluate: the report for people: tables, plots, sample replies (Markdown)."""
-        return self.path / "report.md"
-
     def read_manifest(self) -> Manifest | None:
         """The stage's manifest, or None when the stage never started. A manifest that is
         there but unusable (a link, a FIFO, too large, not a manifest) is a RunDirError: a
         run neither trusts nor silently discards it."""
         path = self.manifest_path
+        self.check_folder()  # nothing is read through a stage folder that is a link
         try:
             raw = read_own(path, MANIFEST_LIMIT)
         except FileNotFoundError:
@@ -364,9 +329,7 @@ class StageDir:
         except FileNotFoundError:
             return
         if not stat.S_ISDIR(st.st_mode):
-            raise _own_file_error(self.path, NotRegularFile(errno.EINVAL, "is a symbolic link"
-                                  if stat.S_ISLNK(st.st_mode) else f"is {file_kind(st.st_mode)}"
-                                  ", not a folder", str(self.path)))
+            raise foreign(self.path, st)
 
     def reset(self) -> None:
         """Remove every artifact of an earlier run whose inputs differ. Only the stage's own

@@ -4,164 +4,27 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.text import Text
 
 from constlang import plan as P
-from constlang.errors import UsageError, UserError
+from constlang.errors import UserError
 from constlang.kinds import BY_NAME
-from constlang.prompts import chat_text
-from constlang.runtime.data import dataset_path
-from constlang.runtime.hashing import RunDirError, changed_outputs, record_outputs, scan
+from constlang.runtime.dry_run import dry_run_plan
+from constlang.runtime.hashing import record_outputs, scan
+from constlang.runtime.inputs import inputs_hash
+from constlang.runtime.outcomes import RunError, RunResult, StageOutcome
+from constlang.runtime.overrides import OverrideError, apply_overrides
 from constlang.runtime.processes import barrier, finish, is_main, world_size
-from constlang.runtime.rundir import Manifest, RunDir, now_iso, sha256_file, sha256_json
-from constlang.runtime.sampling import select
+from constlang.runtime.rundir import Manifest, RunDir, now_iso
 from constlang.runtime.stages import StageContext, StageRunner, runner_for
+from constlang.runtime.verify import verify_completed
 
+__all__ = ["OverrideError", "RunError", "RunResult", "StageOutcome", "run_plan", "run_stage"]
 
-class RunError(UserError):
-    """A run cannot go on; the message is one line for the user (exit status 1)."""
-
-
-class OverrideError(UsageError):
-    """A `--set` or `--stages` value names an unknown stage or setting, or has a bad value
-    (a usage error: exit status 2)."""
-
-
-@dataclass
-class StageOutcome:
-    name: str
-    kind: str
-    status: str  # completed | skipped | not_implemented | planned
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    plan_hash: str
-    stages: list[StageOutcome]
-
-    @property
-    def complete(self) -> bool:
-        """Every selected stage ran or was already done."""
-        return all(s.status in ("completed", "skipped", "planned") for s in self.stages)
-
-
-# ---------------------------------------------------------------- overrides
-
-def apply_overrides(plan: P.Plan, overrides: dict[str, dict[str, Any]]) -> P.Plan:
-    """The plan with stage settings replaced, each value validated by the settings model."""
-    if not overrides:
-        return plan
-    stages = {s.name: s for s in plan.stages}
-    programs = {p.stage: p for p in plan.programs}
-    for name, changes in overrides.items():
-        if name not in stages:
-            raise OverrideError(f"--set: no stage `{name}`; stages: {', '.join(stages)}")
-        stage = stages[name]
-        model = BY_NAME[stage.kind].settings
-        fields = {info.alias or key: info for key, info in model.model_fields.items()}
-        refs = {k for k, info in fields.items()
-                if isinstance(info.json_schema_extra, dict) and "ref" in info.json_schema_extra}
-        for key in changes:
-            if key in refs:
-                raise OverrideError(f"--set: `{name}.{key}` names another declaration; "
-                                    "change it in the constitution")
-            if key not in fields:
-                valid = ", ".join(k for k in fields if k not in refs)
-                raise OverrideError(f"--set: stage `{name}` ({stage.kind}) has no setting "
-                                    f"`{key}`; settings: {valid}")
-        data = {**stage.settings.model_dump(by_alias=True), **changes}
-        try:
-            settings = model.model_validate(data)
-        except ValueError as exc:
-            errors: list[Any] = getattr(exc, "errors", lambda: [])()
-            first = errors[0] if errors else {"loc": (), "msg": str(exc)}
-            where = ".".join(str(x) for x in first["loc"])
-            info = fields.get(str(first["loc"][0])) if first["loc"] else None
-            message = first["msg"]
-            if info is not None and str(first.get("type", "")).startswith(("greater", "less")):
-                from constlang.semantics.fields import range_words
-
-                message = f"must be {range_words(info)}, got {data[where]}"
-            raise OverrideError(f"--set: `{name}.{where}`: {message}") from None
-        stages[name] = stage.model_copy(update={"settings": settings})
-        if name in programs:
-            repeats = {spec.name: getattr(settings, spec.repeat_setting)
-                       for spec in BY_NAME[stage.kind].steps if spec.repeat_setting}
-            steps = [st.model_copy(update={"repeat": repeats.get(st.name, st.repeat)})
-                     for st in programs[name].steps]
-            programs[name] = programs[name].model_copy(update={"steps": steps})
-    return plan.model_copy(update={
-        "stages": [stages[s.name] for s in plan.stages],
-        "programs": [programs[p.stage] for p in plan.programs],
-    }).with_hash()
-
-
-# ---------------------------------------------------------------- inputs hash
-
-def model_fingerprint(model: P.Model, base_dir: Path) -> dict[str, Any]:
-    """The model's declaration, plus file names, sizes and times when it is a local path."""
-    data = model.model_dump(mode="json", exclude={"location"})
-    path = Path(model.source) if Path(model.source).is_absolute() else base_dir / model.source
-    if not model.source.startswith("embedded:") and path.exists():
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        data["files"] = [(str(p.relative_to(path)) if p != path else p.name,
-                          p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    return data
-
-
-def inputs_hash(plan: P.Plan, stage: Any, base_dir: Path, upstream: dict[str, str],
-                extra: dict[str, Any] | None = None) -> str:
-    """Hash of everything the stage reads: settings, program, what each reference names, and
-    what its runner adds (`extra`).
-
-    `upstream` maps stage names to the outputs hash of their completed manifests.
-    """
-    s = stage.settings
-    refs: dict[str, Any] = {}
-    for key, info in type(s).model_fields.items():
-        schema = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        value = getattr(s, key)
-        kinds = str(schema.get("ref", "")).split("|")
-        if not schema.get("ref") or value is None:
-            continue
-        if schema.get("selection"):
-            pools: dict[str, list[Any]] = {"principle": plan.principles,
-                                           "example": plan.examples, "question": plan.questions}
-            pool = pools[kinds[0]]
-            refs[key] = [d.model_dump(mode="json", exclude={"location"})
-                         for d in select(pool, value)]
-        elif "stage" in kinds and isinstance(value, list):
-            refs[key] = [{"stage": v, "outputs": upstream.get(v)} for v in value]
-        elif "stage" in kinds and value in upstream:
-            refs[key] = {"stage": value, "outputs": upstream[value]}
-        elif "model" in kinds and any(m.id == value for m in plan.models):
-            refs[key] = model_fingerprint(plan.model(value), base_dir)
-        elif "dataset" in kinds:
-            ds = plan.dataset(value)
-            path = dataset_path(ds, base_dir)
-            refs[key] = {**ds.model_dump(mode="json", exclude={"location"}),
-                         "sha256": sha256_file(path) if path.is_file() else None}
-    default = BY_NAME[stage.kind].default_model
-    if default is not None and getattr(s, "model", "") is None:  # a plan written by hand
-        base = plan.base_model(stage.name)
-        if base is not None:
-            refs["model"] = model_fingerprint(base, base_dir)
-    refs.update(extra or {})
-    program = next((p for p in plan.programs if p.stage == stage.name), None)
-    return sha256_json({"kind": stage.kind, "settings": s.model_dump(mode="json", by_alias=True),
-                        "program": program.model_dump(mode="json") if program else None,
-                        "refs": refs})
-
-
-# ---------------------------------------------------------------- running
 
 def quiet_libraries() -> None:
     """Our rich bars replace the tqdm bars of transformers and datasets."""
@@ -234,11 +97,43 @@ def not_built(kind: str) -> str:
 def run_stage(runner: StageRunner) -> StageOutcome:
     """Run (or skip, or resume) one stage, keeping its manifest current.
 
-    The stage folder is reset (inputs changed) only once the runner has loaded its inputs, so
-    a typo in a path does not wipe an earlier run.
+    The order: the stages it reads must be completed and unchanged; a completed run with the
+    same inputs and unchanged files is skipped; otherwise the runner loads its inputs, and
+    only then is the folder reset (inputs changed: a typo in a path does not wipe an earlier
+    run) or kept (an unfinished run with the same inputs, which the runner continues).
     """
     ctx = runner.ctx
-    stage, folder = ctx.stage, ctx.folder
+    stage = ctx.stage
+    digest = inputs_hash(ctx.plan, stage, ctx.base_dir, upstream_outputs(runner),
+                         runner.fingerprint())
+    old = ctx.folder.read_manifest()
+    if old and old.inputs_hash == digest and old.status == "completed":
+        problem = verify_completed(ctx, stage.name, old)
+        if problem is None:
+            ctx.console.print(f"[dim]stage `{escape(stage.name)}`: completed earlier with the "
+                              "same inputs; skipped[/]")
+            return StageOutcome(stage.name, stage.kind, "skipped", old.metrics)
+        ctx.say(f"completed earlier with the same inputs, but since then {problem}; running "
+                "it again")
+        old = None  # the folder is reset, with no second message
+    processes = world_size()
+    if processes > 1 and not runner.distributed:
+        raise RunError(
+            f"stage `{stage.name}` ({stage.kind}) runs in one process, but this is one of "
+            f"{processes} processes started by a launcher (torchrun, accelerate launch); run "
+            "the stages before ppo without the launcher, then launch the ppo stage alone with "
+            "--stages (docs/scale.md)")
+    resumed = old if old and old.inputs_hash == digest else None
+    return execute(runner, Manifest(stage=stage.name, kind=stage.kind, status="running",
+                                    inputs_hash=digest, plan_hash=ctx.plan.hash,
+                                    started_at=now_iso()), resumed, starting_over=bool(old))
+
+
+def upstream_outputs(runner: StageRunner) -> dict[str, str]:
+    """The outputs hash of each stage this one depends on, once every stage it reads is
+    completed and unchanged since; RunError otherwise."""
+    ctx = runner.ctx
+    stage = ctx.stage
     upstream: dict[str, str] = {}
     for name in stage.depends_on:
         done = ctx.run.stage(name).read_manifest()
@@ -253,39 +148,29 @@ def run_stage(runner: StageRunner) -> StageOutcome:
             raise RunError(f"stage `{stage.name}` reads what stage `{name}` wrote, but since "
                            f"`{name}` completed {problem}; run `{name}` again (add it to "
                            "--stages), or restore its folder")
-    digest = inputs_hash(ctx.plan, stage, ctx.base_dir, upstream, runner.fingerprint())
-    old = folder.read_manifest()
-    if old and old.inputs_hash == digest and old.status == "completed":
-        problem = verify_completed(ctx, stage.name, old)
-        if problem is None:
-            ctx.console.print(f"[dim]stage `{escape(stage.name)}`: completed earlier with the same "
-                              "inputs; skipped[/]")
-            return StageOutcome(stage.name, stage.kind, "skipped", old.metrics)
-        ctx.say(f"completed earlier with the same inputs, but since then {problem}; running "
-                "it again")
-        old = old.model_copy(update={"inputs_hash": ""})  # so the folder is reset below
-    processes = world_size()
-    if processes > 1 and not runner.distributed:
-        raise RunError(
-            f"stage `{stage.name}` ({stage.kind}) runs in one process, but this is one of "
-            f"{processes} processes started by a launcher (torchrun, accelerate launch); run "
-            "the stages before ppo without the launcher, then launch the ppo stage alone with "
-            "--stages (docs/scale.md)")
+    return upstream
+
+
+def execute(runner: StageRunner, manifest: Manifest, resumed: Manifest | None,
+            starting_over: bool) -> StageOutcome:
+    """Load, prepare the folder (keep it for `resumed`, else reset it), run, and record the
+    outcome in the manifest: completed with its file records, failed, or interrupted."""
+    ctx = runner.ctx
+    folder = ctx.folder
     main = is_main()  # with several processes, only the first writes the run directory
-    manifest = Manifest(stage=stage.name, kind=stage.kind, status="running", inputs_hash=digest,
-                        plan_hash=ctx.plan.hash, started_at=now_iso())
     begun = False
     started = time.perf_counter()
     try:
+        if resumed:  # before anything reads the folder (load, resume_note): nothing via a link
+            scan(folder.path)
         runner.load()
-        if old and old.inputs_hash == digest:
-            how = "failed" if old.status == "failed" else "was interrupted"
+        if resumed:
+            how = "failed" if resumed.status == "failed" else "was interrupted"
             note = runner.resume_note()
             ctx.say(f"the last run {how}; " + (f"continuing from {note}" if note
                                                else "this stage starts again from the beginning"))
-            scan(folder.path)  # nothing it continues from is read or written through a link
         elif main:
-            if old:
+            if starting_over:
                 ctx.say("inputs changed since the last run; starting over")
             folder.reset()
         if main:
@@ -300,7 +185,7 @@ def run_stage(runner: StageRunner) -> StageOutcome:
                 "status": "interrupted", "finished_at": now_iso()}))
         raise
     except Exception as exc:
-        message = user_message(stage.name, exc)
+        message = user_message(ctx.name, exc)
         if begun and main:
             folder.write_manifest(manifest.model_copy(update={
                 "status": "failed", "error": message or repr(exc), "finished_at": now_iso()}))
@@ -314,42 +199,7 @@ def run_stage(runner: StageRunner) -> StageOutcome:
             "timings": timings, "finished_at": now_iso(),
             "files": record_outputs(folder.path)}))
         folder.metrics.log(event="completed", **metrics)
-    return StageOutcome(stage.name, stage.kind, "completed", metrics)
-
-
-def verify_completed(ctx: StageContext, name: str, done: Manifest) -> str | None:
-    """What changed in a completed stage's folder since its manifest was written, in words
-    (None: nothing). A stage is skipped, and its outputs are read, only when nothing did.
-
-    Files whose identity (inode, size, times) is the recorded one keep their recorded hash,
-    so the check costs a scan, not a rehash; the stage's outputs hash is then recomputed from
-    the files and compared, so a manifest edited to match other files is caught too. When the
-    files were copied or moved with the same bytes (or the manifest predates file records),
-    the record is refreshed.
-    """
-    if done.status != "completed":
-        return None
-    folder = ctx.run.stage(name)
-    if done.files is not None:
-        problem, stale = changed_outputs(folder.path, done.files)
-        if problem:
-            return problem
-    else:
-        stale = True
-    stage = ctx.plan.stage(name)
-    runner = runner_for(stage.kind)
-    if runner is None:
-        return None
-    try:
-        actual = runner(StageContext(ctx.plan, stage, ctx.base_dir, ctx.run, ctx.console,
-                                     ctx.device)).outputs()
-    except OSError:
-        return "its outputs cannot be read"
-    if actual != done.outputs_hash:
-        return "its files no longer match the outputs hash in its manifest.json"
-    if stale and is_main():
-        folder.write_manifest(done.model_copy(update={"files": record_outputs(folder.path)}))
-    return None
+    return StageOutcome(ctx.name, ctx.stage.kind, "completed", metrics)
 
 
 def user_message(stage: str, exc: BaseException) -> str | None:
@@ -364,40 +214,3 @@ def user_message(stage: str, exc: BaseException) -> str | None:
     return None
 
 
-def dry_run_plan(plan: P.Plan, selected: list[Any], base_dir: Path, run_dir: Path,
-                 console: Console) -> RunResult:
-    """Print the plan summary and the first batch's prompts; loads no model, writes nothing."""
-    from constlang.preview import stage_costs
-
-    c = plan.constitution
-    console.print(f"[bold]{escape(c.name)}[/] {escape(c.version)}  plan {plan.hash}",
-                  highlight=False)
-    console.print(f"run directory: {escape(str(run_dir))}", highlight=False)
-    costs = {cost.stage: cost for cost in stage_costs(plan, base_dir)}
-    outcomes = []
-    for stage in selected:
-        runner = runner_for(stage.kind)
-        status = "planned" if runner is not None else "not_implemented"
-        try:
-            done = RunDir(run_dir).stage(stage.name).read_manifest()
-            note = f", last run {done.status}" if done else ""
-        except RunDirError as exc:
-            done, note = None, f", its run directory needs attention: {exc}"
-        label = "" if runner is not None else " [red](not implemented yet)[/]"
-        console.print(f"  {escape(stage.name)} ({escape(stage.kind)}){label}: "
-                      f"{escape(costs[stage.name].note)}{escape(note)}",
-                      highlight=False)
-        outcomes.append(StageOutcome(stage.name, stage.kind, status))
-    for stage in selected:
-        runner = runner_for(stage.kind)
-        if runner is None:
-            continue
-        ctx = StageContext(plan, stage, base_dir, RunDir(run_dir), console, "cpu")
-        try:
-            rendered = runner(ctx).preview()
-        except UserError as exc:
-            raise RunError(f"stage `{stage.name}`: {exc}") from None
-        for title, chat in rendered:
-            console.rule(Text(title))  # a title holds the row's id: the user's text
-            console.print(chat_text(chat), markup=False, highlight=False)
-    return RunResult(run_dir, plan.hash, outcomes)

@@ -1,5 +1,5 @@
 """SFT data: a critique_revision stage's rows → training targets (with why a row is not one),
-the helpful rows mixed in, and the quality metrics of what the stage wrote."""
+the helpful rows mixed in, and the quality metrics and examples of what the stage wrote."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from constlang.files import atomic_write_text
 from constlang.runtime import quality as Q
+
+SHOWN_EXAMPLES = 3  # prompts whose first answer and final revision the run prints
 
 
 def sft_rows(rows: Sequence[dict[str, Any]], settings: Any,
@@ -58,7 +62,7 @@ def sft_rows(rows: Sequence[dict[str, Any]], settings: Any,
 
 def write_sft_rows(rows: list[dict[str, Any]], path: Path) -> None:
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    atomic_write_text(path, text, make_parents=True)
+    atomic_write_text(path, text, make_parents=True, follow=False)
 
 
 def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, resumed: int,
@@ -131,3 +135,19 @@ def judge_report(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
             "mean_final": round(sum(final) / len(final), 4),
             "improved_share": Q.share([b > a for a, b in zip(first, final, strict=True)]),
             "worse_share": Q.share([b < a for a, b in zip(first, final, strict=True)])}
+
+
+def show_changes(console: Console, rows: list[dict[str, Any]]) -> None:
+    """Print a few prompts with the first answer and the final revision."""
+    def clip(text: str, n: int = 240) -> str:
+        text = " ".join(text.split())
+        return text if len(text) <= n else text[: n - 1] + "…"
+
+    for row in sorted(rows, key=lambda r: r["index"])[:SHOWN_EXAMPLES]:
+        from rich.markup import escape  # rows are the user's and the model's text
+
+        console.print(f"\n[bold]prompt {escape(str(row['prompt_id']))}[/]: "
+                      f"{escape(clip(row['prompt']))}", markup=True, highlight=False)
+        console.print(f"  [red]before[/]: {escape(clip(row['initial']))}", highlight=False)
+        note = "  [dim](unchanged)[/]" if row["final"] == row["initial"] else ""
+        console.print(f"  [green]after[/] : {escape(clip(row['final']))}{note}", highlight=False)

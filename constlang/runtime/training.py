@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from constlang.runtime.rundir import MetricsLog, StageDir
+from constlang.files import read_own, remove_own
+from constlang.runtime.rundir import STATE_LIMIT, MetricsLog, StageDir
 
 REPORT_TO_ENV = "CONSTLANG_REPORT_TO"  # e.g. "wandb" or "tensorboard"; default none
+CHECKPOINT = re.compile(r"checkpoint-([0-9]{1,12})")  # the trainer's checkpoint folders
+TRAINER_STATE = "trainer_state.json"  # the file transformers writes last into a checkpoint
 
 # stage setting → the field of a transformers/TRL TrainingArguments it sets
 TRAINER_FIELDS = {
@@ -80,13 +85,27 @@ def checkpoints(every: int) -> dict[str, Any]:
 
 
 def last_checkpoint(folder: StageDir) -> Path | None:
-    """The newest complete checkpoint the trainer saved in the stage's scratch folder."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete checkpoint the trainer saved in the stage's scratch folder.
 
-    if not folder.trainer.is_dir():
+    transformers writes a checkpoint's trainer_state.json last, and not atomically: a
+    checkpoint without one that reads as a JSON object with a whole-number `global_step` was
+    cut short by a kill while saving, and is passed over for the one before it.
+    """
+    try:
+        entries = os.listdir(folder.trainer)
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    found = get_last_checkpoint(str(folder.trainer))
-    return Path(found) if found else None
+    found = [(int(m[1]), name) for name in entries
+             if (m := CHECKPOINT.fullmatch(name)) and _complete(folder.trainer / name)]
+    return folder.trainer / max(found)[1] if found else None
+
+
+def _complete(checkpoint: Path) -> bool:
+    try:
+        state = json.loads(read_own(checkpoint / TRAINER_STATE, STATE_LIMIT))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(state, dict) and type(state.get("global_step")) is int
 
 
 def resume_note(folder: StageDir) -> str | None:
@@ -149,14 +168,13 @@ def save_model(model: Any, tokenizer: Any, folder: StageDir, card: str, *,
                lora: bool = False) -> Path:
     """Publish a trained model (LoRA adapters merged in) with its tokenizer and model card as
     the stage's model folder, in one step; removes the trainer's scratch folder."""
-    import shutil
-
     from constlang.runtime.models import save_model as publish_model
 
     if lora:
         model = model.merge_and_unload()  # downstream stages load a plain model directory
     publish_model(model, tokenizer, folder.model, readme=card)
-    shutil.rmtree(folder.trainer, ignore_errors=True)
+    with suppress(OSError):  # scratch: left behind, it costs space, not correctness
+        remove_own(folder.trainer)
     return folder.model
 
 

@@ -14,6 +14,7 @@ from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.hashing import record_outputs
 from constlang.runtime.rundir import Manifest, RunDir, now_iso
 from constlang.runtime.stages import StageContext, runner_for
+from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
 
 
 def complete_by_hand(run: RunDir, stage: str, kind: str, plan_hash: str | None = "sha256:p",
@@ -49,7 +50,7 @@ def finished_critique_revision(run: RunDir, plan_hash: str | None,
     """A completed critique_revision stage written by hand into `run`, for the stages that read
     it: prompt i (`prompt_id` p{i}) is answered `initial` and revised to `final`, from
     replies[i] = (prompt, initial, final); `drops` gives a revision's SFT drop reason."""
-    upstream = run.stage("critique_revision")
+    upstream = CritiqueRevisionDir.of(run.stage("critique_revision"))
     upstream.path.mkdir(parents=True)
     upstream.rows.write_text("".join(json.dumps(
         {"index": i, "prompt_id": f"p{i}", "prompt": prompt, "initial": initial,

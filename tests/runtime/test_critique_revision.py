@@ -12,8 +12,7 @@ from constlang import plan as P
 from constlang.compile import compile_path
 from constlang.runtime.data import DataError, PromptRow, read_prompts
 from constlang.runtime.generate import Generation
-from constlang.runtime.rundir import StageDir
-from constlang.runtime.stages.critique_revision import CritiqueRevision
+from constlang.runtime.stages.critique_revision import CritiqueRevision, CritiqueRevisionDir
 
 from .helpers import compile_with_prompts
 
@@ -98,13 +97,14 @@ class FakeEngine:
 
 
 def rows(tmp_path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in StageDir(tmp_path, "out").rows.read_text().splitlines()]
+    out = CritiqueRevisionDir(tmp_path, "out")
+    return [json.loads(line) for line in out.rows.read_text().splitlines()]
 
 
 def test_program_runs_answer_then_critique_and_revision_rounds(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=3)
     engine = FakeEngine()
-    job.run(engine, prompts, StageDir(tmp_path, "out"))
+    job.run(engine, prompts, CritiqueRevisionDir(tmp_path, "out"))
     # chunks of 2 prompts: (respond + 2 × (critique + revise)) calls per chunk
     assert [len(c) for c in engine.calls] == [2] * 5 + [1] * 5
     first_critique = engine.calls[1][0]
@@ -159,7 +159,7 @@ def test_skip_when_no_critique_keeps_the_answer_and_skips_the_model_call(tmp_pat
     job, prompts = make_job(tmp_path, n=2, extra="skip_when_no_critique = true")
     engine = FakeEngine(skip=("PROMPT-1",), no_critique="Looks fine. NO CRITIQUE NEEDED here.")
     done: list[int] = []
-    out = StageDir(tmp_path, "out")
+    out = CritiqueRevisionDir(tmp_path, "out")
     metrics = job.run(engine, prompts, out, progress=done.append, metrics=out.metrics)
     revision_calls = [c for c in engine.calls if "Revision request:" in c[0]]
     assert [len(c) for c in revision_calls] == [1, 1]  # only prompt 0 is revised
@@ -183,7 +183,7 @@ def test_skip_when_no_critique_keeps_the_answer_and_skips_the_model_call(tmp_pat
 def test_marker_is_ignored_without_skip_setting(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=1)
     engine = FakeEngine(skip=("PROMPT-0",))
-    metrics = job.run(engine, prompts, StageDir(tmp_path, "out"))
+    metrics = job.run(engine, prompts, CritiqueRevisionDir(tmp_path, "out"))
     assert [r["skipped"] for r in rows(tmp_path)[0]["rounds"]] == [False, False]
     assert rows(tmp_path)[0]["final"] == "revised(revised(answer to PROMPT-0))"
     assert metrics["skipped_revisions"] == 0 and metrics["changed_answers"] == 1
@@ -193,8 +193,9 @@ def test_sft_rows_hold_one_conversation_per_round_and_load_with_datasets(tmp_pat
     from datasets import load_dataset
 
     job, prompts = make_job(tmp_path, n=3)
-    job.run(FakeEngine(), prompts, StageDir(tmp_path, "out"))
-    data = load_dataset("json", data_files=str(StageDir(tmp_path, "out").sft_data), split="train")
+    job.run(FakeEngine(), prompts, CritiqueRevisionDir(tmp_path, "out"))
+    data = load_dataset("json", data_files=str(CritiqueRevisionDir(tmp_path, "out").sft_data),
+                        split="train")
     assert len(data) == 3 * 2
     assert data[1]["messages"] == [
         {"role": "user", "content": "PROMPT-0"},
@@ -206,13 +207,13 @@ def test_sft_rows_hold_one_conversation_per_round_and_load_with_datasets(tmp_pat
 
 def test_rerun_skips_written_rows_and_drops_a_partial_line(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=5)
-    job.run(FakeEngine(), prompts[:2], StageDir(tmp_path, "out"))
-    path = StageDir(tmp_path, "out").rows
+    job.run(FakeEngine(), prompts[:2], CritiqueRevisionDir(tmp_path, "out"))
+    path = CritiqueRevisionDir(tmp_path, "out").rows
     before = path.read_bytes()
     with path.open("ab") as fh:
         fh.write(b'{"index": 2, "prompt_id": "q2", "pro')  # a write cut by a kill
     engine = FakeEngine()
-    job.run(engine, prompts, StageDir(tmp_path, "out"))
+    job.run(engine, prompts, CritiqueRevisionDir(tmp_path, "out"))
     assert path.read_bytes().startswith(before)
     assert [r["index"] for r in rows(tmp_path)] == [0, 1, 2, 3, 4]
     assert sum(len(c) for c in engine.calls if "Critique" not in c[0]
@@ -221,7 +222,7 @@ def test_rerun_skips_written_rows_and_drops_a_partial_line(tmp_path: Path) -> No
 
 def test_principles_are_the_sampled_ones(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=4, extra='sampling = "in_order"')
-    job.run(FakeEngine(), prompts, StageDir(tmp_path, "out"))
+    job.run(FakeEngine(), prompts, CritiqueRevisionDir(tmp_path, "out"))
     assert [[r["principle"] for r in row["rounds"]] for row in rows(tmp_path)] == [
         ["harm", "tone"]] * 4
 
@@ -284,7 +285,7 @@ class InterruptingEngine(FakeEngine):
 
 def test_an_interrupted_chunk_resumes_from_its_last_finished_round(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2)  # one chunk of 2 prompts, 2 rounds
-    out = StageDir(tmp_path, "out")
+    out = CritiqueRevisionDir(tmp_path, "out")
     with pytest.raises(KeyboardInterrupt):  # calls: respond, critique 1, revise 1, critique 2
         job.run(InterruptingEngine(at_call=4), prompts, out)
     assert not out.rows.exists()  # the chunk never finished...
@@ -298,7 +299,7 @@ def test_an_interrupted_chunk_resumes_from_its_last_finished_round(tmp_path: Pat
         "Here is a conversation and a critique of the assistant's reply."]  # round 2 only
     assert sum(done) == 2 * job.generations_per_prompt()
     assert not out.partial.exists()
-    reference = StageDir(tmp_path, "reference")
+    reference = CritiqueRevisionDir(tmp_path, "reference")
     job.run(FakeEngine(), prompts, reference)
     assert out.rows.read_text() == reference.rows.read_text()
     assert metrics["prompts"] == 2 and metrics["resumed_rows"] == 0
@@ -306,7 +307,7 @@ def test_an_interrupted_chunk_resumes_from_its_last_finished_round(tmp_path: Pat
 
 def test_a_saved_state_of_other_prompts_is_ignored(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2)
-    out = StageDir(tmp_path, "out")
+    out = CritiqueRevisionDir(tmp_path, "out")
     out.path.mkdir(parents=True)
     out.partial.write_text(json.dumps({"indices": [7, 8], "round": 1}))
     engine = FakeEngine()
@@ -317,7 +318,7 @@ def test_a_saved_state_of_other_prompts_is_ignored(tmp_path: Path) -> None:
 def test_helpful_prompts_are_answered_once_and_mixed_into_the_sft_data(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2)
     helpful = [PromptRow(i, f"h{i}", f"HELPFUL-{i}") for i in range(3)]
-    out = StageDir(tmp_path, "out")
+    out = CritiqueRevisionDir(tmp_path, "out")
     engine = FakeEngine()
     metrics = job.run(engine, prompts, out, helpful=helpful)
     assert engine.calls[-2:] == [["HELPFUL-0", "HELPFUL-1"], ["HELPFUL-2"]]  # chunks of 2
@@ -361,7 +362,7 @@ def test_a_judge_scores_first_answers_and_revisions_and_drops_the_worse(tmp_path
 
     job, prompts = make_job(tmp_path, n=2, extra="judge = m  judge_question = safe")
     assert job.judge_step is not None and job.question is not None
-    out = StageDir(tmp_path, "out")
+    out = CritiqueRevisionDir(tmp_path, "out")
     engine = JudgingEngine()
     metrics = job.run(engine, prompts, out, judge=engine)
     assert len(engine.scored) == 1 and len(engine.scored[0]) == 2 + 2 * 2  # one call a chunk
@@ -412,17 +413,17 @@ def test_direct_revision_writes_no_critique(tmp_path: Path) -> None:
     assert not job.critique_used()
     engine = FakeEngine()
     done: list[int] = []
-    metrics = job.run(engine, prompts, StageDir(tmp_path, "out"), progress=done.append)
+    metrics = job.run(engine, prompts, CritiqueRevisionDir(tmp_path, "out"), progress=done.append)
     assert len(engine.calls) == 1 + 2  # respond, then one revision call a round
     assert sum(done) == 2 * job.generations_per_prompt()
-    row = json.loads(StageDir(tmp_path, "out").rows.read_text().splitlines()[0])
+    row = json.loads(CritiqueRevisionDir(tmp_path, "out").rows.read_text().splitlines()[0])
     assert [(r["critique"], r["critique_finish"]) for r in row["rounds"]] == [("", "skipped")] * 2
     assert metrics["quality"]["critiques"]["count"] == 0
 
 
 def test_a_finished_chunk_leaves_no_saved_state_behind(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=4)  # two chunks of 2 prompts, 2 rounds
-    out = StageDir(tmp_path, "out")
+    out = CritiqueRevisionDir(tmp_path, "out")
     with pytest.raises(KeyboardInterrupt):  # calls 1-5: chunk 1; call 6: chunk 2's answers
         job.run(InterruptingEngine(at_call=6), prompts, out)
     assert [r["index"] for r in rows(tmp_path)] == [0, 1]
@@ -445,14 +446,15 @@ class OverflowingEngine(FakeEngine):
 
 def test_a_revision_too_long_to_run_keeps_the_reply_it_would_revise(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=1)
-    job.run(OverflowingEngine(), prompts, StageDir(tmp_path, "out"))
+    job.run(OverflowingEngine(), prompts, CritiqueRevisionDir(tmp_path, "out"))
     row = rows(tmp_path)[0]
     first, second = row["rounds"]
     assert first["revision_finish"] == "skipped"
     assert first["revision"] == row["initial"]  # not "": round 2 revises the real answer
     assert second["revision"] == f"revised({row['initial']})"
     assert row["final"] == second["revision"]
-    sft = [json.loads(x) for x in StageDir(tmp_path, "out").sft_data.read_text().splitlines()]
+    sft = [json.loads(x)
+           for x in CritiqueRevisionDir(tmp_path, "out").sft_data.read_text().splitlines()]
     assert [r["drop"] for r in sft] == ["too_long", None]
 
 
@@ -470,14 +472,15 @@ def test_a_prompt_too_long_to_answer_is_neither_critiqued_nor_revised(tmp_path: 
     job, prompts = make_job(tmp_path, n=2)
     engine = TooLongEngine()
     done: list[int] = []
-    metrics = job.run(engine, prompts, StageDir(tmp_path, "out"), progress=done.append)
+    metrics = job.run(engine, prompts, CritiqueRevisionDir(tmp_path, "out"), progress=done.append)
     assert [len(c) for c in engine.calls] == [2, 1, 1, 1, 1]  # only PROMPT-0 after the answer
     assert sum(done) == 2 * job.generations_per_prompt()
-    rows = [json.loads(line) for line in StageDir(tmp_path, "out").rows.read_text().splitlines()]
+    rows = [json.loads(line)
+            for line in CritiqueRevisionDir(tmp_path, "out").rows.read_text().splitlines()]
     assert (rows[1]["initial"], rows[1]["initial_finish"], rows[1]["final"]) == ("", "skipped", "")
     assert [(r["skipped"], r["critique_finish"]) for r in rows[1]["rounds"]] == [
         (True, "skipped")] * 2
-    sft = [json.loads(line) for line in StageDir(tmp_path, "out").sft_data.read_text()
+    sft = [json.loads(line) for line in CritiqueRevisionDir(tmp_path, "out").sft_data.read_text()
            .splitlines()]
     assert [r["drop"] for r in sft if r["index"] == 1] == ["skipped", "skipped"]
     assert metrics["quality"]["critiques"]["count"] == 2  # PROMPT-0's two critiques only

@@ -17,11 +17,12 @@ from constlang.plan import Model
 from constlang.runtime import preference_rows as PR
 from constlang.runtime import reward as R
 from constlang.runtime.models import load_model
+from constlang.runtime.preference_rows import PreferencesDir
 from constlang.runtime.rundir import RunDir
 from constlang.runtime.runner import run_plan
 from constlang.runtime.stages.dpo import flip_rate
 
-from .helpers import finished_critique_revision
+from .helpers import complete_by_hand, finished_critique_revision
 
 PAIRS = 8
 
@@ -120,8 +121,10 @@ def test_pairs_too_long_for_max_length_are_left_out_and_counted(tmp_path: Path,
     run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,  # type: ignore
              stages=["revision_pairs", "judged"], device="cpu",
              console=Console(file=io.StringIO()))
-    with run.stage("judged").preferences.open("a") as fh:
+    with PreferencesDir.of(run.stage("judged")).preferences.open("a") as fh:
         fh.write(json.dumps(long) + "\n")
+    kind = run.stage("judged").read_manifest().kind  # type: ignore[union-attr]
+    complete_by_hand(run, "judged", kind)  # the edited pairs are now what `judged` wrote
     done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,  # type: ignore
                     stages=["dpo"], device="cpu", console=Console(file=io.StringIO()))
     m = done.stages[0].metrics

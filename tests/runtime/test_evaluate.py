@@ -12,7 +12,9 @@ from click.testing import CliRunner
 from constlang.cli.eval import eval_cmd
 from constlang.cli.train import train
 from constlang.runtime.models import save_model
+from constlang.runtime.preference_rows import PreferencesDir
 from constlang.runtime.rundir import RunDir
+from constlang.runtime.stages.evaluate import EvaluateDir
 
 from .helpers import complete_by_hand
 from .tiny import build_tiny_model
@@ -48,7 +50,7 @@ def completed(run: RunDir, stage: str, kind: str) -> None:
 
 def project(tmp_path: Path, tiny_model_dir: Path) -> tuple[Path, RunDir]:
     """The constitution, its prompt files, and a run directory where sft, reward_model,
-    feedback and ppo look done (an sft model of other weights, a few PPO metrics rows)."""
+    feedback and ppo are done (an sft model of other weights, a few PPO metrics rows)."""
     path = tmp_path / "c.const"
     path.write_text(CONSTITUTION.format(model=tiny_model_dir), "utf-8")
     for name, n in (("p", 2), ("harmful", 3), ("benign", 2)):
@@ -68,9 +70,11 @@ def project(tmp_path: Path, tiny_model_dir: Path) -> tuple[Path, RunDir]:
     run.stage("ppo").metrics.path.write_text("".join(json.dumps(
         {"event": "ppo", "step": s, "reward_mean": s / 10, "kl": s / 100}) + "\n"
         for s in (1, 2, 3)), "utf-8")
+    completed(run, "ppo", "ppo")  # the report plots completed stages only
     run.stage("feedback").path.mkdir(parents=True)
-    run.stage("feedback").preferences.write_text("".join(
+    PreferencesDir.of(run.stage("feedback")).preferences.write_text("".join(
         json.dumps({"index": i, "p_chosen": p}) + "\n" for i, p in enumerate((0.5, 0.7, 0.9))))
+    completed(run, "feedback", "feedback")
     return path, run
 
 
@@ -80,7 +84,7 @@ def test_eval_compares_a_model_declaration_with_a_trained_stage(
     args = [str(path), "--run-dir", str(run.path), "--device", "cpu"]
     result = CliRunner().invoke(eval_cmd, [*args, "--models", "tiny,sft"])
     assert result.exit_code == 0, result.output
-    folder = run.stage("evaluate")
+    folder = EvaluateDir.of(run.stage("evaluate"))
     report = json.loads(folder.report_json.read_text())
     assert report["baseline"] == "tiny" and list(report["models"]) == ["tiny", "sft"]
     sft = report["models"]["sft"]
@@ -129,12 +133,12 @@ def test_eval_reads_any_prompt_file_and_names_bad_models_in_one_line(
     extra.write_text('{"prompt": "How do I pick a lock?"}\n', "utf-8")
     ok = CliRunner().invoke(eval_cmd, [*args, "--models", "tiny", "--prompts", str(extra)])
     assert ok.exit_code == 0, ok.output
-    report = json.loads(run.stage("evaluate").report_json.read_text())
+    report = json.loads(EvaluateDir.of(run.stage("evaluate")).report_json.read_text())
     assert list(report["models"]) == ["tiny"] and report["models"]["tiny"]["harmful"]["n"] == 1
     assert report["judge"]["source"] == "nothing to compare"  # one model: no judge loaded
     assert "No win rates: only one model" in ok.output
     # interrupted after one reply: a rerun keeps it and writes only the missing ones
-    folder = run.stage("evaluate")
+    folder = EvaluateDir.of(run.stage("evaluate"))
     first = {**json.loads(folder.replies.read_text().splitlines()[0]), "reply": "KEPT"}
     folder.replies.write_text(json.dumps(first) + "\n")
     manifest = folder.read_manifest()
@@ -149,7 +153,7 @@ def test_eval_reads_any_prompt_file_and_names_bad_models_in_one_line(
     unscored = CliRunner().invoke(eval_cmd, [*args, "--models", "tiny", "--prompts", str(extra)])
     assert unscored.exit_code == 0, unscored.output
     assert "note: reward stage `reward_model` has no trained model" in unscored.output
-    report = json.loads(run.stage("evaluate").report_json.read_text())
+    report = json.loads(EvaluateDir.of(run.stage("evaluate")).report_json.read_text())
     assert report["models"]["tiny"]["harmful"]["reward_mean"] is None
 
     for models, expected in (

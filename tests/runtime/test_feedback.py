@@ -15,7 +15,7 @@ from constlang import plan as P
 from constlang.cli.train import train
 from constlang.runtime import preferences as pref
 from constlang.runtime.generate import Generation
-from constlang.runtime.rundir import StageDir
+from constlang.runtime.preference_rows import PreferencesDir
 from constlang.runtime.sampling import QuestionSampler
 from constlang.runtime.stages.feedback import Feedback, FeedbackError
 
@@ -174,7 +174,7 @@ class FakeEngine:
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
-    text = StageDir(path.parent, path.name).preferences.read_text()
+    text = PreferencesDir(path.parent, path.name).preferences.read_text()
     return [json.loads(line) for line in text.splitlines()]
 
 
@@ -194,7 +194,8 @@ ROW_KEYS = {"format", "index", "prompt_id", "prompt", "chosen", "rejected", "p_c
 def test_a_judge_that_always_picks_slot_a_gives_one_half_and_is_inconsistent(
         tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, extra='labels = "hard"')
-    metrics = job.run(FakeEngine("slot"), FakeEngine("slot"), prompts, StageDir(tmp_path, "out"))
+    metrics = job.run(FakeEngine("slot"), FakeEngine("slot"), prompts,
+                      PreferencesDir(tmp_path, "out"))
     rows = read_rows(tmp_path / "out")
     assert all(r["p_judge"] == pytest.approx(0.5) for r in rows)
     judgement = rows[0]["judgements"][0]
@@ -213,7 +214,7 @@ def test_a_judge_that_always_picks_slot_a_gives_one_half_and_is_inconsistent(
 def test_a_consistent_judge_prefers_the_good_reply_in_both_orders(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=5)
     engine = FakeEngine("good")
-    metrics = job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
+    metrics = job.run(engine, engine, prompts, PreferencesDir(tmp_path, "out"))
     rows = read_rows(tmp_path / "out")
     assert [r["index"] for r in rows] == [0, 1, 2, 3, 4]
     assert set(rows[0]) == ROW_KEYS
@@ -253,7 +254,7 @@ def test_a_consistent_judge_prefers_the_good_reply_in_both_orders(tmp_path: Path
 def test_without_swap_one_order_is_scored(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2, extra="swap_positions = false")
     engine = FakeEngine("slot")
-    job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
+    job.run(engine, engine, prompts, PreferencesDir(tmp_path, "out"))
     row = read_rows(tmp_path / "out")[0]
     judgement = row["judgements"][0]
     assert judgement["consistent"] is None and list(judgement["raw"]) == ["chosen_first"]
@@ -267,7 +268,7 @@ def test_chain_of_thought_asks_after_the_rationale_in_one_conversation_and_clamp
         tmp_path: Path, clamp: str) -> None:
     job, prompts = make_job(tmp_path, n=2, extra=f"chain_of_thought = true\n  {clamp}")
     engine = FakeEngine("good")
-    metrics = job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
+    metrics = job.run(engine, engine, prompts, PreferencesDir(tmp_path, "out"))
     rationale_calls = [texts for texts in engine.generated if "Think it through" in texts[0]]
     assert [len(texts) for texts in rationale_calls] == [2, 2]  # one call per order
     assert (metrics["policy_calls"], metrics["judge_calls"]) == (2, 2 + 1)  # + one scoring
@@ -294,7 +295,7 @@ def test_pointwise_normalises_the_good_answer(tmp_path: Path, question: str,
                                               good_reply_p: float) -> None:
     job, prompts = make_job(tmp_path, n=2, questions=f"[{question}]")
     engine = FakeEngine("good")
-    job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
+    job.run(engine, engine, prompts, PreferencesDir(tmp_path, "out"))
     row = read_rows(tmp_path / "out")[0]
     judgement = row["judgements"][0]
     assert judgement["kind"] == "pointwise" and judgement["consistent"] is None
@@ -328,7 +329,7 @@ def test_all_questions_are_averaged_by_weight(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=2, questions="[better, kinder, harmful, unused]",
                             extra='question_sampling = "all"')
     engine = FakeEngine("good")
-    job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
+    job.run(engine, engine, prompts, PreferencesDir(tmp_path, "out"))
     row = read_rows(tmp_path / "out")[0]  # response_a is the GOOD one
     assert [j["question"] for j in row["judgements"]] == ["better", "kinder", "harmful"]
     assert row["questions"] == ["better", "kinder", "harmful"]
@@ -350,8 +351,8 @@ def test_rows_load_with_datasets_for_preference_trainers(tmp_path: Path) -> None
     job, prompts = make_job(tmp_path, n=3, questions="[better, helpful]",
                             extra='question_sampling = "all"')
     engine = FakeEngine("good")
-    job.run(engine, engine, prompts, StageDir(tmp_path, "out"))
-    path = StageDir(tmp_path, "out").preferences
+    job.run(engine, engine, prompts, PreferencesDir(tmp_path, "out"))
+    path = PreferencesDir(tmp_path, "out").preferences
     data = load_dataset("json", data_files=str(path), split="train")
     assert len(data) == 3
     assert set(data.column_names) == ROW_KEYS
@@ -364,13 +365,14 @@ def test_rows_load_with_datasets_for_preference_trainers(tmp_path: Path) -> None
 
 def test_rerun_drops_a_partial_line_and_skips_written_rows(tmp_path: Path) -> None:
     job, prompts = make_job(tmp_path, n=5)
-    job.run(FakeEngine(), FakeEngine(), prompts[:2], StageDir(tmp_path, "out"))
-    path = StageDir(tmp_path, "out").preferences
+    job.run(FakeEngine(), FakeEngine(), prompts[:2], PreferencesDir(tmp_path, "out"))
+    path = PreferencesDir(tmp_path, "out").preferences
     before = path.read_bytes()
     with path.open("ab") as fh:
         fh.write(b'{"index": 2, "prompt_id": "q2", "pro')  # a write cut by a kill
     engine = FakeEngine()
-    metrics = job.run(engine, engine, prompts, StageDir(tmp_path, "out"), on_resume=lambda n: None)
+    metrics = job.run(engine, engine, prompts, PreferencesDir(tmp_path, "out"),
+                      on_resume=lambda n: None)
     assert path.read_bytes().startswith(before)
     assert [r["index"] for r in read_rows(tmp_path / "out")] == [0, 1, 2, 3, 4]
     assert sum(len(t) for t in engine.generated) == 2 * 3  # only prompts 2, 3 and 4 sampled

@@ -190,8 +190,8 @@ def test_a_tiny_policy_learns_a_known_reward(tmp_path: Path, embedded_dir: Path)
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
+    from constlang.kinds.grpo import GRPOSettings
     from constlang.runtime import training as T
-    from constlang.settings import GRPOSettings
 
     def letter_e(prompts: Any, completions: Any, **columns: Any) -> list[float]:
         return [float(G.completion_text(c).count("e")) for c in completions]

@@ -16,8 +16,10 @@ from constlang.compile import compile_path
 from constlang.runtime import preference_rows as PR
 from constlang.runtime import preferences as pref
 from constlang.runtime import reward as R
+from constlang.runtime.preference_rows import PreferencesDir
 from constlang.runtime.rundir import RunDir
 from constlang.runtime.runner import run_plan
+from constlang.runtime.stages.reward_model import RewardModelDir
 
 from .helpers import complete_by_hand, finished_critique_revision
 
@@ -128,7 +130,7 @@ def test_a_reward_model_trains_on_soft_labels_and_scores_replies(
     result = compile_path(tmp_path / "c.const")
     assert result.plan is not None, result.diagnostics
     run = RunDir(tmp_path / "runs")
-    feedback = run.stage("feedback")
+    feedback = PreferencesDir.of(run.stage("feedback"))
     rows = [pref_row(i, f"A kind and careful reply number {i}.", f"Go away {i}!", 0.9 - i / 40)
             for i in range(12)]
     feedback.path.mkdir(parents=True)
@@ -138,7 +140,7 @@ def test_a_reward_model_trains_on_soft_labels_and_scores_replies(
     done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path,
                     stages=["reward_model"], device="cpu", console=Console(file=out, width=200))
     assert [(s.name, s.status) for s in done.stages] == [("reward_model", "completed")]
-    stage = run.stage("reward_model")
+    stage = RewardModelDir.of(run.stage("reward_model"))
     manifest = stage.read_manifest()
     assert manifest is not None and manifest.status == "completed"
     m = manifest.metrics
@@ -211,8 +213,8 @@ def test_the_pipeline_runs_from_revisions_to_a_reward_model(tmp_path: Path,
         ("reward_model", "completed")]
     rm = run.stage("reward_model").read_manifest()
     assert rm is not None
-    pairs = [json.loads(line) for line in run.stage("feedback").preferences.read_text()
-             .splitlines()]
+    pairs = [json.loads(line) for line in PreferencesDir.of(run.stage("feedback")).preferences
+             .read_text().splitlines()]
     usable = [p for p in pairs if not p["drop"]]
     assert rm.metrics["train_pairs"] + rm.metrics["heldout"]["pairs"] == len(usable)
     assert sum(rm.metrics["left_out"].values()) == len(pairs) - len(usable)
@@ -323,8 +325,8 @@ def test_a_reward_model_merges_the_pairs_of_several_stages(tmp_path: Path,
     # strict keeps 3 of its 4 pairs (one revision was meta), loose all 4: 7 pairs, 2 held out
     assert m["sources"] == {"strict": 4, "loose": 4} and m["left_out"] == {"meta": 1}
     assert (m["train_pairs"], m["heldout"]["pairs"]) == (5, 2)
-    held = [json.loads(line) for line in run.stage("reward_model").heldout.read_text()
-            .splitlines()]
+    held = [json.loads(line) for line in RewardModelDir.of(run.stage("reward_model")).heldout
+            .read_text().splitlines()]
     assert {h["stage"] for h in held} <= {"strict", "loose"}
 
 

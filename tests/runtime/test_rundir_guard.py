@@ -22,9 +22,9 @@ from rich.console import Console
 from constlang.compile import compile_path
 from constlang.errors import UserError
 from constlang.runtime.hashing import RunDirError
-from constlang.runtime.rundir import RunDir, StageDir, process_in_chunks, recover_jsonl
+from constlang.runtime.rundir import RunDir, process_in_chunks, recover_jsonl
 from constlang.runtime.runner import RunError, run_plan
-from constlang.runtime.stages.critique_revision import CritiqueRevisionRunner
+from constlang.runtime.stages.critique_revision import CritiqueRevisionDir, CritiqueRevisionRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTSIDE = "precious data outside the run directory\n"
@@ -44,8 +44,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object
 
     def fake_run(self: CritiqueRevisionRunner) -> dict[str, object]:
         runs.append(1)
-        self.ctx.folder.rows.write_text('{"index": 0, "final": "a revision"}\n')
-        self.ctx.folder.sft_data.write_text('{"index": 0, "last": true}\n')
+        out = CritiqueRevisionDir.of(self.ctx.folder)
+        out.rows.write_text('{"index": 0, "final": "a revision"}\n')
+        out.sft_data.write_text('{"index": 0, "last": true}\n')
         return {"rows": 1}
 
     monkeypatch.setattr(CritiqueRevisionRunner, "load", lambda self: None)
@@ -66,10 +67,10 @@ def train(p: dict[str, object], stages: tuple[str, ...] = ("critique_revision",)
     return out.getvalue()
 
 
-def stage(p: dict[str, object]) -> StageDir:
+def stage(p: dict[str, object]) -> CritiqueRevisionDir:
     run = p["run"]
     assert isinstance(run, RunDir)
-    return run.stage("critique_revision")
+    return CritiqueRevisionDir.of(run.stage("critique_revision"))
 
 
 def untouched(p: dict[str, object]) -> None:
@@ -91,37 +92,37 @@ def test_an_untouched_completed_stage_is_skipped_and_its_files_are_recorded(
     assert project["runs"] == [1]
 
 
-def _delete(folder: StageDir) -> None:
+def _delete(folder: CritiqueRevisionDir) -> None:
     folder.rows.unlink()
 
 
-def _edit_same_size(folder: StageDir) -> None:
+def _edit_same_size(folder: CritiqueRevisionDir) -> None:
     text = folder.sft_data.read_text()
     folder.sft_data.write_text(text.replace("true", "True"))
 
 
-def _edit_and_restore_times(folder: StageDir) -> None:
+def _edit_and_restore_times(folder: CritiqueRevisionDir) -> None:
     st = os.stat(folder.rows)
     folder.rows.write_text(folder.rows.read_text().replace("a revision", "a poisoned"))
     os.utime(folder.rows, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def _append(folder: StageDir) -> None:
+def _append(folder: CritiqueRevisionDir) -> None:
     with folder.rows.open("a") as fh:
         fh.write('{"index": 1, "final": "planted"}\n')
 
 
-def _add_file(folder: StageDir) -> None:
+def _add_file(folder: CritiqueRevisionDir) -> None:
     (folder.path / "extra.jsonl").write_text("{}\n")
 
 
-def _forge_outputs_hash(folder: StageDir) -> None:
+def _forge_outputs_hash(folder: CritiqueRevisionDir) -> None:
     manifest = folder.read_manifest()
     assert manifest is not None
     folder.write_manifest(manifest.model_copy(update={"outputs_hash": "sha256:" + "0" * 64}))
 
 
-def _replace_with_copy(folder: StageDir) -> None:
+def _replace_with_copy(folder: CritiqueRevisionDir) -> None:
     """Same bytes, new inode: not a change (the record is refreshed, nothing reruns)."""
     shutil.copy(folder.rows, folder.path / "copy")
     os.replace(folder.path / "copy", folder.rows)
@@ -136,7 +137,7 @@ def _replace_with_copy(folder: StageDir) -> None:
     (_forge_outputs_hash, "no longer match the outputs hash"),
 ])
 def test_a_completed_stage_whose_files_changed_is_run_again_and_says_why(
-        project: dict[str, object], edit: Callable[[StageDir], None], what: str) -> None:
+        project: dict[str, object], edit: Callable[[CritiqueRevisionDir], None], what: str) -> None:
     train(project)
     edit(stage(project))
     out = train(project)
@@ -183,7 +184,7 @@ def test_a_downstream_stage_refuses_upstream_outputs_that_changed(
 
 # ---------------------------------------------------------------- class 3: links
 
-def _interrupted(project: dict[str, object]) -> StageDir:
+def _interrupted(project: dict[str, object]) -> CritiqueRevisionDir:
     """A stage left `interrupted` with the same inputs, so the next run resumes it."""
     train(project)
     folder = stage(project)
@@ -379,4 +380,57 @@ def test_any_damage_to_a_completed_stage_reruns_it_or_is_one_error(
             for f in manifest.files:
                 assert (folder.path / f.path).read_bytes() is not None
             assert not changed or runs == [1]
+    untouched(project)
+
+
+# ---------------------------------------------------------------- review of issue #17
+
+def test_a_resumed_stage_is_scanned_before_its_runner_reads_anything(
+        project: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    """load() and resume_note() (which lists trainer/ for a checkpoint) run only after the
+    scan: a link planted in the folder is refused before either looks through it."""
+    folder = _interrupted(project)
+    outside = project["outside"]
+    assert isinstance(outside, Path)
+    (folder.path / "trainer").symlink_to(outside, target_is_directory=True)
+    calls: list[str] = []
+    monkeypatch.setattr(CritiqueRevisionRunner, "load", lambda self: calls.append("load"))
+    monkeypatch.setattr(CritiqueRevisionRunner, "resume_note",
+                        lambda self: calls.append("resume_note"))
+    with pytest.raises(UserError, match="stage `critique_revision`: .*trainer is a symbolic"):
+        train(project)
+    assert calls == []
+    untouched(project)
+
+
+def test_a_stage_folder_that_is_a_link_is_not_read_for_its_manifest(
+        project: dict[str, object]) -> None:
+    """Not even the manifest is read through it (--dry-run shows what needs attention)."""
+    run = project["run"]
+    outside = project["outside"]
+    assert isinstance(run, RunDir) and isinstance(outside, Path)
+    train(project)
+    shutil.move(stage(project).path, outside / "planted")
+    stage(project).path.symlink_to(outside / "planted", target_is_directory=True)
+    with pytest.raises(RunDirError, match="critique_revision is a symbolic link"):
+        stage(project).read_manifest()
+    out = io.StringIO()
+    run_plan(project["plan"], base_dir=project["base"], run_dir=run.path,  # type: ignore[arg-type]
+             stages=["critique_revision"], dry_run=True, console=Console(file=out, width=300))
+    assert "needs attention" in out.getvalue() and "last run completed" not in out.getvalue()
+
+
+def test_a_manifest_without_file_records_is_scanned_before_its_outputs_are_hashed(
+        project: dict[str, object]) -> None:
+    train(project)
+    folder = stage(project)
+    manifest = folder.read_manifest()
+    assert manifest is not None
+    folder.write_manifest(manifest.model_copy(update={"files": None}))
+    outside = project["outside"]
+    assert isinstance(outside, Path)
+    folder.rows.unlink()
+    folder.rows.symlink_to(outside / "secret.txt")
+    with pytest.raises(UserError, match="rows.jsonl is a symbolic link"):
+        train(project)
     untouched(project)

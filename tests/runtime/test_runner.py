@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 
 from constlang.cli.train import train
 from constlang.compile import compile_path
+from constlang.runtime.overrides import OverrideError, apply_overrides
 from constlang.runtime.rundir import sha256_file, sha256_json, sha256_tree
-from constlang.runtime.runner import OverrideError, apply_overrides
 from constlang.runtime.stages.sft import training_rows
 
 CONSTITUTION = """constlang 1
@@ -232,7 +232,7 @@ def test_kinds_not_implemented_stop_the_run(tmp_path: Path,
 
     # every shipped kind has a runner; a kind listed without one (a plugin's record whose
     # runner is not installed) stops the run before anything is written
-    monkeypatch.delitem(stages._BY_KIND, "dpo")
+    monkeypatch.delitem(stages.base.BY_KIND, "dpo")
     path = project(tmp_path, "/m", extra_decls=FEEDBACK_DECLS, extra_stages=FEEDBACK_STAGE)
     result = invoke(path, "--stages", "dpo")
     assert result.exit_code == 1, result.output

@@ -11,8 +11,10 @@ import pytest
 from rich.console import Console  # noqa: E402
 
 from constlang.compile import compile_path  # noqa: E402
+from constlang.runtime.inputs import inputs_hash  # noqa: E402
 from constlang.runtime.rundir import Manifest, RunDir, now_iso  # noqa: E402
-from constlang.runtime.runner import RunError, inputs_hash, run_plan  # noqa: E402
+from constlang.runtime.runner import RunError, run_plan  # noqa: E402
+from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
 
 from .helpers import complete_by_hand
 
@@ -38,7 +40,7 @@ def test_an_sft_stage_that_cannot_load_keeps_the_model_it_trained_before(tmp_pat
     assert result.plan is not None
     run = RunDir(tmp_path / "runs")
     # the upstream stage completed, but it kept no training rows
-    upstream = run.stage("critique_revision")
+    upstream = CritiqueRevisionDir.of(run.stage("critique_revision"))
     upstream.path.mkdir(parents=True)
     upstream.rows.write_text("")
     upstream.sft_data.write_text("")

@@ -9,6 +9,7 @@ import pytest
 
 from constlang.compile import compile_path
 from constlang.runtime.rundir import RunDir
+from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
 from constlang.runtime.stages.sft import (
     SFTDataError,
     load_sft,
@@ -98,7 +99,8 @@ def test_lora_run_saves_a_merged_model_with_a_model_card(tmp_path: Path,
     result = compile_path(tmp_path / "c.const")
     assert result.plan is not None, result.diagnostics
     run = RunDir(tmp_path / "run")
-    upstream, folder = run.stage("critique_revision"), run.stage("sft")
+    upstream = CritiqueRevisionDir.of(run.stage("critique_revision"))
+    folder = run.stage("sft")
     upstream.path.mkdir(parents=True)
     write_rows(upstream.sft_data, ROWS)
     out = folder.path
@@ -127,7 +129,7 @@ def test_lora_run_saves_a_merged_model_with_a_model_card(tmp_path: Path,
 
 
 def test_full_fine_tunes_on_a_gpu_keep_float32_master_weights() -> None:
-    from constlang.plan import SFTSettings
+    from constlang.kinds.sft import SFTSettings
     from constlang.runtime.training import weights_dtype
 
     full, lora = SFTSettings(**{"from": "c"}), SFTSettings(**{"from": "c", "lora": True})

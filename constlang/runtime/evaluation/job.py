@@ -12,6 +12,7 @@ from constlang import plan as P
 from constlang.declarations import names
 from constlang.errors import UserError
 from constlang.kinds import POLICY_KINDS
+from constlang.kinds.evaluate import EvaluateSettings
 from constlang.prompts import Chat, find_step, question_vars, render_step
 from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.engine import Engine
@@ -19,7 +20,6 @@ from constlang.runtime.evaluation.refusals import classify
 from constlang.runtime.evaluation.winrates import prompt_preference, question_preference
 from constlang.runtime.rundir import RunDir
 from constlang.runtime.sampling import call_seed, select
-from constlang.settings import EvaluateSettings
 
 
 class EvaluationError(UserError):

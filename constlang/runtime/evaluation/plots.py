@@ -38,17 +38,16 @@ def frontier(points: Sequence[tuple[str, float | None, float | None]], path: Pat
     return True
 
 
-def ppo_curves(rows: Sequence[dict[str, Any]], path: Path, title: str) -> bool:
-    """Mean reward and KL per PPO update (metrics.jsonl rows with event "ppo")."""
-    steps = [r for r in rows if r.get("event") == "ppo" and "step" in r]
-    if not steps:
+def update_curves(points: Sequence[tuple[float, float, float]], path: Path, title: str) -> bool:
+    """Mean reward and KL per RL update, from (update, reward mean, KL) points."""
+    if not points:
         return False
     plt = _pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), dpi=100, sharex=True)
-    xs = [int(r["step"]) for r in steps]
-    top.plot(xs, [float(r["reward_mean"]) for r in steps], marker="o")
+    xs = [step for step, _, _ in points]
+    top.plot(xs, [reward for _, reward, _ in points], marker="o")
     top.set(ylabel="reward (mean)", title=title)
-    bottom.plot(xs, [float(r["kl"]) for r in steps], marker="o", color="tab:red")
+    bottom.plot(xs, [kl for _, _, kl in points], marker="o", color="tab:red")
     bottom.set(xlabel="PPO update", ylabel="KL to reference")
     fig.tight_layout()
     fig.savefig(path)

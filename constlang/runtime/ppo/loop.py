@@ -14,6 +14,7 @@ import torch
 
 from constlang.runtime.generate import GenerationEngine
 from constlang.runtime.models import LoadedModel
+from constlang.runtime.ppo import UPDATE_EVENT
 from constlang.runtime.ppo import advantages as A
 from constlang.runtime.ppo.actors import Actors
 from constlang.runtime.ppo.losses import policy_loss, value_loss
@@ -208,7 +209,7 @@ class PPOLoop:
         while self.state.step < s.steps:
             values = self.run_step()
             if metrics is not None and acc.is_main_process:
-                metrics.log(event="ppo", **values)
+                metrics.log(event=UPDATE_EVENT, **values)
             acc.log({k: v for k, v in values.items() if k != "step"}, step=values["step"])
             every = s.checkpoint_every
             if checkpoint is not None and every and self.state.step % every == 0 \

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from constlang.files import publish_dir
+from constlang.files import publish_dir, read_own, remove_own
+from constlang.runtime.hashing import RunDirError
 
 STATE_FILE = "ppo_state.json"  # a readable copy of LoopState, next to accelerate's files
+STATE_LIMIT = 1024 * 1024  # bytes of STATE_FILE: a handful of numbers
 
 
 class KLController:
@@ -93,7 +94,7 @@ def save_checkpoint(accelerator: Any, state: LoopState, folder: Path) -> None:
     (One staging name for every process: each writes its own RNG state there.)"""
     staging = folder.parent / f".{folder.name}.saving"
     if accelerator.is_main_process:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_own(staging)  # a link planted there goes; accelerate never writes through it
     accelerator.wait_for_everyone()
     accelerator.save_state(str(staging), safe_serialization=False)
     accelerator.wait_for_everyone()
@@ -105,13 +106,34 @@ def save_checkpoint(accelerator: Any, state: LoopState, folder: Path) -> None:
 
 
 def checkpoint_step(folder: Path) -> int | None:
-    """The step a checkpoint continues from, or None when there is none."""
+    """The step a checkpoint continues from, or None when there is none. A checkpoint whose
+    state file is not one this loop wrote (a link, not JSON, no whole-number step) is a
+    RunDirError naming it: the run neither guesses a step nor quietly starts over."""
+    path = folder / STATE_FILE
     try:
-        return int(json.loads((folder / STATE_FILE).read_text("utf-8"))["step"])
-    except (OSError, ValueError, KeyError):
+        state = json.loads(read_own(path, STATE_LIMIT))
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise _damaged(folder, getattr(exc, "strerror", None) or type(exc).__name__) from None
+    step = state.get("step") if isinstance(state, dict) else None
+    if type(step) is not int or step < 0:
+        raise _damaged(folder, f"{STATE_FILE} holds no whole-number `step`")
+    return step
 
 
 def load_checkpoint(accelerator: Any, folder: Path) -> None:
-    """Restore models, optimizer, RNG states and the registered LoopState from `folder`."""
-    accelerator.load_state(str(folder))
+    """Restore models, optimizer, RNG states and the registered LoopState from `folder`; a
+    RunDirError when its files cannot be loaded (damaged, or of another model)."""
+    try:
+        accelerator.load_state(str(folder))
+    except (MemoryError, torch.cuda.OutOfMemoryError):
+        raise  # the machine's limit, which the runner explains; not a damaged file
+    except Exception as exc:  # whatever the loaders raise on damaged files, said in one line
+        raise _damaged(folder, " ".join(str(exc).split())[:200] or type(exc).__name__
+                       ) from None
+
+
+def _damaged(folder: Path, why: str) -> RunDirError:
+    return RunDirError(f"{folder}: not a checkpoint this stage can continue from ({why}); "
+                       f"remove the folder {folder} to start the stage from its beginning")

@@ -1,8 +1,17 @@
-"""Stage runners: one module a stage kind, each behind the StageRunner protocol, listed once."""
+"""Stage runners: one module a stage kind, each behind the StageRunner protocol, listed once.
+
+A kind's runner module holds its runner, the layout of its folder (a StageDir subclass with an
+`Artifact` per file it writes), its summary headline and the figures evaluate draws from it;
+adding a kind here is that module and one line in `RUNNERS` (with its import)."""
 
 from __future__ import annotations
 
-from constlang.runtime.stages.base import StageContext, StageRunner
+from constlang.runtime.stages.base import (
+    BY_KIND,
+    StageContext,
+    StageRunner,
+    runner_for,
+)
 from constlang.runtime.stages.critique_revision import CritiqueRevisionRunner
 from constlang.runtime.stages.dpo import DPORunner
 from constlang.runtime.stages.evaluate import EvaluateRunner
@@ -14,25 +23,29 @@ from constlang.runtime.stages.reward_model import RewardModelRunner
 from constlang.runtime.stages.rloo import RLOORunner
 from constlang.runtime.stages.sft import SFTRunner
 
-RUNNERS: tuple[type[StageRunner], ...] = (CritiqueRevisionRunner, SFTRunner, FeedbackRunner,
-                                          RevisionPairsRunner, RewardModelRunner, DPORunner,
-                                          PPORunner, GRPORunner, RLOORunner, EvaluateRunner)
+RUNNERS: tuple[type[StageRunner], ...] = (
+    CritiqueRevisionRunner,
+    SFTRunner,
+    FeedbackRunner,
+    RevisionPairsRunner,
+    RewardModelRunner,
+    DPORunner,
+    PPORunner,
+    GRPORunner,
+    RLOORunner,
+    EvaluateRunner,
+)
 
-_BY_KIND = {runner.kind: runner for runner in RUNNERS}
+BY_KIND.update({runner.kind: runner for runner in RUNNERS})
 
 
 def register_runner(runner: type[StageRunner]) -> None:
     """Add the runner of a registered stage kind (a plugin, a test fixture)."""
     global RUNNERS
-    if runner.kind in _BY_KIND:
+    if runner.kind in BY_KIND:
         raise ValueError(f"stage kind `{runner.kind}` already has a runner")
     RUNNERS = (*RUNNERS, runner)
-    _BY_KIND[runner.kind] = runner
-
-
-def runner_for(kind: str) -> type[StageRunner] | None:
-    """The runner of a stage kind; None for a kind the registry lists as planned."""
-    return _BY_KIND.get(kind)
+    BY_KIND[runner.kind] = runner
 
 
 __all__ = ["RUNNERS", "StageContext", "StageRunner", "register_runner",

@@ -13,8 +13,8 @@ from constlang.prompts import Chat, find_step, question_vars, render_step
 from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
 from constlang.runtime.preferences import option_probability
-from constlang.runtime.rundir import StageDir, recover_jsonl, sha256_tree
-from constlang.runtime.stages.base import StageRunner, policy_spec
+from constlang.runtime.rundir import StageDir, logged_number, recover_jsonl, sha256_tree
+from constlang.runtime.stages.base import StageRunner, policy_spec, reward_headline
 
 SUMMARY_WINDOW = 5  # logged updates averaged for the manifest's "start" and "end" figures
 PROMPT_TEXT = "prompt_text"  # the dataset column with the plain prompt, beside the chat
@@ -101,8 +101,8 @@ def trainer_config(config_class: type[Any], s: Any, folder: StageDir, device: st
 def summary(folder: StageDir) -> dict[str, Any]:
     """Reward at the start and the end of training, and KL, entropy and completion figures at
     the end (means over a few updates), read back from metrics.jsonl."""
-    rows = [r for r in recover_jsonl(folder.metrics.path)
-            if r.get("event") == "train" and "reward" in r]
+    path = folder.metrics.path
+    rows = [r for r in recover_jsonl(path) if r.get("event") == "train" and "reward" in r]
     if not rows:
         return {}
     # a short run: its first and last halves, so the two figures never share an update
@@ -110,7 +110,7 @@ def summary(folder: StageDir) -> dict[str, Any]:
     first, last = rows[:window], rows[-window:]
 
     def mean(part: list[dict[str, Any]], key: str) -> float:
-        return round(sum(float(r[key]) for r in part) / len(part), 4)
+        return round(sum(logged_number(path, r, key) for r in part) / len(part), 4)
 
     out = {"reward_start": mean(first, "reward"), "reward_end": mean(last, "reward")}
     out.update({name: mean(last, key) for name, key in AT_END.items()
@@ -123,6 +123,7 @@ class GroupRunner(StageRunner):
 
     label: ClassVar[str]  # the algorithm's name in messages and the model card
     trainer_name: ClassVar[str]  # TRL's trainer class, e.g. GRPOTrainer
+    headline = staticmethod(reward_headline)
 
     def own_config(self) -> dict[str, Any]:
         """The algorithm's own config fields."""

@@ -1,4 +1,5 @@
-"""Stage runner protocol: what every stage kind's runner implements, and what it is given."""
+"""Stage runner protocol: what every stage kind's runner implements and is given, and the
+lookup of a kind's runner (filled from `RUNNERS` in `constlang.runtime.stages`)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,17 @@ class StageContext:
             yield lambda **kw: bar.update(task, **kw)
 
 
+@dataclass(frozen=True)
+class Plot:
+    """A figure the evaluate report draws from a completed stage of the kind declaring it."""
+
+    prefix: str  # the figure is <prefix>_<stage>.png in the evaluate stage's folder
+    # what the figure shows, read from the stage's folder and checked (evaluate reads it
+    # before loading any model, so a damaged file stops it early); read only, never cut
+    points: Callable[[StageDir], list[Any]]
+    draw: Callable[[list[Any], Path, str], bool]  # (points, the PNG, stage name) → drawn
+
+
 class StageRunner(ABC):
     """Runs the stages of one kind. The runner of a run calls, in order:
 
@@ -74,12 +86,20 @@ class StageRunner(ABC):
 
     kind: ClassVar[str]  # the stage kind, a name in constlang.kinds.KINDS
     resumes: ClassVar[bool] = False  # whether `run` continues from a partial earlier run
+    # figures the evaluate report draws from a completed stage of this kind
+    plots: ClassVar[tuple[Plot, ...]] = ()
     # whether `run` works as one of several processes a launcher started (torchrun,
     # accelerate launch); other kinds refuse to run there rather than write twice
     distributed: ClassVar[bool] = False
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
+
+    @staticmethod
+    def headline(metrics: dict[str, Any]) -> str:
+        """The few numbers of a stage's manifest metrics that say how it went, for the table
+        that ends a run (default: its first three numbers)."""
+        return first_numbers(metrics)
 
     def fingerprint(self) -> dict[str, Any]:
         """What the stage reads beyond its settings, program and references (default: none)."""
@@ -126,3 +146,37 @@ def policy_spec(plan: P.Plan, policy: str, run: RunDir, what: str = "policy") ->
         raise StageError(f"{what} stage `{policy}` saved no model in {folder}; run it first")
     return base.model_copy(update={"id": policy, "source": str(folder.resolve()),
                                    "gguf_file": None})
+
+
+BY_KIND: dict[str, type[StageRunner]] = {}  # kind → runner, filled by constlang.runtime.stages
+
+
+def runner_for(kind: str) -> type[StageRunner] | None:
+    """The runner of a stage kind; None for a kind the registry lists as planned."""
+    return BY_KIND.get(kind)
+
+
+def pct(x: Any) -> str:
+    """A share as a whole percentage for a headline; "-" when not a number."""
+    return f"{x * 100:.0f} %" if isinstance(x, int | float) else "-"
+
+
+def num(x: Any, digits: int = 3) -> str:
+    """A number to `digits` significant digits for a headline; "-" when not a number."""
+    return f"{x:.{digits}g}" if isinstance(x, int | float) else "-"
+
+
+def first_numbers(metrics: dict[str, Any]) -> str:
+    """The first three numbers of a stage's metrics, named: the headline of last resort."""
+    shown = [f"{k} {num(v)}" for k, v in metrics.items()
+             if isinstance(v, int | float) and not isinstance(v, bool)][:3]
+    return ", ".join(shown) or "-"
+
+
+def reward_headline(metrics: dict[str, Any]) -> str:
+    """The headline of a policy trained against a reward (ppo, grpo, rloo): reward and KL."""
+    first, last = metrics.get("reward_start"), metrics.get("reward_end")
+    if first is None and last is None:
+        return first_numbers(metrics)
+    return (f"{metrics.get('steps', '-')} steps, reward {num(first)} → {num(last)}, KL "
+            f"{num(metrics.get('kl_end'))}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from constlang import plan as P
 from constlang.errors import StageError
+from constlang.kinds.critique_revision import CritiqueRevisionSettings
 from constlang.prompts import (
     PLACEHOLDERS,
     Chat,
@@ -20,11 +21,13 @@ from constlang.prompts import (
     question_vars,
     render_step,
 )
+from constlang.runtime import sft_data as SD
 from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.engine import Generator, OptionScorer
 from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.preferences import option_probability
 from constlang.runtime.rundir import (
+    Artifact,
     MetricsLog,
     StageDir,
     load_chunk_state,
@@ -36,13 +39,19 @@ from constlang.runtime.rundir import (
     sha256_json,
 )
 from constlang.runtime.sampling import PrincipleSampler, call_seed, select
-from constlang.runtime.sft_data import quality_line, sft_rows, summarize, write_sft_rows
-from constlang.runtime.stages.base import StageRunner
-
-SHOWN_EXAMPLES = 3  # prompts whose first answer and final revision the run prints
-
+from constlang.runtime.stages.base import StageRunner, pct
 
 Progress = Callable[[int], None]  # advance the bar by this many finished generations
+
+
+class CritiqueRevisionDir(StageDir):
+    """A critique_revision stage's folder: what it writes, which sft and revision_pairs read."""
+
+    rows = Artifact("rows.jsonl", "Every prompt's answer, critiques and revisions (JSONL).")
+    sft_data = Artifact("sft.jsonl", "The conversational SFT rows made of the revisions (JSONL).")
+    helpful = Artifact("helpful.jsonl", "The first answers to its helpful prompts (JSONL).")
+    partial = Artifact("partial.json", "The state of the chunk in flight (its finished rounds), "
+                       "so an interrupted run resumes inside a chunk, not from its start.")
 
 
 @dataclass
@@ -65,7 +74,7 @@ class CritiqueRevision:
     @classmethod
     def from_plan(cls, plan: P.Plan, stage_name: str) -> CritiqueRevision:
         stage = plan.stage(stage_name)
-        s: P.CritiqueRevisionSettings = stage.settings
+        s: CritiqueRevisionSettings = stage.settings
         program = plan.program(stage_name)
         respond = find_step(program, "respond")
         judge_step = next((st for st in program.steps if st.name == "judge"), None)
@@ -85,7 +94,7 @@ class CritiqueRevision:
         )
 
     @property
-    def settings(self) -> P.CritiqueRevisionSettings:
+    def settings(self) -> CritiqueRevisionSettings:
         return self.stage.settings
 
     # -- rendering (shared with --dry-run) -------------------------------------------------
@@ -161,6 +170,8 @@ class CritiqueRevision:
         rounds = self.settings.revisions
         chosen = [self.sampler.choose(row.index, rounds) for row in chunk]
         state = load_chunk_state(checkpoint, [r.index for r in chunk])
+        if state is not None and not resumable(state, len(chunk), rounds):
+            state = None  # a cache this stage did not write: the chunk starts again
         if state is None:
             initial = self._generate(engine, [self.respond_prompt(r) for r in chunk], "respond",
                                      0, first, progress)
@@ -247,7 +258,8 @@ class CritiqueRevision:
     def generations_per_prompt(self) -> int:
         return 1 + 2 * self.settings.revisions
 
-    def answer_helpful(self, engine: Generator, prompts: Sequence[PromptRow], out: StageDir,
+    def answer_helpful(self, engine: Generator, prompts: Sequence[PromptRow],
+                       out: CritiqueRevisionDir,
                        progress: Progress | None = None) -> list[dict[str, Any]]:
         """The model's first answers to the helpful prompts (no critique, no revision), a chunk
         at a time into helpful.jsonl; resumable like the main rows."""
@@ -264,7 +276,7 @@ class CritiqueRevision:
             progress(before)
         return rows
 
-    def run(self, engine: Generator, prompts: Sequence[PromptRow], out: StageDir, *,
+    def run(self, engine: Generator, prompts: Sequence[PromptRow], out: CritiqueRevisionDir, *,
             metrics: MetricsLog | None = None, progress: Progress | None = None,
             on_resume: Callable[[int], None] | None = None,
             helpful: Sequence[PromptRow] = (), judge: OptionScorer | None = None) -> dict[str, Any]:
@@ -297,9 +309,9 @@ class CritiqueRevision:
             on_resume=resumed)
         out.partial.unlink(missing_ok=True)
         answered = self.answer_helpful(engine, helpful, out, progress) if helpful else []
-        sft = sft_rows(rows, self.settings, answered)
-        write_sft_rows(sft, out.sft_data)
-        return summarize(rows, sft, resumed=before, seconds=time.perf_counter() - started)
+        sft = SD.sft_rows(rows, self.settings, answered)
+        SD.write_sft_rows(sft, out.sft_data)
+        return SD.summarize(rows, sft, resumed=before, seconds=time.perf_counter() - started)
 
 
 class CritiqueRevisionRunner(StageRunner):
@@ -307,6 +319,12 @@ class CritiqueRevisionRunner(StageRunner):
 
     kind = "critique_revision"
     resumes = True
+
+    @staticmethod
+    def headline(metrics: dict[str, Any]) -> str:
+        revisions = metrics["quality"]["revisions"]
+        return (f"{revisions['count']} revisions, EOS {pct(revisions.get('eos_share'))}, "
+                f"{metrics.get('sft_rows', '-')} SFT rows kept")
 
     def load(self) -> None:
         from constlang.runtime.generate import GenerationEngine
@@ -343,38 +361,51 @@ class CritiqueRevisionRunner(StageRunner):
         ctx.say(f"{len(self.prompts)} prompts × {job.settings.revisions} round(s), model "
                 f"`{job.model.id}` on {ctx.device}")
         total = len(self.prompts) * job.generations_per_prompt() + len(self.helpful)
-        saved = saved_chunk(ctx.folder.partial)
+        folder = CritiqueRevisionDir.of(ctx.folder)
+        saved = saved_chunk(folder.partial)
         if saved is not None:
             ctx.say(f"prompts {saved[0]}–{saved[1]} were interrupted after round {saved[2]}; "
                     "continuing from there")
         with ctx.progress("generating", total) as update:
-            metrics = job.run(self.engine, self.prompts, ctx.folder, metrics=ctx.folder.metrics,
+            metrics = job.run(self.engine, self.prompts, folder, metrics=folder.metrics,
                               helpful=self.helpful, judge=self.judge,
                               progress=lambda n: update(advance=n),
                               on_resume=lambda n: ctx.say(f"{n} row(s) already done; continuing"))
         metrics["generation"] = dict(self.engine.stats)
         ctx.timings["generate_s"] = metrics["seconds"]
-        show_changes(ctx, recover_jsonl(ctx.folder.rows))
-        ctx.console.print(quality_line(ctx.name, metrics), highlight=False, markup=False)
+        SD.show_changes(ctx.console, recover_jsonl(folder.rows))
+        ctx.console.print(SD.quality_line(ctx.name, metrics), highlight=False, markup=False)
         return metrics
 
     def outputs(self) -> str:
-        return sha256_json([sha256_file(self.ctx.folder.rows),
-                            sha256_file(self.ctx.folder.sft_data)])
+        folder = CritiqueRevisionDir.of(self.ctx.folder)
+        return sha256_json([sha256_file(folder.rows), sha256_file(folder.sft_data)])
 
 
-def show_changes(ctx: Any, rows: list[dict[str, Any]]) -> None:
-    """Print a few prompts with the first answer and the final revision."""
-    def clip(text: str, n: int = 240) -> str:
-        text = " ".join(text.split())
-        return text if len(text) <= n else text[: n - 1] + "…"
+def resumable(state: dict[str, Any], n: int, rounds: int) -> bool:
+    """Whether a saved chunk state of `n` prompts has the shape run_chunk writes, so resuming
+    from it cannot fail halfway or put foreign values into rows.jsonl."""
+    def whole(x: Any) -> bool:
+        return type(x) is int
 
-    console = ctx.console
-    for row in sorted(rows, key=lambda r: r["index"])[:SHOWN_EXAMPLES]:
-        from rich.markup import escape  # rows are the user's and the model's text
+    def lists(key: str) -> list[Any]:
+        value = state.get(key)
+        return value if isinstance(value, list) and len(value) == n else []
 
-        console.print(f"\n[bold]prompt {escape(str(row['prompt_id']))}[/]: "
-                      f"{escape(clip(row['prompt']))}", markup=True, highlight=False)
-        console.print(f"  [red]before[/]: {escape(clip(row['initial']))}", highlight=False)
-        note = "  [dim](unchanged)[/]" if row["final"] == row["initial"] else ""
-        console.print(f"  [green]after[/] : {escape(clip(row['final']))}{note}", highlight=False)
+    done = state.get("round")
+    if type(done) is not int or not 0 <= done <= rounds:
+        return False
+    initial, history, responses = lists("initial"), lists("history"), lists("responses")
+    return (n > 0 and len(initial) == len(history) == len(responses) == n
+            and all(isinstance(g, dict) and isinstance(g.get("text"), str)
+                    and isinstance(g.get("finish"), str) and whole(g.get("tokens"))
+                    for g in initial)
+            and all(isinstance(r, str) for r in responses)
+            and all(isinstance(h, list) and len(h) == done
+                    and all(isinstance(e, dict) and e.get("round") == k + 1
+                            and isinstance(e.get("revision"), str)
+                            and isinstance(e.get("critique"), str)
+                            and isinstance(e.get("skipped"), bool) for k, e in enumerate(h))
+                    for h in history))
+
+

@@ -12,7 +12,7 @@ from constlang.runtime import preference_rows as PR
 from constlang.runtime import reward as R
 from constlang.runtime import training as T
 from constlang.runtime.rundir import sha256_tree
-from constlang.runtime.stages.base import StageRunner, policy_spec
+from constlang.runtime.stages.base import StageRunner, num, policy_spec
 
 LOGGED = ("rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
 
@@ -41,6 +41,12 @@ class DPORunner(StageRunner):
     """Runs a dpo stage."""
 
     kind = "dpo"
+
+    @staticmethod
+    def headline(metrics: dict[str, Any]) -> str:
+        logged = metrics.get("last_logged") or {}
+        return (f"{metrics.get('train_pairs', '-')} pairs, {metrics.get('steps', '-')} steps, "
+                f"reward margin {num(logged.get('rewards/margins'))}")
 
     def resume_note(self) -> str | None:
         return T.resume_note(self.ctx.folder)

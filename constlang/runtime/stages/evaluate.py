@@ -13,13 +13,30 @@ from constlang.runtime.evaluation import plots
 from constlang.runtime.evaluation import report as RP
 from constlang.runtime.evaluation.job import Evaluation, model_names, resolve_model
 from constlang.runtime.evaluation.winrates import accuracy_summary
-from constlang.runtime.rundir import append_jsonl, recover_jsonl, sha256_file
-from constlang.runtime.stages.base import StageRunner
+from constlang.runtime.rundir import Artifact, StageDir, append_jsonl, recover_jsonl, sha256_file
+from constlang.runtime.stages.base import Plot, StageRunner, pct, runner_for
 
 if TYPE_CHECKING:
     from constlang.runtime.models import Use
 
-PLOTTED = ("ppo", "feedback")  # kinds whose artifacts the report plots
+
+class EvaluateDir(StageDir):
+    """An evaluate stage's folder: the replies, the verdicts, and the report."""
+
+    replies = Artifact("replies.jsonl", "Every model's reply to every held-out prompt, with its "
+                       "verdict (JSONL).")
+    judgements = Artifact("judgements.jsonl", "The judge's P(candidate better) per prompt and "
+                          "question (JSONL).")
+    report_json = Artifact("report.json", "The figures of every model (JSON).")
+    report_md = Artifact("report.md", "The report for people: tables, plots, sample replies "
+                         "(Markdown).")
+    frontier = Artifact("frontier.png", "Each model's harmlessness and helpfulness win rates.")
+
+
+def figures_of(kind: str) -> tuple[Plot, ...]:
+    """The figures the report draws from a stage of this kind, as its runner declares them."""
+    runner = runner_for(kind)
+    return runner.plots if runner else ()
 
 
 class EvaluateRunner(StageRunner):
@@ -28,12 +45,18 @@ class EvaluateRunner(StageRunner):
     kind = "evaluate"
     resumes = True
 
+    @staticmethod
+    def headline(metrics: dict[str, Any]) -> str:
+        return "refuses harmful / benign: " + ", ".join(
+            f"{name} {pct(r.get('harmful_refusal_rate'))} / {pct(r.get('benign_refusal_rate'))}"
+            for name, r in metrics["models"].items())
+
     def reads(self) -> list[str]:
-        """The stages of the models compared and of the plots, which `depends_on` does not
+        """The stages of the models compared and of the figures, which `depends_on` does not
         cover for a default list of models."""
         ctx = self.ctx
         names = model_names(ctx.plan, ctx.stage)
-        return [s.name for s in ctx.plan.stages if s.name in names or s.kind in PLOTTED]
+        return [s.name for s in ctx.plan.stages if s.name in names or figures_of(s.kind)]
 
     def fingerprint(self) -> dict[str, Any]:
         """The models compared (a default list follows the plan) and the outputs of the stages
@@ -68,6 +91,7 @@ class EvaluateRunner(StageRunner):
             self.pairs = read_dataset_pairs(ctx.plan.dataset(s.judge_check), ctx.base_dir)
         if s.reward:
             resolve_reward(ctx.plan, s.reward, ctx.run)
+        self.figures = figures(ctx)
 
     def run(self) -> dict[str, Any]:
         ctx, job, s = self.ctx, self.job, self.job.settings
@@ -88,7 +112,7 @@ class EvaluateRunner(StageRunner):
         self.write(report, replies, judged)
         ctx.console.print(RP.text_table(RP.table_rows(report)), markup=False, highlight=False)
         ctx.say(RP.judge_line(report["judge"]))
-        ctx.say(f"report: {ctx.folder.report_md}")
+        ctx.say(f"report: {EvaluateDir.of(ctx.folder).report_md}")
         return summary_metrics(report, job.stats)
 
     # -- the steps ---------------------------------------------------------------------------
@@ -104,7 +128,7 @@ class EvaluateRunner(StageRunner):
 
     def generate_all(self) -> list[dict[str, Any]]:
         """Every model's replies; rows already in replies.jsonl (an interrupted run) are kept."""
-        path = self.ctx.folder.replies
+        path = EvaluateDir.of(self.ctx.folder).replies
         done = {(r["model"], r["set"], r["index"]) for r in recover_jsonl(path)}
         for name in self.names:
             todo = {set_name: [r for r in rows if (name, set_name, r.index) not in done]
@@ -127,8 +151,8 @@ class EvaluateRunner(StageRunner):
         return sorted(kept, key=lambda r: (order[r["model"]], r["set"], r["index"]))
 
     def judge_check(self, judge: Any) -> tuple[dict[str, Any] | None, str]:
-        """The judge check's report: measured now on `judge_check`, else the gate of a feedback
-        stage with the same judge in this run, else none."""
+        """The judge check's report: measured now on `judge_check`, else the one an earlier
+        stage of this run with the same judge recorded (a feedback stage's gate), else none."""
         ctx, s = self.ctx, self.job.settings
         if self.pairs is not None:
             from constlang.runtime.judge_check import run_check
@@ -139,7 +163,7 @@ class EvaluateRunner(StageRunner):
             return (run_check(self.job, judge, list(asked.values()), self.pairs),
                     f"dataset `{s.judge_check}`")
         for stage in ctx.plan.stages:
-            if stage.kind != "feedback" or stage.settings.judge != s.judge:
+            if stage.name == ctx.name or getattr(stage.settings, "judge", None) != s.judge:
                 continue
             done = ctx.run.stage(stage.name).read_manifest()
             if done and done.status == "completed" and "judge_check" in done.metrics:
@@ -216,34 +240,40 @@ class EvaluateRunner(StageRunner):
 
     def write(self, report: dict[str, Any], replies: Sequence[dict[str, Any]],
               judged: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
-        ctx, folder = self.ctx, self.ctx.folder
+        ctx, folder = self.ctx, EvaluateDir.of(self.ctx.folder)
         atomic_write_text(folder.judgements, "".join(
             json.dumps({"model": m, "set": st, **row}) + "\n"
-            for m, sets in judged.items() for st, rows in sets.items() for row in rows))
+            for m, sets in judged.items() for st, rows in sets.items() for row in rows),
+            follow=False)
         points = [(n, *frontier_point(m)) for n, m in report["models"].items()]
-        if plots.frontier(points, folder.path / "frontier.png",
-                          f"{ctx.name}: against `{report['baseline']}`"):
-            report["plots"].append("frontier.png")
-        for stage in ctx.plan.stages:
-            source = ctx.run.stage(stage.name)
-            if stage.kind == "ppo" and source.metrics.path.is_file():
-                name = f"ppo_{stage.name}.png"
-                if plots.ppo_curves(recover_jsonl(source.metrics.path), folder.path / name,
-                                    f"stage `{stage.name}`: reward and KL per update"):
-                    report["plots"].append(name)
-            if stage.kind == "feedback" and source.preferences.is_file():
-                labels = [float(r["p_chosen"]) for r in recover_jsonl(source.preferences)
-                          if r.get("p_chosen") is not None]
-                name = f"labels_{stage.name}.png"
-                if plots.label_histogram(labels, folder.path / name,
-                                         f"stage `{stage.name}`: {len(labels)} labels"):
-                    report["plots"].append(name)
-        atomic_write_text(folder.report_json, json.dumps(report, indent=2) + "\n")
+        if plots.frontier(points, folder.frontier, f"{ctx.name}: against `{report['baseline']}`"):
+            report["plots"].append(folder.frontier.name)
+        for stage_name, figure, values in self.figures:
+            name = f"{figure.prefix}_{stage_name}.png"
+            if figure.draw(values, folder.path / name, stage_name):
+                report["plots"].append(name)
+        atomic_write_text(folder.report_json, json.dumps(report, indent=2) + "\n", follow=False)
         atomic_write_text(folder.report_md,
-                          RP.markdown(report, replies, self.job.settings.samples))
+                          RP.markdown(report, replies, self.job.settings.samples), follow=False)
 
     def outputs(self) -> str:
-        return sha256_file(self.ctx.folder.report_json)
+        return sha256_file(EvaluateDir.of(self.ctx.folder).report_json)
+
+
+def figures(ctx: Any) -> list[tuple[str, Plot, list[Any]]]:
+    """(stage, figure, points) of every figure the report draws from another stage, as that
+    stage's runner declares them. Only completed stages are read (the runner verified them,
+    see `reads`), and only read: a file damaged since is one error here, before any model
+    loads, not after the work."""
+    out: list[tuple[str, Plot, list[Any]]] = []
+    for stage in ctx.plan.stages:
+        declared = figures_of(stage.kind)
+        source = ctx.run.stage(stage.name)
+        done = source.read_manifest() if declared else None
+        if done is None or done.status != "completed":
+            continue
+        out += [(stage.name, figure, figure.points(source)) for figure in declared]
+    return out
 
 
 def resolve_reward(plan: Any, name: str, run: Any) -> tuple[Any, int | None]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from constlang import plan as P
 from constlang.errors import StageError
+from constlang.kinds.feedback import FeedbackSettings
 from constlang.prompts import (
     PLACEHOLDERS,
     Chat,
@@ -25,15 +26,22 @@ from constlang.runtime.engine import Engine
 from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.preference_rows import (
     FORMAT,
+    PreferencesDir,
     drop_reason,
+    label_points,
+    labels_figure,
     make_row,
     orient,
     summarize,
     summary_line,
 )
-from constlang.runtime.rundir import MetricsLog, StageDir, process_in_chunks, sha256_file
+from constlang.runtime.rundir import (
+    MetricsLog,
+    process_in_chunks,
+    sha256_file,
+)
 from constlang.runtime.sampling import QuestionSampler, call_seed, select
-from constlang.runtime.stages.base import StageRunner, policy_spec
+from constlang.runtime.stages.base import Plot, StageRunner, pct, policy_spec
 
 RATIONALE_PLACEHOLDER = "<the judge's rationale>"
 ORDERS = ("ab", "ba")  # response A in the first slot, then in the second
@@ -85,7 +93,7 @@ class Feedback:
     @classmethod
     def from_plan(cls, plan: P.Plan, stage_name: str) -> Feedback:
         stage = plan.stage(stage_name)
-        s: P.FeedbackSettings = stage.settings
+        s: FeedbackSettings = stage.settings
         program = plan.program(stage_name)
         steps = {step.name: step for step in program.steps}
         return cls(
@@ -99,7 +107,7 @@ class Feedback:
         )
 
     @property
-    def settings(self) -> P.FeedbackSettings:
+    def settings(self) -> FeedbackSettings:
         return self.stage.settings
 
     def check_sampling(self) -> None:
@@ -256,7 +264,7 @@ class Feedback:
         for job in pairwise + pointwise:
             by_pair.setdefault((job.i, job.q.id), []).append(job)
         return [self.row(row, respond[i], (sample_a[i], sample_b[i]), questions[i],
-                         [self.judgement(q, by_pair[(i, q.id)]) for q in questions[i]])
+                         [pref.verdict(q, by_pair[(i, q.id)], self.clamp) for q in questions[i]])
                 for i, row in enumerate(chunk)]
 
     def row(self, row: PromptRow, respond: Chat, samples: tuple[Generation, Generation],
@@ -279,30 +287,7 @@ class Feedback:
             judgements=oriented, finish={"chosen": chosen.finish, "rejected": rejected.finish},
             drop=drop, plan_hash=self.plan_hash)
 
-    def judgement(self, q: P.Question, jobs: list[Job]) -> dict[str, Any]:
-        """One question's verdict on replies A and B from its scored prompts (both orders, or
-        A and B alone): P(A better), clamped, and each prompt's raw figures."""
-        if q.kind == "pointwise":
-            good = q.options.index(q.good_answer or q.options[-1])
-            by = {j.order: j for j in jobs}
-            p_a = pref.pointwise_preference(pref.log_odds(by["a"].logprobs, good),
-                                            pref.log_odds(by["b"].logprobs, good))
-            consistent = None
-            p = {j.order: pref.option_probability(j.logprobs, good) for j in jobs}
-        else:
-            p = {j.order: pref.first_option_probability(j.logprobs) for j in jobs}
-            if "ba" in p:
-                p_a = pref.swap_average(p["ab"], p["ba"])
-                consistent = pref.position_consistent(p["ab"], p["ba"])
-            else:
-                p_a, consistent = p["ab"], None
-        orders = [{"order": j.order, "logprobs": j.logprobs, "p": p[j.order],
-                   "mass": pref.option_mass(j.logprobs), "rationale": j.rationale}
-                  for j in jobs]
-        return {"question": q.id, "kind": q.kind, "p_a": pref.clamp(p_a, self.clamp),
-                "orders": orders, "consistent": consistent}
-
-    def run(self, policy: Engine, judge: Engine, prompts: Sequence[PromptRow], out: StageDir,
+    def run(self, policy: Engine, judge: Engine, prompts: Sequence[PromptRow], out: PreferencesDir,
             *, metrics: MetricsLog | None = None, progress: Callable[[int], None] | None = None,
             on_resume: Callable[[int], None] | None = None) -> dict[str, Any]:
         """Judge every prompt not yet in preferences.jsonl, a chunk at a time; returns metrics.
@@ -337,6 +322,12 @@ class FeedbackRunner(StageRunner):
 
     kind = "feedback"
     resumes = True
+    plots = (Plot("labels", label_points, labels_figure),)
+
+    @staticmethod
+    def headline(metrics: dict[str, Any]) -> str:
+        return (f"{metrics.get('kept_pairs', '-')} of {metrics.get('pairs', '-')} pairs kept, "
+                f"position-consistent {pct(metrics.get('position_consistency'))}")
 
     def fingerprint(self) -> dict[str, Any]:
         plan, s = self.ctx.plan, self.ctx.settings
@@ -383,7 +374,8 @@ class FeedbackRunner(StageRunner):
                 f"on {ctx.device}")
         with ctx.progress("judging", len(self.prompts)) as update:
             metrics = self.job.run(
-                self.policy, self.judge, self.prompts, ctx.folder, metrics=ctx.folder.metrics,
+                self.policy, self.judge, self.prompts, PreferencesDir.of(ctx.folder),
+                metrics=ctx.folder.metrics,
                 progress=lambda n: update(advance=n),
                 on_resume=lambda n: ctx.say(f"{n} row(s) already done; continuing"))
         metrics["generation"] = {"policy": dict(self.policy.stats),
@@ -395,4 +387,5 @@ class FeedbackRunner(StageRunner):
         return metrics
 
     def outputs(self) -> str:
-        return sha256_file(self.ctx.folder.preferences)
+        return sha256_file(PreferencesDir.of(self.ctx.folder).preferences)
+

@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 from constlang import plan as P
 from constlang.errors import StageError
+from constlang.files import remove_own
 from constlang.prompts import Chat, find_step, render_step
 from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
-from constlang.runtime.rundir import StageDir, recover_jsonl, sha256_tree
-from constlang.runtime.stages.base import StageRunner, policy_spec
+from constlang.runtime.evaluation.plots import update_curves
+from constlang.runtime.ppo import UPDATE_EVENT
+from constlang.runtime.rundir import Artifact, StageDir, logged_number, recover_jsonl, sha256_tree
+from constlang.runtime.stages.base import (
+    Plot,
+    StageRunner,
+    policy_spec,
+    reward_headline,
+)
 
 SUMMARY_WINDOW = 5  # steps averaged for the manifest's "start" and "end" figures
+
+
+class PPODir(StageDir):
+    """A ppo stage's folder: besides its model, what lets a killed run resume and be tracked."""
+
+    checkpoint = Artifact("checkpoint", "The last resumable checkpoint (models, optimizer, RNG "
+                          "and loop state).")
+    tracking = Artifact("tracking", "What an experiment tracker (report_to) writes locally, "
+                        "e.g. tensorboard files.")
 
 
 class PPOError(StageError):
@@ -34,26 +52,51 @@ def queries(plan: P.Plan, stage: Any, base_dir: Any) -> list[Any]:
         for r in rows]
 
 
+def updates(folder: StageDir, *, cut: bool = True) -> list[dict[str, Any]]:
+    """The rows of metrics.jsonl that the updates logged, in order (read only, without
+    `cut`: the folder of a stage read by another)."""
+    return [r for r in recover_jsonl(folder.metrics.path, cut=cut)
+            if r.get("event") == UPDATE_EVENT]
+
+
+def update_points(folder: StageDir) -> list[tuple[float, float, float]]:
+    """(update, reward mean, KL) of every logged update, each value checked: a damaged log is
+    one error naming it, before the evaluate stage loads any model."""
+    path = folder.metrics.path
+    return [(logged_number(path, r, "step", whole=True), logged_number(path, r, "reward_mean"),
+             logged_number(path, r, "kl")) for r in updates(folder, cut=False)]
+
+
+def curves(points: list[Any], png: Path, stage: str) -> bool:
+    """The evaluate report's figure of a ppo stage: mean reward and KL per update."""
+    return update_curves(points, png, f"stage `{stage}`: reward and KL per update")
+
+
 def summary(folder: StageDir) -> dict[str, Any]:
     """The manifest's metrics: reward, KL and reply figures at the start and the end of
     training (means over a few updates), read back from metrics.jsonl."""
-    rows = [r for r in recover_jsonl(folder.metrics.path) if r.get("event") == "ppo"]
+    path = folder.metrics.path
+    rows = updates(folder)
     if not rows:
         return {"steps": 0}
     # a short run: its first and last halves, so the two figures never share an update
     window = min(SUMMARY_WINDOW, max(1, len(rows) // 2))
     first, last = rows[:window], rows[-window:]
 
-    def mean(part: list[dict[str, Any]], key: str) -> float:
-        return round(sum(float(r[key]) for r in part) / len(part), 4)
+    def number(row: dict[str, Any], key: str, whole: bool = False) -> float:
+        return logged_number(path, row, key, whole=whole)
 
-    return {"steps": rows[-1]["step"], "rollouts": sum(int(r["rollouts"]) for r in rows),
+    def mean(part: list[dict[str, Any]], key: str) -> float:
+        return round(sum(number(r, key) for r in part) / len(part), 4)
+
+    return {"steps": number(rows[-1], "step", whole=True),
+            "rollouts": sum(number(r, "rollouts", whole=True) for r in rows),
             "reward_start": mean(first, "reward_mean"), "reward_end": mean(last, "reward_mean"),
-            "kl_end": mean(last, "kl"), "kl_coef_end": round(float(rows[-1]["kl_coef"]), 6),
+            "kl_end": mean(last, "kl"), "kl_coef_end": round(number(rows[-1], "kl_coef"), 6),
             "entropy_end": mean(last, "entropy"),
             "response_length_end": mean(last, "response_length"),
             "eos_fraction_end": mean(last, "eos_fraction"),
-            "seconds": round(sum(float(r["step_s"]) for r in rows), 3)}
+            "seconds": round(sum(number(r, "step_s") for r in rows), 3)}
 
 
 def model_card(plan: P.Plan, stage: Any, base: P.Model, metrics: dict[str, Any]) -> str:
@@ -89,7 +132,7 @@ def accelerator_for(settings: Any, folder: StageDir, device: str) -> Any:
     precision = ("bf16" if T.bf16_supported() else "fp16") if on_gpu else "no"
     return Accelerator(cpu=not on_gpu, mixed_precision=precision,
                        log_with=None if report == "none" else report,
-                       project_dir=str(folder.tracking))
+                       project_dir=str(PPODir.of(folder).tracking))
 
 
 class PPORunner(StageRunner):
@@ -98,6 +141,8 @@ class PPORunner(StageRunner):
     kind = "ppo"
     resumes = True
     distributed = True  # accelerate shares the work (docs/scale.md)
+    plots = (Plot("ppo", update_points, curves),)
+    headline = staticmethod(reward_headline)
 
     def preview(self) -> list[tuple[str, Chat]]:
         """The rollout prompts of the first update."""
@@ -142,7 +187,7 @@ class PPORunner(StageRunner):
         from constlang.runtime.ppo.loop import PPOLoop
         from constlang.runtime.ppo.state import checkpoint_step, load_checkpoint
 
-        ctx, s, folder = self.ctx, self.ctx.settings, self.ctx.folder
+        ctx, s, folder = self.ctx, self.ctx.settings, PPODir.of(self.ctx.folder)
         actors = Actors.build(self.policy.model, s, self.scorer, self.critic)
         loop = PPOLoop(s, actors, self.policy.tokenizer, self.queries, self.policy_spec,
                        self.accelerator)
@@ -151,7 +196,7 @@ class PPORunner(StageRunner):
             load_checkpoint(self.accelerator, folder.checkpoint)
             ctx.say(f"resuming after update {resumed} from {folder.checkpoint}")
         if self.accelerator.is_main_process:
-            folder.metrics.drop_after("ppo", loop.state.step)
+            folder.metrics.drop_after(UPDATE_EVENT, loop.state.step)
         self.accelerator.init_trackers(ctx.name, config=s.model_dump(mode="json", by_alias=True))
         with ctx.progress("updates", total=s.steps) as update:
             update(completed=loop.state.step)
@@ -164,7 +209,8 @@ class PPORunner(StageRunner):
             final = actors.final_model(self.accelerator.unwrap_model(loop.policy))
             T.save_model(final, self.policy.tokenizer, folder,
                          model_card(ctx.plan, ctx.stage, self.policy_spec, metrics))
-            shutil.rmtree(folder.checkpoint, ignore_errors=True)
+            with suppress(OSError):  # the model is saved: the checkpoint is scratch now
+                remove_own(folder.checkpoint)
         self.accelerator.wait_for_everyone()  # the model is complete before anyone hashes it
         # the trackers only: accelerate's end_training would also destroy the process group,
         # which a later stage of the same launch still needs (the runner closes it at the end)

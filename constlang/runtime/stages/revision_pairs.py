@@ -10,10 +10,11 @@ from typing import Any
 
 from constlang.errors import StageError
 from constlang.files import atomic_write_text
-from constlang.runtime.preference_rows import FORMAT, make_row
+from constlang.runtime.preference_rows import FORMAT, PreferencesDir, make_row
 from constlang.runtime.preferences import sigmoid
 from constlang.runtime.rundir import recover_jsonl, sha256_file
 from constlang.runtime.stages.base import StageRunner
+from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
 
 
 def _logit(p: float) -> float:
@@ -63,17 +64,21 @@ class RevisionPairsRunner(StageRunner):
 
     kind = "revision_pairs"
 
+    @staticmethod
+    def headline(metrics: dict[str, Any]) -> str:
+        return f"{metrics.get('kept_pairs', '-')} of {metrics.get('pairs', '-')} pairs kept"
+
     def fingerprint(self) -> dict[str, Any]:
         return {"preferences_format": FORMAT}
 
     def load(self) -> None:
         s = self.ctx.settings
-        upstream = self.ctx.run.stage(s.from_)
+        upstream = CritiqueRevisionDir.of(self.ctx.run.stage(s.from_))
         if not upstream.rows.is_file() or not upstream.sft_data.is_file():
             raise StageError(f"no revisions: {upstream.rows} or {upstream.sft_data} is missing; "
                              f"run stage `{s.from_}` first")
-        self.rows = recover_jsonl(upstream.rows)
-        self.sft = recover_jsonl(upstream.sft_data)
+        self.rows = recover_jsonl(upstream.rows, cut=False)
+        self.sft = recover_jsonl(upstream.sft_data, cut=False)
         if s.weights == "judge" and not any(r.get("initial_score") is not None
                                             for r in self.rows):
             raise StageError(f"`weights = judge` needs judge scores, but stage `{s.from_}` has "
@@ -84,9 +89,9 @@ class RevisionPairsRunner(StageRunner):
         ctx, s = self.ctx, self.ctx.settings
         pairs = revision_pairs(self.rows, self.sft, use_dropped=s.use_dropped, weights=s.weights,
                                stage=ctx.name, plan_hash=ctx.plan.hash or ctx.plan.compute_hash())
-        atomic_write_text(ctx.folder.preferences,
+        atomic_write_text(PreferencesDir.of(ctx.folder).preferences,
                           "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs),
-                          make_parents=True)
+                          make_parents=True, follow=False)
         dropped = [p["drop"] for p in pairs if p["drop"]]
         kept = [p["p_chosen"] for p in pairs if not p["drop"]]
         metrics = {"pairs": len(pairs), "kept_pairs": len(kept),
@@ -98,4 +103,4 @@ class RevisionPairsRunner(StageRunner):
         return metrics
 
     def outputs(self) -> str:
-        return sha256_file(self.ctx.folder.preferences)
+        return sha256_file(PreferencesDir.of(self.ctx.folder).preferences)

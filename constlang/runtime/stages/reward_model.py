@@ -13,8 +13,8 @@ from constlang.files import atomic_write_text
 from constlang.runtime import preference_rows as PR
 from constlang.runtime import reward as R
 from constlang.runtime import training as T
-from constlang.runtime.rundir import sha256_tree
-from constlang.runtime.stages.base import StageRunner
+from constlang.runtime.rundir import Artifact, StageDir, sha256_tree
+from constlang.runtime.stages.base import StageRunner, num, pct
 
 
 def soft_reward_trainer() -> type[Any]:
@@ -75,10 +75,24 @@ def model_card(plan: P.Plan, stage: Any, base: P.Model, metrics: dict[str, Any])
     )
 
 
+class RewardModelDir(StageDir):
+    """A reward_model stage's folder: besides its model, how the model scores held-out pairs."""
+
+    heldout = Artifact("heldout.jsonl", "The held-out pairs with the trained model's scores "
+                       "(JSONL).")
+    reliability = Artifact("reliability.png", "The reliability diagram of the held-out pairs.")
+
+
 class RewardModelRunner(StageRunner):
     """Runs a reward_model stage."""
 
     kind = "reward_model"
+
+    @staticmethod
+    def headline(metrics: dict[str, Any]) -> str:
+        held = metrics.get("heldout") or {}
+        return (f"{metrics.get('train_pairs', '-')} pairs, held-out accuracy "
+                f"{pct(held.get('accuracy'))}, ECE {num(held.get('calibration_error'), 2)}")
 
     def load(self) -> None:
         from constlang.runtime.models import load_model
@@ -155,13 +169,13 @@ class RewardModelRunner(StageRunner):
         rejected = scorer.score(prompts, [PR.text(p["rejected"]) for p in held])
         deltas = [c - r for c, r in zip(chosen, rejected, strict=True)]
         labels = [p["p_chosen"] for p in held]
-        folder = self.ctx.folder
+        folder = RewardModelDir.of(self.ctx.folder)
         atomic_write_text(folder.heldout, "".join(json.dumps({
             "stage": p["stage"], "index": p["index"], "p_chosen": p["p_chosen"],
             "reward_chosen": round(c, 6),
             "reward_rejected": round(r, 6)}) + "\n" for p, c, r in zip(held, chosen, rejected,
                                                                       strict=True)),
-            make_parents=True)
+            make_parents=True, follow=False)
         if held:
             R.reliability_diagram(deltas, labels, folder.reliability,
                                   f"{self.ctx.name}: {len(held)} held-out pairs")

@@ -10,9 +10,11 @@ from typing import Any
 
 from constlang import plan as P
 from constlang.errors import StageError
+from constlang.kinds.sft import SFTSettings
 from constlang.runtime import training as T
 from constlang.runtime.rundir import StageDir, sha256_tree
-from constlang.runtime.stages.base import StageRunner
+from constlang.runtime.stages.base import StageRunner, num
+from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
 
 
 class SFTDataError(StageError):
@@ -88,8 +90,8 @@ def load_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDi
     from constlang.runtime.models import load_model
 
     stage = plan.stage(stage_name)
-    s: P.SFTSettings = stage.settings
-    rows = training_rows(upstream.sft_data, s.rounds)
+    s: SFTSettings = stage.settings
+    rows = training_rows(CritiqueRevisionDir.of(upstream).sft_data, s.rounds)
     base = plan.base_model(stage_name)
     if base is None:
         raise SFTDataError(f"stage `{stage_name}` names no model to fine-tune")
@@ -104,7 +106,7 @@ def train_sft(plan: P.Plan, inputs: SFTInputs, *, out: StageDir, device: str,
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    s: P.SFTSettings = inputs.stage.settings
+    s: SFTSettings = inputs.stage.settings
     rows, loaded = inputs.rows, inputs.loaded
     config = T.trainer_config(SFTConfig, s, out, device, len(rows))
     with T.quiet_trainer():
@@ -122,6 +124,10 @@ class SFTRunner(StageRunner):
     """Runs an sft stage: TRL's SFTTrainer on the revisions of a critique_revision stage."""
 
     kind = "sft"
+
+    @staticmethod
+    def headline(metrics: dict[str, Any]) -> str:
+        return f"{metrics.get('steps', '-')} steps, loss {num(metrics.get('train_loss'))}"
 
     def load(self) -> None:
         ctx, s = self.ctx, self.ctx.settings

@@ -1,0 +1,32 @@
+"""Stage kinds, shared: the settings every training stage has, and the cost of training."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from constlang.declarations import MAX_SEED
+from constlang.kinds.record import Cost, CostInputs
+
+# The settings every training stage (sft, reward_model, dpo, ...) shares: one definition each,
+# mapped onto TRL's configs by name in constlang.runtime.training. They are field types, not a
+# base class, because pydantic puts inherited fields first and that would reorder plan JSON.
+Epochs = Annotated[float, Field(gt=0.0, le=100.0, description="Passes over the data.")]
+LearningRate = Annotated[float, Field(gt=0.0, le=1.0, description="Peak learning rate.")]
+TrainBatchSize = Annotated[int, Field(ge=1, le=4096, description="Per-device batch size.")]
+MaxLength = Annotated[int, Field(ge=16, le=1_000_000,
+                                 description="Tokens per training row (or per pair member).")]
+TrainingSeed = Annotated[int, Field(ge=0, le=MAX_SEED, description="Training seed.")]
+LoraRank = Annotated[int, Field(ge=1, le=1024, description="LoRA rank.")]
+LoraAlpha = Annotated[int, Field(ge=1, le=4096, description="LoRA scaling.")]
+LoraDropout = Annotated[float, Field(ge=0.0, lt=1.0, description="LoRA dropout.")]
+CheckpointEvery = Annotated[int, Field(
+    ge=0, le=10_000_000, description="Save a resumable checkpoint (weights, optimizer, "
+    "scheduler, RNG) every this many optimizer steps, keeping the last; a killed run continues "
+    "from it. 0: none.")]
+
+
+def training_cost(s: Any, inputs: CostInputs) -> Cost:
+    """A training stage calls no model for text: its cost is its epochs."""
+    return Cost(None, 0, 0, f"training, {s.epochs} epoch(s)")

@@ -1,0 +1,50 @@
+"""Stage kind reward_model: its settings and its record."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from constlang.declarations import Strict, ref, refs
+from constlang.kinds._training import (
+    CheckpointEvery,
+    Epochs,
+    LearningRate,
+    LoraAlpha,
+    LoraDropout,
+    LoraRank,
+    MaxLength,
+    TrainBatchSize,
+    TrainingSeed,
+    training_cost,
+)
+from constlang.kinds.record import StageKind
+
+
+class RewardModelSettings(Strict):
+    from_: str | list[str] = refs(
+        "stage", "The feedback or revision_pairs stage(s) whose preferences are trained on; "
+        "several are merged into one dataset.", alias="from")
+    model: str | None = ref("model", "Base model of the reward model; default: the judge.",
+                            default=None)
+    soft_labels: bool = Field(True, description="Train on soft targets instead of hard pairs.")
+    epochs: Epochs = 1.0
+    learning_rate: LearningRate = 1e-5
+    batch_size: TrainBatchSize = 8
+    max_length: MaxLength = 512
+    seed: TrainingSeed = 0
+    checkpoint_every: CheckpointEvery = 500
+    eval_fraction: float = Field(
+        0.1, ge=0.0, le=0.5, description="Share of the pairs held out to measure the model "
+        "(accuracy, margin, calibration).")
+    lora: bool = Field(False, description="Train LoRA adapters (peft) instead of all weights.")
+    lora_r: LoraRank = 8
+    lora_alpha: LoraAlpha = 16
+    lora_dropout: LoraDropout = 0.05
+
+
+KIND = StageKind(
+    "reward_model", RewardModelSettings,
+    "Trains a reward model on the preference labels of a feedback stage.",
+    "runtime-reward-model.md", training_cost,
+    stage_refs={"from": ("feedback", "revision_pairs")}, default_model=("from", "judge"),
+    base_model="model")

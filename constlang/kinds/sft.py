@@ -1,0 +1,51 @@
+"""Stage kind sft: its settings and its record."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from constlang.declarations import Strict, ref
+from constlang.kinds._training import (
+    CheckpointEvery,
+    Epochs,
+    LearningRate,
+    LoraAlpha,
+    LoraDropout,
+    LoraRank,
+    MaxLength,
+    TrainBatchSize,
+    TrainingSeed,
+    training_cost,
+)
+from constlang.kinds.record import StageKind
+
+
+class SFTSettings(Strict):
+    from_: str = ref("stage", "The critique_revision stage whose revisions are trained on.",
+                     alias="from")
+    model: str | None = ref("model", "Base model to fine-tune; default: the stage's model.",
+                            default=None)
+    rounds: Literal["all", "last"] = Field(
+        "all", description="Train on the revision of every round, or only the last."
+    )
+    epochs: Epochs = 1.0
+    learning_rate: LearningRate = 2e-5
+    batch_size: TrainBatchSize = 8
+    gradient_accumulation_steps: int = Field(1, ge=1, le=4096, description="Steps per update.")
+    max_length: MaxLength = 512
+    lora: bool = Field(False, description="Train LoRA adapters (peft) instead of all weights.")
+    lora_r: LoraRank = 8
+    lora_alpha: LoraAlpha = 16
+    lora_dropout: LoraDropout = 0.05
+    seed: TrainingSeed = 0
+    checkpoint_every: CheckpointEvery = 500
+
+
+KIND = StageKind(
+    "sft", SFTSettings,
+    "Fine-tunes the model on the revisions of a critique_revision stage (TRL).",
+    "runtime-sft.md", training_cost,
+    stage_refs={"from": ("critique_revision",)}, default_model=("from", "model"),
+    base_model="model")
