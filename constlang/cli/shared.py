@@ -1,4 +1,5 @@
-"""CLI shared parts: the command class, exit statuses, and the helpers every command uses."""
+"""CLI shared parts: the one place errors become messages and exit statuses, the command
+class, and the helpers every command uses."""
 
 from __future__ import annotations
 
