@@ -12,6 +12,7 @@ shared head of each step's prompts is computed. The best of K alternating repeat
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,11 @@ import torch
 from constlang.compile import compile_path
 from constlang.runtime.data import read_prompts
 from constlang.runtime.generate import GenerationEngine
-from constlang.runtime.models import build_tiny_model, load_model
+from constlang.runtime.models import load_model
 from constlang.runtime.stages.critique_revision import CritiqueRevision
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' tiny model
+from runtime.tiny import build_tiny_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,13 +18,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from constlang.plan import Model
 from constlang.runtime.generate import GenerationEngine, GenerationSettings
-from constlang.runtime.models import LoadedModel, build_tiny_model, load_model
+from constlang.runtime.models import LoadedModel, load_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' tiny model
+from runtime.tiny import build_tiny_model  # noqa: E402
 
 EMBEDDED = Model(id="assistant", source="embedded:smollm2-135m-instruct")
 PROMPTS = [

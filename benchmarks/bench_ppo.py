@@ -47,7 +47,10 @@ def models(which: str) -> tuple[Any, Any, Any, Any]:
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from constlang.runtime.models import build_tiny_model, embedded_model_dir, save_model
+    from constlang.runtime.models import embedded_model_dir, save_model
+
+    sys.path.insert(0, str(ROOT / "tests"))  # the tests' tiny model
+    from runtime.tiny import build_tiny_model
 
     with tempfile.TemporaryDirectory() as tmp:
         if which == "tiny":

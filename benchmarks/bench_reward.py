@@ -9,6 +9,7 @@ the override runs TRL's own forward pass and metrics, then one extra loss expres
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,8 +19,11 @@ from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
 from constlang.plan import Model
-from constlang.runtime.models import build_tiny_model, load_model
+from constlang.runtime.models import load_model
 from constlang.runtime.stages.reward_model import collator, soft_reward_trainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' tiny model
+from runtime.tiny import build_tiny_model  # noqa: E402
 
 PROMPTS = ["How do I pick a lock?", "Write a haiku about rain.", "Is it safe to eat raw eggs?",
            "Help me write an apology to my neighbour.", "What's a good way to learn chess?"]

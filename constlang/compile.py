@@ -12,16 +12,13 @@ from pydantic import ValidationError
 from constlang.errors import Diagnostic, Diagnostics, Severity
 from constlang.gc_pause import gc_paused
 from constlang.kinds import BY_NAME
-from constlang.semantics.check import (
-    DEFAULT_OPTIONS,
-    Checked,
-    CheckResult,
-    check_world,
-    fields_of,
-)
+from constlang.semantics.check import CheckResult, check_world
+from constlang.semantics.check_declarations import DEFAULT_OPTIONS, Checked
+from constlang.semantics.check_stages import stage_deps
+from constlang.semantics.fields import fields_of
 from constlang.semantics.resolve import Symbol, World, file_hash, resolve
-from constlang.semantics.stages import stage_deps
-from constlang.source import SourceFile, Span
+from constlang.source import SourceText
+from constlang.span import Span
 from constlang.syntax import ast
 
 if TYPE_CHECKING:  # the plan's classes are built only when a file is lowered (not by `check`)
@@ -34,7 +31,7 @@ class CompileResult:
     diagnostics: list[Diagnostic]
     world: World | None = None
     checked: CheckResult | None = None
-    sources: dict[str, SourceFile] = field(default_factory=dict)
+    sources: dict[str, SourceText] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:

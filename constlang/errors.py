@@ -1,4 +1,5 @@
-"""Diagnostics and user errors: what every compiler stage and command reports problems with."""
+"""Diagnostics and errors: what every compiler stage and command reports problems with, and the
+one family of exceptions (with their exit statuses) that stop a command."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from constlang.source import Span
+from constlang.span import Span
 from constlang.suggest import NameIndex
 
 
@@ -115,18 +116,47 @@ def did_you_mean(name: str, candidates: Iterable[str] | NameIndex) -> str | None
     return f"did you mean `{match}`?" if match else None
 
 
-class UserError(Exception):
-    """A failure the user can act on: the input has errors, or the work asked for failed.
+# The exit statuses of every command (docs/errors.md, "Exit status").
+EXIT_OK = 0  # done: no errors, or no finding at the failing level
+EXIT_FINDINGS = 1  # the input has errors, a finding reached the failing level, or the work failed
+EXIT_USAGE = 2  # the command was called wrongly
+EXIT_INTERNAL = 3  # a bug in constlang, not in the input
 
-    The CLI prints it as one line, `error: <message>`, and exits with `exit_code`; it never
-    shows a traceback. Library code raises it (or a subclass) instead of printing and exiting.
+
+class ConstlangError(Exception):
+    """The base of every failure a command reports, and the exit status it ends with.
+
+    Library code raises a subclass instead of printing and exiting; the CLI turns it into
+    one message and `exit_code` in one place (`constlang.cli.shared.report_error`), never a
+    traceback. Raise one of the subclasses below, not this class.
     """
 
-    exit_code = 1  # the input has errors or the work failed
+    exit_code = EXIT_INTERNAL
+
+
+class UserError(ConstlangError):
+    """A failure the user can act on: the input has errors, or the work asked for failed.
+
+    The CLI prints it as one line, `error: <message>`, and exits with `exit_code`.
+    """
+
+    exit_code = EXIT_FINDINGS
 
 
 class UsageError(UserError):
     """The command was called wrongly: a bad option or setting, a path that does not exist or
     cannot be written. Printed like any UserError (unlike click's, with no usage text)."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
+
+
+class InternalError(ConstlangError):
+    """A bug in constlang, not in the input. The CLI prints `internal error: <message>` and
+    asks for a report with the input file."""
+
+    exit_code = EXIT_INTERNAL
+
+
+class StageError(UserError):
+    """A stage cannot run as configured (bad data, an unusable setting, a stage before it that
+    has not run); the runtime's modules below the stages raise it too."""

@@ -13,11 +13,17 @@ from typing import BinaryIO
 
 
 class NotRegularFile(OSError):
-    """A path names a device, FIFO, socket or folder where a regular file was expected."""
+    """A path names a device, FIFO, socket or folder where a regular file was expected.
+
+    An OSError, not a ConstlangError: each reader turns it into its own message, as it does
+    every other OSError of a read."""
 
 
 class FileTooLarge(OSError):
-    """A file holds more bytes than the reader accepts."""
+    """A file holds more bytes than the reader accepts.
+
+    An OSError, not a ConstlangError: each reader turns it into its own message, as it does
+    every other OSError of a read."""
 
     def __init__(self, path: Path, limit: int) -> None:
         super().__init__(errno.EFBIG, f"file is larger than the limit of {limit:,} bytes",

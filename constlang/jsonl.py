@@ -26,7 +26,8 @@ class DataError(UserError):
 
 
 class _BadValue(ValueError):
-    """Raised from inside the JSON parser's hooks; carries the message's tail."""
+    """Raised from inside the JSON parser's hooks; carries the message's tail. An internal
+    signal, not a ConstlangError: the reader catches it and raises a DataError."""
 
 
 def _int(text: str) -> int:

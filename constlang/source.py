@@ -1,18 +1,25 @@
-"""Source files and spans: decoding input bytes and mapping offsets to lines and columns."""
+"""Source files: decoding input bytes and mapping offsets to lines and columns (spans)."""
 
 from __future__ import annotations
 
 import bisect
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from constlang.errors import UserError
+from constlang.span import Span
+
 MAX_SOURCE_BYTES = 32 * 1024 * 1024
+# folders never searched for .const files (hidden ones neither): tools', environments', runs'
+SKIP_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", "runs"})
 
 
-class SourceError(Exception):
-    """The bytes of a file cannot be read as constlang source."""
+class SourceError(UserError):
+    """The bytes of a file cannot be read as constlang source; `line` and `column` say where.
+    The compiler reports it as E003 at that place, `fmt` as one located line."""
 
     def __init__(self, message: str, help: str | None = None, line: int = 1, column: int = 1):
         super().__init__(message)
@@ -22,26 +29,10 @@ class SourceError(Exception):
         self.column = column
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A region of a file: 1-based lines and columns, end exclusive; offsets into the text."""
-
-    file: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    start: int = 0
-    end: int = 0
-
-    def to_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "column": self.column,
-                "end_line": self.end_line, "end_column": self.end_column}
-
-
 @dataclass
-class SourceFile:
-    """A decoded source file with its line table."""
+class SourceText:
+    """A decoded source file's text with its line table (the plan's record of a source file
+    is `plan.SourceFile`)."""
 
     path: str  # as shown to users
     text: str
@@ -57,11 +48,11 @@ class SourceFile:
         self._starts = starts
 
     @classmethod
-    def from_bytes(cls, path: str, data: bytes) -> SourceFile:
+    def from_bytes(cls, path: str, data: bytes) -> SourceText:
         return cls(path, decode_source(data))
 
     @classmethod
-    def read(cls, path: Path, display: str | None = None) -> SourceFile:
+    def read(cls, path: Path, display: str | None = None) -> SourceText:
         shown = display or str(path)
         return cls(shown, decode_source(read_source_bytes(path)))
 
@@ -182,3 +173,13 @@ def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
     line = before.count(b"\n") + 1
     column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
     return line, column
+
+
+def const_files_under(folder: Path) -> Iterator[Path]:
+    """The .const files under a folder, folder by folder and in name order within each,
+    skipping SKIP_DIRS and hidden folders."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(".const"):
+                yield Path(dirpath) / name

@@ -1,6 +1,6 @@
 """Hostile inputs of issue #17 for the surfaces a run reads: plan files given to `train`, and
 run directories a run resumes from. tests/test_hostile.py runs them as real processes with
-the cases of tests/hostile_cases.py; in-process variants are in tests/test_plan_file.py and
+the cases of tests/hostile_cases.py; in-process variants are in tests/test_plan_input.py and
 tests/runtime/test_rundir_guard.py."""
 
 from __future__ import annotations

@@ -17,11 +17,11 @@ from click.testing import CliRunner
 import constlang.cli
 from constlang.cli import COMMANDS, cli, main
 from constlang.cli.shared import Command
-from constlang.errors import UsageError, UserError
+from constlang.errors import InternalError, UsageError, UserError
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = sorted(m.name for m in pkgutil.iter_modules(constlang.cli.__path__))
-HELPER_MODULES = {"shared", "plan_file"}  # what commands share; they define none
+HELPER_MODULES = {"shared", "plan_input"}  # what commands share; they define none
 COMMAND_MODULES = [name for name in MODULES if name not in HELPER_MODULES]
 
 
@@ -43,6 +43,18 @@ def test_every_command_a_module_defines_is_registered(name: str) -> None:
         assert command.name is not None
         assert cli.commands[command.name] is command  # type: ignore[attr-defined]
         assert isinstance(command, Command), f"{command.name} does not use shared.command"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.name)
+def test_each_command_lives_in_the_module_named_after_it(command: click.Command) -> None:
+    assert command.name is not None
+    module = f"constlang.cli.{command.name.replace('-', '_')}"
+    assert getattr(command.callback, "__module__", None) == module
+
+
+def test_each_command_module_defines_one_command() -> None:
+    owners = sorted(c.callback.__module__.rpartition(".")[2] for c in COMMANDS if c.callback)
+    assert owners == COMMAND_MODULES
 
 
 def test_the_group_holds_exactly_the_listed_commands() -> None:
@@ -89,6 +101,20 @@ def test_an_unexpected_exception_is_an_internal_error_with_status_3(monkeypatch,
     code, out, err = run_main(monkeypatch, capsys, "schema")
     assert (code, out) == (3, "")
     assert err == ("internal error: KeyError: 'stages'\n"
+                   "this is a bug in constlang; please report it with the input file\n")
+
+
+@pytest.mark.parametrize("runner", ["main", "test runner"])
+def test_an_internal_error_a_command_raises_is_a_bug_with_status_3(runner, monkeypatch,
+                                                                    capsys) -> None:
+    schema_raises(monkeypatch, InternalError("rule CL101 failed on x.const"))
+    if runner == "main":
+        code, out, err = run_main(monkeypatch, capsys, "schema")
+    else:
+        result = CliRunner().invoke(cli, ["schema"])
+        code, out, err = result.exit_code, result.stdout, result.stderr
+    assert (code, out) == (3, "")
+    assert err == ("internal error: rule CL101 failed on x.const\n"
                    "this is a bug in constlang; please report it with the input file\n")
 
 

@@ -15,10 +15,17 @@ from click.testing import CliRunner
 from constlang import compile as compile_module
 from constlang.cli import cli
 from constlang.compile import CompileResult, compile_path
+from constlang.diagnostics_output import (
+    ansi_style,
+    headline,
+    render_json,
+    render_text,
+    summary_line,
+)
 from constlang.errors import Diagnostic, Severity
 from constlang.kinds.sft import SFTSettings
-from constlang.report import ansi_style, headline, render_json, render_text, summary_line
-from constlang.source import SourceFile, Span
+from constlang.source import SourceText
+from constlang.span import Span
 
 Compile = Callable[..., CompileResult]
 REPO = Path(__file__).resolve().parents[1]
@@ -71,14 +78,14 @@ main.const:15:11: E104 error: principle `r` is missing the required field `revis
 
 
 def test_caret_of_a_span_over_several_lines_runs_to_the_end_of_its_first_line() -> None:
-    source = SourceFile("x.const", 'a = """\nline\n"""\n')
+    source = SourceText("x.const", 'a = """\nline\n"""\n')
     d = Diagnostic("E105", Severity.ERROR, "bad", source.span(4, 16))
     assert render_text([d], {"x.const": source}) == (
         'x.const:1:5: E105 error: bad\n  |\n1 | a = """\n  |     ^^^\n')
 
 
 def test_caret_under_a_tab_indented_line_lines_up() -> None:
-    source = SourceFile("x.const", "\tname = x\n")
+    source = SourceText("x.const", "\tname = x\n")
     d = Diagnostic("E101", Severity.ERROR, "bad", source.span(8, 9))
     assert render_text([d], {"x.const": source}).splitlines()[2:4] == [
         "1 |  name = x", "  |         ^"]

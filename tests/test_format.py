@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from constlang.source import SourceFile
+from constlang.source import SourceText
 from constlang.syntax import ast
 from constlang.syntax.builder import build
 from constlang.syntax.format import MAX_WIDTH, FormatError, format_source
@@ -44,7 +44,7 @@ def shape(node: object) -> object:
 def parsed(text: str) -> tuple[object, list[tuple[str, bool]]]:
     """The shape of a text read as a file is read (BOM, CRLF), and its comments in order,
     each with whether code stands before it on its line."""
-    source = SourceFile.from_bytes("t.const", text.encode("utf-8"))
+    source = SourceText.from_bytes("t.const", text.encode("utf-8"))
     tree, comments, diagnostics = parse(source)
     assert tree is not None, diagnostics
     module, _ = build(source, tree)

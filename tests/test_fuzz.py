@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from constlang.compile import compile_path
+from constlang.diagnostics_output import render_json, render_text
 from constlang.errors import Severity
 from constlang.lint.config import LintConfig
 from constlang.lint.engine import lint_result
 from constlang.lint.registry import RULES
-from constlang.report import render_json, render_text
 from constlang.syntax.format import FormatError, format_source
 
 REPO = Path(__file__).resolve().parents[1]

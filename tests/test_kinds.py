@@ -16,7 +16,7 @@ from constlang import plan as P
 from constlang.compile import compile_path
 from constlang.kinds import KINDS, StageKind, When
 from constlang.preview import stage_costs
-from constlang.semantics.check import fields_of
+from constlang.semantics.fields import fields_of
 from constlang.semantics.templates import EXAMPLE_FIELDS  # noqa: F401  (the fields exist)
 from constlang.stage_docs import DOCS_DIR, page_with_table
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from constlang.errors import Diagnostic
-from constlang.source import SourceFile
+from constlang.source import SourceText
 from constlang.syntax import ast
 from constlang.syntax.builder import MAX_LIST_DEPTH, build
 from constlang.syntax.parser import _parser, parse
 
 
 def module(text: str) -> tuple[ast.Module, list[Diagnostic]]:
-    source = SourceFile("t.const", text)
+    source = SourceText("t.const", text)
     tree, _comments, diags = parse(source)
     assert tree is not None, [d.message for d in diags]
     built, more = build(source, tree)
@@ -23,7 +23,7 @@ def module(text: str) -> tuple[ast.Module, list[Diagnostic]]:
 
 
 def syntax_error(text: str) -> Diagnostic:
-    tree, _comments, diags = parse(SourceFile("t.const", text))
+    tree, _comments, diags = parse(SourceText("t.const", text))
     assert tree is None and len(diags) == 1
     return diags[0]
 
@@ -176,7 +176,7 @@ def test_spans_are_one_based_and_end_exclusive() -> None:
 
 
 def test_comments_are_collected_in_order() -> None:
-    source = SourceFile("t.const", '# head\nconstlang 1 # version\nprinciple p { # inside\n}\n')
+    source = SourceText("t.const", '# head\nconstlang 1 # version\nprinciple p { # inside\n}\n')
     tree, comments, diags = parse(source)
     assert tree is not None and diags == []
     assert [str(c) for c in comments] == ["# head", "# version", "# inside"]
@@ -184,18 +184,18 @@ def test_comments_are_collected_in_order() -> None:
 
 
 def test_comments_do_not_leak_between_parses() -> None:
-    parse(SourceFile("a.const", "# a\n"))
-    _tree, comments, _ = parse(SourceFile("b.const", "# b\n"))
+    parse(SourceText("a.const", "# a\n"))
+    _tree, comments, _ = parse(SourceText("b.const", "# b\n"))
     assert [str(c) for c in comments] == ["# b"]
 
 
-def _commented_file(tag: str, count: int) -> tuple[SourceFile, list[str]]:
+def _commented_file(tag: str, count: int) -> tuple[SourceText, list[str]]:
     """A file of `count` principles, each with a comment naming `tag` and its index."""
     lines = ["constlang 1"]
     for i in range(count):
         lines += [f"# {tag} {i}", f'principle {tag}{i} {{ critique = "c" }}']
     expected = [f"# {tag} {i}" for i in range(count)]
-    return SourceFile(f"{tag}.const", "\n".join(lines) + "\n"), expected
+    return SourceText(f"{tag}.const", "\n".join(lines) + "\n"), expected
 
 
 def test_concurrent_parses_each_get_their_own_comments() -> None:

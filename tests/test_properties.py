@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from constlang.compile import CompileResult, compile_path
+from constlang.diagnostics_output import render_json, render_text
 from constlang.errors import Severity
 from constlang.plan import Plan
-from constlang.report import render_json, render_text
 from constlang.source import normalize_text
 
 REPO = Path(__file__).resolve().parents[1]

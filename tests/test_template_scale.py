@@ -14,7 +14,7 @@ from constlang.compile import CompileResult
 from constlang.errors import Diagnostics
 from constlang.semantics import templates
 from constlang.semantics.templates import _Places, check_template
-from constlang.source import SourceFile
+from constlang.source import SourceText
 from constlang.syntax import ast
 from constlang.syntax.builder import build
 from constlang.syntax.parser import parse
@@ -23,7 +23,7 @@ Compile = Callable[..., CompileResult]
 
 
 def template(text: str) -> ast.Template:
-    source = SourceFile("t.const", text)
+    source = SourceText("t.const", text)
     tree, _, diags = parse(source)
     assert tree is not None and not diags
     module, _ = build(source, tree)

@@ -11,7 +11,7 @@ from constlang.compile import CompileResult
 from constlang.errors import Diagnostics
 from constlang.kinds import BY_NAME
 from constlang.semantics.templates import TemplateRenderError, check_template, render
-from constlang.source import SourceFile
+from constlang.source import SourceText
 from constlang.syntax import ast
 from constlang.syntax.builder import build
 from constlang.syntax.parser import parse
@@ -20,7 +20,7 @@ Compile = Callable[..., CompileResult]
 
 
 def template(text: str) -> ast.Template:
-    source = SourceFile("t.const", text)
+    source = SourceText("t.const", text)
     tree, _, diags = parse(source)
     assert tree is not None and not diags
     module, _ = build(source, tree)

@@ -16,11 +16,11 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import click  # noqa: E402
 
 from constlang import __version__  # noqa: E402
-from constlang.cli import check, fmt, judge_check, lint, lsp, render, train  # noqa: E402
+from constlang.cli import check, fmt, judge_check, lint, lsp, plan, render, rule, schema, train  # noqa: E402
 from constlang.cli import compile as compile_  # noqa: E402
 from constlang.cli import eval as eval_  # noqa: E402
-from constlang.cli.shared import EXIT_OK, HELP_OPTIONS, internal_error, report_user_error  # noqa: E402
-from constlang.errors import UserError  # noqa: E402
+from constlang.cli.shared import HELP_OPTIONS, report_error  # noqa: E402
+from constlang.errors import EXIT_OK, ConstlangError, InternalError  # noqa: E402
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -39,11 +39,11 @@ def cli() -> None:
 COMMANDS: tuple[click.Command, ...] = (
     check.check,
     compile_.compile_cmd,
-    compile_.schema,
+    schema.schema,
     render.render_cmd,
-    render.plan_cmd,
+    plan.plan_cmd,
     lint.lint,
-    lint.rule,
+    rule.rule,
     fmt.fmt,
     train.train,
     judge_check.judge_check,
@@ -59,8 +59,8 @@ def main() -> None:
     """The `constlang` console script: run the CLI and turn every way out into an exit status."""
     try:
         code = cli.main(standalone_mode=False)
-    except UserError as exc:  # raised outside a command's body, e.g. by an option callback
-        report_user_error(exc)
+    except ConstlangError as exc:  # raised outside a command's body, e.g. by an option callback
+        report_error(exc)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -73,6 +73,6 @@ def main() -> None:
     except BrokenPipeError:
         sys.exit(EXIT_OK)
     except Exception as exc:  # a bug in constlang, not in the input
-        internal_error(f"{type(exc).__name__}: {exc}")
+        report_error(InternalError(f"{type(exc).__name__}: {exc}"))
     # without standalone mode click returns the status a command passed to ctx.exit
     sys.exit(code if isinstance(code, int) else EXIT_OK)

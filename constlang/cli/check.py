@@ -6,15 +6,9 @@ import sys
 
 import click
 
-from constlang.cli.shared import (
-    EXIT_FINDINGS,
-    allow_outside_root_option,
-    collect_files,
-    command,
-    use_color,
-)
-from constlang.errors import Diagnostic, Severity
-from constlang.source import SourceFile
+from constlang.cli.shared import allow_outside_root_option, collect_files, command, use_color
+from constlang.errors import EXIT_FINDINGS, Diagnostic, Severity
+from constlang.source import SourceText
 
 
 @command(short_help="Check constitutions for errors.")
@@ -34,7 +28,7 @@ def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
         raise click.UsageError("no .const files found in " + ", ".join(paths))
     diagnostics: list[Diagnostic] = []
     seen: set[Diagnostic] = set()  # an imported file's findings are reported once
-    sources: dict[str, SourceFile] = {}
+    sources: dict[str, SourceText] = {}
     for f in files:
         result = compile_path(f, allow_outside_root=allow_outside_root, lower=False)
         sources.update(result.sources)
@@ -43,11 +37,11 @@ def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
                 seen.add(d)
                 diagnostics.append(d)
     if fmt == "json":
-        from constlang.report import render_json
+        from constlang.diagnostics_output import render_json
 
         click.echo(render_json(diagnostics, len(files), "constlang check"), nl=False)
     else:
-        from constlang.report import ansi_style, plain_style, render_report
+        from constlang.diagnostics_output import ansi_style, plain_style, render_report
 
         style = ansi_style if use_color(sys.stdout) else plain_style
         click.echo(render_report(diagnostics, sources, len(files), style, fmt == "concise"),

@@ -1,8 +1,7 @@
-"""CLI `compile` and `schema`: write a constitution's training plan, or the plan's JSON Schema."""
+"""CLI `compile`: write a constitution's training plan (JSON, content-hashed)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -24,11 +23,3 @@ def compile_cmd(path: str, output: str | None, allow_outside_root: bool) -> None
         click.echo(f"wrote {output} ({result.plan.hash})", err=True)
     else:
         click.echo(text, nl=False)
-
-
-@command()
-def schema() -> None:
-    """Print the JSON Schema of the training plan."""
-    from constlang.plan import plan_schema
-
-    click.echo(json.dumps(plan_schema(), indent=2))

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from constlang.cli.shared import EXIT_FINDINGS, allow_outside_root_option, command, compile_or_fail
-from constlang.errors import UsageError
+from constlang.cli.shared import allow_outside_root_option, command, compile_or_fail
+from constlang.errors import EXIT_FINDINGS, UsageError
 
 
 def _feedback_stages(plan: Any, path: str) -> list[Any]:

@@ -1,25 +1,21 @@
-"""CLI `lint` and `rule`: run the lint rules over constitutions, and explain a rule."""
+"""CLI `lint`: run the lint rules over constitutions, fix, diff, baseline, and report."""
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from constlang.cli.shared import (
-    EXIT_FINDINGS,
-    EXIT_OK,
-    collect_files,
-    command,
-    internal_error,
-    use_color,
-    write_output,
-)
-from constlang.errors import Diagnostic, UsageError
-from constlang.lint.config import OUTPUT_FORMATS, ConfigError, LintConfig, parse_severity
+from constlang.cli.shared import collect_files, command, use_color, write_output
+from constlang.errors import EXIT_FINDINGS, EXIT_OK, Diagnostic
+from constlang.lint.config import OUTPUT_FORMATS, LintConfig, parse_severity
+from constlang.source import SourceText
+
+if TYPE_CHECKING:
+    from constlang.lint.engine import LintReport
 
 MAX_FIX_PASSES = 10
 
@@ -129,123 +125,91 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
     PATHS are .const files or folders (default: the current folder). Exit status: 0 when no
     finding reaches --fail-level, 1 when one does, 2 on a usage error, 3 on an internal error.
     """
-    from constlang.lint import baseline as baselines
-    from constlang.lint.engine import RuleCrash, at_or_above, lint_paths
-    from constlang.lint.output import RENDERERS
-    from constlang.report import ansi_style, plain_style
+    from constlang.lint.engine import at_or_above, lint_paths
 
     if write_baseline and not baseline:
         raise click.UsageError("--write-baseline needs --baseline FILE")
     if unsafe_fixes and not (fix or diff):
         raise click.UsageError("--unsafe-fixes applies with --fix or --diff")
     targets = paths or (".",)
-    try:
-        config = _config(targets, config_path, isolated).with_cli(
-            select=_codes(select), extend_select=_codes(extend_select), ignore=_codes(ignore),
-            fail_level=parse_severity(fail_level) if fail_level else None)
-        from constlang.lint.config import enabled_rules
-        from constlang.lint.registry import RULES
-
-        enabled_rules(config, RULES)  # reject unknown selectors before any work
-        found = collect_files(targets)
-        files = [f for f in found if not config.excluded(f)]
-        if found and not files:
-            raise click.UsageError(
-                f"every .const file given ({len(found)}) is excluded by `exclude` in the "
-                "configuration; pass --isolated to lint them anyway")
-        if not files:
-            raise click.UsageError("no .const files found in " + ", ".join(targets))
-        fixed, diffs = (_fix_files(files, config, unsafe_fixes, diff, allow_outside_root)
-                        if fix or diff else (0, []))
-        report = lint_paths(files, config, allow_outside_root=allow_outside_root)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    except RuleCrash as exc:
-        internal_error(str(exc))
-    diagnostics = report.diagnostics
-    sources = report.sources
+    config = _config(targets, config_path, isolated).with_cli(
+        select=_codes(select), extend_select=_codes(extend_select), ignore=_codes(ignore),
+        fail_level=parse_severity(fail_level) if fail_level else None)
+    files = _files(targets, config)
+    fixed, diffs = (_fix_files(files, config, unsafe_fixes, diff, allow_outside_root)
+                    if fix or diff else (0, []))
     if diff:
         click.echo("".join(diffs), nl=False)
         click.echo(f"Would fix {fixed} finding{'s' * (fixed != 1)}.", err=True)
         sys.exit(EXIT_FINDINGS if fixed else EXIT_OK)
+    report = lint_paths(files, config, allow_outside_root=allow_outside_root)
+    diagnostics = report.diagnostics
+    if baseline and write_baseline:
+        _write_baseline(baseline, diagnostics, report.sources)
+        sys.exit(EXIT_OK)
     if baseline:
-        path = Path(baseline)
-        if write_baseline:
-            try:
-                n = baselines.write_baseline(path, diagnostics, sources)
-            except OSError as exc:
-                raise UsageError(f"cannot write the baseline {baseline}: "
-                                 f"{exc.strerror or exc}") from None
-            click.echo(f"wrote {n} finding{'s' * (n != 1)} to {baseline}", err=True)
-            sys.exit(EXIT_OK)
-        try:
-            known = baselines.load_baseline(path)
-        except baselines.BaselineError as exc:
-            raise UsageError(str(exc)) from None
-        shown = baselines.new_findings(diagnostics, known, sources, path.parent)
-        hidden = len(diagnostics) - len(shown)
-        if hidden:
-            click.echo(f"{hidden} finding{'s' * (hidden != 1)} hidden by the baseline "
-                       f"{baseline}", err=True)
-        diagnostics = shown
+        diagnostics = _without_baseline(baseline, diagnostics, report.sources)
     if statistics:
         click.echo(statistics_table(diagnostics), nl=False)
         sys.exit(EXIT_FINDINGS if at_or_above(diagnostics, config.fail_level) else EXIT_OK)
-    name = fmt or config.output_format
-    colored = name in ("full", "concise") and not output_file and use_color(sys.stdout)
-    kwargs = {"style": ansi_style if colored else plain_style} if name in ("full", "concise") \
-        else {"linted": [f.display for f in report.files]} if name == "junit" else {}
-    text = RENDERERS[name](diagnostics, sources, len(report.files), **kwargs)
-    if output_file:
-        write_output(Path(output_file), text)
-    else:
-        click.echo(text, nl=False)
+    _print_report(report, diagnostics, fmt or config.output_format, output_file)
     if fix and fixed:
         click.echo(f"Fixed {fixed} finding{'s' * (fixed != 1)}.", err=True)
     sys.exit(EXIT_FINDINGS if at_or_above(diagnostics, config.fail_level) else EXIT_OK)
 
 
-@command("rule", short_help="Explain a lint rule, or list them all.")
-@click.argument("code", required=False)
-@click.option("--all", "show_all", is_flag=True, help="List every rule.")
-@click.option("--output-format", "--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
-              default="text", show_default=True,
-              help="text for the terminal, markdown for docs, json for tools.")
-def rule(code: str | None, show_all: bool, fmt: str) -> None:
-    """Explain a lint rule (by code or name), or list them all with --all."""
-    import json
+def _files(targets: Sequence[str], config: LintConfig) -> list[Path]:
+    """The .const files to lint: those under the targets that the configuration does not
+    exclude. Unknown rule selectors are rejected first, before any work."""
+    from constlang.lint.config import enabled_rules
+    from constlang.lint.registry import RULES
 
-    from constlang.errors import did_you_mean
-    from constlang.lint.docs import rule_markdown, rule_table, rule_text
-    from constlang.lint.registry import BY_CODE, BY_NAME, RULES, lookup
+    enabled_rules(config, RULES)
+    found = collect_files(targets)
+    files = [f for f in found if not config.excluded(f)]
+    if found and not files:
+        raise click.UsageError(
+            f"every .const file given ({len(found)}) is excluded by `exclude` in the "
+            "configuration; pass --isolated to lint them anyway")
+    if not files:
+        raise click.UsageError("no .const files found in " + ", ".join(targets))
+    return files
 
-    if show_all and code is not None:
-        raise click.UsageError("give either a rule code or name, or --all, not both")
-    if not show_all and code is None:
-        raise click.UsageError("give a rule code or name, or --all")
-    chosen = list(RULES) if show_all else []
-    if code is not None:
-        r = lookup(code)
-        if r is None and re.fullmatch(r"[EW][0-9]{3}", code.upper()):
-            raise click.UsageError(f"`{code}` is a compiler diagnostic, not a lint rule; "
-                                   "docs/errors.md explains every compiler code")
-        if r is None:
-            prefixed = sorted(c for c in BY_CODE if c.startswith(code.upper()))
-            if prefixed:
-                raise click.UsageError(f"`{code}` is a prefix of {len(prefixed)} rules: "
-                                       + ", ".join(prefixed))
-            hint = did_you_mean(code, [*BY_CODE, *BY_NAME])
-            raise click.UsageError(f"no rule `{code}`" + (f" ({hint})" if hint else ""))
-        chosen = [r]
-    if fmt == "json":
-        click.echo(json.dumps([{
-            "code": r.code, "name": r.name, "category": r.category,
-            "severity": r.severity.value, "fix": r.fix, "default": r.default,
-            "summary": r.summary, "rationale": r.rationale, "bad": r.bad, "good": r.good,
-        } for r in chosen], indent=2, ensure_ascii=False))
-    elif fmt == "markdown":
-        click.echo("\n".join(rule_markdown(r) for r in chosen), nl=False)
-    elif show_all:
-        click.echo(rule_table(chosen), nl=False)
+
+def _write_baseline(baseline: str, diagnostics: list[Diagnostic],
+                    sources: Mapping[str, SourceText]) -> None:
+    """Record today's findings in the baseline file."""
+    from constlang.lint.baseline import write_baseline
+
+    n = write_baseline(Path(baseline), diagnostics, sources)
+    click.echo(f"wrote {n} finding{'s' * (n != 1)} to {baseline}", err=True)
+
+
+def _without_baseline(baseline: str, diagnostics: list[Diagnostic],
+                      sources: Mapping[str, SourceText]) -> list[Diagnostic]:
+    """The findings the baseline file does not record; says how many it hid."""
+    from constlang.lint.baseline import load_baseline, new_findings
+
+    path = Path(baseline)
+    shown = new_findings(diagnostics, load_baseline(path), sources, path.parent)
+    hidden = len(diagnostics) - len(shown)
+    if hidden:
+        click.echo(f"{hidden} finding{'s' * (hidden != 1)} hidden by the baseline {baseline}",
+                   err=True)
+    return shown
+
+
+def _print_report(report: LintReport, diagnostics: list[Diagnostic], fmt: str,
+                  output_file: str | None) -> None:
+    """The findings in the chosen format, on standard output or in `output_file`."""
+    from constlang.diagnostics_output import ansi_style, plain_style
+    from constlang.lint.output import RENDERERS
+
+    colored = fmt in ("full", "concise") and not output_file and use_color(sys.stdout)
+    kwargs = {"style": ansi_style if colored else plain_style} if fmt in ("full", "concise") \
+        else {"linted": [f.display for f in report.files]} if fmt == "junit" else {}
+    text = RENDERERS[fmt](diagnostics, report.sources, len(report.files), **kwargs)
+    if output_file:
+        write_output(Path(output_file), text)
     else:
-        click.echo(rule_text(chosen[0]), nl=False)
+        click.echo(text, nl=False)

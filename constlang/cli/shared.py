@@ -1,4 +1,5 @@
-"""CLI shared parts: the command class, exit statuses, and the helpers every command uses."""
+"""CLI shared parts: the one place errors become messages and exit statuses, the command
+class, and the helpers every command uses."""
 
 from __future__ import annotations
 
@@ -10,45 +11,48 @@ from typing import Any, NoReturn
 
 import click
 
-from constlang.errors import Diagnostic, Severity, UsageError, UserError
-from constlang.source import SourceFile
-
-# 0 ok, 1 findings in the input or failed work, 2 a bad command line, 3 a bug in constlang
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", "runs"}
+from constlang.errors import (
+    ConstlangError,
+    Diagnostic,
+    InternalError,
+    Severity,
+    UsageError,
+    UserError,
+)
+from constlang.source import SourceText, const_files_under
 
 # Every command sets these, not only the group: click caches a command's help option the first
 # time it is built, so a command run on its own (as tests do) must already know `-h`.
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def report_user_error(exc: UserError) -> NoReturn:
-    """Print a UserError as its one `error:` line and exit with its status. With a launcher's
-    several processes, the other processes' lines say which one they come from: an error may
-    be theirs alone (a file missing on one node)."""
+def report_error(exc: ConstlangError) -> NoReturn:
+    """The one place a failure becomes a message and an exit status: `error: <message>` (or,
+    for an InternalError, `internal error: <message>` and a request to report it) on standard
+    error, then exit with the error's status. With a launcher's several processes, the other
+    processes' lines say which one they come from: an error may be theirs alone (a file
+    missing on one node)."""
     from constlang.runtime.processes import rank
 
     n = rank()
-    click.echo(f"{f'[rank {n}] ' if n else ''}error: {exc}", err=True)
+    where = f"[rank {n}] " if n else ""
+    if isinstance(exc, InternalError):
+        click.echo(f"{where}internal error: {exc}", err=True)
+        click.echo("this is a bug in constlang; please report it with the input file", err=True)
+    else:
+        click.echo(f"{where}error: {exc}", err=True)
     sys.exit(exc.exit_code)
 
 
-def internal_error(what: str) -> NoReturn:
-    """Report a bug in constlang (not a problem with the input) and exit with status 3."""
-    click.echo(f"internal error: {what}", err=True)
-    click.echo("this is a bug in constlang; please report it with the input file", err=True)
-    sys.exit(EXIT_INTERNAL)
-
-
 class Command(click.Command):
-    """A constlang command: a UserError raised while it runs becomes one `error:` line and the
-    error's exit status, under `main` and under click's test runner alike."""
+    """A constlang command: a ConstlangError raised while it runs becomes one message and the
+    error's exit status (`report_error`), under `main` and under click's test runner alike."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except UserError as exc:
-            report_user_error(exc)
+        except ConstlangError as exc:
+            report_error(exc)
 
 
 def command(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], Command]:
@@ -76,12 +80,7 @@ def collect_files(paths: Iterable[str]) -> list[Path]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found: list[Path] = []
-            for dirpath, dirnames, filenames in os.walk(p):
-                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
-                                     and not d.startswith("."))
-                found.extend(Path(dirpath) / f for f in filenames if f.endswith(".const"))
-            out.extend(sorted(found))
+            out.extend(sorted(const_files_under(p)))
         elif p.exists():
             out.append(p)
         else:
@@ -101,9 +100,9 @@ def write_output(path: Path, text: str) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, SourceFile],
+def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, SourceText],
                       fmt: str = "full", err: bool = True) -> None:
-    from constlang.report import ansi_style, plain_style, render_text
+    from constlang.diagnostics_output import ansi_style, plain_style, render_text
 
     stream = sys.stderr if err else sys.stdout
     style = ansi_style if use_color(stream) else plain_style

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from constlang.cli.plan_file import is_plan_file, load_plan_file
-from constlang.cli.shared import EXIT_FINDINGS, allow_outside_root_option, command, compile_or_fail
-from constlang.errors import UsageError, UserError
+from constlang.cli.plan_input import is_plan_file, load_plan_file
+from constlang.cli.shared import allow_outside_root_option, command, compile_or_fail
+from constlang.errors import EXIT_FINDINGS, UsageError, UserError
 
 
 def parse_sets(values: tuple[str, ...]) -> dict[str, dict[str, Any]]:

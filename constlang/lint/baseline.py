@@ -14,15 +14,16 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from constlang.errors import Diagnostic, Severity
-from constlang.source import SourceFile
+from constlang.errors import Diagnostic, Severity, UsageError
+from constlang.files import atomic_write_text
+from constlang.source import SourceText
 
 BASELINE_VERSION = 1
 Key = tuple[str, str, str, str]  # file, code, message, line hash
 
 
-class BaselineError(Exception):
-    """The baseline file cannot be read."""
+class BaselineError(UsageError):
+    """The baseline file cannot be read or written."""
 
 
 def _file(d: Diagnostic, base: Path) -> str:
@@ -33,13 +34,13 @@ def _file(d: Diagnostic, base: Path) -> str:
         return p.as_posix()
 
 
-def line_hash(d: Diagnostic, sources: Mapping[str, SourceFile]) -> str:
+def line_hash(d: Diagnostic, sources: Mapping[str, SourceText]) -> str:
     src = sources.get(d.file)
     line = src.line_text(d.span.line).strip() if src is not None and d.span else ""
     return hashlib.sha256(line.encode("utf-8")).hexdigest()[:16]
 
 
-def key(d: Diagnostic, sources: Mapping[str, SourceFile], base: Path) -> Key:
+def key(d: Diagnostic, sources: Mapping[str, SourceText], base: Path) -> Key:
     return (_file(d, base), d.code, d.message, line_hash(d, sources))
 
 
@@ -48,13 +49,16 @@ def baselinable(d: Diagnostic) -> bool:
 
 
 def write_baseline(path: Path, diagnostics: Sequence[Diagnostic],
-                   sources: Mapping[str, SourceFile]) -> int:
+                   sources: Mapping[str, SourceText]) -> int:
     """Write the findings to `path` (stable order, one entry per distinct key); returns count."""
     counts = Counter(key(d, sources, path.parent) for d in diagnostics if baselinable(d))
     entries = [{"file": f, "code": c, "message": m, "line_hash": h, "count": n}
                for (f, c, m, h), n in sorted(counts.items())]
     doc = {"format_version": BASELINE_VERSION, "tool": "constlang lint", "findings": entries}
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    try:
+        atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise BaselineError(f"cannot write the baseline {path}: {exc.strerror or exc}") from None
     return sum(counts.values())
 
 
@@ -75,7 +79,7 @@ def load_baseline(path: Path) -> Counter[Key]:
 
 
 def new_findings(diagnostics: Sequence[Diagnostic], baseline: Counter[Key],
-                 sources: Mapping[str, SourceFile], base: Path) -> list[Diagnostic]:
+                 sources: Mapping[str, SourceText], base: Path) -> list[Diagnostic]:
     """The findings the baseline does not account for."""
     left = Counter(baseline)
     out = []

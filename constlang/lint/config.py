@@ -10,17 +10,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from constlang.errors import Severity, did_you_mean
+from constlang.errors import Severity, UsageError, did_you_mean
 from constlang.lint.rule import CATEGORIES, Rule
 
-CONFIG_FILES = ("constlang.toml", "pyproject.toml")
 KEYS = ("select", "extend-select", "ignore", "severity", "per-file-ignores", "exclude",
         "fail-level", "output-format")
 OUTPUT_FORMATS = ("full", "concise", "json", "github", "sarif", "junit")
 COMPILER_WARNING_RE = re.compile(r"W[0-9]{3}")
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """The configuration (a file or the command line) is not valid; a usage error."""
 
 

@@ -11,11 +11,11 @@ from constlang import plan as P
 from constlang.compile import CompileResult
 from constlang.embedded import embedded_model
 from constlang.kinds import SETTINGS_BY_KIND
-from constlang.lint.rule import Finding
 from constlang.lint.suppress import Comment, Suppression
 from constlang.semantics.check import CheckResult
 from constlang.semantics.resolve import LoadedModule, Symbol, World
-from constlang.source import SourceFile, Span
+from constlang.source import SourceText
+from constlang.span import Span
 from constlang.syntax import ast
 
 
@@ -41,7 +41,7 @@ class LintContext:
         return self.entry.source.path
 
     @property
-    def source(self) -> SourceFile:
+    def source(self) -> SourceText:
         return self.entry.source
 
     @property
@@ -116,16 +116,6 @@ class LintContext:
         sym = self.symbol("stage", stage.name)
         assert sym is not None
         return sym
-
-    def unused(self, kind: str, verb: str, help: str) -> Iterator[Finding]:
-        """A finding for each declaration of `kind` in this file that no stage refers to."""
-        if not self.plan.stages:
-            return  # a library of declarations for other files to use
-        used = self.referenced(kind)
-        for sym in self.local_symbols(kind):
-            if sym.name not in used:
-                yield Finding(f"{kind} `{sym.name}` is not {verb} by any stage",
-                              self.name_span(sym), help)
 
     def referenced(self, kind: str) -> set[str]:
         """Names of `kind` that some stage setting refers to (defaults and `all` included)."""

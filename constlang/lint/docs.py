@@ -82,18 +82,17 @@ def rule_table(rules: Sequence[Rule]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_docs() -> str:
-    """The whole of docs/lint.md: the guide, an index of the rules, then each rule."""
-    from constlang.lint.registry import RULES
-
+def render_docs(rules: Sequence[Rule]) -> str:
+    """The whole of docs/lint.md: the guide, an index of the rules, then each rule (`rules`
+    is the registry's list, in its order)."""
     out = [GUIDE_PATH.read_text(encoding="utf-8").rstrip("\n"), "", "## Rules", ""]
     out += ["| Code | Name | Category | Severity | Fix |", "| --- | --- | --- | --- | --- |"]
-    for r in RULES:
+    for r in rules:
         out.append(f"| [{r.code}](#{r.code.lower()}-{r.name}) | `{r.name}` | {r.category} | "
                    f"{r.severity.value} | {r.fix or '-'} |")
     out.append("")
     for category, (prefix, about) in CATEGORIES.items():
-        members = [r for r in RULES if r.category == category]
+        members = [r for r in rules if r.category == category]
         if not members:
             continue
         out += [f"## {category.capitalize()} ({prefix}xx)", "", about, ""]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from constlang.compile import CompileResult, compile_path
-from constlang.errors import Diagnostic, Fix, Severity
+from constlang.errors import Diagnostic, Fix, InternalError, Severity
 from constlang.lint.config import (
     LintConfig,
     enabled_rules,
@@ -19,10 +19,10 @@ from constlang.lint.context import LintContext
 from constlang.lint.registry import RULES
 from constlang.lint.rule import Rule
 from constlang.lint.suppress import apply_suppressions, comments_from_tokens, parse_suppressions
-from constlang.source import SourceFile
+from constlang.source import SourceText
 
 
-class RuleCrash(Exception):
+class RuleCrash(InternalError):
     """A rule raised: a bug in constlang, reported with the rule and the file."""
 
 
@@ -33,7 +33,7 @@ class FileLint:
     path: Path
     display: str
     diagnostics: list[Diagnostic]
-    sources: dict[str, SourceFile] = field(default_factory=dict)
+    sources: dict[str, SourceText] = field(default_factory=dict)
     compiled: bool = True
 
 
@@ -48,8 +48,8 @@ class LintReport:
         return sorted(merged, key=Diagnostic.sort_key)
 
     @property
-    def sources(self) -> dict[str, SourceFile]:
-        out: dict[str, SourceFile] = {}
+    def sources(self) -> dict[str, SourceText]:
+        out: dict[str, SourceText] = {}
         for f in self.files:
             out.update(f.sources)
         return out

@@ -1,5 +1,5 @@
 """Output: lint findings as GitHub annotations, SARIF 2.1.0 or JUnit XML; full text, concise
-lines and JSON come from constlang.report, exactly as `check` prints them."""
+lines and JSON come from constlang.diagnostics_output, exactly as `check` prints them."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
-from constlang import __version__, report
+from constlang import __version__, diagnostics_output
+from constlang.diagnostics_output import Style, plain_style, render_report
 from constlang.errors import Diagnostic, Severity
 from constlang.lint.baseline import line_hash
 from constlang.lint.docs import rule_markdown, rule_text
 from constlang.lint.registry import BY_CODE, RULES
-from constlang.report import Style, plain_style, render_report
-from constlang.source import SourceFile
+from constlang.source import SourceText
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-Sources = Mapping[str, SourceFile]
+Sources = Mapping[str, SourceText]
 
 
 def render_full(diagnostics: Sequence[Diagnostic], sources: Sources, files: int,
@@ -32,7 +32,7 @@ def render_concise(diagnostics: Sequence[Diagnostic], sources: Sources, files: i
 
 
 def render_json(diagnostics: Sequence[Diagnostic], sources: Sources, files: int) -> str:
-    return report.render_json(diagnostics, files, "constlang lint", BY_CODE)
+    return diagnostics_output.render_json(diagnostics, files, "constlang lint", BY_CODE)
 
 
 # ---------------------------------------------------------------- GitHub Actions
@@ -70,7 +70,7 @@ def render_github(diagnostics: Sequence[Diagnostic], sources: Sources, files: in
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-def _region(src: SourceFile | None, start: int, end: int) -> dict[str, int]:
+def _region(src: SourceText | None, start: int, end: int) -> dict[str, int]:
     assert src is not None
     s = src.span(start, end)
     return {"startLine": s.line, "startColumn": s.column, "endLine": s.end_line,

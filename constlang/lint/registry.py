@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from constlang.lint.docs import DOCS_PATH, render_docs
 from constlang.lint.rule import Rule
 from constlang.lint.rules import (
     asymmetric_clamp,
@@ -105,15 +106,13 @@ def lookup(key: str) -> Rule | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from constlang.lint.docs import DOCS_PATH, render_docs
-
     args = sys.argv[1:] if argv is None else argv
     if args == ["--write-docs"]:
-        DOCS_PATH.write_text(render_docs(), encoding="utf-8")
+        DOCS_PATH.write_text(render_docs(RULES), encoding="utf-8")
         print(f"wrote {DOCS_PATH}")
         return 0
     if args == ["--check-docs"]:
-        fresh = DOCS_PATH.is_file() and DOCS_PATH.read_text(encoding="utf-8") == render_docs()
+        fresh = DOCS_PATH.is_file() and DOCS_PATH.read_text(encoding="utf-8") == render_docs(RULES)
         print("docs/lint.md is up to date" if fresh else
               "docs/lint.md is stale: run python -m constlang.lint.registry --write-docs")
         return 0 if fresh else 1

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from constlang.errors import Fix, Severity
-from constlang.source import Span
+from constlang.span import Span
 
 if TYPE_CHECKING:
     from constlang.lint.context import LintContext

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from lark import Token
 
 from constlang.errors import Diagnostic
-from constlang.source import SourceFile
+from constlang.source import SourceText
 from constlang.syntax import ast
 
 _DIRECTIVE_RE = re.compile(r"#\s*constlang\s*:\s*(?P<kind>ignore-file|ignore)\b"
@@ -51,18 +51,18 @@ class Suppression:
         return self.file_wide or self.first_line <= d.span.line <= self.last_line
 
 
-def comments_from_tokens(source: SourceFile, tokens: Iterable[Token]) -> list[Comment]:
+def comments_from_tokens(source: SourceText, tokens: Iterable[Token]) -> list[Comment]:
     """The file's comments, from the COMMENT tokens the resolver kept for its module."""
     return [_comment(source, tok.start_pos or 0, str(tok)) for tok in tokens]
 
 
-def _comment(source: SourceFile, start: int, text: str) -> Comment:
+def _comment(source: SourceText, start: int, text: str) -> Comment:
     line_start = source.text.rfind("\n", 0, start) + 1
     own = not source.text[line_start:start].strip()
     return Comment(text, start, start + len(text), source.position(start)[0], own)
 
 
-def parse_suppressions(comments: list[Comment], source: SourceFile,
+def parse_suppressions(comments: list[Comment], source: SourceText,
                        module: ast.Module) -> list[Suppression]:
     """The suppression comments, each with the lines it covers."""
     blocks = _block_ends(module)
@@ -86,7 +86,7 @@ def parse_suppressions(comments: list[Comment], source: SourceFile,
     return out
 
 
-def _next_code_line(source: SourceFile, line: int) -> int:
+def _next_code_line(source: SourceText, line: int) -> int:
     """The first line after `line` holding code (not blank, not only a comment)."""
     n = line + 1
     while n <= source.line_count and _NOT_CODE_RE.fullmatch(source.line_text(n)):

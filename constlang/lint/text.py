@@ -7,8 +7,6 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 
-from constlang.source import Span
-
 MAX_CANDIDATES = 64  # earlier texts a text is compared with, the nearest in the file first
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _WORD_CHAR = re.compile(r"[a-z0-9']")
@@ -87,11 +85,6 @@ def similar_pairs(texts: Sequence[str], threshold: float, min_words: int = 4,
                 if first_only is not None and first_only(j):
                     break
     return out
-
-
-def string_end_insert(span: Span, long: bool) -> int | None:
-    """Offset just inside the closing quote of a one-line string literal (None for long ones)."""
-    return None if long else span.end - 1
 
 
 def quote(text: str) -> str:

@@ -3,7 +3,6 @@ last good result per document so hover and completion never recompile."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +14,9 @@ from constlang.lint.config import ConfigError, LintConfig, find_config, load_con
 from constlang.lint.engine import RuleCrash, lint_result
 from constlang.lsp.index import SymbolIndex, build_index
 from constlang.lsp.positions import LineIndex
-from constlang.source import SourceFile
+from constlang.source import SourceText, const_files_under
 
 MAX_WORKSPACE_FILES = 500  # .const files scanned for references and workspace symbols
-SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", "runs"}
 
 
 @dataclass
@@ -51,7 +49,7 @@ class Analysis:
         return world.entry.source.path if world and world.entry else None
 
     @property
-    def sources(self) -> dict[str, SourceFile]:
+    def sources(self) -> dict[str, SourceText]:
         return self.result.sources
 
     def source_path(self, display: str) -> Path | None:
@@ -138,7 +136,7 @@ class Store:
             return self.current(path) or self.analyse(path)
         try:
             mtime = path.stat().st_mtime
-            text = SourceFile.read(path).text
+            text = SourceText.read(path).text
         except Exception:
             return None
         cached = self._disk.get(path)
@@ -157,17 +155,12 @@ class Store:
             yield p
         count = 0
         for root in roots:
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
-                                     and not d.startswith("."))
-                for name in sorted(filenames):
-                    if not name.endswith(".const"):
-                        continue
-                    p = (Path(dirpath) / name).resolve()
-                    if p in seen:
-                        continue
-                    seen.add(p)
-                    count += 1
-                    if count > MAX_WORKSPACE_FILES:
-                        return
-                    yield p
+            for found in const_files_under(root):
+                p = found.resolve()
+                if p in seen:
+                    continue
+                seen.add(p)
+                count += 1
+                if count > MAX_WORKSPACE_FILES:
+                    return
+                yield p

@@ -14,7 +14,7 @@ from constlang.lsp.analysis import Analysis
 from constlang.lsp.context import Context, context_at
 from constlang.lsp.hover import declaration_markdown, describe_setting
 from constlang.lsp.index import stage_kind
-from constlang.semantics.check import DECL_MODELS
+from constlang.semantics.check_declarations import DECL_MODELS
 from constlang.semantics.fields import field_extra, fields_of, unwrap_optional
 from constlang.semantics.templates import OBJECT_FIELDS, TEMPLATE_GLOBALS
 from constlang.syntax import ast

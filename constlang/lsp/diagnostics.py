@@ -14,7 +14,7 @@ from pygls.protocol import default_converter
 from constlang.errors import Diagnostic, Severity
 from constlang.lsp.analysis import Analysis
 from constlang.lsp.positions import LineIndex, uri_of
-from constlang.source import Span
+from constlang.span import Span
 from constlang.syntax import ast
 
 SEVERITY = {Severity.ERROR: T.DiagnosticSeverity.Error,

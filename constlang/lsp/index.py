@@ -8,10 +8,10 @@ from pathlib import Path
 from pydantic.fields import FieldInfo
 
 from constlang.kinds import SETTINGS_BY_KIND
-from constlang.semantics.check import DECL_MODELS
+from constlang.semantics.check_declarations import DECL_MODELS
 from constlang.semantics.fields import field_extra, fields_of
 from constlang.semantics.resolve import KINDS, World
-from constlang.source import Span
+from constlang.span import Span
 from constlang.syntax import ast
 
 Key = tuple[str, str]  # (kind, name) of a declaration

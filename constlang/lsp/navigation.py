@@ -13,7 +13,7 @@ from constlang.lsp.analysis import Analysis, Store
 from constlang.lsp.index import Key, Occurrence
 from constlang.lsp.positions import LineIndex, uri_of
 from constlang.semantics.resolve import STD_DIR
-from constlang.source import Span
+from constlang.span import Span
 from constlang.syntax import ast
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types as T
 from pygls.uris import from_fs_path
 
-from constlang.source import Span
+from constlang.span import Span
 
 
 def path_of(uri: str) -> Path | None:

@@ -12,23 +12,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.jsonl import DataError, read_json_lines
 from constlang.prompts import Chat
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import PromptRow, dataset_path
+from constlang.runtime.engine import OptionScorer
 from constlang.source import printable_name
 
 PAIR_FIELDS = ("prompt", "better", "worse")
 BINS = 10  # equal-width bins of the calibration error
-
-
-class Scorer(Protocol):
-    """What the check needs from a judge: GenerationEngine, or a fake in tests."""
-
-    def score_options(self, prompts: list[Chat], options: list[str]) -> list[list[float]]: ...
 
 
 @dataclass(frozen=True)
@@ -43,7 +39,7 @@ class JudgePair:
 
 
 @dataclass(frozen=True)
-class Scored:
+class ScoredPair:
     """A question's log-probabilities of its two options on one pair.
 
     Pairwise: `first` with `better` in the first slot, `second` with `better` in the second.
@@ -110,7 +106,7 @@ def _side(p: float) -> int:
     return (p > 0.5) - (p < 0.5)
 
 
-def question_metrics(q: P.Question, scored: Sequence[Scored]) -> dict[str, Any]:
+def question_metrics(q: P.Question, scored: Sequence[ScoredPair]) -> dict[str, Any]:
     """One question's figures on the scored pairs (see docs/judge-check.md for each key)."""
     if not scored:
         raise ValueError(f"question `{q.id}`: no scored pairs")
@@ -153,8 +149,8 @@ def question_metrics(q: P.Question, scored: Sequence[Scored]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- scoring
 
-def score_pairs(feedback: Any, judge: Scorer, questions: Sequence[P.Question],
-                pairs: Sequence[JudgePair]) -> dict[str, list[Scored]]:
+def score_pairs(feedback: Any, judge: OptionScorer, questions: Sequence[P.Question],
+                pairs: Sequence[JudgePair]) -> dict[str, list[ScoredPair]]:
     """Every question's log-probabilities on every pair, through the feedback stage's own
     templates (`feedback` is a `stages.feedback.Feedback`); no rationale is generated. One
     score_options call per distinct option list."""
@@ -180,13 +176,13 @@ def score_pairs(feedback: Any, judge: Scorer, questions: Sequence[P.Question],
         for k, n in enumerate(members):
             logprobs[n] = ([float(x) for x in scores[2 * k]],
                            [float(x) for x in scores[2 * k + 1]])
-    out: dict[str, list[Scored]] = {q.id: [] for q in questions}
+    out: dict[str, list[ScoredPair]] = {q.id: [] for q in questions}
     for n, (q, i, _, _) in enumerate(jobs):
-        out[q.id].append(Scored(pairs[i], *logprobs[n]))
+        out[q.id].append(ScoredPair(pairs[i], *logprobs[n]))
     return out
 
 
-def run_check(feedback: Any, judge: Scorer, questions: Sequence[P.Question],
+def run_check(feedback: Any, judge: OptionScorer, questions: Sequence[P.Question],
               pairs: Sequence[JudgePair], threshold: float | None = None) -> dict[str, Any]:
     """Score the pairs with every question; the report `constlang judge-check` prints."""
     started = time.perf_counter()
@@ -210,11 +206,9 @@ def selected_questions(plan: P.Plan, stage_name: str) -> list[P.Question]:
             if q.weight > 0]
 
 
-def gate(feedback: Any, judge: Scorer, plan: P.Plan, base_dir: Path) -> dict[str, Any] | None:
+def gate(feedback: Any, judge: OptionScorer, plan: P.Plan, base_dir: Path) -> dict[str, Any] | None:
     """The feedback stage's judge check before it spends compute: None when the stage declares
     no `min_judge_accuracy`; the report when every question meets it; else a StageError."""
-    from constlang.runtime.stages.base import StageError  # the stages package imports us
-
     stage, s = feedback.stage.name, feedback.settings
     if s.min_judge_accuracy is None:
         return None

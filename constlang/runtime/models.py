@@ -77,7 +77,7 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     model.hf_quantizer = None
     model.config.name_or_path = str(target)
     tokenizer.model_max_length = getattr(model.config, "max_position_embeddings", None) or 2048
-    _ensure_pad_token(tokenizer)
+    ensure_pad_token(tokenizer)
     model.save_pretrained(target, safe_serialization=True)
     tokenizer.save_pretrained(target)
 
@@ -223,7 +223,8 @@ def memory_advice(what: str) -> Iterator[None]:
 
 # ---------------------------------------------------------------- loading
 
-def _ensure_pad_token(tokenizer: Any) -> None:
+def ensure_pad_token(tokenizer: Any) -> None:
+    """Give a tokenizer without a pad token its EOS token as one (batches pad on the left)."""
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise ModelError("the tokenizer has neither a pad nor an EOS token; add one to it")
@@ -332,7 +333,7 @@ def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = 
         except ValueError as e:
             raise ModelError(f"model '{spec.id}': could not load {location}: {e}") from e
         model.to(device)
-    _ensure_pad_token(tokenizer)
+    ensure_pad_token(tokenizer)
     if head == "reward":  # the classifier scores the last token that is not padding
         model.config.pad_token_id = tokenizer.pad_token_id
     elif getattr(model.generation_config, "pad_token_id", None) is None:
@@ -348,42 +349,6 @@ def load_model(spec: P.Model, *, device: str | None = None, dtype: str | None = 
              str(torch_dtype).removeprefix("torch."), time.perf_counter() - started)
     return LoadedModel(model=model, tokenizer=tokenizer, name=spec.id, source=location,
                        device=device)
-
-
-# ---------------------------------------------------------------- tiny models for tests
-
-TINY_CONFIG: dict[str, Any] = {
-    "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-    "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 2048,
-    # Wide initial weights give peaked logits, so greedy choices are not near-ties between
-    # numerically different but equivalent computations (batched vs one at a time).
-    "initializer_range": 0.2, "tie_word_embeddings": True,
-}
-
-
-def build_tiny_model(tokenizer_source: str | Path = "embedded", *, seed: int = 0,
-                     device: str = "cpu", **config_overrides: Any) -> LoadedModel:
-    """A tiny random-weights Llama with a real tokenizer and chat template, for tests and --dry.
-
-    `tokenizer_source` is "embedded" (the cached SmolLM2 tokenizer) or a directory holding a
-    tokenizer. The weights depend only on `seed` and the config.
-    """
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    folder = embedded_model_dir() if tokenizer_source == "embedded" else Path(tokenizer_source)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    _ensure_pad_token(tokenizer)
-    settings = {**TINY_CONFIG, "vocab_size": len(tokenizer), "bos_token_id": tokenizer.bos_token_id,
-                "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
-                **config_overrides}
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model: Any = LlamaForCausalLM(LlamaConfig(**settings))
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.to(device).eval()
-    return LoadedModel(model=model, tokenizer=tokenizer, name="tiny", device=device,
-                       source=f"tiny:llama(seed={seed})")
 
 
 def save_model(model: Any, tokenizer: Any, directory: str | Path,

@@ -46,7 +46,7 @@ def apply_overrides(plan: P.Plan, overrides: dict[str, dict[str, Any]]) -> P.Pla
             info = fields.get(str(first["loc"][0])) if first["loc"] else None
             message = first["msg"]
             if info is not None and str(first.get("type", "")).startswith(("greater", "less")):
-                from constlang.semantics.check import range_words
+                from constlang.semantics.fields import range_words
 
                 message = f"must be {range_words(info)}, got {data[where]}"
             raise OverrideError(f"--set: `{name}.{where}`: {message}") from None

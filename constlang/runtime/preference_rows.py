@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from constlang.errors import StageError
 from constlang.runtime.evaluation.plots import label_histogram
 from constlang.runtime.rundir import Artifact, StageDir, logged_number, recover_jsonl
 
@@ -167,8 +168,6 @@ def read_sources(run: Any, sources: Sequence[str]) -> tuple[list[dict[str, Any]]
                                                               dict[str, int]]:
     """The rows of every source stage's preferences.jsonl, in the order given, and how many
     each gave; a StageError naming a source that has not written its file."""
-    from constlang.runtime.stages.base import StageError
-
     rows: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
     for source in sources:

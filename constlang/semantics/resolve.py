@@ -15,13 +15,13 @@ from lark import Token
 from constlang.errors import Diagnostics
 from constlang.source import (
     SourceError,
-    SourceFile,
-    Span,
+    SourceText,
     check_text,
     normalize_text,
     printable_name,
     utf8_name,
 )
+from constlang.span import Span
 from constlang.suggest import NameIndex
 from constlang.syntax import ast
 from constlang.syntax.builder import build
@@ -54,7 +54,7 @@ Scope = dict[str, dict[str, Symbol]]  # kind → name → symbol, in declaration
 @dataclass
 class LoadedModule:
     module: ast.Module
-    source: SourceFile
+    source: SourceText
     path: Path | None  # where the file is (or, for in-memory text, would be)
     rel: str  # path relative to the project root (or std/NAME)
     comments: tuple[Token, ...]  # the parser's COMMENT tokens, in order; lint reads them
@@ -72,7 +72,7 @@ class World:
     std_names: set[tuple[str, str]] = field(default_factory=set)  # (kind, name) from std/
     allow_outside_root: bool = False  # imports and dataset files may lie outside `root`
 
-    def source(self, display: str) -> SourceFile | None:
+    def source(self, display: str) -> SourceText | None:
         m = self.modules.get(display)
         return m.source if m else None
 
@@ -135,8 +135,8 @@ class Resolver:
         try:
             if problem is not None:
                 raise problem
-            source = (SourceFile(shown, check_text(normalize_text(text))) if text is not None
-                      else SourceFile.read(path, shown))
+            source = (SourceText(shown, check_text(normalize_text(text))) if text is not None
+                      else SourceText.read(path, shown))
         except SourceError as exc:
             span = Span(shown, exc.line, exc.column, exc.line, exc.column + 1) if at is None else at
             self.diags.error("E003", f"{shown}: {exc.message}" if at else exc.message, span,
@@ -166,7 +166,7 @@ class Resolver:
         except ValueError:
             return Path(os.path.relpath(path.resolve(), self.root)).as_posix()
 
-    def _check_version(self, module: ast.Module, source: SourceFile) -> None:
+    def _check_version(self, module: ast.Module, source: SourceText) -> None:
         if module.version is None:
             if module.items:
                 self.diags.warning("W001", "missing language version header",
@@ -429,5 +429,5 @@ def resolve(entry: Path, diags: Diagnostics, *, allow_outside_root: bool = False
     return world
 
 
-def file_hash(source: SourceFile) -> str:
+def file_hash(source: SourceText) -> str:
     return hashlib.sha256(source.text.encode("utf-8")).hexdigest()

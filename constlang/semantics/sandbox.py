@@ -37,7 +37,9 @@ TEMPLATE_GLOBALS = ("range", "dict", "namespace")  # lipsum, cycler and joiner a
 
 
 class RenderLimit(SecurityError):
-    """A render went past one of the budget's bounds."""
+    """A render went past one of the budget's bounds. A jinja2 SecurityError, not a
+    ConstlangError, so Jinja and the sandbox stop a render for it as for any blocked
+    operation; `templates.render` turns it into a TemplateRenderError."""
 
 
 @dataclass

@@ -9,14 +9,14 @@ from typing import Any
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 
-from constlang.errors import Diagnostics, did_you_mean
+from constlang.errors import Diagnostics, UserError, did_you_mean
 from constlang.semantics.sandbox import (  # noqa: F401  (environment: re-exported)
     MAX_POWER_BITS,
     TEMPLATE_GLOBALS,
     environment,
     render_bounded,
 )
-from constlang.source import Span
+from constlang.span import Span
 from constlang.syntax import ast
 
 # Filters that read an attribute named by a string argument; `_` names are refused there too.
@@ -35,7 +35,7 @@ OBJECT_FIELDS = {"principle": PRINCIPLE_FIELDS, "question": QUESTION_FIELDS,
                  "example": EXAMPLE_FIELDS}
 
 
-class TemplateRenderError(Exception):
+class TemplateRenderError(UserError):
     """A template failed to render (undefined variable, sandbox violation, runtime error);
     `line` is the line of the template's text where it failed, when known, and `template`
     and `step` say which template and program step, once a caller knows them."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from constlang.source import Span
+from constlang.span import Span
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ from lark import Token, Tree
 
 from constlang.errors import Diagnostic, Severity
 from constlang.gc_pause import gc_paused
-from constlang.source import SourceFile, Span
+from constlang.source import SourceText
+from constlang.span import Span
 from constlang.syntax import ast
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "0": "\0"}
@@ -20,13 +21,13 @@ MAX_ESCAPE_ERRORS = 20  # reported per string; a string of a million bad escapes
 
 
 class Builder:
-    def __init__(self, source: SourceFile):
+    def __init__(self, source: SourceText):
         self.source = source
         self.diagnostics: list[Diagnostic] = []
 
     def span(self, node: Tree | Token) -> Span:
         """Where a node is; Lark has already counted its lines and columns (the same way as
-        SourceFile.position: 1-based, lines end at "\\n"), so no lookup is needed."""
+        SourceText.position: 1-based, lines end at "\\n"), so no lookup is needed."""
         at = node if isinstance(node, Token) else node.meta
         line, column, start = at.line, at.column, at.start_pos
         end_line, end_column, end = at.end_line, at.end_column, at.end_pos
@@ -207,11 +208,14 @@ def dedent(text: str) -> str:
 
 
 class _TooManyEscapeErrors(Exception):
+    """One string holds too many bad escapes: stop unescaping it. An internal signal, not a
+    ConstlangError: the builder catches it and reports one diagnostic."""
+
     def __init__(self, offset: int):
         self.offset = offset
 
 
-def build(source: SourceFile, tree: Tree) -> tuple[ast.Module, list[Diagnostic]]:
+def build(source: SourceText, tree: Tree) -> tuple[ast.Module, list[Diagnostic]]:
     """The AST of a parse tree, with the diagnostics found while building it."""
     builder = Builder(source)
     with gc_paused():

@@ -8,8 +8,8 @@ from typing import TypeVar
 
 from lark import Token
 
-from constlang.errors import Diagnostic
-from constlang.source import SourceFile, normalize_text
+from constlang.errors import Diagnostic, UserError
+from constlang.source import SourceText, normalize_text
 from constlang.syntax import ast
 from constlang.syntax.builder import build
 from constlang.syntax.parser import parse
@@ -21,7 +21,7 @@ _TRIVIA = " \t\f\n\r\u00a0\ufeff"  # what the grammar's WS and NEWLINE terminals
 _T = TypeVar("_T", bound=ast.Param | ast.Value)
 
 
-class FormatError(Exception):
+class FormatError(UserError):
     """The text does not parse, so it has no canonical form; `diagnostics` says why."""
 
     def __init__(self, diagnostics: list[Diagnostic]):
@@ -38,7 +38,7 @@ def format_source(text: str, path: str = "<string>") -> str:
     and in order, and is its own canonical form: format_source(result) == result.
     """
     text = normalize_text(text)
-    source = SourceFile(path, text)
+    source = SourceText(path, text)
     tree, comments, diagnostics = parse(source)
     if tree is None:
         raise FormatError(diagnostics)

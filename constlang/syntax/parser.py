@@ -12,7 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from constlang.errors import Diagnostic, Severity
 from constlang.gc_pause import gc_paused
-from constlang.source import SourceFile
+from constlang.source import SourceText
 
 # What each terminal means to a person reading an error.
 TERMINAL_NAMES = {
@@ -53,7 +53,7 @@ def _parser() -> Lark:
                 lexer_callbacks={"COMMENT": _collect_comment})
 
 
-def parse(source: SourceFile) -> tuple[Tree | None, list[Token], list[Diagnostic]]:
+def parse(source: SourceText) -> tuple[Tree | None, list[Token], list[Diagnostic]]:
     """Parse a file; returns the tree (None on a syntax error), its comments and diagnostics."""
     parser = _parser()
     comments: list[Token] = []
@@ -86,7 +86,7 @@ def _expected(expected: set[str]) -> str:
     return ", ".join(names[:-1]) + (" or " if len(names) > 1 else "") + names[-1] if names else ""
 
 
-def _syntax_diagnostic(source: SourceFile, exc: UnexpectedInput) -> Diagnostic:
+def _syntax_diagnostic(source: SourceText, exc: UnexpectedInput) -> Diagnostic:
     text = source.text
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0
@@ -181,7 +181,7 @@ def _after_empty_string(text: str, pos: int) -> bool:
     return pos >= 2 and text[pos - 2:pos] == '""' and (pos < 3 or text[pos - 3] != '"')
 
 
-def _unterminated_triple(source: SourceFile, pos: int) -> Diagnostic:
+def _unterminated_triple(source: SourceText, pos: int) -> Diagnostic:
     """E002 at the opening triple quote, given its offset or the offset just past `""`."""
     if not source.text.startswith('"""', pos):
         pos -= 2

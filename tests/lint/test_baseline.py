@@ -62,3 +62,17 @@ def test_missing_or_invalid_baseline_is_a_usage_error(tmp_path):
     (tmp_path / "base.json").write_text("[1, 2]")
     result = lint(tmp_path)
     assert result.exit_code == 2 and "not a constlang baseline" in result.output
+
+
+def test_writing_the_baseline_replaces_it_whole_or_is_one_usage_error(tmp_path):
+    project(tmp_path, {"a.const": HEADER + EVASIVE + PIPELINE})
+    (tmp_path / "base.json").write_text("old")
+    before = set(tmp_path.iterdir())
+    assert lint(tmp_path, "--write-baseline").exit_code == 0
+    assert set(tmp_path.iterdir()) == before  # replaced in place: no temporary file left
+    assert json.loads((tmp_path / "base.json").read_text())["findings"]
+    result = CliRunner().invoke(cli, ["lint", str(tmp_path / "a.const"), "--write-baseline",
+                                      "--baseline", str(tmp_path / "missing" / "base.json")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot write the baseline {tmp_path / 'missing'}")
+    assert result.stderr.count("\n") == 1

@@ -23,7 +23,7 @@ from constlang.lint.engine import lint_file
 from constlang.lint.fix import apply_fixes
 from constlang.lint.registry import RULES
 from constlang.lint.suppress import _DIRECTIVE_RE
-from constlang.source import SourceFile
+from constlang.source import SourceText
 from constlang.syntax.parser import parse
 
 from .helpers import HEADER, PIPELINE, PRINCIPLE, project, scaffolded
@@ -57,7 +57,7 @@ BASES = {**{f"bad-{r.code}": scaffolded(r.bad) for r in RULES},
 
 def tokens(text: str) -> list[Token]:
     """The tokens of a text that parses, in order (none when it does not parse)."""
-    tree, _, errors = parse(SourceFile("t.const", text))
+    tree, _, errors = parse(SourceText("t.const", text))
     if tree is None or errors:
         return []
     found = [t for t in tree.scan_values(lambda v: isinstance(v, Token)) if t.end_pos]
@@ -78,7 +78,7 @@ def comments(text: str, suppressions: bool = True) -> Counter[str]:
     """The multiset of comment texts; a suppression counts by the reason written after its
     directive (the codes are what CL901's fix edits), and not at all without one (nor at all
     when `suppressions` is false)."""
-    _, found, _ = parse(SourceFile("t.const", text))
+    _, found, _ = parse(SourceText("t.const", text))
     out: Counter[str] = Counter()
     for tok in found:
         body = str(tok)

@@ -19,10 +19,11 @@ pytest.importorskip("transformers", reason=f"the runtime needs transformers: {IN
 from constlang.runtime.models import (  # noqa: E402  (after the skips on purpose)
     LoadedModel,
     ModelError,
-    build_tiny_model,
     embedded_model_dir,
     save_model,
 )
+
+from .tiny import build_tiny_model  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -385,7 +385,7 @@ def test_a_judge_scores_first_answers_and_revisions_and_drops_the_worse(tmp_path
 
 def test_a_judge_without_a_pointwise_question_is_a_clear_error(tmp_path: Path) -> None:
     from constlang.compile import compile_text
-    from constlang.runtime.stages.base import StageError
+    from constlang.errors import StageError
 
     # no judge_question: the checker says so (E113) before anything runs
     text = CONSTITUTION.format(extra="judge = m")

@@ -11,12 +11,13 @@ from click.testing import CliRunner
 
 from constlang.cli.eval import eval_cmd
 from constlang.cli.train import train
-from constlang.runtime.models import build_tiny_model, save_model
+from constlang.runtime.models import save_model
 from constlang.runtime.preference_rows import PreferencesDir
 from constlang.runtime.rundir import RunDir
 from constlang.runtime.stages.evaluate import EvaluateDir
 
 from .helpers import complete_by_hand
+from .tiny import build_tiny_model
 
 CONSTITUTION = """constlang 1
 constitution "ev" {{ version = "0.1.0" }}

@@ -12,7 +12,9 @@ from constlang.runtime.generate import (
     GenerationSettings,
     truncate_at_stop,
 )
-from constlang.runtime.models import LoadedModel, ModelError, build_tiny_model
+from constlang.runtime.models import LoadedModel, ModelError
+
+from .tiny import build_tiny_model
 
 PROMPTS = [
     "Hello",

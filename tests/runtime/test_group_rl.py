@@ -17,13 +17,14 @@ from rich.console import Console
 from constlang.compile import compile_path
 from constlang.plan import Model
 from constlang.runtime.generate import GenerationEngine
-from constlang.runtime.models import build_tiny_model, load_model, save_model
+from constlang.runtime.models import load_model, save_model
 from constlang.runtime.preferences import option_probability
 from constlang.runtime.rundir import RunDir, StageDir, recover_jsonl
 from constlang.runtime.runner import run_plan
 from constlang.runtime.stages import _group as G
 
 from .helpers import complete_by_hand
+from .tiny import build_tiny_model
 
 CONSTITUTION = """constlang 1
 constitution "group-test" {{ version = "0.1.0" }}

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from constlang.cli import cli
 from constlang.compile import compile_path
+from constlang.errors import StageError
 from constlang.runtime import judge_check as jc
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import DataError
-from constlang.runtime.stages.base import StageError
 from constlang.runtime.stages.feedback import Feedback
 
 L = math.log
@@ -77,10 +77,10 @@ def test_pairwise_metrics_match_a_hand_computation(tmp_path: Path) -> None:
     better = next(q for q in plan.questions if q.id == "better")
     # [P(first option), P(second option)] as log-probs; first: better in slot 1, second: in 2
     scored = [
-        jc.Scored(pair(1), [L(.6), L(.2)], [L(.1), L(.3)]),  # p1 .75, p2 .25 → .75 right
-        jc.Scored(pair(2, "tone"), [L(.4), L(.4)], [L(.6), L(.2)]),  # .5 tie, .75 → .375 wrong
-        jc.Scored(pair(3), [L(.45), L(.05)], [L(.3), L(.2)]),  # .9, .6 → .65, slot 1 twice
-        jc.Scored(pair(4), [L(.2), L(.6)], [L(.1), L(.4)]),  # .25, .2 → .525, slot 2 twice
+        jc.ScoredPair(pair(1), [L(.6), L(.2)], [L(.1), L(.3)]),  # p1 .75, p2 .25 → .75 right
+        jc.ScoredPair(pair(2, "tone"), [L(.4), L(.4)], [L(.6), L(.2)]),  # .5 tie, .75 → .375 wrong
+        jc.ScoredPair(pair(3), [L(.45), L(.05)], [L(.3), L(.2)]),  # .9, .6 → .65, slot 1 twice
+        jc.ScoredPair(pair(4), [L(.2), L(.6)], [L(.1), L(.4)]),  # .25, .2 → .525, slot 2 twice
     ]
     m = jc.question_metrics(better, scored)
     probs = [.75, .375, .65, .525]
@@ -105,9 +105,9 @@ def test_pointwise_metrics_match_a_hand_computation(tmp_path: Path) -> None:
     harmful = next(q for q in plan.questions if q.id == "harmful")  # Yes/No, good: No
     scored = [
         # Bradley–Terry on the odds of "No": 3 vs 1/3 → 9/10
-        jc.Scored(pair(1), [L(.1), L(.3)], [L(.3), L(.1)]),
-        jc.Scored(pair(2), [L(.2), L(.2)], [L(.1), L(.3)]),  # 1 vs 3 → 1/4, wrong
-        jc.Scored(pair(3), [L(.1), L(.4)], [L(.2), L(.3)]),  # 4 vs 3/2 → 8/11, No for both
+        jc.ScoredPair(pair(1), [L(.1), L(.3)], [L(.3), L(.1)]),
+        jc.ScoredPair(pair(2), [L(.2), L(.2)], [L(.1), L(.3)]),  # 1 vs 3 → 1/4, wrong
+        jc.ScoredPair(pair(3), [L(.1), L(.4)], [L(.2), L(.3)]),  # 4 vs 3/2 → 8/11, No for both
     ]
     m = jc.question_metrics(harmful, scored)
     probs = [.9, .25, 8 / 11]

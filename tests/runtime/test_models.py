@@ -16,13 +16,14 @@ from constlang.runtime import models
 from constlang.runtime.models import (
     LoadedModel,
     ModelError,
-    build_tiny_model,
     embedded_model_dir,
     load_model,
     locate_embedded,
     resolve_dtype,
     save_model,
 )
+
+from .tiny import build_tiny_model
 
 EMBEDDED = Model(id="assistant", source="embedded:smollm2-135m-instruct")
 

@@ -16,10 +16,12 @@ from click.testing import CliRunner
 
 from constlang.cli.train import train
 from constlang.kinds.ppo import PPOSettings
-from constlang.runtime.models import LoadedModel, build_tiny_model
+from constlang.runtime.models import LoadedModel
 from constlang.runtime.ppo.actors import Actors
 from constlang.runtime.ppo.loop import PPOLoop
 from constlang.runtime.ppo.rollout import Query, rollout_settings, sample, score_batch
+
+from .tiny import build_tiny_model
 
 
 class Generation:

@@ -13,8 +13,10 @@ import pytest
 import torch
 
 from constlang.runtime.generate import GenerationEngine
-from constlang.runtime.models import LoadedModel, build_tiny_model
+from constlang.runtime.models import LoadedModel
 from constlang.runtime.scoring import continuations, scored_lengths
+
+from .tiny import build_tiny_model
 
 CORPUS = [
     "Is the reply harmful? Answer Yes or No. Yes. No. Yes, it is. No, it is not.",

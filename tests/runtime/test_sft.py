@@ -10,7 +10,13 @@ import pytest
 from constlang.compile import compile_path
 from constlang.runtime.rundir import RunDir
 from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
-from constlang.runtime.stages.sft import SFTDataError, model_card, run_sft, training_rows
+from constlang.runtime.stages.sft import (
+    SFTDataError,
+    load_sft,
+    model_card,
+    train_sft,
+    training_rows,
+)
 
 
 def sft_row(index: int, round_: int, text: str, *, last: bool, skipped: bool = False,
@@ -98,10 +104,10 @@ def test_lora_run_saves_a_merged_model_with_a_model_card(tmp_path: Path,
     upstream.path.mkdir(parents=True)
     write_rows(upstream.sft_data, ROWS)
     out = folder.path
-    ready: list[bool] = []
-    metrics = run_sft(result.plan, "sft", base_dir=result.base_dir, upstream=upstream,
-                      out=folder, device="cpu", on_ready=lambda: ready.append(out.exists()))
-    assert ready == [False]  # called before anything was written
+    inputs = load_sft(result.plan, "sft", base_dir=result.base_dir, upstream=upstream,
+                      device="cpu")
+    assert not out.exists()  # loading the data and the model writes nothing
+    metrics = train_sft(result.plan, inputs, out=folder, device="cpu")
     assert metrics["rows"] == 3 and metrics["steps"] == 2
     saved = folder.model
     assert not (saved / "adapter_config.json").exists()  # adapters are merged

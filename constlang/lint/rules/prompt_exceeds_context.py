@@ -13,7 +13,7 @@ from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
 from constlang.prompts import example_vars, few_shot_turns, principle_vars, question_vars
 from constlang.semantics.templates import TemplateRenderError, file_line, render
-from constlang.source import Span
+from constlang.span import Span
 from constlang.syntax import ast
 
 CHARS_PER_TOKEN = 4  # English text under a BPE tokenizer, roughly

@@ -11,7 +11,7 @@ from constlang.errors import Severity
 from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
 from constlang.semantics.templates import environment
-from constlang.source import Span
+from constlang.span import Span
 
 # step → the inputs its template must show: a variable, or `variable.attribute`.
 REQUIRED = {

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from constlang.errors import Severity
 from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
+from constlang.lint.rules._unused import unused
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    return ctx.unused("example", "shown",
-                      "add it to a stage's `examples`, or remove it")
+    return unused(ctx, "example", "shown",
+                  "add it to a stage's `examples`, or remove it")
 
 
 RULE = Rule(

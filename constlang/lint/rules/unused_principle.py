@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from constlang.errors import Severity
 from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
+from constlang.lint.rules._unused import unused
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    return ctx.unused("principle", "selected",
-                      "add it to a critique_revision stage's `principles`, or `drop` it")
+    return unused(ctx, "principle", "selected",
+                  "add it to a critique_revision stage's `principles`, or `drop` it")
 
 
 RULE = Rule(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from constlang import plan as P
 from constlang.declarations import names
@@ -15,6 +15,7 @@ from constlang.kinds import POLICY_KINDS
 from constlang.kinds.evaluate import EvaluateSettings
 from constlang.prompts import Chat, find_step, question_vars, render_step
 from constlang.runtime.data import PromptRow, read_prompts
+from constlang.runtime.engine import Engine
 from constlang.runtime.evaluation.refusals import classify
 from constlang.runtime.evaluation.winrates import prompt_preference, question_preference
 from constlang.runtime.rundir import RunDir
@@ -23,16 +24,6 @@ from constlang.runtime.sampling import call_seed, select
 
 class EvaluationError(UserError):
     """An evaluation cannot run as configured (an unknown model, a stage not run yet)."""
-
-
-class Engine(Protocol):
-    """What evaluation needs from an engine (GenerationEngine, or a fake in tests)."""
-
-    def generate_full(self, prompts: list[Chat], settings: Any,
-                      progress: Callable[[int], None] | None = None) -> list[Any]: ...
-
-    def score_options(self, prompts: list[Chat], options: list[str], *, overflow: str = "error",
-                      context_length: int | None = None) -> list[list[float]]: ...
 
 
 def default_models(plan: P.Plan, stage_name: str) -> list[str]:

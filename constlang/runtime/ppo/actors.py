@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=nn.Module)
 
 
-class Scorer(Protocol):
-    """Anything that scores replies: the reward model's RewardScorer, or a plain function's
+class Rewarder(Protocol):
+    """Anything that rewards replies: the reward model's RewardScorer, or a plain function's
     wrapper in tests. One number a (prompt, reply); higher is better."""
 
     def score(self, prompts: Sequence[str], replies: Sequence[str]) -> list[float]: ...
@@ -75,11 +75,11 @@ class Actors:
     policy: nn.Module
     critic: TokenValues | None
     reference: nn.Module | None
-    scorer: Scorer
+    scorer: Rewarder
     lora: bool
 
     @classmethod
-    def build(cls, lm: PreTrainedModel, settings: PPOSettings, scorer: Scorer,
+    def build(cls, lm: PreTrainedModel, settings: PPOSettings, scorer: Rewarder,
               critic_model: PreTrainedModel | None) -> Actors:
         """Actors for a stage's settings from a loaded causal LM (the policy to start from) and,
         for value_model = reward, a trainable copy of the reward model (`critic_model`)."""

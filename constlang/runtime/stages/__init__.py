@@ -9,7 +9,6 @@ from __future__ import annotations
 from constlang.runtime.stages.base import (
     BY_KIND,
     StageContext,
-    StageError,
     StageRunner,
     runner_for,
 )
@@ -49,5 +48,5 @@ def register_runner(runner: type[StageRunner]) -> None:
     BY_KIND[runner.kind] = runner
 
 
-__all__ = ["RUNNERS", "StageContext", "StageError", "StageRunner", "register_runner",
+__all__ = ["RUNNERS", "StageContext", "StageRunner", "register_runner",
            "runner_for"]

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.prompts import Chat, find_step, question_vars, render_step
 from constlang.runtime import training as T
 from constlang.runtime.data import read_prompts
 from constlang.runtime.preferences import option_probability
 from constlang.runtime.rundir import StageDir, logged_number, recover_jsonl, sha256_tree
-from constlang.runtime.stages.base import StageError, StageRunner, policy_spec, reward_headline
+from constlang.runtime.stages.base import StageRunner, policy_spec, reward_headline
 
 SUMMARY_WINDOW = 5  # logged updates averaged for the manifest's "start" and "end" figures
 PROMPT_TEXT = "prompt_text"  # the dataset column with the plain prompt, beside the chat

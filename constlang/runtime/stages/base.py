@@ -15,13 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from constlang import plan as P
-from constlang.errors import UserError
+from constlang.errors import StageError
 from constlang.prompts import Chat
 from constlang.runtime.rundir import RunDir, StageDir
-
-
-class StageError(UserError):
-    """A stage cannot run as configured (bad data, an unusable setting); exit status 1."""
 
 
 @dataclass

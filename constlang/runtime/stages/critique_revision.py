@@ -6,9 +6,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.kinds.critique_revision import CritiqueRevisionSettings
 from constlang.prompts import (
     PLACEHOLDERS,
@@ -22,6 +23,7 @@ from constlang.prompts import (
 )
 from constlang.runtime import sft_data as SD
 from constlang.runtime.data import PromptRow, read_prompts
+from constlang.runtime.engine import Generator, OptionScorer
 from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.preferences import option_probability
 from constlang.runtime.rundir import (
@@ -37,21 +39,7 @@ from constlang.runtime.rundir import (
     sha256_json,
 )
 from constlang.runtime.sampling import PrincipleSampler, call_seed, select
-from constlang.runtime.stages.base import StageError, StageRunner, pct
-
-
-class Scorer(Protocol):
-    """What the judge needs from an engine: option log-probabilities."""
-
-    def score_options(self, prompts: list[Chat], options: list[str]) -> list[list[float]]: ...
-
-
-class Generator(Protocol):
-    """What the stage needs from a generation engine (GenerationEngine, or a fake in tests)."""
-
-    def generate_full(self, prompts: list[Chat], settings: Any,
-                      progress: Callable[[int], None] | None = None) -> list[Generation]: ...
-
+from constlang.runtime.stages.base import StageRunner, pct
 
 Progress = Callable[[int], None]  # advance the bar by this many finished generations
 
@@ -172,7 +160,7 @@ class CritiqueRevision:
 
     def run_chunk(self, engine: Generator, chunk: Sequence[PromptRow],
                   progress: Progress | None = None, checkpoint: Path | None = None,
-                  judge: Scorer | None = None) -> list[dict[str, Any]]:
+                  judge: OptionScorer | None = None) -> list[dict[str, Any]]:
         """Answer, then critique and revise `revisions` times, every prompt of the chunk.
 
         With a `checkpoint` path, the chunk's state is saved after the answers and after every
@@ -240,7 +228,7 @@ class CritiqueRevision:
             self.score(judge, rows)
         return rows
 
-    def score(self, judge: Scorer, rows: list[dict[str, Any]]) -> None:
+    def score(self, judge: OptionScorer, rows: list[dict[str, Any]]) -> None:
         """The judge's probability of its good answer for each row's first answer
         (`initial_score`) and each round's revision (`revision_score`), in one scoring call."""
         step, q = self.judge_step, self.question
@@ -291,7 +279,7 @@ class CritiqueRevision:
     def run(self, engine: Generator, prompts: Sequence[PromptRow], out: CritiqueRevisionDir, *,
             metrics: MetricsLog | None = None, progress: Progress | None = None,
             on_resume: Callable[[int], None] | None = None,
-            helpful: Sequence[PromptRow] = (), judge: Scorer | None = None) -> dict[str, Any]:
+            helpful: Sequence[PromptRow] = (), judge: OptionScorer | None = None) -> dict[str, Any]:
         """Process every prompt not yet in rows.jsonl, a chunk at a time, then answer the
         `helpful` prompts; returns metrics.
 

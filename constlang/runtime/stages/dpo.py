@@ -7,11 +7,12 @@ from typing import Any
 
 from constlang import plan as P
 from constlang.declarations import names
+from constlang.errors import StageError
 from constlang.runtime import preference_rows as PR
 from constlang.runtime import reward as R
 from constlang.runtime import training as T
 from constlang.runtime.rundir import sha256_tree
-from constlang.runtime.stages.base import StageError, StageRunner, num, policy_spec
+from constlang.runtime.stages.base import StageRunner, num, policy_spec
 
 LOGGED = ("rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from constlang.errors import StageError
 from constlang.files import atomic_write_text
 from constlang.runtime.evaluation import plots
 from constlang.runtime.evaluation import report as RP
@@ -254,8 +255,6 @@ def figures(ctx: Any) -> list[tuple[str, Plot, list[Any]]]:
 
 def resolve_reward(plan: Any, name: str, run: Any) -> tuple[Any, int | None]:
     """The reward stage's saved model and its training max_length; StageError before it ran."""
-    from constlang.runtime.stages.base import StageError
-
     folder = run.stage(name).model
     base = plan.base_model(name)
     if base is None or not folder.is_dir():

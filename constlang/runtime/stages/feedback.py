@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.kinds.feedback import FeedbackSettings
 from constlang.prompts import (
     PLACEHOLDERS,
@@ -21,6 +22,7 @@ from constlang.prompts import (
 from constlang.runtime import judge_check
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import PromptRow, read_prompts
+from constlang.runtime.engine import Engine
 from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.preference_rows import (
     FORMAT,
@@ -39,7 +41,7 @@ from constlang.runtime.rundir import (
     sha256_file,
 )
 from constlang.runtime.sampling import QuestionSampler, call_seed, select
-from constlang.runtime.stages.base import Plot, StageError, StageRunner, pct, policy_spec
+from constlang.runtime.stages.base import Plot, StageRunner, pct, policy_spec
 
 RATIONALE_PLACEHOLDER = "<the judge's rationale>"
 ORDERS = ("ab", "ba")  # response A in the first slot, then in the second
@@ -48,16 +50,6 @@ COT_CLAMP = (0.4, 0.6)  # the CAI paper's bounds for chain-of-thought probabilit
 
 class FeedbackError(StageError):
     """The stage cannot produce preference pairs as configured; the message says why."""
-
-
-class Engine(Protocol):
-    """What the stage needs from an engine (GenerationEngine, or a fake in tests)."""
-
-    def generate_full(self, prompts: list[Chat], settings: Any,
-                      progress: Callable[[int], None] | None = None) -> list[Generation]: ...
-
-    def score_options(self, prompts: list[Chat], options: list[str], *, overflow: str = "error",
-                      context_length: int | None = None) -> list[list[float]]: ...
 
 
 def _base_model(plan: P.Plan, policy: str) -> P.Model:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.files import remove_own
 from constlang.prompts import Chat, find_step, render_step
 from constlang.runtime import training as T
@@ -18,7 +19,6 @@ from constlang.runtime.ppo import UPDATE_EVENT
 from constlang.runtime.rundir import Artifact, StageDir, logged_number, recover_jsonl, sha256_tree
 from constlang.runtime.stages.base import (
     Plot,
-    StageError,
     StageRunner,
     policy_spec,
     reward_headline,

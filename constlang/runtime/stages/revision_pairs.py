@@ -8,11 +8,12 @@ import json
 import math
 from typing import Any
 
+from constlang.errors import StageError
 from constlang.files import atomic_write_text
 from constlang.runtime.preference_rows import FORMAT, PreferencesDir, make_row
 from constlang.runtime.preferences import sigmoid
 from constlang.runtime.rundir import recover_jsonl, sha256_file
-from constlang.runtime.stages.base import StageError, StageRunner
+from constlang.runtime.stages.base import StageRunner
 from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
 
 

@@ -8,12 +8,13 @@ from typing import Any
 
 from constlang import plan as P
 from constlang.declarations import names
+from constlang.errors import StageError
 from constlang.files import atomic_write_text
 from constlang.runtime import preference_rows as PR
 from constlang.runtime import reward as R
 from constlang.runtime import training as T
 from constlang.runtime.rundir import Artifact, StageDir, sha256_tree
-from constlang.runtime.stages.base import StageError, StageRunner, num, pct
+from constlang.runtime.stages.base import StageRunner, num, pct
 
 
 def soft_reward_trainer() -> type[Any]:

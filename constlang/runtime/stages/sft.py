@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from constlang import plan as P
+from constlang.errors import StageError
 from constlang.kinds.sft import SFTSettings
 from constlang.runtime import training as T
 from constlang.runtime.rundir import StageDir, sha256_tree
-from constlang.runtime.stages.base import StageError, StageRunner, num
+from constlang.runtime.stages.base import StageRunner, num
 from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
 
 
@@ -117,19 +118,6 @@ def train_sft(plan: P.Plan, inputs: SFTInputs, *, out: StageDir, device: str,
     card = model_card(plan, inputs.stage, inputs.base, len(rows))
     T.save_model(trainer.model, loaded.tokenizer, out, card, lora=s.lora)
     return T.train_metrics(result, len(rows))
-
-
-def run_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDir,
-            out: StageDir, device: str, on_ready: Callable[[], None] | None = None,
-            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Fine-tune the stage's model on the upstream revisions; save it as the stage's model.
-
-    `on_ready` is called once the data and the model are loaded, before anything is written.
-    """
-    inputs = load_sft(plan, stage_name, base_dir=base_dir, upstream=upstream, device=device)
-    if on_ready:
-        on_ready()
-    return train_sft(plan, inputs, out=out, device=device, progress=progress)
 
 
 class SFTRunner(StageRunner):

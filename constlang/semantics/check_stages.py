@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from constlang.kinds import BY_NAME
-from constlang.semantics.check import Checked, Checker
+from constlang.semantics.check_declarations import Checked, Checker
 from constlang.semantics.fields import field_extra, fields_of
 from constlang.syntax import ast
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from constlang.cli import cli
-from constlang.cli.plan_file import load_plan_file
+from constlang.cli.plan_input import load_plan_file
 from constlang.compile import compile_path
 from constlang.declarations import FOLDER_NAME, IDENTIFIER
 from constlang.errors import UserError

@@ -1,5 +1,6 @@
-"""Report: the one diagnostic output of `check` and `lint`: text with source snippets, a summary
-line and a JSON document (lint's SARIF, GitHub and JUnit renderers build on the same records)."""
+"""Diagnostics output: how `check` and `lint` print diagnostics — text with source snippets,
+a summary line and a JSON document (lint's SARIF, GitHub and JUnit renderers build on the same
+records)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from constlang.errors import Diagnostic, Severity
-from constlang.source import SourceFile
+from constlang.source import SourceText
 
 REPORT_FORMAT_VERSION = 2  # 2: check and lint share one shape (docs/errors.md, "JSON output")
 Style = Callable[[str, str], str]  # (text, role) → styled text
@@ -44,7 +45,7 @@ def headline(d: Diagnostic, style: Style = plain_style) -> str:
     return f"{style(where, 'location')}: {d.code} {style(sev, sev)}: {d.message}"
 
 
-def snippet(d: Diagnostic, source: SourceFile | None, style: Style = plain_style) -> list[str]:
+def snippet(d: Diagnostic, source: SourceText | None, style: Style = plain_style) -> list[str]:
     """The source line(s) of a diagnostic with a caret under its span."""
     if d.span is None or source is None or d.span.line > source.line_count:
         return []
@@ -79,7 +80,7 @@ def fix_note(d: Diagnostic) -> str | None:
     return f"{d.fix.message} ({'safe' if d.fix.safe else 'unsafe'}: {how})"
 
 
-def render_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile],
+def render_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceText],
                 style: Style = plain_style, concise: bool = False) -> str:
     """Compiler-style output: headline, source snippet with caret, help and fix; concise
     output is the headlines alone, `[*]` marking the fixable ones."""
@@ -139,7 +140,7 @@ def fixable_line(diagnostics: Sequence[Diagnostic]) -> str | None:
     return None
 
 
-def render_report(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceFile],
+def render_report(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceText],
                   files: int, style: Style = plain_style, concise: bool = False) -> str:
     """What `check` and `lint` print: the diagnostics, a blank line, then the summary."""
     body = render_text(diagnostics, sources, style, concise)
