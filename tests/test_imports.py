@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from constlang.compile import CompileResult, compile_path
-from constlang.semantics.resolve import MAX_IMPORT_DEPTH, find_root
+from constlang.semantics.paths import find_root
+from constlang.semantics.resolve import MAX_IMPORT_DEPTH
 
 HEADER = """constlang 1
 constitution "t" {}

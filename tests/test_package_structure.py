@@ -223,3 +223,34 @@ def test_no_two_classes_of_the_package_share_a_name() -> None:
                 where.setdefault(node.name, []).append(module)
     shared = {name: found for name, found in where.items() if len(found) > 1}
     assert not shared, f"one concept, one definition: {shared}"
+
+
+# ---------------------------------------------------------------- sizes
+
+MAX_MODULE_LINES = 400  # a module is read in one sitting
+MAX_FUNCTION_LINES = 60  # lines of flow: from the first statement after the docstring to the last
+
+
+def _flow_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if not body:
+        return 0
+    return (body[-1].end_lineno or body[-1].lineno) - body[0].lineno + 1
+
+
+def test_no_module_is_longer_than_a_sitting_and_no_function_longer_than_a_screen() -> None:
+    long_modules, long_functions = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text("utf-8")
+        rel = path.relative_to(PACKAGE.parent).as_posix()
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            long_modules.append(f"{rel}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) \
+                    and _flow_lines(node) > MAX_FUNCTION_LINES:
+                long_functions.append(f"{rel}:{node.lineno} {node.name}: {_flow_lines(node)}")
+    assert not long_modules, long_modules
+    assert not long_functions, long_functions

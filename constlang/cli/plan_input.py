@@ -37,7 +37,7 @@ def load_plan_file(path: str, allow_outside_root: bool = False) -> LoadedPlan:
     from pydantic import ValidationError
 
     from constlang.files import FileTooLarge, read_bounded
-    from constlang.semantics.resolve import find_root
+    from constlang.semantics.paths import find_root
 
     p = Path(path)
     try:

@@ -17,7 +17,9 @@ def create_server() -> ConstServer:
     """A server with every feature registered (not started)."""
     ls = ConstServer()
     _lifecycle(ls)
+    _commands(ls)
     _language(ls)
+    _symbols(ls)
     _edits(ls)
     return ls
 
@@ -32,6 +34,8 @@ def _where(ls: ConstServer, uri: str, position: T.Position) -> tuple[Any, str, i
 
 
 def _lifecycle(ls: ConstServer) -> None:
+    """Initialisation options, and the documents the client opens, changes, saves and closes."""
+
     @feature(ls, T.INITIALIZE)
     def initialize(params: T.InitializeParams) -> None:
         options = params.initialization_options or {}
@@ -77,6 +81,11 @@ def _lifecycle(ls: ConstServer) -> None:
         for other in list(ls.store.buffers):
             ls.schedule(other)
 
+
+
+def _commands(ls: ConstServer) -> None:
+    """The commands code lenses run: render a stage's prompt into a preview document."""
+
     @ls.command(lens.RENDER_COMMAND)
     def render(uri: str, stage: str) -> str | None:
         def run() -> str | None:
@@ -99,6 +108,8 @@ def _lifecycle(ls: ConstServer) -> None:
 
 
 def _language(ls: ConstServer) -> None:
+    """Hover, go to definition, references and rename."""
+
     @feature(ls, T.TEXT_DOCUMENT_HOVER)
     def on_hover(params: T.HoverParams) -> T.Hover | None:
         at = _where(ls, params.text_document.uri, params.position)
@@ -144,6 +155,11 @@ def _language(ls: ConstServer) -> None:
         if at is None:
             return None
         return navigation.rename(ls.store, ls.roots(), *at, params.new_name, ls.encoding)
+
+
+
+def _symbols(ls: ConstServer) -> None:
+    """Outline, workspace symbols, completion, code lenses and semantic tokens."""
 
     @feature(ls, T.TEXT_DOCUMENT_DOCUMENT_SYMBOL, default=[])
     def on_symbols(params: T.DocumentSymbolParams) -> list[T.DocumentSymbol]:

@@ -198,40 +198,6 @@ def _index(path: Path, row: dict[str, Any]) -> int:
     return index
 
 
-def _read_state(path: Path) -> Any:
-    """A saved JSON state of our own, or None when absent or unusable (it is only a cache of
-    the chunk in flight: without it the chunk starts again)."""
-    try:
-        return json.loads(read_own(path, STATE_LIMIT))
-    except (OSError, ValueError, RecursionError):
-        return None
-
-
-def load_chunk_state(path: Path | None, indices: list[int]) -> dict[str, Any] | None:
-    """The saved state of the chunk of these row indices, or None."""
-    if path is None:
-        return None
-    state = _read_state(path)
-    same = isinstance(state, dict) and state.get("indices") == indices
-    return state if same else None
-
-
-def saved_chunk(path: Path) -> tuple[int, int, int] | None:
-    """(first index, last index, round) of a saved chunk state, for the resume message."""
-    state = _read_state(path)
-    try:
-        return state["indices"][0], state["indices"][-1], int(state["round"])
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
-
-
-def save_chunk_state(path: Path | None, state: dict[str, Any]) -> None:
-    """Replace the saved state of the chunk in flight (atomically)."""
-    if path is not None:
-        atomic_write_text(path, json.dumps(state, ensure_ascii=False), make_parents=True,
-                          follow=False)
-
-
 class MetricsLog:
     """Appends one JSON object a line to a stage's metrics.jsonl, each with a timestamp."""
 

@@ -131,7 +131,7 @@ def report_callback(metrics: MetricsLog, progress: Callable[[int, int], None] | 
     values to `into`) and its steps to the progress bar."""
     from transformers import TrainerCallback
 
-    class Report(TrainerCallback):  # type: ignore[misc]
+    class MetricsCallback(TrainerCallback):  # type: ignore[misc]
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
                    **kwargs: Any) -> None:
             if logs:
@@ -143,7 +143,7 @@ def report_callback(metrics: MetricsLog, progress: Callable[[int, int], None] | 
             if progress:
                 progress(state.global_step, state.max_steps)
 
-    return Report()
+    return MetricsCallback()
 
 
 @contextmanager

@@ -22,7 +22,8 @@ from constlang.semantics.fields import (
     type_word,
     unwrap_optional,
 )
-from constlang.semantics.resolve import Symbol, World, display_path, shorten
+from constlang.semantics.paths import display_path, shorten
+from constlang.semantics.resolve import Symbol, World
 from constlang.span import Span
 from constlang.suggest import NameIndex
 from constlang.syntax import ast

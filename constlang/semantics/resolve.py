@@ -13,12 +13,19 @@ from pathlib import Path
 from lark import Token
 
 from constlang.errors import Diagnostics
+from constlang.semantics.paths import (
+    ROOT_MARKERS,
+    chain_text,
+    display_path,
+    find_root,
+    inside,
+    shorten,
+)
 from constlang.source import (
     SourceError,
     SourceText,
     check_text,
     normalize_text,
-    printable_name,
     utf8_name,
 )
 from constlang.span import Span
@@ -29,7 +36,6 @@ from constlang.syntax.parser import parse
 
 STD_DIR = Path(__file__).resolve().parent.parent / "std"
 PRELUDE = "std/prelude.const"
-ROOT_MARKERS = ("constlang.toml", "pyproject.toml", ".git")
 LANGUAGE_VERSION = 1
 MAX_IMPORT_DEPTH = 1000  # files in one chain of imports (a → b → c ...), the entry file included
 KINDS = ("principle", "question", "example", "template", "model", "dataset", "stage")
@@ -75,27 +81,6 @@ class World:
     def source(self, display: str) -> SourceText | None:
         m = self.modules.get(display)
         return m.source if m else None
-
-
-def find_root(entry: Path) -> Path:
-    """The project root: the nearest folder holding constlang.toml, pyproject.toml or .git."""
-    start = entry.resolve().parent
-    for folder in (start, *start.parents):
-        if any((folder / marker).exists() for marker in ROOT_MARKERS):
-            return folder
-    return start
-
-
-def display_path(path: Path) -> str:
-    """The path as messages show it: relative to the working folder when near it, and always
-    printable (bytes of a name that are not UTF-8 are shown as \\xNN escapes)."""
-    try:
-        rel = os.path.relpath(path, Path.cwd())
-    except ValueError:
-        rel = str(path)
-    if rel.startswith(".." + os.sep + ".."):
-        rel = str(path)
-    return printable_name(rel)
 
 
 class Resolver:
@@ -244,12 +229,12 @@ class Resolver:
             self.diags.error("E201", f"cannot import `{shorten(raw)}`: {reason}", imp.path.span)
             return None
         # the resolved path decides, for std/ too: `std/../..` and symlinks cannot climb out
-        if std_name is not None and not _inside(resolved, STD_DIR.resolve()):
+        if std_name is not None and not inside(resolved, STD_DIR.resolve()):
             self.diags.error("E203", f"import `{shorten(raw)}` reaches outside the std library",
                              imp.path.span, "std/ imports name files of the bundled library, "
                              "such as std/helpful.const")
             return None
-        if std_name is None and not self.allow_outside_root and not _inside(resolved,
+        if std_name is None and not self.allow_outside_root and not inside(resolved,
                                                                              self.root):
             marked = any((self.root / m).exists() for m in ROOT_MARKERS)
             outside = ("move the file into the project, or pass --allow-outside-root if you "
@@ -354,27 +339,6 @@ class Resolver:
                                          near(item.name, item.kind))
                     continue
                 del scope[item.kind][item.name]
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-    except ValueError:
-        return False
-    return True
-
-
-def chain_text(paths: tuple[Path, ...]) -> str:
-    """`a.const → b.const → c.const`; a long chain shows its first and last three files."""
-    if len(paths) <= 8:
-        return " → ".join(display_path(p) for p in paths)
-    ends = [display_path(p) for p in (*paths[:3], *paths[-3:])]
-    return " → ".join([*ends[:3], f"… ({len(paths) - 6:,} more)", *ends[3:]])
-
-
-def shorten(text: str, limit: int = 80) -> str:
-    """Text to quote in a message: long text keeps its start and end around an ellipsis."""
-    return text if len(text) <= limit else text[:limit // 2 - 1] + "…" + text[-(limit // 2):]
 
 
 @functools.lru_cache(maxsize=1)

@@ -22,6 +22,12 @@ from constlang.prompts import (
     render_step,
 )
 from constlang.runtime import sft_data as SD
+from constlang.runtime.chunk_state import (
+    load_chunk_state,
+    resumable,
+    save_chunk_state,
+    saved_chunk,
+)
 from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.engine import Generator, OptionScorer
 from constlang.runtime.generate import Generation, GenerationSettings
@@ -30,11 +36,8 @@ from constlang.runtime.rundir import (
     Artifact,
     MetricsLog,
     StageDir,
-    load_chunk_state,
     process_in_chunks,
     recover_jsonl,
-    save_chunk_state,
-    saved_chunk,
     sha256_file,
     sha256_json,
 )
@@ -185,34 +188,7 @@ class CritiqueRevision:
         # a prompt too long to answer has nothing to critique or revise: its rounds are skipped
         answered = [i for i in range(len(chunk)) if state["initial"][i]["finish"] != "skipped"]
         for k in range(state["round"] + 1, rounds + 1):
-            principles = [c[k - 1] for c in chosen]
-            critiques = [Generation("", "skipped", 0)] * len(chunk)
-            if self.critique_used():
-                made = self._generate(engine, [
-                    self.critique_prompt(chunk[i], responses[i], principles[i], k)
-                    for i in answered], "critique", k, first, progress)
-                for i, critique in zip(answered, made, strict=True):
-                    critiques[i] = critique
-            if progress and (len(answered) < len(chunk) or not self.critique_used()):
-                # direct revision writes no critique; an unanswered prompt gets none either
-                progress(len(chunk) - (len(answered) if self.critique_used() else 0))
-            todo = [i for i in answered if not self.needs_no_change(critiques[i].text)]
-            revisions = self._generate(engine, [
-                self.revision_prompt(chunk[i], responses[i], critiques[i].text, principles[i], k)
-                for i in todo], "revise", k, first, progress)
-            if progress and len(todo) < len(chunk):
-                progress(len(chunk) - len(todo))  # skipped revisions count as done
-            revised = dict(zip(todo, revisions, strict=True))
-            for i in range(len(chunk)):
-                new = revised.get(i)
-                if new is not None and new.finish != "skipped":  # a prompt too long: no reply
-                    responses[i] = new.text
-                history[i].append({
-                    "round": k, "principle": principles[i].id, "critique": critiques[i].text,
-                    "revision": responses[i], "skipped": new is None,
-                    "critique_finish": critiques[i].finish, "critique_tokens": critiques[i].tokens,
-                    "revision_finish": new.finish if new else None,
-                    "revision_tokens": new.tokens if new else None})
+            self._round(engine, chunk, k, [c[k - 1] for c in chosen], state, answered, progress)
             state["round"] = k
             save_chunk_state(checkpoint, state)
         initial = state["initial"]
@@ -227,6 +203,42 @@ class CritiqueRevision:
         if judge is not None:
             self.score(judge, rows)
         return rows
+
+    def _round(self, engine: Generator, chunk: Sequence[PromptRow], k: int,
+               principles: list[P.Principle], state: dict[str, Any], answered: list[int],
+               progress: Progress | None) -> None:
+        """Revision round `k` of a chunk: critique each answered prompt's current response
+        against its principle, revise where the critique asks for a change, and record the
+        round in the chunk's state (responses and history, updated in place)."""
+        first = chunk[0].index
+        responses, history = state["responses"], state["history"]
+        critiques = [Generation("", "skipped", 0)] * len(chunk)
+        if self.critique_used():
+            made = self._generate(engine, [
+                self.critique_prompt(chunk[i], responses[i], principles[i], k)
+                for i in answered], "critique", k, first, progress)
+            for i, critique in zip(answered, made, strict=True):
+                critiques[i] = critique
+        if progress and (len(answered) < len(chunk) or not self.critique_used()):
+            # direct revision writes no critique; an unanswered prompt gets none either
+            progress(len(chunk) - (len(answered) if self.critique_used() else 0))
+        todo = [i for i in answered if not self.needs_no_change(critiques[i].text)]
+        revisions = self._generate(engine, [
+            self.revision_prompt(chunk[i], responses[i], critiques[i].text, principles[i], k)
+            for i in todo], "revise", k, first, progress)
+        if progress and len(todo) < len(chunk):
+            progress(len(chunk) - len(todo))  # skipped revisions count as done
+        revised = dict(zip(todo, revisions, strict=True))
+        for i in range(len(chunk)):
+            new = revised.get(i)
+            if new is not None and new.finish != "skipped":  # a prompt too long: no reply
+                responses[i] = new.text
+            history[i].append({
+                "round": k, "principle": principles[i].id, "critique": critiques[i].text,
+                "revision": responses[i], "skipped": new is None,
+                "critique_finish": critiques[i].finish, "critique_tokens": critiques[i].tokens,
+                "revision_finish": new.finish if new else None,
+                "revision_tokens": new.tokens if new else None})
 
     def score(self, judge: OptionScorer, rows: list[dict[str, Any]]) -> None:
         """The judge's probability of its good answer for each row's first answer
@@ -380,32 +392,3 @@ class CritiqueRevisionRunner(StageRunner):
     def outputs(self) -> str:
         folder = CritiqueRevisionDir.of(self.ctx.folder)
         return sha256_json([sha256_file(folder.rows), sha256_file(folder.sft_data)])
-
-
-def resumable(state: dict[str, Any], n: int, rounds: int) -> bool:
-    """Whether a saved chunk state of `n` prompts has the shape run_chunk writes, so resuming
-    from it cannot fail halfway or put foreign values into rows.jsonl."""
-    def whole(x: Any) -> bool:
-        return type(x) is int
-
-    def lists(key: str) -> list[Any]:
-        value = state.get(key)
-        return value if isinstance(value, list) and len(value) == n else []
-
-    done = state.get("round")
-    if type(done) is not int or not 0 <= done <= rounds:
-        return False
-    initial, history, responses = lists("initial"), lists("history"), lists("responses")
-    return (n > 0 and len(initial) == len(history) == len(responses) == n
-            and all(isinstance(g, dict) and isinstance(g.get("text"), str)
-                    and isinstance(g.get("finish"), str) and whole(g.get("tokens"))
-                    for g in initial)
-            and all(isinstance(r, str) for r in responses)
-            and all(isinstance(h, list) and len(h) == done
-                    and all(isinstance(e, dict) and e.get("round") == k + 1
-                            and isinstance(e.get("revision"), str)
-                            and isinstance(e.get("critique"), str)
-                            and isinstance(e.get("skipped"), bool) for k, e in enumerate(h))
-                    for h in history))
-
-
