@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from constlang import plan as P
 from constlang.errors import UserError
+
+if TYPE_CHECKING:  # the plan's classes are built only when a plan file is read, not by `check`
+    from constlang import plan as P
 
 PLAN_LIMIT = 64 * 1024 * 1024  # bytes; a compiled plan of 50,000 principles is far below
 
@@ -36,6 +39,7 @@ def load_plan_file(path: str, allow_outside_root: bool = False) -> LoadedPlan:
     """
     from pydantic import ValidationError
 
+    from constlang import plan as P
     from constlang.files import FileTooLarge, read_bounded
     from constlang.semantics.paths import find_root
 
