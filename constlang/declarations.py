@@ -68,7 +68,8 @@ def selection(kind: str, help: str) -> Any:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # the schema is built at first validation, not at import: `check` reads the fields only
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class SourceLocation(Strict):
