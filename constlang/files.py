@@ -9,7 +9,7 @@ import shutil
 import stat
 import uuid
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 
 class NotRegularFile(OSError):
@@ -48,7 +48,14 @@ def open_regular(path: Path) -> BinaryIO:
     open descriptor, so a path swapped between a check and the open cannot slip through.
     Raises NotRegularFile (with IsADirectoryError for folders) and any other OSError.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    return _open_checked(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0), "rb")
+
+
+def _open_checked(path: Path, flags: int, how: str, create_mode: int = 0o644) -> BinaryIO:
+    """Open without blocking on a FIFO's other end, check on the descriptor that it is a
+    regular file (so a path swapped after a check cannot slip through), then make it block.
+    Raises IsADirectoryError, NotRegularFile and any other OSError."""
+    fd = os.open(path, flags | os.O_NONBLOCK, create_mode)
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
@@ -57,7 +64,7 @@ def open_regular(path: Path) -> BinaryIO:
             raise NotRegularFile(errno.EINVAL, f"is {file_kind(mode)}, not a regular file",
                                  str(path))
         os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return cast(BinaryIO, os.fdopen(fd, how))
     except BaseException:
         os.close(fd)
         raise
@@ -99,35 +106,14 @@ def open_append_own(path: Path) -> BinaryIO:
     Never through a symbolic link (O_NOFOLLOW: ELOOP) and never into a FIFO or device (the
     open does not block, and the type is checked on the descriptor): NotRegularFile.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | NOFOLLOW,
-                 0o644)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(errno.EINVAL, f"is {file_kind(mode)}, not a regular file",
-                                 str(path))
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "ab")
-    except BaseException:
-        os.close(fd)
-        raise
+    return _open_checked(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW, "ab")
 
 
 def open_own(path: Path, writable: bool = False) -> BinaryIO:
     """Open a regular file of our own for reading (or reading and writing, to cut a partial
     last line), never through a symbolic link and never blocking on a FIFO."""
-    flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_NONBLOCK | NOFOLLOW
-    fd = os.open(path, flags)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(errno.EINVAL, f"is {file_kind(mode)}, not a regular file",
-                                 str(path))
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "r+b" if writable else "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    flags = (os.O_RDWR if writable else os.O_RDONLY) | NOFOLLOW
+    return _open_checked(path, flags, "r+b" if writable else "rb")
 
 
 def read_own(path: Path, limit: int) -> bytes:

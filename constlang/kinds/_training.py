@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from constlang.declarations import MAX_SEED
+from constlang.declarations import MAX_SEED, refs
 from constlang.kinds.record import Cost, CostInputs
 
 # The settings every training stage (sft, reward_model, dpo, ...) shares: one definition each,
@@ -25,6 +25,12 @@ CheckpointEvery = Annotated[int, Field(
     ge=0, le=10_000_000, description="Save a resumable checkpoint (weights, optimizer, "
     "scheduler, RNG) every this many optimizer steps, keeping the last; a killed run continues "
     "from it. 0: none.")]
+
+
+def preference_sources() -> Any:
+    """The `from` setting of a stage that trains on preference rows (reward_model, dpo)."""
+    return refs("stage", "The feedback or revision_pairs stage(s) whose preferences are trained "
+                "on; several are merged into one dataset.", alias="from")
 
 
 def training_cost(s: Any, inputs: CostInputs) -> Cost:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from constlang.declarations import Strict, ref, refs
+from constlang.declarations import Strict, ref
 from constlang.kinds._training import (
     CheckpointEvery,
     Epochs,
@@ -17,15 +17,14 @@ from constlang.kinds._training import (
     MaxLength,
     TrainBatchSize,
     TrainingSeed,
+    preference_sources,
     training_cost,
 )
 from constlang.kinds.record import StageKind
 
 
 class DPOSettings(Strict):
-    from_: str | list[str] = refs(
-        "stage", "The feedback or revision_pairs stage(s) whose preferences are trained on; "
-        "several are merged into one dataset.", alias="from")
+    from_: str | list[str] = preference_sources()
     policy: str = ref("stage|model", "The policy to optimise (usually the sft stage).")
     beta: float = Field(0.1, gt=0.0, le=10.0, description="Strength of the implicit KL.")
     loss: Literal["sigmoid", "robust", "ipo", "hinge"] = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from constlang.declarations import Strict, ref, refs
+from constlang.declarations import Strict, ref
 from constlang.kinds._training import (
     CheckpointEvery,
     Epochs,
@@ -15,15 +15,14 @@ from constlang.kinds._training import (
     MaxLength,
     TrainBatchSize,
     TrainingSeed,
+    preference_sources,
     training_cost,
 )
 from constlang.kinds.record import StageKind
 
 
 class RewardModelSettings(Strict):
-    from_: str | list[str] = refs(
-        "stage", "The feedback or revision_pairs stage(s) whose preferences are trained on; "
-        "several are merged into one dataset.", alias="from")
+    from_: str | list[str] = preference_sources()
     model: str | None = ref("model", "Base model of the reward model; default: the judge.",
                             default=None)
     soft_labels: bool = Field(True, description="Train on soft targets instead of hard pairs.")
