@@ -3,7 +3,7 @@ one family of exceptions (with their exit statuses) that stop a command."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -114,6 +114,14 @@ def did_you_mean(name: str, candidates: Iterable[str] | NameIndex) -> str | None
     index = candidates if isinstance(candidates, NameIndex) else NameIndex(candidates)
     match = index.suggest(name)
     return f"did you mean `{match}`?" if match else None
+
+
+def suggest_then_list(message: str, name: str, candidates: Sequence[str], listed: str) -> str:
+    """An unknown-name message that leads with the closest name, then lists them all:
+    `no stage `sfx` (did you mean `sft`?); stages: critique_revision, sft`."""
+    hint = did_you_mean(name, candidates)
+    return (message + (f" ({hint})" if hint else "")
+            + f"; {listed}: {', '.join(candidates) or 'none'}")
 
 
 # The exit statuses of every command (docs/errors.md, "Exit status").

@@ -14,7 +14,7 @@ from constlang.compile import compile_path
 from constlang.runtime.data import PromptRow
 from constlang.runtime.evaluation import report as RP
 from constlang.runtime.evaluation.figures import JudgeFigures, Report
-from constlang.runtime.evaluation.job import Evaluation, model_names
+from constlang.runtime.evaluation.job import Evaluation, EvaluationError, model_names, resolve_model
 from constlang.runtime.evaluation.refusals import classify, declines, refusal_counts
 from constlang.runtime.evaluation.winrates import (
     accuracy_summary,
@@ -248,3 +248,15 @@ def test_the_shipped_held_out_prompts_are_new_and_enough() -> None:
     assert len(set(harmful)) == len(harmful) >= 30 and len(set(benign)) == len(benign) >= 30
     assert not set(harmful) & set(prompts("red_team.jsonl"))
     assert not set(benign) & set(prompts("benign.jsonl"))
+
+
+def test_an_unknown_model_name_leads_with_the_closest_one(tmp_path: Path) -> None:
+    """`eval --models assistant,sfft`: the error suggests `sft`, then lists every name."""
+    from constlang.runtime.rundir import RunDir
+
+    plan = compile_path(REPO / "constitutions" / "harmless.const").plan
+    assert plan is not None
+    with pytest.raises(EvaluationError) as caught:
+        resolve_model(plan, "sfft", RunDir(tmp_path))
+    assert str(caught.value).startswith("model `sfft` is unknown (did you mean `sft`?); name a "
+                                        "model declaration or a policy stage: assistant, sft")

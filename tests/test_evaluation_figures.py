@@ -157,3 +157,21 @@ def test_a_report_that_is_not_json_or_not_there_is_one_error_line(tmp_path: Path
         read_report(path)
     with pytest.raises(RunDirError, match=r"^cannot read .*absent\.json: No such file"):
         read_report(tmp_path / "absent.json")
+
+
+def test_the_update_curves_tick_whole_updates_only(tmp_path: Path) -> None:
+    """Updates are whole numbers: with 3 points matplotlib would tick 1.25, 1.5, … (issue #20)."""
+    from matplotlib.ticker import MaxNLocator
+
+    from constlang.runtime.evaluation.plots import _pyplot, update_curves, update_figure
+
+    points = [(1.0, 0.1, 0.01), (2.0, 0.3, 0.02), (3.0, 0.2, 0.04)]
+    fig = update_figure(points, "ppo")
+    for ax in fig.axes:  # the two panels share the x axis
+        assert isinstance(ax.xaxis.get_major_locator(), MaxNLocator)
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+    _pyplot().close(fig)
+    assert update_curves(points, tmp_path / "ppo.png", "ppo")
+    assert (tmp_path / "ppo.png").read_bytes().startswith(b"\x89PNG")

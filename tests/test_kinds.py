@@ -124,6 +124,19 @@ def test_cost_estimates_are_the_documented_arithmetic(tmp_path: Path) -> None:
     assert (costs["sft"].calls, costs["sft"].note) == (0, "training, 2.0 epoch(s)")
     # 2 samples + 2 rationales generated, 2 scoring passes; tokens: samples and rationales
     assert (costs["feedback"].calls, costs["feedback"].tokens) == (5 * 6, 5 * 2 * 10 + 5 * 2 * 10)
+    assert costs["feedback"].note == "2 samples + 2 scoring passes per prompt"
+
+
+def test_cost_notes_count_in_the_right_number() -> None:
+    """A count of 1 takes the singular noun (issue #20): "1 update × 1 rollout"."""
+    from constlang.kinds import ppo
+    from constlang.words import counted
+
+    assert [counted(n, "model") for n in (0, 1, 2)] == ["0 models", "1 model", "2 models"]
+    assert counted(1, "pass", "passes") == "1 pass" and counted(3, "pass", "passes") == "3 passes"
+    settings = ppo.KIND.settings.model_validate({"policy": "m", "reward": "r", "mini_batch_size": 1,
+                                                 "prompts": "d", "steps": 1, "batch_size": 1})
+    assert ppo.KIND.cost(settings, None).note == "1 update × 1 rollout"  # type: ignore[arg-type]
 
 
 ECHO_FIXTURE = '''

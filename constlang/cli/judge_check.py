@@ -11,6 +11,7 @@ import click
 
 from constlang.cli.shared import allow_outside_root_option, command, compile_or_fail
 from constlang.errors import EXIT_FINDINGS, UsageError
+from constlang.words import counted
 
 
 def _feedback_stages(plan: Any, path: str) -> list[Any]:
@@ -130,7 +131,7 @@ def judge_check(path: str, judge: str | None, questions_opt: str | None, pairs_o
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
     else:
-        click.echo(f"judge `{judge_name}` on {len(pairs)} pairs from {pairs_name} "
+        click.echo(f"judge `{judge_name}` on {counted(len(pairs), 'pair')} from {pairs_name} "
                    f"({resolved}, {report['seconds']:.0f} s), templates of stage `{stage.name}`")
         click.echo(format_table(report))
         if report["failing"]:

@@ -70,11 +70,16 @@ def _fix_files(files: Sequence[Path], config: LintConfig, unsafe: bool, diff: bo
     return fixed, diffs
 
 
-def statistics_table(diagnostics: list[Diagnostic]) -> str:
-    """Findings per code, most frequent first: count, code, rule name, [*] when fixable."""
+def statistics_table(diagnostics: list[Diagnostic], files: int) -> str:
+    """Findings per code, most frequent first: count, code, rule name, [*] when fixable; with
+    no finding, the line lint's report ends with (`All checks passed (3 files).`)."""
     from collections import Counter
 
+    from constlang.diagnostics_output import summary_line
     from constlang.lint.registry import RULES
+
+    if not diagnostics:
+        return summary_line(diagnostics, files) + "\n"
 
     names = {r.code: r.name for r in RULES}
     counts = Counter(d.code for d in diagnostics)
@@ -83,7 +88,7 @@ def statistics_table(diagnostics: list[Diagnostic]) -> str:
     width = max((len(str(n)) for _, n in rows), default=1)
     lines = [f"{n:>{width}}  {code:<6} {'[*]' if code in fixable else '   '} "
              f"{names.get(code, 'compiler')}" for code, n in rows]
-    return "\n".join(lines) + ("\n" if lines else "")
+    return "\n".join(lines) + "\n"
 
 
 @command("lint", short_help="Lint constitutions with rules for this field.")
@@ -150,7 +155,7 @@ def lint(paths: tuple[str, ...], fmt: str | None, output_file: str | None,
     if baseline:
         diagnostics = _without_baseline(baseline, diagnostics, report.sources)
     if statistics:
-        click.echo(statistics_table(diagnostics), nl=False)
+        click.echo(statistics_table(diagnostics, len(report.files)), nl=False)
         sys.exit(EXIT_FINDINGS if at_or_above(diagnostics, config.fail_level) else EXIT_OK)
     _print_report(report, diagnostics, fmt or config.output_format, output_file)
     if fix and fixed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from constlang.cli.shared import allow_outside_root_option, command, compile_or_fail
+from constlang.words import counted
 
 
 @command("plan", short_help="Summarise stages, model calls and tokens.")
@@ -18,9 +19,9 @@ def plan_cmd(path: str, allow_outside_root: bool) -> None:
     plan = result.plan
     c = plan.constitution
     click.echo(f"{c.name} {c.version}  ({plan.hash[:19]}…)")
-    click.echo(f"  {len(plan.principles)} principles, {len(plan.questions)} questions, "
-               f"{len(plan.examples)} examples, {len(plan.models)} models, "
-               f"{len(plan.datasets)} datasets, {len(plan.programs)} prompt programs")
+    click.echo("  " + ", ".join(counted(len(items), noun) for items, noun in [
+        (plan.principles, "principle"), (plan.questions, "question"), (plan.examples, "example"),
+        (plan.models, "model"), (plan.datasets, "dataset"), (plan.programs, "prompt program")]))
     click.echo("")
     click.echo(f"  {'#':>2}  {'stage':<20} {'kind':<18} {'prompts':>7} {'calls':>8} "
                f"{'max tokens':>10}  notes")

@@ -18,7 +18,7 @@ from constlang.errors import UserError
 def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | None,
                question: str | None, allow_outside_root: bool) -> None:
     """Show the exact prompts a stage's program sends for a sample input, without a model."""
-    from constlang.errors import did_you_mean
+    from constlang.errors import suggest_then_list
     from constlang.preview import SAMPLE_PROMPT, first_prompt
     from constlang.prompts import asked_questions, chat_text, render_stage
     from constlang.semantics.templates import TemplateRenderError, render_error_place
@@ -29,9 +29,8 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
     if not names:
         raise click.UsageError(f"{path} declares no stages, so there is nothing to render")
     if stage_name not in names:
-        hint = did_you_mean(stage_name, names)
-        raise click.UsageError(f"no stage `{stage_name}`; stages: {', '.join(names)}"
-                               + (f" ({hint})" if hint else ""))
+        raise click.UsageError(suggest_then_list(f"no stage `{stage_name}`", stage_name, names,
+                                                 "stages"))
     if stage_name not in [p.stage for p in plan.programs]:
         raise click.UsageError(f"stage `{stage_name}` trains a model and sends no prompts; "
                                "stages with prompts: " + ", ".join(p.stage for p in plan.programs))

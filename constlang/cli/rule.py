@@ -7,6 +7,7 @@ import re
 import click
 
 from constlang.cli.shared import command
+from constlang.words import counted
 
 
 @command("rule", short_help="Explain a lint rule, or list them all.")
@@ -36,7 +37,7 @@ def rule(code: str | None, show_all: bool, fmt: str) -> None:
         if r is None:
             prefixed = sorted(c for c in BY_CODE if c.startswith(code.upper()))
             if prefixed:
-                raise click.UsageError(f"`{code}` is a prefix of {len(prefixed)} rules: "
+                raise click.UsageError(f"`{code}` is a prefix of {counted(len(prefixed), 'rule')}: "
                                        + ", ".join(prefixed))
             hint = did_you_mean(code, [*BY_CODE, *BY_NAME])
             raise click.UsageError(f"no rule `{code}`" + (f" ({hint})" if hint else ""))

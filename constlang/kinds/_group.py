@@ -17,6 +17,7 @@ from constlang.kinds._training import (
     TrainingSeed,
 )
 from constlang.kinds.record import Cost, CostInputs, StageKind, When
+from constlang.words import counted
 
 
 class GroupSettings(Strict):
@@ -77,7 +78,8 @@ def cost(s: GroupSettings, inputs: CostInputs) -> Cost:
     judged = f", each scored by `{s.judge}`" if s.reward_source == "judge" else ""
     calls = completions * (2 if judged else 1)
     return Cost(None, calls, completions * s.max_new_tokens,
-                f"{s.steps} updates, {s.num_generations} completions per prompt{judged}")
+                f"{counted(s.steps, 'update')}, {counted(s.num_generations, 'completion')} per "
+                f"prompt{judged}")
 
 
 def group_kind(name: str, settings: type[GroupSettings], label: str) -> StageKind:

@@ -9,6 +9,7 @@ from pydantic import Field
 from constlang.declarations import MAX_SEED, Strict, ref, selection
 from constlang.kinds import _steps
 from constlang.kinds.record import Cost, CostInputs, StageKind, StepSpec, When
+from constlang.words import counted
 
 
 class CritiqueRevisionSettings(Strict):
@@ -63,7 +64,8 @@ def cost(s: CritiqueRevisionSettings, inputs: CostInputs) -> Cost:
     calls = None if n is None or helpful is None else n * (1 + 2 * s.revisions) + helpful
     tokens = None if calls is None else calls * inputs.model(s.model).max_new_tokens
     note = f"1 answer + {s.revisions}×(critique+revision) per prompt"
-    return Cost(n, calls, tokens, note + (f", + {helpful} helpful answers" if helpful else ""))
+    extra = f", + {counted(helpful, 'helpful answer')}" if helpful else ""
+    return Cost(n, calls, tokens, note + extra)
 
 
 KIND = StageKind(

@@ -7,6 +7,7 @@ from pydantic import Field
 from constlang.declarations import MAX_SEED, Strict, names, ref, refs, selection
 from constlang.kinds import _steps
 from constlang.kinds.record import Cost, CostInputs, StageKind
+from constlang.words import counted
 
 
 class EvaluateSettings(Strict):
@@ -52,7 +53,7 @@ def cost(s: EvaluateSettings, inputs: CostInputs) -> Cost:
     n = None if any(x is None for x in sets) else sum(x or 0 for x in sets)
     models = None if s.models is None else 1 + len(names(s.models))
     calls = None if n is None or models is None else n * models
-    who = "each model" if models is None else f"{models} models"
+    who = "each model" if models is None else counted(models, "model")
     return Cost(n, calls, None if calls is None else calls * s.max_new_tokens,
                 f"{who} answer every prompt; the judge scores each reply against the "
                 "baseline's in both orders")

@@ -9,6 +9,7 @@ from pydantic import Field
 from constlang.declarations import MAX_SEED, Strict, ref, selection
 from constlang.kinds import _steps
 from constlang.kinds.record import Cost, CostInputs, StageKind, StepSpec, When
+from constlang.words import counted
 
 
 class FeedbackSettings(Strict):
@@ -69,7 +70,8 @@ def cost(s: FeedbackSettings, inputs: CostInputs) -> Cost:
     judge = inputs.model(s.judge)
     tokens = None if n is None else n * 2 * judge.max_new_tokens + (
         n * orders * judge.max_new_tokens if s.chain_of_thought else 0)
-    return Cost(n, calls, tokens, f"2 samples + {orders} scoring pass(es) per prompt")
+    passes = counted(orders, "scoring pass", "scoring passes")
+    return Cost(n, calls, tokens, f"2 samples + {passes} per prompt")
 
 
 KIND = StageKind(

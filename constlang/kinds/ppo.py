@@ -14,6 +14,7 @@ from constlang.kinds._training import (
     LoraRank,
 )
 from constlang.kinds.record import Cost, CostInputs, StageKind
+from constlang.words import counted
 
 
 class PPOSettings(Strict):
@@ -104,7 +105,7 @@ def cost(s: PPOSettings, inputs: CostInputs) -> Cost:
     """One rollout per prompt of each update's batch."""
     rollouts = s.steps * s.batch_size
     return Cost(None, rollouts, rollouts * s.max_new_tokens,
-                f"{s.steps} updates × {s.batch_size} rollouts")
+                f"{counted(s.steps, 'update')} × {counted(s.batch_size, 'rollout')}")
 
 
 KIND = StageKind(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from constlang import plan as P
-from constlang.errors import UsageError
+from constlang.errors import UsageError, suggest_then_list
 from constlang.kinds import BY_NAME
 
 
@@ -22,7 +22,8 @@ def apply_overrides(plan: P.Plan, overrides: dict[str, dict[str, Any]]) -> P.Pla
     programs = {p.stage: p for p in plan.programs}
     for name, changes in overrides.items():
         if name not in stages:
-            raise OverrideError(f"--set: no stage `{name}`; stages: {', '.join(stages)}")
+            raise OverrideError(suggest_then_list(f"--set: no stage `{name}`", name,
+                                                  list(stages), "stages"))
         stage = stages[name]
         model = BY_NAME[stage.kind].settings
         fields = {info.alias or key: info for key, info in model.model_fields.items()}
@@ -33,9 +34,10 @@ def apply_overrides(plan: P.Plan, overrides: dict[str, dict[str, Any]]) -> P.Pla
                 raise OverrideError(f"--set: `{name}.{key}` names another declaration; "
                                     "change it in the constitution")
             if key not in fields:
-                valid = ", ".join(k for k in fields if k not in refs)
-                raise OverrideError(f"--set: stage `{name}` ({stage.kind}) has no setting "
-                                    f"`{key}`; settings: {valid}")
+                valid = [k for k in fields if k not in refs]
+                raise OverrideError(suggest_then_list(
+                    f"--set: stage `{name}` ({stage.kind}) has no setting `{key}`", key, valid,
+                    "settings"))
         data = {**stage.settings.model_dump(by_alias=True), **changes}
         try:
             settings = model.model_validate(data)

@@ -56,11 +56,10 @@ def run_plan(plan: P.Plan, *, base_dir: Path, run_dir: Path, stages: list[str] |
     wanted = stages or names
     unknown = [n for n in wanted if n not in names]
     if unknown:
-        from constlang.errors import did_you_mean
+        from constlang.errors import suggest_then_list
 
-        hint = did_you_mean(unknown[0], names)
-        raise OverrideError(f"--stages: no stage {', '.join(unknown)}; stages: {', '.join(names)}"
-                            + (f" ({hint})" if hint else ""))
+        raise OverrideError(suggest_then_list(f"--stages: no stage {', '.join(unknown)}",
+                                              unknown[0], names, "stages"))
     selected = [s for s in plan.stages if s.name in wanted]
     if dry_run:
         return dry_run_plan(plan, selected, base_dir, run_dir, console)

@@ -199,6 +199,12 @@ def test_missing_model_is_a_one_line_error_and_keeps_earlier_runs(tmp_path: Path
     (["--set", "nope.x=1"], "no stage `nope`; stages: critique_revision, sft"),
     (["--set", "revisions"], "expected STAGE.KEY=VALUE"),
     (["--stages", "critique_revision,nope"], "--stages: no stage nope"),
+    # a misspelling leads with the closest name, then lists them all (issue #20)
+    (["--set", "critique_revision.revisionz=3"],
+     "has no setting `revisionz` (did you mean `revisions`?); settings: sampling,"),
+    (["--set", "critique_revison.revisions=3"],
+     "no stage `critique_revison` (did you mean `critique_revision`?); stages: "),
+    (["--stages", "sfx"], "--stages: no stage sfx (did you mean `sft`?); stages: "),
 ])
 def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
     result = invoke(project(tmp_path, "/no/such/model"), "--dry-run", *args)

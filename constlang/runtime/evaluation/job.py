@@ -10,7 +10,7 @@ from typing import Any
 
 from constlang import plan as P
 from constlang.declarations import names
-from constlang.errors import UserError
+from constlang.errors import UserError, suggest_then_list
 from constlang.kinds import POLICY_KINDS
 from constlang.kinds.evaluate import EvaluateSettings
 from constlang.prompts import Chat, find_step, question_vars, render_step
@@ -49,9 +49,11 @@ def resolve_model(plan: P.Plan, name: str, run: RunDir) -> P.Model:
     if stage is None or stage.kind not in POLICY_KINDS:
         known = [m.id for m in plan.models] + [s.name for s in plan.stages
                                                if s.kind in POLICY_KINDS]
-        what = f"a {stage.kind} stage, not a policy" if stage is not None else "unknown"
-        raise EvaluationError(f"model `{name}` is {what}; name a model declaration or a policy "
-                         f"stage: {', '.join(known) or 'none'}")
+        listed = "name a model declaration or a policy stage"
+        if stage is not None:
+            raise EvaluationError(f"model `{name}` is a {stage.kind} stage, not a policy; "
+                                  f"{listed}: {', '.join(known) or 'none'}")
+        raise EvaluationError(suggest_then_list(f"model `{name}` is unknown", name, known, listed))
     base = plan.base_model(name)
     folder = run.stage(name).model
     done = run.stage(name).read_manifest()

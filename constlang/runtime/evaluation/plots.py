@@ -43,16 +43,25 @@ def update_curves(points: Sequence[tuple[float, float, float]], path: Path, titl
     if not points:
         return False
     plt = _pyplot()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), dpi=100, sharex=True)
+    fig = update_figure(points, title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def update_figure(points: Sequence[tuple[float, float, float]], title: str) -> Any:
+    """update_curves' figure, not yet saved: updates are whole numbers, and so are its x ticks."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, (top, bottom) = _pyplot().subplots(2, 1, figsize=(6, 5), dpi=100, sharex=True)
     xs = [step for step, _, _ in points]
     top.plot(xs, [reward for _, reward, _ in points], marker="o")
     top.set(ylabel="reward (mean)", title=title)
     bottom.plot(xs, [kl for _, _, kl in points], marker="o", color="tab:red")
     bottom.set(xlabel="PPO update", ylabel="KL to reference")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
 
 
 def label_histogram(p_chosen: Sequence[float], path: Path, title: str) -> bool:
