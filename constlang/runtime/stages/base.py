@@ -4,6 +4,7 @@ lookup of a kind's runner (filled from `RUNNERS` in `constlang.runtime.stages`).
 from __future__ import annotations
 
 import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from constlang import plan as P
 from constlang.errors import StageError
 from constlang.prompts import Chat
 from constlang.runtime.rundir import RunDir, StageDir
+from constlang.runtime.stages.progress import PlainProgress
 
 
 @dataclass
@@ -31,6 +33,7 @@ class StageContext:
     console: Console
     device: str
     timings: dict[str, float] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic  # times plain progress lines (tests fake it)
 
     @property
     def name(self) -> str:
@@ -51,15 +54,19 @@ class StageContext:
 
     @contextmanager
     def progress(self, what: str, total: int | None = None) -> Iterator[Callable[..., None]]:
-        """A rich progress bar (hidden when not a terminal or under CI).
+        """A rich progress bar on a terminal; elsewhere (not a terminal, or under CI) plain
+        lines with counts, elapsed time and an estimate of the rest, now and then (see
+        constlang.runtime.stages.progress).
 
         Yields `update(advance=n)` or `update(completed=k, total=t)`.
         """
-        hidden = not self.console.is_terminal or bool(os.environ.get("CI"))
+        if not self.console.is_terminal or os.environ.get("CI"):
+            yield PlainProgress(self.say, what, total, self.clock).update
+            return
         # the description names a stage or model: the user's text, shown as is
         columns = (TextColumn("{task.description}", markup=False), BarColumn(),
                    MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=self.console, disable=hidden, transient=True) as bar:
+        with Progress(*columns, console=self.console, transient=True) as bar:
             task = bar.add_task(f"{self.name}: {what}", total=total)
             yield lambda **kw: bar.update(task, **kw)
 
