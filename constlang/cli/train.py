@@ -55,12 +55,15 @@ def require_training_extras() -> None:
 @click.option("--set", "sets", multiple=True, metavar="STAGE.KEY=VALUE",
               help="Override a stage setting for this run (repeatable); VALUE is JSON or text.")
 @click.option("--dry-run", is_flag=True,
-              help="Show the plan and the first batch's prompts; load no model, write nothing.")
+              help="Show the plan and the first prompt of each step; load no model, write "
+                   "nothing.")
+@click.option("--verbose", is_flag=True,
+              help="With --dry-run: show every prompt of each stage's first batch.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True, help="Where models run.")
 @allow_outside_root_option
 def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[str, ...],
-          dry_run: bool, device: str, allow_outside_root: bool) -> None:
+          dry_run: bool, verbose: bool, device: str, allow_outside_root: bool) -> None:
     """Run a constitution's training stages in plan order.
 
     PATH is a .const file, or a plan compiled with `constlang compile FILE -o plan.json`
@@ -78,6 +81,8 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     from constlang.runtime.overrides import OverrideError
     from constlang.runtime.runner import run_plan
 
+    if verbose and not dry_run:
+        raise click.UsageError("--verbose changes what --dry-run shows: add --dry-run")
     overrides = parse_sets(sets)
     if not dry_run:
         require_training_extras()
@@ -99,7 +104,8 @@ def train(path: str, stages_opt: str | None, run_dir: str | None, sets: tuple[st
     console = Console(soft_wrap=True, highlight=False, quiet=not is_main())
     try:
         outcome = run_plan(plan, base_dir=base_dir, run_dir=target, stages=stages,
-                           overrides=overrides, dry_run=dry_run, console=console, device=device)
+                           overrides=overrides, dry_run=dry_run, console=console, device=device,
+                           verbose=verbose)
     except OverrideError as exc:  # shown with the usage line, like click's own errors
         raise click.UsageError(str(exc)) from None
     except OSError as exc:  # the run directory (or a file in it) cannot be written

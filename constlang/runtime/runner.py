@@ -43,12 +43,15 @@ def _cuda_available() -> bool:
 
 def run_plan(plan: P.Plan, *, base_dir: Path, run_dir: Path, stages: list[str] | None = None,
              overrides: dict[str, dict[str, Any]] | None = None, dry_run: bool = False,
-             console: Console | None = None, device: str | None = None) -> RunResult:
+             console: Console | None = None, device: str | None = None,
+             verbose: bool = False) -> RunResult:
     """Run the selected stages (default: all) in plan order into run_dir.
 
     A stage whose completed manifest has the same inputs hash is skipped; a stage left
     running resumes; a stage whose inputs changed starts over. Kinds not implemented yet
-    stop the run with status `not_implemented`. Raises RunError and OverrideError.
+    stop the run with status `not_implemented`. A dry run prints the plan and the first
+    prompt of each step (every prompt of the first batch when `verbose`). Raises RunError
+    and OverrideError.
     """
     console = console or Console(stderr=True)
     plan = apply_overrides(plan, overrides or {})
@@ -62,7 +65,7 @@ def run_plan(plan: P.Plan, *, base_dir: Path, run_dir: Path, stages: list[str] |
                                               unknown[0], names, "stages"))
     selected = [s for s in plan.stages if s.name in wanted]
     if dry_run:
-        return dry_run_plan(plan, selected, base_dir, run_dir, console)
+        return dry_run_plan(plan, selected, base_dir, run_dir, console, verbose)
     result = RunResult(run_dir, plan.hash, [])
     from constlang.runtime.models import resolve_device
 

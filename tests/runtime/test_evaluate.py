@@ -119,7 +119,7 @@ def test_eval_compares_a_model_declaration_with_a_trained_stage(
     again = CliRunner().invoke(train, [*args, "--stages", "evaluate"])
     assert again.exit_code == 0, again.output
     assert "completed earlier with the same inputs; skipped" in " ".join(again.output.split())
-    dry = CliRunner().invoke(train, [*args, "--stages", "evaluate", "--dry-run"])
+    dry = CliRunner().invoke(train, [*args, "--stages", "evaluate", "--dry-run", "--verbose"])
     assert "evaluate · benign · prompt benign-1 · respond (every model)" in dry.output
     as_json = CliRunner().invoke(eval_cmd, [*args, "--format", "json"])
     assert as_json.exit_code == 0 and json.loads(as_json.stdout)["baseline"] == "tiny"

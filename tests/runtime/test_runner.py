@@ -147,7 +147,7 @@ def test_dry_run_renders_the_first_batch_without_loading_a_model(tmp_path: Path)
         "import sys\n"
         "from click.testing import CliRunner\n"
         "from constlang.cli.train import train\n"
-        f"r = CliRunner().invoke(train, [{str(path)!r}, '--dry-run', '--run-dir', "
+        f"r = CliRunner().invoke(train, [{str(path)!r}, '--dry-run', '--verbose', '--run-dir', "
         f"{str(tmp_path / 'runs')!r}])\n"
         "print(r.output)\n"
         "assert r.exit_code == 0, r.output\n"
