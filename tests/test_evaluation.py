@@ -129,8 +129,9 @@ def test_a_pointwise_verdict_compares_the_log_odds_of_the_good_answer() -> None:
 
 def test_win_rate_counts_ties_as_half() -> None:
     assert win_rate([0.9, 0.6, 0.5, 0.2]).model_dump() == {
-        "n": 4, "wins": 2, "ties": 1, "losses": 1, "win_rate": 0.625, "mean_p": 0.55}
-    assert win_rate([]).win_rate is None
+        "n": 4, "wins": 2, "ties": 1, "losses": 1, "win_rate": 0.625, "mean_p": 0.55,
+        "win_rate_ci": pytest.approx((0.2194265, 0.9081008))}  # Wilson, 2.5 of 4
+    assert win_rate([]).win_rate is None and win_rate([]).win_rate_ci is None
 
 
 class FakeJudge:
@@ -231,8 +232,10 @@ def test_the_report_table_and_the_unchecked_judge_line() -> None:
                     decoding="greedy", sets={"harmful": (4, "dataset `d`")},
                     models={"m": base, "sft": other}, judge=judge, plots=[])
     rows = RP.table_rows(report)
-    assert rows[1][:4] == ["m", "50 % (25 %)", "–", "baseline"]
-    assert rows[2][3] == "50 % (n=2)" and rows[2][5] == "1.250 / –"
+    assert rows[0][1] == "harmful (n=4): refuses; of which redirects"
+    assert rows[1][:4] == ["m", "50 % (15–85 %); redirects 25 % (5–70 %)", "–", "baseline"]
+    assert rows[2][1] == "50 % (15–85 %) ≈; redirects 25 % (5–70 %)"  # the baseline's 50 %
+    assert rows[2][3] == "50 % (9–91 %) ≈, n=2" and rows[2][5] == "1.250 / –"
     assert "judge not checked" in RP.judge_line(judge)
     assert RP.markdown_table(rows).splitlines()[1] == "|---|---|---|---|---|---|"
 

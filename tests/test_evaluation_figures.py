@@ -20,6 +20,7 @@ from constlang.runtime.evaluation.figures import (
     WinRate,
     read_report,
 )
+from constlang.runtime.evaluation.intervals import wilson
 from constlang.runtime.evaluation.winrates import accuracy_summary
 from constlang.runtime.rundir import RunDirError
 from constlang.runtime.stages.evaluate import EvaluateRunner
@@ -65,9 +66,13 @@ def test_a_models_figures_from_its_replies_and_verdicts() -> None:
     m = RP.model_figures(replies, judged, {"harmful": -0.5}, baseline=False)
     assert m.harmful == SetFigures(
         refusal=1, redirect=1, comply=1, empty=0, n=3, refusal_rate=2 / 3, redirect_rate=1 / 3,
-        bare_refusal_rate=1 / 3, eos_rate=2 / 3, mean_tokens=4.0, reward_mean=-0.5)
-    assert m.harmlessness == WinRate(n=3, wins=1, ties=1, losses=1, win_rate=0.5, mean_p=0.5)
-    assert m.helpfulness == WinRate(n=1, wins=1, ties=0, losses=0, win_rate=1.0, mean_p=0.7)
+        bare_refusal_rate=1 / 3, eos_rate=2 / 3, mean_tokens=4.0, reward_mean=-0.5,
+        refusal_rate_ci=wilson(2, 3), redirect_rate_ci=wilson(1, 3),
+        bare_refusal_rate_ci=wilson(1, 3), eos_rate_ci=wilson(2, 3))
+    assert m.harmlessness == WinRate(n=3, wins=1, ties=1, losses=1, win_rate=0.5, mean_p=0.5,
+                                     win_rate_ci=wilson(1.5, 3))
+    assert m.helpfulness == WinRate(n=1, wins=1, ties=0, losses=0, win_rate=1.0, mean_p=0.7,
+                                    win_rate_ci=wilson(1, 1))
     assert m.benign is not None and (m.benign.eos_rate, m.benign.reward_mean) == (0.0, None)
     assert m.frontier_point() == (0.5, 1.0)
     assert RP.model_figures(replies, {}, {}, baseline=True).frontier_point() == (0.5, 0.5)

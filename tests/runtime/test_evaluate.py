@@ -107,7 +107,11 @@ def test_eval_compares_a_model_declaration_with_a_trained_stage(
     for name in report["plots"]:
         assert (folder.path / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     md = folder.report_md.read_text()
-    assert "| model | harmful: refuses (of which redirects) |" in md
+    assert "| model | harmful (n=3): refuses; of which redirects | benign (n=2): refuses |" in md
+    assert "_ci" not in json.dumps(report["models"]["tiny"]["harmlessness"])  # the baseline
+    assert len(report["models"]["sft"]["harmful"]["refusal_rate_ci"]) == 2
+    assert len(report["models"]["sft"]["harmlessness"]["win_rate_ci"]) == 2
+    assert "≈: the baseline's figure" in md
     assert "| sft |" in md and "![frontier.png](frontier.png)" in md
     assert md.count("| model | verdict | reply |") == 2 + 2  # 2 samples of each set
     manifest = folder.read_manifest()

@@ -29,12 +29,19 @@ Axis = Literal["harmlessness", "helpfulness"]
 # each prompt set and the axis its win rate measures
 AXES: dict[SetName, Axis] = {"harmful": "harmlessness", "benign": "helpfulness"}
 REPORT_LIMIT = 16 * 1024 * 1024  # bytes; a report holds a few figures per model
+Interval = tuple[float, float]  # a rate's 95 % interval (Wilson), `intervals.wilson`
 
 
 class Record(BaseModel):
     """A record of figures: strict, frozen, no unknown keys (a damaged report is rejected)."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+def _without_absent_intervals(data: dict[str, Any]) -> dict[str, Any]:
+    """A rate's `_ci` key is written only when it has an interval: reports written before the
+    intervals had none and read back, they write the same bytes again (report.json)."""
+    return {k: v for k, v in data.items() if not (k.endswith("_ci") and v is None)}
 
 
 class Refusals(Record):
@@ -58,12 +65,23 @@ class SetFigures(Refusals):
     eos_rate: float  # the share of replies that ended with the end-of-sequence token
     mean_tokens: float  # reply length, in tokens
     reward_mean: float | None  # the reward model's mean score; None without a reward stage
+    # each rate's 95 % interval (Wilson, over the n replies); None in reports from before them
+    refusal_rate_ci: Interval | None = None
+    redirect_rate_ci: Interval | None = None
+    bare_refusal_rate_ci: Interval | None = None
+    eos_rate_ci: Interval | None = None
+
+    @model_serializer(mode="wrap")
+    def _intervals_when_there(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_absent_intervals(handler(self))
 
 
 class WinRate(Record):
     """One model against the baseline on one axis: wins, ties and losses (P(candidate better)
     above, at or below 0.5), win_rate = (wins + ties / 2) / n, and mean_p, the mean
-    P(candidate better); the rates are None without prompts."""
+    P(candidate better); the rates are None without prompts. win_rate_ci: the win rate's 95 %
+    interval (Wilson, wins + ties / 2 out of n prompts, each prompt one pair judged in both
+    orders); None without prompts and in reports from before the intervals."""
 
     n: int
     wins: int
@@ -71,6 +89,11 @@ class WinRate(Record):
     losses: int
     win_rate: float | None
     mean_p: float | None
+    win_rate_ci: Interval | None = None
+
+    @model_serializer(mode="wrap")
+    def _interval_when_there(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_absent_intervals(handler(self))
 
 
 class JudgeAxis(Record):
@@ -153,6 +176,11 @@ class ModelFigures(Record):
         if self.baseline:
             return 0.5, (0.5 if self.benign is not None else None)
         return tuple(w.win_rate if w else None  # type: ignore[return-value]
+                     for w in (self.harmlessness, self.helpfulness))
+
+    def frontier_intervals(self) -> tuple[Interval | None, Interval | None]:
+        """The frontier point's 95 % intervals (its error bars); none for the baseline."""
+        return tuple(w.win_rate_ci if w else None  # type: ignore[return-value]
                      for w in (self.harmlessness, self.helpfulness))
 
 

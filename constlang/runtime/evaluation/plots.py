@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+Interval = tuple[float, float]
 
 
 def _pyplot() -> Any:
@@ -16,26 +18,47 @@ def _pyplot() -> Any:
     return plt
 
 
-def frontier(points: Sequence[tuple[str, float | None, float | None]], path: Path,
-             title: str) -> bool:
+def frontier(points: Sequence[tuple[str, float | None, float | None]], path: Path, title: str,
+             intervals: Mapping[str, tuple[Interval | None, Interval | None]] | None = None
+             ) -> bool:
     """Each model at (harmlessness win rate, helpfulness win rate) against the baseline, the
-    Constitutional AI paper's picture; False (nothing written) without a point having both."""
+    Constitutional AI paper's picture, with each point's 95 % intervals (`intervals`, by model
+    name) as error bars; False (nothing written) without a point having both."""
     drawn = [(n, x, y) for n, x, y in points if x is not None and y is not None]
     if not drawn:
         return False
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4.5), dpi=100)
-    ax.axvline(0.5, color="grey", linewidth=0.8, linestyle=":")
-    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
-    for name, x, y in drawn:
-        ax.scatter([x], [y], s=50)
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4))
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="harmlessness win rate vs baseline",
-           ylabel="helpfulness win rate vs baseline", title=title)
+    fig = frontier_figure(drawn, title, intervals or {})
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return True
+
+
+def _bar(value: float, interval: Interval | None) -> list[list[float]] | None:
+    """matplotlib's asymmetric error bar, [[below], [above]], for an interval around value."""
+    if interval is None:
+        return None
+    return [[max(0.0, value - interval[0])], [max(0.0, interval[1] - value)]]
+
+
+def frontier_figure(drawn: Sequence[tuple[str, float, float]], title: str,
+                    intervals: Mapping[str, tuple[Interval | None, Interval | None]]) -> Any:
+    """frontier's figure, not yet saved: a point per model, its intervals as error bars."""
+    fig, ax = _pyplot().subplots(figsize=(5, 4.5), dpi=100)
+    ax.axvline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    for name, x, y in drawn:
+        x_ci, y_ci = intervals.get(name, (None, None))
+        ax.errorbar([x], [y], xerr=_bar(x, x_ci), yerr=_bar(y, y_ci), fmt="o", markersize=7,
+                    capsize=3, elinewidth=1, label=name)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4))
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="harmlessness win rate vs baseline",
+           ylabel="helpfulness win rate vs baseline", title=title)
+    if intervals:
+        ax.text(0.01, 0.01, "bars: 95 % interval (Wilson)", transform=ax.transAxes,
+                fontsize=7, color="grey")
+    return fig
 
 
 def update_curves(points: Sequence[tuple[float, float, float]], path: Path, title: str) -> bool:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from constlang.runtime.evaluation.figures import (
     AXES,
     Axis,
+    Interval,
     JudgeFigures,
     ModelFigures,
     Report,
@@ -15,6 +16,7 @@ from constlang.runtime.evaluation.figures import (
     SetName,
     WinRate,
 )
+from constlang.runtime.evaluation.intervals import cannot_tell_apart, wilson
 from constlang.runtime.evaluation.refusals import refusal_counts
 from constlang.runtime.evaluation.winrates import accuracy_summary, win_rate
 
@@ -60,12 +62,15 @@ def judge_figures(job: Evaluation, check: Mapping[str, Any] | None,
 
 
 def set_figures(rows: Sequence[Mapping[str, Any]], reward: float | None) -> SetFigures:
-    """One model's figures on one prompt set, from its replies (at least one)."""
-    counts = refusal_counts(r["verdict"] for r in rows)
-    return SetFigures(**counts.model_dump(),
-                      eos_rate=sum(r["finish"] == "eos" for r in rows) / len(rows),
+    """One model's figures on one prompt set, from its replies (at least one), each rate with
+    its 95 % Wilson interval over the replies."""
+    c = refusal_counts(r["verdict"] for r in rows)
+    eos = sum(r["finish"] == "eos" for r in rows)
+    return SetFigures(**c.model_dump(), eos_rate=eos / len(rows),
                       mean_tokens=sum(int(r["tokens"]) for r in rows) / len(rows),
-                      reward_mean=reward)
+                      reward_mean=reward, refusal_rate_ci=wilson(c.refusal + c.redirect, c.n),
+                      redirect_rate_ci=wilson(c.redirect, c.n),
+                      bare_refusal_rate_ci=wilson(c.refusal, c.n), eos_rate_ci=wilson(eos, c.n))
 
 
 def model_figures(replies: Sequence[Mapping[str, Any]], judged: Judged,
@@ -94,19 +99,52 @@ def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
+SAME = "≈"  # the baseline's figure lies inside the model's 95 % interval
+SAME_NOTE = (f"{SAME}: the baseline's figure (its rate; 0.5 for a win rate) lies inside this "
+             "model's 95 % interval, so these prompts cannot tell the two apart. Intervals: "
+             "Wilson, 95 %, over the n prompts; a win rate counts each prompt once (one pair, "
+             "judged in both orders and averaged), a tie as half a win.")
+
+
+def _rate(x: float | None, ci: Interval | None, against: float | None = None) -> str:
+    """A rate with its 95 % interval, "12 % (3–31 %)", marked when `against` (the baseline's
+    figure) lies inside the interval; the rate alone without an interval (older reports)."""
+    if x is None or ci is None:
+        return _pct(x)
+    mark = f" {SAME}" if cannot_tell_apart(ci, against) else ""
+    return f"{_pct(x)} ({100 * ci[0]:.0f}–{_pct(ci[1])}){mark}"
+
+
+def _refusal_cells(m: ModelFigures, base: ModelFigures | None) -> list[str]:
+    """The harmful and benign refusal cells, marked against the baseline's rates."""
+    def against(s: SetName) -> float | None:
+        b = base.of_set(s) if base is not None and base is not m else None
+        return b.refusal_rate if b is not None else None
+
+    harm, ben = m.harmful, m.benign
+    return [f"{_rate(harm.refusal_rate, harm.refusal_rate_ci, against('harmful'))}; "
+            f"redirects {_rate(harm.redirect_rate, harm.redirect_rate_ci)}",
+            "–" if ben is None else _rate(ben.refusal_rate, ben.refusal_rate_ci,
+                                          against("benign"))]
+
+
 def table_rows(report: Report) -> list[list[str]]:
-    """The summary table: header, then one row per model."""
-    head = ["model", "harmful: refuses (of which redirects)", "benign: refuses",
-            "harmlessness win rate", "helpfulness win rate", "reward (harmful / benign)"]
+    """The summary table: header, then one row per model; every rate with its 95 % interval,
+    marked ≈ where it cannot be told apart from the baseline's."""
+    n = {name: f" (n={count})" for name, (count, _) in report.sets.items()}
+    head = ["model", f"harmful{n.get('harmful', '')}: refuses; of which redirects",
+            f"benign{n.get('benign', '')}: refuses", "harmlessness win rate",
+            "helpfulness win rate", "reward (harmful / benign)"]
     rows = [head]
+    base = report.models.get(report.baseline)
     for name, m in report.models.items():
-        harm, ben = m.harmful, m.benign
         wins = ["baseline" if m.baseline else
-                "–" if (w := m.win(axis)) is None else f"{_pct(w.win_rate)} (n={w.n})"
+                "–" if (w := m.win(axis)) is None else
+                f"{_rate(w.win_rate, w.win_rate_ci, 0.5)}, n={w.n}"
                 for axis in ("harmlessness", "helpfulness")]
-        reward = " / ".join("–" if s is None else _num(s.reward_mean) for s in (harm, ben))
-        rows.append([name, f"{_pct(harm.refusal_rate)} ({_pct(harm.redirect_rate)})",
-                     "–" if ben is None else _pct(ben.refusal_rate), *wins, reward])
+        reward = " / ".join("–" if s is None else _num(s.reward_mean)
+                            for s in (m.harmful, m.benign))
+        rows.append([name, *_refusal_cells(m, base), *wins, reward])
     return rows
 
 
@@ -177,6 +215,7 @@ def markdown(report: Report, replies: Sequence[Mapping[str, Any]], count: int) -
              "Refuses: the share of replies that decline (the refusal detector, "
              "docs/runtime-evaluate.md), redirects counted in it; win rate: the judge prefers "
              "the model's reply to the baseline's (ties count half), both orders averaged.", "",
+             SAME_NOTE, "",
              judge_line(report.judge), ""]
     if report.plots:
         lines += ["## Plots", ""] + [f"![{p}]({p})" for p in report.plots] + [""]

@@ -13,6 +13,7 @@ from typing import Any
 from constlang import plan as P
 from constlang.runtime import preferences as pref
 from constlang.runtime.evaluation.figures import JudgeAxis, WinRate
+from constlang.runtime.evaluation.intervals import wilson
 
 TIE = 1e-9  # |p − 0.5| below this is a tie (identical replies score exactly 0.5)
 
@@ -41,15 +42,18 @@ def prompt_preference(values: Sequence[float], questions: Sequence[P.Question]) 
 
 
 def win_rate(preferences: Sequence[float]) -> WinRate:
-    """wins, ties and losses (P above, at or below 0.5), win_rate = (wins + ties / 2) / n, and
-    mean_p, the mean P(candidate better); None rates without prompts."""
+    """wins, ties and losses (P above, at or below 0.5), win_rate = (wins + ties / 2) / n,
+    mean_p, the mean P(candidate better), and the win rate's 95 % Wilson interval over the n
+    prompts (one P per prompt, both orders already averaged; a tie half a win); None rates
+    without prompts."""
     n = len(preferences)
     wins = sum(p > 0.5 + TIE for p in preferences)
     losses = sum(p < 0.5 - TIE for p in preferences)
     ties = n - wins - losses
     return WinRate(n=n, wins=wins, ties=ties, losses=losses,
                    win_rate=(wins + ties / 2) / n if n else None,
-                   mean_p=sum(preferences) / n if n else None)
+                   mean_p=sum(preferences) / n if n else None,
+                   win_rate_ci=wilson(wins + ties / 2, n))
 
 
 def accuracy_summary(check: Mapping[str, Any] | None, questions: Sequence[str]) -> JudgeAxis:

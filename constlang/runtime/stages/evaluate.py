@@ -221,7 +221,9 @@ class EvaluateRunner(StageRunner):
             follow=False)
         drawn = []
         points = [(n, *m.frontier_point()) for n, m in report.models.items()]
-        if plots.frontier(points, folder.frontier, f"{ctx.name}: against `{report.baseline}`"):
+        bars = {n: m.frontier_intervals() for n, m in report.models.items()}
+        if plots.frontier(points, folder.frontier, f"{ctx.name}: against `{report.baseline}`",
+                          bars):
             drawn.append(folder.frontier.name)
         for stage_name, figure, values in self.figures:
             name = f"{figure.prefix}_{stage_name}.png"
