@@ -9,27 +9,14 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_templates import template
 
 from constlang.compile import CompileResult
 from constlang.errors import Diagnostics
 from constlang.semantics import templates
 from constlang.semantics.templates import _Places, check_template
-from constlang.source import SourceText
-from constlang.syntax import ast
-from constlang.syntax.builder import build
-from constlang.syntax.parser import parse
 
 Compile = Callable[..., CompileResult]
-
-
-def template(text: str) -> ast.Template:
-    source = SourceText("t.const", text)
-    tree, _, diags = parse(source)
-    assert tree is not None and not diags
-    module, _ = build(source, tree)
-    tpl = module.items[0]
-    assert isinstance(tpl, ast.Template)
-    return tpl
 
 
 def names_line(n: int, unprintable: bool = False) -> str:
