@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
+from constlang.declarations import names as decl_names
 from constlang.errors import Diagnostic, Diagnostics, Severity
 from constlang.gc_pause import gc_paused
 from constlang.kinds import BY_NAME
@@ -112,8 +113,14 @@ class _Lowering:
             if kind == "question":
                 qkind = data.get("kind", "pairwise")
                 data["options"] = data.get("options") or list(DEFAULT_OPTIONS[qkind])
+            if "checks" in data:  # one name or a list: the plan holds a list
+                data["checks"] = decl_names(data["checks"])
             if "tags" in data:  # a set: a repeated tag means nothing, so the plan has it once
                 data["tags"] = list(dict.fromkeys(data["tags"]))
+            if kind == "check":  # the plan spells out every argument, defaults included
+                from constlang.checks.registry import checker_args
+
+                data["args"] = checker_args(data["checker"], data["args"])
             if kind == "dataset":
                 data["path"] = self.local_path(ch.symbol, data["path"])
             if kind == "model":
@@ -191,6 +198,7 @@ def _lower(world: World, checked: CheckResult, diags: Diagnostics) -> P.Plan | N
         plan = P.Plan(
             constitution=P.ConstitutionInfo(**info), sources=sources,
             principles=low.decls("principle", P.Principle), questions=questions,
+            checks=low.decls("check", P.Check),
             examples=low.decls("example", P.Example), models=low.decls("model", P.Model),
             datasets=low.decls("dataset", P.Dataset), stages=stages, programs=programs,
         )

@@ -89,12 +89,34 @@ class ConstitutionInfo(Strict):
     license: str = Field("", description="SPDX licence identifier.")
 
 
+def checks_field(what: str) -> Any:
+    """The `checks` field of a principle or question: the checks that stand for it."""
+    return Field(default_factory=list, json_schema_extra={"ref": "check", "many": True},
+                 description=f"Checks a reply must pass to satisfy this {what}.")
+
+
+class Check(Strict):
+    id: Identifier
+    checker: str = Field(description="The checker that decides: refusal, regex, phrases, "
+                         "length, json, or an installed checker's name.")
+    applies_to: list[str] = Field(
+        default_factory=list, description="Prompt tags the check applies to: a reply is "
+        "checked when its prompt carries any of them; empty: every reply.")
+    weight: float = Field(1.0, ge=0.0, le=1000.0, description="Reward for passing (and "
+                          "penalty for failing) where a stage adds check rewards.")
+    description: str = Field("", description="What the check stands for, in a sentence.")
+    args: dict[str, Any] = Field(default_factory=dict, description="The checker's own "
+                                 "arguments (written as fields of the check).")
+    location: SourceLocation | None = None
+
+
 class Principle(Strict):
     id: Identifier
     critique: str = Field(description="The critique request: what to look for in a reply.")
     revision: str = Field(description="The revision request: how to rewrite the reply.")
     tags: list[str] = Field(default_factory=list, description="Free-form labels.")
     weight: float = Field(1.0, ge=0.0, le=1000.0, description="Relative sampling weight.")
+    checks: list[Identifier] = checks_field("principle")
     location: SourceLocation | None = None
 
 
@@ -114,6 +136,7 @@ class Question(Strict):
     )
     weight: float = Field(1.0, ge=0.0, le=1000.0, description="Relative sampling weight.")
     tags: list[str] = Field(default_factory=list, description="Free-form labels.")
+    checks: list[Identifier] = checks_field("question")
     location: SourceLocation | None = None
 
 
@@ -161,4 +184,6 @@ class Dataset(Strict):
     path: str = Field(description="JSONL file, relative to the declaring .const file.")
     field: str = Field("prompt", description="The JSON key that holds the prompt text.")
     limit: int | None = Field(None, ge=1, le=100_000_000, description="Use at most this many rows.")
+    tags: list[str] = Field(default_factory=list, description="Tags every prompt of the file "
+                            "carries (checks apply by tag); a row's own `tags` list adds more.")
     location: SourceLocation | None = None

@@ -14,6 +14,7 @@ from pydantic import Field, create_model, field_validator, model_validator
 
 from constlang.declarations import (  # noqa: F401  (re-exported: the plan's vocabulary)
     MAX_SEED,
+    Check,
     ConstitutionInfo,
     Dataset,
     Example,
@@ -88,6 +89,8 @@ class Plan(Strict):
     constitution: ConstitutionInfo
     sources: list[SourceFile] = Field(default_factory=list)
     principles: list[Principle]
+    checks: list[Check] = Field(default_factory=list, description="Rules a program verifies "
+                                "on a reply (constlang.checks).")
     questions: list[Question]
     examples: list[Example]
     models: list[Model]

@@ -31,6 +31,7 @@ def _duplicates(kind: str, ids: list[str]) -> Iterator[str]:
 def problems(plan: Any) -> Iterator[str]:
     """Every rule `plan` breaks, as one line each (none for a plan the compiler wrote)."""
     pools = {"principle": [d.id for d in plan.principles],
+             "check": [d.id for d in plan.checks],
              "question": [d.id for d in plan.questions],
              "example": [d.id for d in plan.examples],
              "model": [d.id for d in plan.models],
@@ -39,6 +40,7 @@ def problems(plan: Any) -> Iterator[str]:
     for kind, ids in pools.items():
         yield from _duplicates(kind, ids)
     known = {kind: set(ids) for kind, ids in pools.items()}
+    yield from _check_problems(plan, known["check"])
     earlier: dict[str, str] = {}  # stage name → kind, of the stages before the one checked
     for stage in plan.stages:
         yield from _stage_problems(stage, known, earlier)
@@ -53,6 +55,25 @@ def problems(plan: Any) -> Iterator[str]:
             if step.model not in known["model"] and step.model not in known["stage"]:
                 yield (f"step `{step.name}` of stage {_q(program.stage)} calls "
                        f"{_q(step.model)}, which is neither a model nor a stage")
+
+
+def _check_problems(plan: Any, checks: set[str]) -> Iterator[str]:
+    """Checks named by principles and questions exist; built-in checkers take their args."""
+    from constlang.checks.builtin import BUILTIN
+
+    for decl in [*plan.principles, *plan.questions]:
+        for name in decl.checks:
+            if name not in checks:
+                yield f"{_q(decl.id)} names check {_q(name)}, which the plan lacks"
+    for check in plan.checks:
+        cls = BUILTIN.get(check.checker)
+        if cls is None:
+            continue  # an installed checker: its package checks its arguments when it runs
+        try:
+            cls(cls.Args.model_validate(check.args))
+        except Exception as exc:  # ArgError or pydantic's ValidationError, as one line
+            first = str(exc).splitlines()[0]
+            yield f"check {_q(check.id)}: {first[:200]}"
 
 
 def _stage_problems(stage: Any, known: dict[str, set[str]],

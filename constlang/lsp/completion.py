@@ -26,6 +26,8 @@ TOP_LEVEL = {
     "import": ('import "${1:std/helpful.const}"', "bring in another file's declarations"),
     "principle": ('principle ${1:name} {\n  critique = "$2"\n  revision = "$3"\n}',
                   "a critique request and its revision request"),
+    "check": ('check ${1:name} {\n  checker = ${2:refusal}\n  $0\n}',
+              "a rule a program verifies on each reply"),
     "question": ('question ${1:name} {\n  text = "$2"\n}', "a question the judge answers"),
     "example": ('example ${1:name} {\n  prompt = "$2"\n  response = "$3"\n}',
                 "a few-shot example"),
@@ -37,11 +39,11 @@ TOP_LEVEL = {
     "override": ("override ", "change fields of an imported declaration"),
     "drop": ("drop ", "remove an imported declaration"),
 }
-DECL_KINDS = ("principle", "question", "example", "template", "model", "dataset", "stage")
+DECL_KINDS = ("principle", "check", "question", "example", "template", "model", "dataset", "stage")
 ITEM_KIND = {"principle": T.CompletionItemKind.Constant, "question": T.CompletionItemKind.Interface,
              "example": T.CompletionItemKind.Struct, "template": T.CompletionItemKind.Function,
              "model": T.CompletionItemKind.Class, "dataset": T.CompletionItemKind.File,
-             "stage": T.CompletionItemKind.Event}
+             "stage": T.CompletionItemKind.Event, "check": T.CompletionItemKind.Constant}
 
 
 def complete(a: Analysis | None, text: str, offset: int) -> list[T.CompletionItem]:

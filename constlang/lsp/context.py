@@ -74,8 +74,8 @@ def context_at(text: str, offset: int) -> Context:
     line = before[before.rfind("\n") + 1:]
     if depth == 0:
         word = re.search(r"\b(drop|override)\s+(\w+)\s+\w*\Z", line)
-        if word and word.group(2) in ("principle", "question", "example", "model", "dataset",
-                                      "stage", "template"):
+        if word and word.group(2) in ("principle", "check", "question", "example", "model",
+                                      "dataset", "stage", "template"):
             return Context(word.group(1), prefix, decl_kind=word.group(2))
         return Context("top", prefix)
     end = text.find("}", offset)

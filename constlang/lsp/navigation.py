@@ -17,12 +17,12 @@ from constlang.span import Span
 from constlang.syntax import ast
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-KEYWORDS = {"constlang", "constitution", "import", "principle", "question", "example",
+KEYWORDS = {"constlang", "constitution", "import", "principle", "check", "question", "example",
             "template", "model", "dataset", "stage", "override", "drop", "true", "false"}
 SYMBOL_KIND = {"principle": T.SymbolKind.Constant, "question": T.SymbolKind.Interface,
                "example": T.SymbolKind.Struct, "template": T.SymbolKind.Function,
                "model": T.SymbolKind.Class, "dataset": T.SymbolKind.File,
-               "stage": T.SymbolKind.Event}
+               "stage": T.SymbolKind.Event, "check": T.SymbolKind.Boolean}
 
 
 def location(a: Analysis, span: Span, encoding: str) -> T.Location | None:

@@ -17,7 +17,7 @@ TOKEN_TYPES = ["variable", "interface", "struct", "function", "class", "namespac
 TOKEN_MODIFIERS = ["declaration", "defaultLibrary"]
 LEGEND = T.SemanticTokensLegend(TOKEN_TYPES, TOKEN_MODIFIERS)
 KIND_TYPE = {"principle": 0, "question": 1, "example": 2, "template": 3, "model": 4,
-             "dataset": 5, "stage": 6}
+             "dataset": 5, "stage": 6, "check": 0}
 PROPERTY, ENUM, MACRO, PARAMETER = 7, 8, 9, 10
 _EXPR = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 

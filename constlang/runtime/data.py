@@ -17,6 +17,7 @@ class PromptRow:
     index: int  # position in the dataset after `limit`: the row's identity in the run
     prompt_id: str  # the row's "id" key when it has one, else "<dataset>-<index>"
     prompt: str
+    tags: frozenset[str] = frozenset()  # the dataset's tags and the row's own `tags` list
 
 
 def dataset_path(dataset: P.Dataset, base_dir: Path) -> Path:
@@ -48,9 +49,18 @@ def read_prompts(dataset: P.Dataset, base_dir: Path, *,
         if not isinstance(value, str):
             raise DataError(f"{where}: field `{dataset.field}` must be a string, "
                             f"got {type(value).__name__}")
+        tags = _row_tags(record, where, dataset.tags)
         ident = record.get("id")
         prompt_id = str(ident) if isinstance(ident, str | int) else f"{dataset.id}-{len(rows)}"
-        rows.append(PromptRow(len(rows), prompt_id, value))
+        rows.append(PromptRow(len(rows), prompt_id, value, tags))
     if not rows:
         raise DataError(f"dataset `{dataset.id}`: {printable_name(str(path))} has no prompts")
     return rows
+
+
+def _row_tags(record: dict, where: str, declared: list[str]) -> frozenset[str]:
+    """The dataset's tags plus the row's own `tags` (a list of strings, when present)."""
+    own = record.get("tags", [])
+    if not isinstance(own, list) or not all(isinstance(t, str) for t in own):
+        raise DataError(f"{where}: `tags` must be a list of strings")
+    return frozenset(declared).union(own)

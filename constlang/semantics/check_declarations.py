@@ -29,7 +29,7 @@ from constlang.suggest import NameIndex
 from constlang.syntax import ast
 
 DECL_MODELS: dict[str, type[P.Strict]] = {
-    "principle": P.Principle, "question": P.Question, "example": P.Example,
+    "principle": P.Principle, "check": P.Check, "question": P.Question, "example": P.Example,
     "model": P.Model, "dataset": P.Dataset,
 }
 DEFAULT_OPTIONS = {"pairwise": ["(A)", "(B)"], "pointwise": ["Yes", "No"]}
@@ -240,6 +240,10 @@ class Checker:
         what = f"{node.kind} `{node.name}`"
         if node.kind == "stage":
             return self.check_stage(sym)
+        if node.kind == "check":
+            from constlang.semantics.check_checks import check_check
+
+            return check_check(self, sym, anchor(sym))
         checked = self.check_fields(node.fields, fields_of(DECL_MODELS[node.kind]), what,
                                     anchor(sym))
         assert checked is not None

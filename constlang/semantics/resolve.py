@@ -38,7 +38,7 @@ STD_DIR = Path(__file__).resolve().parent.parent / "std"
 PRELUDE = "std/prelude.const"
 LANGUAGE_VERSION = 1
 MAX_IMPORT_DEPTH = 1000  # files in one chain of imports (a → b → c ...), the entry file included
-KINDS = ("principle", "question", "example", "template", "model", "dataset", "stage")
+KINDS = ("principle", "check", "question", "example", "template", "model", "dataset", "stage")
 
 
 @dataclass

@@ -149,8 +149,8 @@ def _syntax_diagnostic(source: SourceText, exc: UnexpectedInput) -> Diagnostic:
                       source.span(start, end), help_)
 
 
-DECLARATION_WORDS = ("constlang", "constitution", "import", "principle", "question", "example",
-                     "template", "model", "dataset", "stage", "override", "drop")
+DECLARATION_WORDS = ("constlang", "constitution", "import", "principle", "check", "question",
+                     "example", "template", "model", "dataset", "stage", "override", "drop")
 CHARACTER_HELP = {
     "'": 'strings are written in double quotes: "..."',
     ":": "fields are written `name = value`",

@@ -1,0 +1,121 @@
+"""Check, `check` declarations: the named checker exists and its arguments are usable."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from constlang import declarations as P
+from constlang.checks.base import ArgError
+from constlang.checks.registry import CheckerError, checker_class, names
+from constlang.errors import did_you_mean
+from constlang.semantics.fields import fields_of
+from constlang.semantics.resolve import Symbol
+from constlang.span import Span
+from constlang.syntax import ast
+
+if TYPE_CHECKING:
+    from constlang.semantics.check_declarations import Checked, Checker
+
+COMMON = fields_of(P.Check, {"id", "location", "args", "checker"})
+
+
+def check_check(c: Checker, sym: Symbol, at: Span) -> Checked:
+    """The values of one `check`: its common fields, then its checker's arguments in `args`."""
+    from constlang.semantics.check_declarations import Checked
+
+    node = sym.node
+    assert isinstance(node, ast.Declaration)
+    cls = _checker(c, node, at)
+    if cls is None:
+        return Checked(sym, {}, {}, False)
+    allowed = {**COMMON, **fields_of(cls.Args, set())}
+    checked = c.check_fields(node.fields, allowed, f"check `{node.name}`", at, skip=("checker",))
+    assert checked is not None
+    checked.symbol = sym
+    args = {k: v for k, v in checked.values.items() if k not in COMMON}
+    values: dict[str, Any] = {k: v for k, v in checked.values.items() if k in COMMON}
+    values["checker"] = cls.name if cls.name else _written(node)
+    values["args"] = args
+    checked.values = values
+    if checked.ok:
+        _arguments(c, cls, args, node, checked)
+    return checked
+
+
+def _written(node: ast.Declaration) -> str:
+    f = node.field("checker")
+    assert f is not None
+    return f.value.name if isinstance(f.value, ast.Ref) else str(getattr(f.value, "value", ""))
+
+
+def _checker(c: Checker, node: ast.Declaration, at: Span) -> Any:
+    fields = [f for f in node.fields if f.name == "checker"]
+    for extra in fields[1:]:
+        c.diags.error("E107", f"field `checker` is set twice in check `{node.name}`",
+                      extra.name_span, f"the first is on line {fields[0].name_span.line}; "
+                      "remove one")
+    if not fields:
+        c.diags.error("E104", f"check `{node.name}` is missing the required field `checker`",
+                      at, "name the checker that decides, e.g. `checker = refusal`; checkers: "
+                      + ", ".join(names()))
+        return None
+    value = fields[0].value
+    if not isinstance(value, (ast.Ref, ast.Str)):
+        c.diags.error("E105", "`checker` must name a checker", value.span,
+                      "checkers: " + ", ".join(names()))
+        return None
+    word = value.name if isinstance(value, ast.Ref) else value.value
+    try:
+        return checker_class(word)
+    except CheckerError as exc:
+        known = names()
+        help_ = (did_you_mean(word, known) or "checkers: " + ", ".join(known) +
+                 " (installed packages add more: docs/checks.md)")
+        c.diags.error("E115", str(exc), value.span, help_ if "unknown" in str(exc) else None)
+        return None
+
+
+def _arguments(c: Checker, cls: Any, args: dict[str, Any], node: ast.Declaration,
+               checked: Checked) -> None:
+    """Build the checker once: a pattern that does not compile, a schema that is not one,
+    bounds no reply can meet are errors here, pointed at the argument (into its string)."""
+    try:
+        cls(cls.Args.model_validate(args))
+    except ArgError as exc:
+        f = node.field(exc.argument)
+        span = f.value.span if f is not None else node.name_span
+        if f is not None and isinstance(f.value, ast.Str) and exc.offset is not None:
+            span = _inside(c, f.value, exc.offset, exc.width) or span
+        c.diags.error("E116", f"check `{node.name}`: `{exc.argument}`: {exc.message}", span,
+                      exc.help)
+        checked.ok = False
+    except Exception as exc:  # a custom checker's own validation: report, never crash
+        c.diags.error("E116", f"check `{node.name}`: the checker refused its arguments: "
+                      f"{type(exc).__name__}: {str(exc)[:200]}", node.name_span, None)
+        checked.ok = False
+
+
+def _inside(c: Checker, value: ast.Str, offset: int, width: int) -> Span | None:
+    """The span of characters offset..offset+width of a string's value, in its source."""
+    source = c.world.source(value.span.file)
+    if source is None:
+        return None
+    raw = source.text[value.span.start:value.span.end]
+    at = _source_offset(raw, value.long, offset)
+    end = _source_offset(raw, value.long, offset + width)
+    if at is None or end is None:
+        return None
+    return source.span(value.span.start + at, value.span.start + max(end, at + 1))
+
+
+def _source_offset(raw: str, long: bool, offset: int) -> int | None:
+    """Where the value's character `offset` sits in the string's source text `raw`."""
+    if long:
+        return None
+    i, n = 1, 0  # past the opening quote
+    while i < len(raw) - 1:
+        if n == offset:
+            return i
+        i += 6 if raw.startswith("\\u", i) else 2 if raw[i] == "\\" else 1
+        n += 1
+    return i if n == offset else None
