@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import pytest
 
 from constlang.checks.apply import CheckSet, CheckSetupError, bind, passes_all
-from constlang.checks.base import ArgError, Checker, Context
+from constlang.checks.base import ArgError, Checker, ReplyContext
 from constlang.checks.builtin import BUILTIN
 from constlang.checks.registry import CheckerError, checker_args, checker_class, names
 
-NONE = Context()
+NONE = ReplyContext()
 
 
 def build(name: str, **args: object) -> Checker:
@@ -124,7 +124,7 @@ def test_length_in_words_characters_tokens() -> None:
     assert not build("length", max=3).passes("one two three four", NONE)
     assert build("length", min=2, unit="characters").passes("ab", NONE)
     assert not build("length", min=3, unit="characters").passes("ab", NONE)
-    tokens = Context(count_tokens=lambda text: len(text))  # one token per character
+    tokens = ReplyContext(count_tokens=lambda text: len(text))  # one token per character
     assert build("length", max=4, unit="tokens").passes("abcd", tokens)
     assert not build("length", max=4, unit="tokens").passes("abcde", tokens)
     with pytest.raises(RuntimeError, match="tokenizer"):
@@ -189,8 +189,8 @@ def test_scope_by_tags_and_rewards() -> None:
         plan_check("answers", "refusal", ("benign",), 1.0, expect="comply"),
         plan_check("short", "length", (), 0.5, max=5)])
     checks = CheckSet.of(plan, ["declines", "answers", "short"])
-    harmful = Context(tags=frozenset({"harmful"}))
-    benign = Context(tags=frozenset({"benign", "cooking"}))
+    harmful = ReplyContext(tags=frozenset({"harmful"}))
+    benign = ReplyContext(tags=frozenset({"benign", "cooking"}))
     refusal = "I can't help with that."
     assert checks.results(refusal, harmful) == {"declines": True, "answers": None,
                                                 "short": True}
@@ -252,5 +252,5 @@ class Shouty(Checker):
     name = "acme.shouty"
     summary = "The reply is written in capitals."
 
-    def passes(self, reply: str, context: Context) -> bool:
+    def passes(self, reply: str, context: ReplyContext) -> bool:
         return reply.isupper()

@@ -5,6 +5,6 @@ plan; stages run them on replies, scoped by the tags of the prompt. A package ad
 subclassing `Checker` and naming it in the `constlang.checkers` entry-point group.
 """
 
-from constlang.checks.base import ArgError, Args, Checker, Context
+from constlang.checks.base import ArgError, Args, Checker, ReplyContext
 
-__all__ = ["ArgError", "Args", "Checker", "Context"]
+__all__ = ["ArgError", "Args", "Checker", "ReplyContext"]

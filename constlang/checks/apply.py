@@ -6,13 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from constlang.checks.base import ArgError, Checker, Context, Tally
+from constlang.checks.base import ArgError, Checker, ReplyContext, Tally
 from constlang.checks.registry import CheckerError, checker_class
+from constlang.errors import UserError
 
 KEEP_FAILURES = 5  # prompt ids of failures kept per check, for the manifest
 
 
-class CheckSetupError(Exception):
+class CheckSetupError(UserError):
     """A check of the plan cannot be built (a plan written by hand, a checker uninstalled)."""
 
 
@@ -64,7 +65,7 @@ class CheckSet:
     def ids(self) -> list[str]:
         return [c.id for c in self.checks]
 
-    def results(self, reply: str, context: Context) -> dict[str, bool | None]:
+    def results(self, reply: str, context: ReplyContext) -> dict[str, bool | None]:
         """Each check's verdict on `reply`: True, False, or None where it does not apply."""
         return {c.id: c.checker.passes(reply, context) if c.applies(context.tags) else None
                 for c in self.checks}

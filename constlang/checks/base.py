@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from constlang.errors import UserError
+
 
 class Args(BaseModel):
     """A checker's arguments: the fields written in its `check` declarations."""
@@ -16,7 +18,7 @@ class Args(BaseModel):
 
 
 @dataclass(frozen=True)
-class Context:
+class ReplyContext:
     """What a checker may know besides the reply: the prompt, its tags, a token counter."""
 
     prompt: str = ""
@@ -25,7 +27,7 @@ class Context:
 
 
 @dataclass
-class ArgError(Exception):
+class ArgError(UserError):
     """An argument a checker cannot use: which, why, and where in its string value."""
 
     argument: str
@@ -54,7 +56,7 @@ class Checker:
     def __init__(self, args: Any) -> None:
         self.args = args
 
-    def passes(self, reply: str, context: Context) -> bool:
+    def passes(self, reply: str, context: ReplyContext) -> bool:
         raise NotImplementedError
 
 

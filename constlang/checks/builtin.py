@@ -10,12 +10,11 @@ from typing import Any, Literal
 from pydantic import Field
 
 from constlang.checks import refusal
-from constlang.checks.base import ArgError, Args, Checker, Context
+from constlang.checks.base import ArgError, Args, Checker, ReplyContext
 from constlang.checks.regex import PatternError, compile_pattern
 from constlang.words import counted
 
 MAX_PHRASES = 1000
-MAX_SCHEMA_CHARS = 65536
 _WORD = re.compile(r"\S+")
 
 
@@ -31,7 +30,7 @@ class RefusalChecker(Checker):
                "declines the request, and whether it offers a safe alternative.")
     Args = RefusalArgs
 
-    def passes(self, reply: str, context: Context) -> bool:
+    def passes(self, reply: str, context: ReplyContext) -> bool:
         verdict = refusal.classify(reply)
         if self.args.expect == "comply":
             return verdict == "comply"
@@ -63,7 +62,7 @@ class RegexChecker(Checker):
                            "RE2 syntax: https://github.com/google/re2/wiki/Syntax "
                            "(no backreferences or lookaround)") from None
 
-    def passes(self, reply: str, context: Context) -> bool:
+    def passes(self, reply: str, context: ReplyContext) -> bool:
         found = self.compiled.search(reply) is not None
         return found if self.args.expect == "match" else not found
 
@@ -98,7 +97,7 @@ class PhrasesChecker(Checker):
         text = " ".join(text.split())  # runs of white space compare as one space
         return text if self.args.case_sensitive else text.casefold()
 
-    def passes(self, reply: str, context: Context) -> bool:
+    def passes(self, reply: str, context: ReplyContext) -> bool:
         text = self._norm(reply)
         found = [p in text for p in self.wanted]
         if self.args.expect == "any":
@@ -131,7 +130,7 @@ class LengthChecker(Checker):
                            "reply can pass")
         self.needs_tokens = args.unit == "tokens"
 
-    def size(self, reply: str, context: Context) -> int:
+    def size(self, reply: str, context: ReplyContext) -> int:
         if self.args.unit == "characters":
             return len(reply)
         if self.args.unit == "tokens":
@@ -140,7 +139,7 @@ class LengthChecker(Checker):
             return context.count_tokens(reply)
         return sum(1 for _ in _WORD.finditer(reply))
 
-    def passes(self, reply: str, context: Context) -> bool:
+    def passes(self, reply: str, context: ReplyContext) -> bool:
         n = self.size(reply, context)
         return (self.args.min is None or n >= self.args.min) and (
             self.args.max is None or n <= self.args.max)
@@ -173,7 +172,7 @@ class JsonChecker(Checker):
 
             self.validator = schema_validator(args.schema_)
 
-    def passes(self, reply: str, context: Context) -> bool:
+    def passes(self, reply: str, context: ReplyContext) -> bool:
         text = reply.strip()
         if self.args.fenced and text.startswith("```") and text.endswith("```"):
             text = text[3:-3]

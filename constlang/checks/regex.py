@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from constlang.errors import UserError
+
 MAX_PATTERN_CHARS = 4096
 MAX_PROGRAM_BYTES = 8 << 20  # RE2's own cap on the compiled program and its caches
 
 
 @dataclass
-class PatternError(Exception):
+class PatternError(UserError):
     """Why a pattern does not compile; `offset` is where in the pattern, when known."""
 
     message: str

@@ -14,11 +14,12 @@ from typing import Any
 
 from constlang.checks.base import Checker
 from constlang.checks.builtin import BUILTIN
+from constlang.errors import UserError
 
 GROUP = "constlang.checkers"
 
 
-class CheckerError(Exception):
+class CheckerError(UserError):
     """A named checker cannot be used: not installed, or not a checker."""
 
 

@@ -13,8 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 from constlang.checks.base import ArgError
-from constlang.checks.builtin import MAX_SCHEMA_CHARS
 from constlang.checks.regex import PatternError, compile_pattern
+
+MAX_SCHEMA_CHARS = 65536
 
 
 def schema_validator(text: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from constlang import declarations as P
 from constlang.errors import Diagnostics
-from constlang.semantics.check_declarations import Checked, Checker
+from constlang.semantics.check_declarations import Checked, DeclChecker
 from constlang.semantics.check_stages import (
     check_programs,
     check_selections,
@@ -34,7 +34,7 @@ class CheckResult:
 
 def check_world(world: World, diags: Diagnostics) -> CheckResult:
     """Run every check over the resolved world, collecting all diagnostics."""
-    c = Checker(world, diags)
+    c = DeclChecker(world, diags)
     decls: dict[str, dict[str, Checked]] = {}
     template_vars: dict[str, set[str]] = {}
     for kind, symbols in world.scope.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from constlang import declarations as P
 from constlang.checks.base import ArgError
@@ -13,21 +13,17 @@ from constlang.semantics.resolve import Symbol
 from constlang.span import Span
 from constlang.syntax import ast
 
-if TYPE_CHECKING:
-    from constlang.semantics.check_declarations import Checked, Checker
-
 COMMON = fields_of(P.Check, {"id", "location", "args", "checker"})
 
 
-def check_check(c: Checker, sym: Symbol, at: Span) -> Checked:
-    """The values of one `check`: its common fields, then its checker's arguments in `args`."""
-    from constlang.semantics.check_declarations import Checked
-
+def check_check(c: Any, sym: Symbol, at: Span) -> Any:
+    """The values of one `check` (a `Checked`, from the declaration checker `c`): its common
+    fields, then its checker's arguments in `args`; None when the checker is unknown."""
     node = sym.node
     assert isinstance(node, ast.Declaration)
     cls = _checker(c, node, at)
     if cls is None:
-        return Checked(sym, {}, {}, False)
+        return None
     allowed = {**COMMON, **fields_of(cls.Args, set())}
     checked = c.check_fields(node.fields, allowed, f"check `{node.name}`", at, skip=("checker",))
     assert checked is not None
@@ -48,7 +44,7 @@ def _written(node: ast.Declaration) -> str:
     return f.value.name if isinstance(f.value, ast.Ref) else str(getattr(f.value, "value", ""))
 
 
-def _checker(c: Checker, node: ast.Declaration, at: Span) -> Any:
+def _checker(c: Any, node: ast.Declaration, at: Span) -> Any:
     fields = [f for f in node.fields if f.name == "checker"]
     for extra in fields[1:]:
         c.diags.error("E107", f"field `checker` is set twice in check `{node.name}`",
@@ -75,8 +71,8 @@ def _checker(c: Checker, node: ast.Declaration, at: Span) -> Any:
         return None
 
 
-def _arguments(c: Checker, cls: Any, args: dict[str, Any], node: ast.Declaration,
-               checked: Checked) -> None:
+def _arguments(c: Any, cls: Any, args: dict[str, Any], node: ast.Declaration,
+               checked: Any) -> None:
     """Build the checker once: a pattern that does not compile, a schema that is not one,
     bounds no reply can meet are errors here, pointed at the argument (into its string)."""
     try:
@@ -95,7 +91,7 @@ def _arguments(c: Checker, cls: Any, args: dict[str, Any], node: ast.Declaration
         checked.ok = False
 
 
-def _inside(c: Checker, value: ast.Str, offset: int, width: int) -> Span | None:
+def _inside(c: Any, value: ast.Str, offset: int, width: int) -> Span | None:
     """The span of characters offset..offset+width of a string's value, in its source."""
     source = c.world.source(value.span.file)
     if source is None:

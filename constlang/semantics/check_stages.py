@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from constlang.kinds import BY_NAME
-from constlang.semantics.check_declarations import Checked, Checker
+from constlang.semantics.check_declarations import Checked, DeclChecker
 from constlang.semantics.fields import field_extra, fields_of
 from constlang.syntax import ast
 
 
-def check_stage_refs(c: Checker, stages: dict[str, Checked], kinds: dict[str, str]) -> None:
+def check_stage_refs(c: DeclChecker, stages: dict[str, Checked], kinds: dict[str, str]) -> None:
     """A setting that names a stage must name one of the kinds its stage kind allows."""
     for name, ch in stages.items():
         record = BY_NAME.get(kinds.get(name, ""))
@@ -26,7 +26,7 @@ def check_stage_refs(c: Checker, stages: dict[str, Checked], kinds: dict[str, st
                     ch.ok = False
 
 
-def check_selections(c: Checker, stages: dict[str, Checked]) -> None:
+def check_selections(c: DeclChecker, stages: dict[str, Checked]) -> None:
     """A stage that samples principles or questions needs at least one to sample."""
     for name, ch in stages.items():
         record = BY_NAME.get(ch.values.get("kind", ""))
@@ -56,7 +56,7 @@ def stage_deps(ch: Checked, stages: dict[str, Checked]) -> list[str]:
     return deps
 
 
-def stage_order(c: Checker, stages: dict[str, Checked]) -> list[str]:
+def stage_order(c: DeclChecker, stages: dict[str, Checked]) -> list[str]:
     """Topological order of stages by their references; ties keep declaration order.
 
     A depth-first walk with its own stack (a chain of thousands of stages is valid, and must
@@ -92,7 +92,8 @@ def stage_order(c: Checker, stages: dict[str, Checked]) -> list[str]:
     return order
 
 
-def check_programs(c: Checker, stages: dict[str, Checked], questions: dict[str, Checked]) -> None:
+def check_programs(c: DeclChecker, stages: dict[str, Checked],
+                   questions: dict[str, Checked]) -> None:
     """Each template a stage step renders must only declare variables that step provides."""
     for name, ch in stages.items():
         record = BY_NAME.get(ch.values.get("kind") or "")
