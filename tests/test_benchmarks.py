@@ -73,3 +73,10 @@ def test_judge_benchmark_runs_both_reuse_modes(capsys) -> None:
     assert all(r["scorer"] > 0 and r["naive"] > 0 and r["per_prompt"] > 0
                for r in results.values())
     assert "per prompt" in out and "prefix reuse on" in out and "prefix reuse off" in out
+
+
+def test_checks_benchmark_runs(capsys) -> None:
+    ratio = load("bench_checks").main(["--tiny", "--prompts", "2", "--new-tokens", "4",
+                                       "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert ratio > 0 and "of generating" in out and "100 kB reply" in out
