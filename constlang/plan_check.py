@@ -60,11 +60,15 @@ def problems(plan: Any) -> Iterator[str]:
 def _check_problems(plan: Any, checks: set[str]) -> Iterator[str]:
     """Checks named by principles and questions exist; built-in checkers take their args."""
     from constlang.checks.builtin import BUILTIN
+    from constlang.checks.regex import MAX_PATTERNS, patterns_in
 
     for decl in [*plan.principles, *plan.questions]:
         for name in decl.checks:
             if name not in checks:
                 yield f"{_q(decl.id)} names check {_q(name)}, which the plan lacks"
+    if sum(patterns_in(c.checker, c.args) for c in plan.checks) > MAX_PATTERNS:
+        yield f"the plan's checks hold more than {MAX_PATTERNS} regular expressions"
+        return
     for check in plan.checks:
         cls = BUILTIN.get(check.checker)
         if cls is None:

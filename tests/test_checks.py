@@ -254,3 +254,16 @@ class Shouty(Checker):
 
     def passes(self, reply: str, context: ReplyContext) -> bool:
         return reply.isupper()
+
+
+def test_a_constitution_compiles_at_most_max_patterns_regexes() -> None:
+    from constlang.checks.regex import MAX_PATTERNS
+    from constlang.compile import compile_text
+
+    body = "".join(f'check c{i} {{ checker = regex pattern = "\\\\pL{{1000}}" expect = match }}\n'
+                   for i in range(MAX_PATTERNS + 200))
+    result = compile_text("constlang 1\n" + body)
+    messages = [d.message for d in result.diagnostics]
+    assert sum("larger than" in m for m in messages) == MAX_PATTERNS  # each compiled once
+    assert sum(f"more than {MAX_PATTERNS} regular" in m for m in messages) == 1
+    assert len(messages) == MAX_PATTERNS + 1

@@ -13,7 +13,10 @@ from typing import Any
 from constlang.errors import UserError
 
 MAX_PATTERN_CHARS = 4096
-MAX_PROGRAM_BYTES = 8 << 20  # RE2's own cap on the compiled program and its caches
+MAX_PROGRAM_BYTES = 1 << 20  # RE2's own cap on the compiled program and its caches
+# Compiling costs up to ~20 ms a pattern at that cap, so a file of thousands of patterns could
+# still stall `check`: a constitution (or plan) holds at most this many, schemas' included.
+MAX_PATTERNS = 256
 
 
 @dataclass
@@ -26,6 +29,14 @@ class PatternError(UserError):
 
     def __str__(self) -> str:
         return self.message
+
+
+def patterns_in(checker: str, args: dict[str, Any]) -> int:
+    """How many regular expressions a check's arguments hold (an upper bound for schemas)."""
+    if checker == "regex":
+        return 1
+    schema = args.get("schema")
+    return schema.count('"pattern') if checker == "json" and isinstance(schema, str) else 0
 
 
 def compile_pattern(pattern: str, *, ignore_case: bool = False) -> Any:
@@ -52,7 +63,7 @@ def _located(pattern: str, exc: Exception) -> PatternError:
     if text.startswith("pattern too large"):
         return PatternError("the pattern compiles to a program larger than RE2's "
                             f"{MAX_PROGRAM_BYTES >> 20} MiB limit: simplify it (fewer or "
-                            "smaller repetitions)")
+                            "smaller repetitions, narrower classes than \\pL)")
     what, sep, fragment = text.partition(": ")
     if not sep:
         return PatternError(f"invalid pattern: {text}")

@@ -6,6 +6,7 @@ from typing import Any
 
 from constlang import declarations as P
 from constlang.checks.base import ArgError
+from constlang.checks.regex import MAX_PATTERNS, patterns_in
 from constlang.checks.registry import CheckerError, checker_class, names
 from constlang.errors import did_you_mean
 from constlang.semantics.fields import fields_of
@@ -33,9 +34,25 @@ def check_check(c: Any, sym: Symbol, at: Span) -> Any:
     values["checker"] = cls.name if cls.name else _written(node)
     values["args"] = args
     checked.values = values
-    if checked.ok:
+    if checked.ok and _within_budget(c, values["checker"], args, node):
         _arguments(c, cls, args, node, checked)
     return checked
+
+
+def _within_budget(c: Any, checker: str, args: dict[str, Any], node: ast.Declaration) -> bool:
+    """At most MAX_PATTERNS regular expressions are compiled per constitution: past that,
+    one error, and the rest are not compiled (each may cost milliseconds)."""
+    used = getattr(c, "patterns_compiled", 0)
+    need = patterns_in(checker, args)
+    c.patterns_compiled = used + need
+    if need and used + need > MAX_PATTERNS:
+        if used <= MAX_PATTERNS:
+            c.diags.error("E116", f"check `{node.name}`: more than {MAX_PATTERNS} regular "
+                          "expressions in one constitution; this one and the rest are not "
+                          "compiled", node.name_span, "merge patterns with `|`, or use "
+                          "`phrases` for plain text")
+        return False
+    return True
 
 
 def _written(node: ast.Declaration) -> str:
