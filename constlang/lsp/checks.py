@@ -53,8 +53,10 @@ def check_markdown(node: ast.Declaration, lines: list[str],
     word = checker_word(node) or "?"
     lines[0] += f" · checker `{word}`"
     scope = fields.get("applies_to")
-    lines.append("- **scope**: " + (f"prompts tagged {text(scope.value)}" if scope is not None
-                                    else "every reply"))
+    tags = [v for v in (scope.value.items if scope and isinstance(scope.value, ast.List)
+                        else (scope.value,) if scope else ()) if isinstance(v, ast.Str)]
+    lines.append("- **scope**: " + ("replies to prompts tagged " + " or ".join(
+        f'"{t.value}"' for t in tags) if tags else "every reply"))
     weight = fields.get("weight")
     lines.append(f"- **weight**: {text(weight.value) if weight is not None else '1.0 (default)'}")
     if "description" in fields:

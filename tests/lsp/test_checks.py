@@ -69,7 +69,7 @@ def test_hover_on_a_check_name_shows_checker_scope_weight_description(a):
     for nth in (0, 1, 2):  # its declaration and both uses
         text = hover(a, "no_phone", nth)
         assert "**check `no_phone`** · checker `regex`" in text
-        assert '- **scope**: prompts tagged ["pii"]' in text or "prompts tagged [pii]" in text
+        assert '- **scope**: replies to prompts tagged "pii"' in text
         assert "- **weight**: 2" in text
         assert "- **description**: No phone numbers." in text
         assert "- **expect**: no_match" in text
@@ -81,6 +81,12 @@ def test_hover_on_a_checker_shows_its_summary_and_arguments(a):
     assert "RE2" in text
     assert "- `pattern` (a string; default (required)): An RE2 regular expression" in text
     assert "- `ignore_case` (`true` or `false`; default `false`)" in text
+
+
+def test_hover_on_an_argument_shows_what_it_means(a):
+    text = hover(a, "pattern     =")
+    assert text.startswith("**pattern** · setting of check")
+    assert "An RE2 regular expression" in text and "(required)" in text
 
 
 def labels(text: str, needle: str) -> list[str]:
