@@ -209,5 +209,16 @@ def _without_provenance(value: Any) -> Any:
 
 
 def plan_schema() -> dict[str, Any]:
-    """JSON Schema of the plan."""
-    return Plan.model_json_schema(by_alias=True)
+    """JSON Schema of the plan; a check's `args` follow its built-in checker's arguments."""
+    from constlang.checks.registry import args_schemas
+
+    schema = Plan.model_json_schema(by_alias=True)
+    defs = schema.setdefault("$defs", {})
+    rules = []
+    for checker, (name, args) in args_schemas().items():
+        defs.update(args.pop("$defs", {}))
+        defs[name] = args
+        rules.append({"if": {"properties": {"checker": {"const": checker}}},
+                      "then": {"properties": {"args": {"$ref": f"#/$defs/{name}"}}}})
+    defs["Check"]["allOf"] = rules
+    return schema

@@ -199,6 +199,19 @@ def test_schema_is_a_valid_json_schema_that_every_plan_meets() -> None:
     assert not validator.is_valid(broken)
 
 
+def test_schema_describes_each_built_in_checkers_arguments() -> None:
+    schema = json.loads(invoke("schema").stdout)
+    for name in ("RefusalArgs", "RegexArgs", "PhrasesArgs", "LengthArgs", "JsonArgs"):
+        assert schema["$defs"][name]["description"].startswith("Arguments of the `")
+    assert schema["$defs"]["RegexArgs"]["required"] == ["pattern", "expect"]
+    validator = jsonschema.Draft202012Validator(schema)
+    plan = json.loads((REPO / "tests/golden/valid/checks.plan.json").read_text("utf-8"))
+    validator.validate(plan)
+    regex = next(c for c in plan["checks"] if c["checker"] == "regex")
+    del regex["args"]["pattern"]
+    assert not validator.is_valid(plan)  # a regex check without its pattern
+
+
 # -- render -----------------------------------------------------------------------------------
 
 def test_render_critique_revision_exactly(demo: Path) -> None:

@@ -84,6 +84,19 @@ def golden(*lines: str) -> str:
 
 
 GOLDEN = {
+    "a check: common fields and checker arguments aligned alike": (
+        'constlang 1\ncheck no_phone {checker=regex pattern="\\\\d{3}"\nexpect=no_match '
+        'applies_to=["pii","harmful"]  weight=2 }\n',
+        golden("constlang 1",
+               "",
+               "check no_phone {",
+               "  checker    = regex",
+               '  pattern    = "\\\\d{3}"',
+               "  expect     = no_match",
+               '  applies_to = ["pii", "harmful"]',
+               "  weight     = 2",
+               "}"),
+    ),
     "one field a line, = aligned, short bodies multi-line": (
         'constlang 1\nmodel assistant { source = "embedded:smollm2-135m-instruct"  '
         "max_new_tokens = 128 }\ndataset red_team { path = \"data/red_team.jsonl\" }\n",
@@ -237,6 +250,16 @@ def test_examples_in_the_docs_are_canonical() -> None:
         assert check(example) == example
 
 
+def test_checks_golden_bodies_are_canonical() -> None:
+    """Every `check` block of the checks golden is already in its canonical layout."""
+    text = (ROOT / "tests/golden/valid/checks.const").read_text(encoding="utf-8")
+    formatted = check(text)
+    blocks = [b for b in text.split("\n\n") if b.startswith("check ")]
+    assert len(blocks) == 6
+    for block in blocks:
+        assert block in formatted
+
+
 @pytest.mark.parametrize("path", CORPUS, ids=[str(p.relative_to(ROOT)) for p in CORPUS])
 def test_every_const_file(path: Path) -> None:
     check(path.read_text(encoding="utf-8"))
@@ -245,7 +268,8 @@ def test_every_const_file(path: Path) -> None:
 # -- generated constitutions -------------------------------------------------------------------
 
 NAMES = st.sampled_from(["a", "harm", "tags", "max_new_tokens", "x_1", "Weight", "_p"])
-KINDS = st.sampled_from(["principle", "question", "example", "model", "dataset", "stage"])
+KINDS = st.sampled_from(["principle", "question", "example", "model", "dataset", "stage",
+                         "check"])
 SHORT_STRINGS = st.one_of(
     st.sampled_from(['"hi"', '""', '"a \\"quoted\\" word"', '"tab\\t\\u00e9"', '"# no comment"']),
     st.text(alphabet="abc xyz", max_size=70).map(lambda s: f'"{s}"'),

@@ -56,3 +56,14 @@ def checker_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
     """`args` as the checker reads them: validated, with every default filled in."""
     cls = checker_class(name)
     return cls.Args.model_validate(args).model_dump(mode="json", by_alias=True)
+
+
+def args_schemas() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each built-in checker's arguments as JSON Schema: {checker: ($defs name, schema)}.
+    Installed checkers are left out: describing them would mean importing their code."""
+    out = {}
+    for name, cls in BUILTIN.items():
+        schema = cls.Args.model_json_schema(by_alias=True)
+        schema["description"] = f"Arguments of the `{name}` checker: {cls.summary}"
+        out[name] = (cls.Args.__name__, schema)
+    return out

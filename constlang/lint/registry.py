@@ -14,6 +14,7 @@ from constlang.lint.rule import Rule
 from constlang.lint.rules import (
     asymmetric_clamp,
     asymmetric_question,
+    contradictory_checks,
     critique_never_passes,
     critique_revision_mixup,
     duplicate_principle,
@@ -38,7 +39,9 @@ from constlang.lint.rules import (
     template_drops_input,
     unchecked_small_judge,
     unclamped_chain_of_thought,
+    unmatched_check_scope,
     unswapped_small_judge,
+    unused_check,
     unused_dataset,
     unused_example,
     unused_model,
@@ -59,6 +62,7 @@ RULES: tuple[Rule, ...] = (
     unused_template_parameter.RULE,  # CL105
     unused_model.RULE,  # CL106
     unused_dataset.RULE,  # CL107
+    unused_check.RULE,  # CL108
     # sampling: what the draw can and cannot reach
     never_sampled.RULE,  # CL201
     rarely_sampled.RULE,  # CL202
@@ -91,6 +95,9 @@ RULES: tuple[Rule, ...] = (
     tag_format.RULE,  # CL602
     duplicate_tag.RULE,  # CL603
     invalid_version.RULE,  # CL604
+    # checks: scope by tags, contradictions
+    unmatched_check_scope.RULE,  # CL701
+    contradictory_checks.RULE,  # CL702
     # suppression: run after inline suppressions were applied
     unused_suppression.RULE,  # CL901
     invalid_suppression.RULE,  # CL902

@@ -24,6 +24,7 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "feedback": ("CL4", "AI-feedback settings: labels, clamping, position bias, judges."),
     "training": ("CL5", "Model contexts and training settings."),
     "naming": ("CL6", "Names, tags and metadata conventions."),
+    "checks": ("CL7", "Checks: their scope by tags, and what replies can pass."),
     "suppression": ("CL9", "Inline suppression comments."),
 }
 

@@ -11,6 +11,7 @@ from pydantic.fields import FieldInfo
 
 from constlang.kinds import BY_NAME, SETTINGS_BY_KIND
 from constlang.lsp.analysis import Analysis
+from constlang.lsp.checks import check_fields, checker_items
 from constlang.lsp.context import Context, context_at
 from constlang.lsp.hover import declaration_markdown, describe_setting
 from constlang.lsp.index import stage_kind
@@ -76,6 +77,8 @@ def block_schema(ctx: Context) -> tuple[str, dict[str, FieldInfo]]:
         from constlang.declarations import ConstitutionInfo
 
         return "constitution", fields_of(ConstitutionInfo, {"name"})
+    if ctx.block_kind == "check":
+        return "check", check_fields(ctx.block_text)
     model = DECL_MODELS.get(ctx.block_kind or "")
     return (ctx.block_kind or "?"), (fields_of(model) if model else {})
 
@@ -103,6 +106,8 @@ def _values(a: Analysis | None, ctx: Context) -> list[T.CompletionItem]:
     if ctx.block_kind == "stage" and ctx.setting == "kind":
         return [T.CompletionItem(k, kind=T.CompletionItemKind.EnumMember,
                                  detail=BY_NAME[k].summary) for k in SETTINGS_BY_KIND]
+    if ctx.block_kind == "check" and ctx.setting == "checker":
+        return checker_items()
     owner, fields = block_schema(ctx)
     info = fields.get(ctx.setting or "")
     if info is None:

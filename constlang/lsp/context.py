@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 _SCAN = re.compile(r'(?P<long>"""[\s\S]*?(?:"""|\Z))|(?P<str>"(?:[^"\\\n]|\\.)*(?:"|(?=\n)|\Z))'
                    r"|(?P<comment>#[^\n]*)|(?P<open>\{)|(?P<close>\})")
-_HEADER = re.compile(r"(?:\b(override)\s+)?\b(principle|question|example|model|dataset|stage"
+_HEADER = re.compile(r"(?:\b(override)\s+)?\b(principle|check|question|example|model|dataset|stage"
                      r"|constitution)\s+(\w+|\"[^\"\n]*\")\s*\Z")
 _TEMPLATE = re.compile(r"\btemplate\s+(\w+)\s*\(([^)]*)\)\s*\Z")
 _FIELD_SET = re.compile(r"(?m)^\s*(\w+)\s*=")

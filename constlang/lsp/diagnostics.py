@@ -21,7 +21,8 @@ SEVERITY = {Severity.ERROR: T.DiagnosticSeverity.Error,
             Severity.WARNING: T.DiagnosticSeverity.Warning,
             Severity.INFO: T.DiagnosticSeverity.Information}
 # findings about something nothing uses: editors grey the code out
-UNNECESSARY = {"CL101", "CL102", "CL103", "CL104", "CL105", "CL106", "CL107", "CL901"}
+UNNECESSARY = {"CL101", "CL102", "CL103", "CL104", "CL105", "CL106", "CL107", "CL108",
+               "CL901"}
 DEPRECATED: set[str] = set()  # no construct of language version 1 is deprecated yet
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
 _NAMED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")

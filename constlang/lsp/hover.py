@@ -8,6 +8,7 @@ from pydantic.fields import FieldInfo
 
 from constlang.kinds import BY_NAME, SETTINGS_BY_KIND
 from constlang.lsp.analysis import Analysis
+from constlang.lsp.checks import check_markdown, checker_markdown
 from constlang.lsp.index import Key, Setting, stage_kind
 from constlang.semantics.fields import field_extra, range_words, type_word, unwrap_optional
 from constlang.syntax import ast
@@ -27,6 +28,20 @@ def hover_at(a: Analysis, display: str, offset: int) -> tuple[str, Any] | None:
     setting = index.setting_at(display, offset)
     if setting is not None:
         return setting_markdown(setting), setting.span
+    named = _checker_at(a, display, offset)
+    if named is not None:
+        return checker_markdown(named[0]), named[1]
+    return None
+
+
+def _checker_at(a: Analysis, display: str, offset: int) -> tuple[str, Any] | None:
+    """The checker named by the `checker = ...` value under the cursor, with its span."""
+    fi = a.index.files.get(display) if a.index else None
+    for s in fi.settings if fi else ():
+        v = s.value
+        if (s.owner_kind == "check" and s.name == "checker" and isinstance(v, (ast.Ref, ast.Str))
+                and v.span.start <= offset <= v.span.end):
+            return (v.name if isinstance(v, ast.Ref) else v.value), v.span
     return None
 
 
@@ -70,6 +85,8 @@ def declaration_markdown(a: Analysis, key: Key) -> str | None:
     fields = {f.name: f for f in node.fields}
     if kind == "stage":
         return _stage_markdown(a, node, lines)
+    if kind == "check":
+        return check_markdown(node, lines, _value_text)
     if kind == "question" and "kind" not in fields:
         lines.append("- **kind**: pairwise (default)")
     for fname in shown or fields:

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic.fields import FieldInfo
 
 from constlang.kinds import SETTINGS_BY_KIND
+from constlang.lsp.checks import check_fields
 from constlang.semantics.check_declarations import DECL_MODELS
 from constlang.semantics.fields import field_extra, fields_of
 from constlang.semantics.resolve import KINDS, World
@@ -104,6 +105,8 @@ def schema_of(decl: ast.Declaration) -> tuple[str, dict[str, FieldInfo]]:
     if decl.kind == "stage":
         kind = stage_kind(decl)
         return (kind or "stage"), (fields_of(SETTINGS_BY_KIND[kind]) if kind else {})
+    if decl.kind == "check":
+        return "check", check_fields(decl)
     model = DECL_MODELS.get(decl.kind)
     return decl.kind, (fields_of(model) if model else {})
 

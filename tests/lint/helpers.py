@@ -85,8 +85,8 @@ SCAFFOLD = {
     "feedback": "stage feedback { policy = sft  judge = m  prompts = d }",
     "reward_model": "stage reward_model { from = feedback }",
 }
-DECLARED = re.compile(r"^\s*(?:principle|question|example|model|dataset|stage|template)\s+(\w+)",
-                      re.MULTILINE)
+DECLARED = re.compile(r"^\s*(?:principle|question|example|model|dataset|stage|template|check)"
+                      r"\s+(\w+)", re.MULTILINE)
 
 
 def scaffolded(snippet: str) -> str:
