@@ -269,7 +269,8 @@ class ModelMetrics(Record):
 
 class EvaluateMetrics(Record):
     """The evaluate stage's manifest metrics: each model's headline figures, the judge's
-    accuracy per axis, and the time spent generating and judging."""
+    accuracy per axis, the time spent generating and judging, and, with checks, each check's
+    pass rate per model."""
 
     baseline: str
     models: dict[str, ModelMetrics]
