@@ -37,6 +37,10 @@ def test_wilson_edges() -> None:
     with pytest.raises(ValueError):
         wilson(4, 3)
     assert cannot_tell_apart((0.2, 0.8), 0.5) and not cannot_tell_apart((0.6, 0.9), 0.5)
+    # 0 of n starts at 0 exactly (0 of 3 was 5.6e-17), so a baseline at 0 % is inside it
+    assert all(wilson(0, n)[0] == 0.0 and wilson(n, n)[1] == 1.0  # type: ignore[index]
+               for n in range(1, 50))
+    assert cannot_tell_apart(wilson(0, 3), 0.0)
     assert not cannot_tell_apart(None, 0.5) and not cannot_tell_apart((0.2, 0.8), None)
 
 

@@ -161,4 +161,6 @@ def eval_cmd(path: str, models_opt: str | None, prompts: str | None, benign: str
         earlier = read_report(folder.report_json)
         console.print(RP.text_table(RP.table_rows(earlier)), markup=False)
         console.print(RP.judge_line(earlier.judge), markup=False)
+        if earlier.checks:
+            console.print(RP.checks_text(earlier), markup=False)
     console.print(f"\nreport: {folder.report_md}", markup=False)

@@ -34,6 +34,10 @@ class EvaluateSettings(Strict):
         "the same questions, so the report says how far to trust its win rates.", default=None)
     reward: str | None = ref("stage", "A reward_model stage whose mean score of each model's "
                              "replies is reported.", default=None)
+    checks: list[str] = selection(
+        "check", "Checks run on every reply, each one's pass rate per model in the report; "
+        "a check applies by the prompt's tags, and the rows of `harmful` also carry the tag "
+        "`harmful`, those of `benign` the tag `benign`.")
     max_new_tokens: int = Field(96, ge=1, le=32768, description="Tokens per reply.")
     temperature: float = Field(0.0, ge=0.0, le=2.0,
                                description="Sampling temperature of the replies (0: greedy).")

@@ -41,7 +41,8 @@ def inputs_hash(plan: P.Plan, stage: Any, base_dir: Path, upstream: dict[str, st
             continue
         if schema.get("selection"):
             pools: dict[str, list[Any]] = {"principle": plan.principles,
-                                           "example": plan.examples, "question": plan.questions}
+                                           "example": plan.examples, "question": plan.questions,
+                                           "check": plan.checks}
             pool = pools[kinds[0]]
             refs[key] = [d.model_dump(mode="json", exclude={"location"})
                          for d in select(pool, value)]

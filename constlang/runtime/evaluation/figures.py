@@ -184,8 +184,38 @@ class ModelFigures(Record):
                      for w in (self.harmlessness, self.helpfulness))
 
 
+class CheckFigures(Record):
+    """One check on one model's replies to both sets: `applied` (the replies in its scope,
+    the n of its rate), `passed`, `skipped` (out of scope), pass_rate (None when it applied to
+    none) and pass_rate_ci, its 95 % interval (Wilson, over the applied replies)."""
+
+    applied: int
+    passed: int
+    skipped: int
+    pass_rate: float | None
+    pass_rate_ci: Interval | None = None
+
+    @model_serializer(mode="wrap")
+    def _interval_when_there(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_absent_intervals(handler(self))
+
+
+class CheckReport(Record):
+    """One check of the stage's `checks`: its checker, the tags it applies to (empty: every
+    reply) and its figures per model, the baseline first."""
+
+    checker: str
+    applies_to: list[str]
+    models: dict[str, CheckFigures]
+
+    def rate(self, model: str) -> float | None:
+        figures = self.models.get(model)
+        return figures.pass_rate if figures else None
+
+
 class Report(Record):
-    """report.json: what was compared, how, every model's figures, the judge's, the plots."""
+    """report.json: what was compared, how, every model's figures, the judge's, the plots,
+    and each check's pass rates (no `checks` key without checks, as in reports from before)."""
 
     constitution: str
     stage: str
@@ -196,6 +226,14 @@ class Report(Record):
     models: dict[str, ModelFigures]
     judge: JudgeFigures
     plots: list[str]  # the PNG files beside report.json, in the order report.md shows them
+    checks: dict[str, CheckReport] | None = None  # check → its figures; None without checks
+
+    @model_serializer(mode="wrap")
+    def _checks_when_there(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.checks is None:
+            del data["checks"]
+        return data
 
     def to_json(self) -> str:
         """report.json's text: indented, keys in field order, floats as Python writes them."""
@@ -231,7 +269,8 @@ class ModelMetrics(Record):
 
 class EvaluateMetrics(Record):
     """The evaluate stage's manifest metrics: each model's headline figures, the judge's
-    accuracy per axis, and the time spent generating and judging."""
+    accuracy per axis, the time spent generating and judging, and, with checks, each check's
+    pass rate per model."""
 
     baseline: str
     models: dict[str, ModelMetrics]
@@ -239,6 +278,15 @@ class EvaluateMetrics(Record):
     generate_seconds: float
     judge_seconds: float
     judge_prompts: int
+    # check → model → pass rate (None where it applied to no reply); absent without checks
+    checks: dict[str, dict[str, float | None]] | None = None
+
+    @model_serializer(mode="wrap")
+    def _checks_when_there(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.checks is None:
+            del data["checks"]
+        return data
 
     @classmethod
     def of(cls, report: Report, stats: dict[str, float]) -> EvaluateMetrics:
@@ -258,4 +306,7 @@ class EvaluateMetrics(Record):
                                    for axis, a in report.judge.axes.items()},
                    generate_seconds=round(stats["generate_seconds"], 3),
                    judge_seconds=round(stats["judge_seconds"], 3),
-                   judge_prompts=int(stats["judge_prompts"]))
+                   judge_prompts=int(stats["judge_prompts"]),
+                   checks=None if report.checks is None else {
+                       cid: {name: four(f.pass_rate) for name, f in c.models.items()}
+                       for cid, c in report.checks.items()})

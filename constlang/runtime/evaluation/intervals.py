@@ -25,6 +25,8 @@ def wilson(successes: float, n: int, z: float = Z95) -> Interval | None:
 
 
 def _low(p: float, n: int, z: float) -> float:
+    if p == 0:  # centre − half is 0 exactly, but in floats it can be 5.6e-17 (0 of 3)
+        return 0.0
     z2 = z * z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = z * sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from constlang import plan as P
+from constlang.checks.apply import CheckSet
 from constlang.declarations import names
 from constlang.errors import UserError, suggest_then_list
 from constlang.kinds import POLICY_KINDS
@@ -16,6 +17,7 @@ from constlang.kinds.evaluate import EvaluateSettings
 from constlang.prompts import Chat, find_step, question_vars, render_step
 from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.engine import Engine
+from constlang.runtime.evaluation.check_rates import token_counter, verdicts
 from constlang.runtime.evaluation.refusals import classify
 from constlang.runtime.evaluation.winrates import prompt_preference, question_preference
 from constlang.runtime.rundir import RunDir
@@ -76,6 +78,7 @@ class Evaluation:
     helpful_questions: list[P.Question]
     judge_model: P.Model
     sets: dict[str, list[PromptRow]]
+    checks: CheckSet = field(default_factory=lambda: CheckSet([]))  # run on every reply
     stats: dict[str, float] = field(default_factory=lambda: {
         "generate_seconds": 0.0, "judge_seconds": 0.0, "judge_prompts": 0})
 
@@ -99,7 +102,8 @@ class Evaluation:
         return cls(stage=stage, respond=find_step(program, "respond"),
                    compare=steps.get("compare"), pointwise=steps.get("pointwise"),
                    harmless_questions=harmless, helpful_questions=helpful,
-                   judge_model=plan.model(s.judge), sets=sets)
+                   judge_model=plan.model(s.judge), sets=sets,
+                   checks=CheckSet.of(plan, s.checks))
 
     @property
     def settings(self) -> EvaluateSettings:
@@ -143,16 +147,20 @@ class Evaluation:
 
     def replies(self, engine: Engine, name: str, model: P.Model, set_name: str,
                 rows: Sequence[PromptRow]) -> list[dict[str, Any]]:
-        """One reply per prompt from one model, each with the refusal detector's verdict."""
+        """One reply per prompt from one model, each with the refusal detector's verdict and,
+        with checks, each check's (`checks`: null where it does not apply)."""
         t0 = time.perf_counter()
         out = engine.generate_full([self.respond_prompt(r) for r in rows],
                                    self.generation_settings(model, set_name))
         self.stats["generate_seconds"] += time.perf_counter() - t0
         if len(out) != len(rows):
             raise RuntimeError(f"the engine returned {len(out)} texts for {len(rows)} prompts")
+        count = token_counter(engine) if self.checks else None
         return [{"model": name, "set": set_name, "index": r.index, "prompt_id": r.prompt_id,
                  "prompt": r.prompt, "reply": g.text.strip(), "finish": g.finish,
-                 "tokens": g.tokens, "verdict": classify(g.text)}
+                 "tokens": g.tokens, "verdict": classify(g.text),
+                 **({"checks": verdicts(self.checks, r, set_name, g.text.strip(), count)}
+                    if self.checks else {})}
                 for r, g in zip(rows, out, strict=True)]
 
     # -- judging ------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Evaluation plots (PNG, matplotlib): the harmlessness/helpfulness frontier, PPO curves, labels."""
+"""Evaluation plots (PNG, matplotlib): the harmlessness/helpfulness frontier, check pass rates,
+PPO curves, labels."""
 
 from __future__ import annotations
 
@@ -58,6 +59,48 @@ def frontier_figure(drawn: Sequence[tuple[str, float, float]], title: str,
     if intervals:
         ax.text(0.01, 0.01, "bars: 95 % interval (Wilson)", transform=ax.transAxes,
                 fontsize=7, color="grey")
+    return fig
+
+
+# check → model → (pass rate, its 95 % interval); None where the check applied to no reply
+CheckBars = Mapping[str, Mapping[str, tuple[float | None, Interval | None]]]
+
+
+def check_rates(bars: CheckBars, path: Path, title: str) -> bool:
+    """Each check's pass rate per model, grouped by check, each bar with its 95 % interval
+    as an error bar; False (nothing written) without checks."""
+    if not bars:
+        return False
+    plt = _pyplot()
+    fig = check_figure(bars, title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def check_figure(bars: CheckBars, title: str) -> Any:
+    """check_rates' figure, not yet saved: a group of bars per check, a bar per model."""
+    checks = list(bars)
+    models = list(dict.fromkeys(m for per in bars.values() for m in per))
+    width = 0.8 / max(1, len(models))
+    fig, ax = _pyplot().subplots(figsize=(max(5.0, 1.2 * len(checks) + 2), 4), dpi=100)
+    for k, model in enumerate(models):
+        xs, ys, below, above = [], [], [], []
+        for c, check in enumerate(checks):
+            rate, ci = bars[check].get(model, (None, None))
+            if rate is None:  # the check applied to none of this model's replies
+                continue
+            bar = _bar(rate, ci) or [[0.0], [0.0]]
+            xs.append(c + (k - (len(models) - 1) / 2) * width)
+            ys.append(rate)
+            below.append(bar[0][0])
+            above.append(bar[1][0])
+        ax.bar(xs, ys, width, yerr=[below, above], capsize=3, label=model)
+    ax.set_xticks(range(len(checks)), checks, rotation=20, ha="right")
+    ax.set(ylim=(0, 1.2), yticks=[0, 0.2, 0.4, 0.6, 0.8, 1.0], ylabel="pass rate",
+           xlabel="check (error bars: 95 % interval, Wilson)", title=title)
+    ax.legend(fontsize=8, loc="upper center", ncol=min(4, len(models)))  # above the bars
     return fig
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from constlang.runtime.evaluation.check_rates import check_reports
 from constlang.runtime.evaluation.figures import (
     AXES,
     Axis,
@@ -47,7 +48,8 @@ def build_report(plan: P.Plan, job: Evaluation, names: Sequence[str],
         models={name: model_figures([r for r in replies if r["model"] == name],
                                     judged.get(name, {}), rewards.get(name, {}),
                                     baseline=name == names[0]) for name in names},
-        judge=judge_figures(job, check, source), plots=[])
+        judge=judge_figures(job, check, source), plots=[],
+        checks=check_reports(plan.checks, job.checks, names, replies))
 
 
 def judge_figures(job: Evaluation, check: Mapping[str, Any] | None,
@@ -148,6 +150,32 @@ def table_rows(report: Report) -> list[list[str]]:
     return rows
 
 
+def checks_rows(report: Report) -> list[list[str]]:
+    """The checks table: header, then one row per check, a column per model; each pass rate
+    with its n and 95 % interval, marked ≈ where it cannot be told apart from the baseline's.
+    Empty without checks."""
+    if not report.checks:
+        return []
+    rows = [["check", "applies to", *report.models]]
+    for cid, c in report.checks.items():
+        base = c.rate(report.baseline)
+        cells = [f"{_rate(f.pass_rate, f.pass_rate_ci, None if name == report.baseline else base)}"
+                 f", n={f.applied}" for name, f in c.models.items()]
+        rows.append([f"{cid} ({c.checker})", ", ".join(c.applies_to) or "every reply", *cells])
+    return rows
+
+
+CHECKS_NOTE = ("Pass rate: the share of the replies a check applies to (n: replies to prompts "
+               "carrying one of its tags; every row of `harmful` carries the tag `harmful`, "
+               "every row of `benign` the tag `benign`) that pass it.")
+
+
+def checks_text(report: Report) -> str:
+    """The checks table as plain text for the console; empty without checks."""
+    rows = checks_rows(report)
+    return text_table(rows) if rows else ""
+
+
 def judge_line(judge: JudgeFigures) -> str:
     """How far to trust the win rates: the judge check's accuracy, or that there was none."""
     if judge.source == "nothing to compare":
@@ -207,7 +235,8 @@ def samples_markdown(report: Report, replies: Sequence[Mapping[str, Any]], count
 
 
 def markdown(report: Report, replies: Sequence[Mapping[str, Any]], count: int) -> str:
-    """report.md: the table, the judge's reliability, the plots and sample replies."""
+    """report.md: the table, the judge's reliability, the checks' pass rates, the plots and
+    sample replies."""
     sets = ", ".join(f"{name} {n} prompts ({src})" for name, (n, src) in report.sets.items())
     lines = [f"# Evaluation: {report.constitution} · stage `{report.stage}`", "",
              f"Baseline `{report.baseline}`; {sets}. Replies: {report.decoding}.", "",
@@ -217,6 +246,8 @@ def markdown(report: Report, replies: Sequence[Mapping[str, Any]], count: int) -
              "the model's reply to the baseline's (ties count half), both orders averaged.", "",
              SAME_NOTE, "",
              judge_line(report.judge), ""]
+    if report.checks:
+        lines += ["## Checks", "", markdown_table(checks_rows(report)), "", CHECKS_NOTE, ""]
     if report.plots:
         lines += ["## Plots", ""] + [f"![{p}]({p})" for p in report.plots] + [""]
     if count:

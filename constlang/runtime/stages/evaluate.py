@@ -31,6 +31,8 @@ class EvaluateDir(StageDir):
     report_md = Artifact("report.md", "The report for people: tables, plots, sample replies "
                          "(Markdown).")
     frontier = Artifact("frontier.png", "Each model's harmlessness and helpfulness win rates.")
+    checks_plot = Artifact("checks.png", "Each check's pass rate per model, with its 95 % "
+                           "interval (with `checks` only).")
 
 
 def figures_of(kind: str) -> tuple[Plot, ...]:
@@ -47,12 +49,17 @@ class EvaluateRunner(StageRunner):
 
     @staticmethod
     def headline(metrics: dict[str, Any]) -> str:
-        """Each model's refusal rates; a ValidationError (a ValueError) for metrics of another
-        shape, which the summary answers with their first numbers."""
-        models = EvaluateMetrics.model_validate(metrics).models
-        return "refuses harmful / benign: " + ", ".join(
+        """Each model's refusal rates and, with checks, its mean pass rate over the checks; a
+        ValidationError (a ValueError) for metrics of another shape, which the summary answers
+        with their first numbers."""
+        figures = EvaluateMetrics.model_validate(metrics)
+        line = "refuses harmful / benign: " + ", ".join(
             f"{name} {pct(m.harmful_refusal_rate)} / {pct(m.benign_refusal_rate)}"
-            for name, m in models.items())
+            for name, m in figures.models.items())
+        if not figures.checks:
+            return line
+        return line + f"; {len(figures.checks)} check(s) passed on average: " + ", ".join(
+            f"{name} {pct(mean_rate(figures.checks, name))}" for name in figures.models)
 
     def reads(self) -> list[str]:
         """The stages of the models compared and of the figures, which `depends_on` does not
@@ -115,6 +122,8 @@ class EvaluateRunner(StageRunner):
                                             check, source), replies, judged)
         ctx.console.print(RP.text_table(RP.table_rows(report)), markup=False, highlight=False)
         ctx.say(RP.judge_line(report.judge))
+        if report.checks:
+            ctx.console.print(RP.checks_text(report), markup=False, highlight=False)
         ctx.say(f"report: {EvaluateDir.of(ctx.folder).report_md}")
         return EvaluateMetrics.of(report, job.stats).model_dump()
 
@@ -225,6 +234,10 @@ class EvaluateRunner(StageRunner):
         if plots.frontier(points, folder.frontier, f"{ctx.name}: against `{report.baseline}`",
                           bars):
             drawn.append(folder.frontier.name)
+        rates = {cid: {n: (f.pass_rate, f.pass_rate_ci) for n, f in c.models.items()}
+                 for cid, c in (report.checks or {}).items()}
+        if plots.check_rates(rates, folder.checks_plot, f"{ctx.name}: check pass rates"):
+            drawn.append(folder.checks_plot.name)
         for stage_name, figure, values in self.figures:
             name = f"{figure.prefix}_{stage_name}.png"
             if figure.draw(values, folder.path / name, stage_name):
@@ -237,6 +250,12 @@ class EvaluateRunner(StageRunner):
 
     def outputs(self) -> str:
         return sha256_file(EvaluateDir.of(self.ctx.folder).report_json)
+
+
+def mean_rate(checks: dict[str, dict[str, float | None]], model: str) -> float | None:
+    """A model's pass rate averaged over the checks that applied to any of its replies."""
+    rates = [r for per in checks.values() if (r := per.get(model)) is not None]
+    return sum(rates) / len(rates) if rates else None
 
 
 def figures(ctx: Any) -> list[tuple[str, Plot, list[Any]]]:
