@@ -241,9 +241,8 @@ class BestOfNRunner(StageRunner):
 
     @staticmethod
     def headline(metrics: dict[str, Any]) -> str:
-        return (f"{pct(metrics.get('pass_rate'))} of {metrics.get('samples', '-')} samples "
-                f"passed, {metrics.get('sft_rows', '-')} rows kept, "
-                f"{metrics.get('pairs', '-')} pairs")
+        return (f"{metrics.get('samples', '-')} samples, {pct(metrics.get('pass_rate'))} "
+                f"passed, {metrics.get('sft_rows', '-')} kept, {metrics.get('pairs', '-')} pairs")
 
     def fingerprint(self) -> dict[str, Any]:
         plan, s = self.ctx.plan, self.ctx.settings
