@@ -265,6 +265,10 @@ def test_sft_reward_model_and_dpo_train_on_its_rows_and_pairs(
     project(tmp_path, tiny_model_dir, PIPELINE.format())
     runs = tmp_path / "runs"
     args = [str(tmp_path / "c.const"), "--run-dir", str(runs), "--device", "cpu"]
+    dry = CliRunner().invoke(train, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "best_of_n · prompt good0 · respond (sampled 4×)" in dry.output
+    assert "split · prompt good0 · respond (sampled 4×)" in dry.output and "Say hi." in dry.output
     result = CliRunner().invoke(train, args)
     assert result.exit_code == 0, result.output
     manifests = {s: json.loads((runs / s / "manifest.json").read_text())
