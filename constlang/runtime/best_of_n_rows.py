@@ -76,9 +76,10 @@ def choose_pairs(samples: Sequence[dict[str, Any]], order: list[int], limit: int
 
 def judged_sample(text: str, finish: str, tokens: int, results: dict[str, bool | None],
                   drop: str | None) -> dict[str, Any]:
-    """One sampled reply as samples.jsonl records it."""
+    """One sampled reply as samples.jsonl records it; a reply never written (its prompt did
+    not fit the context) passes nothing."""
     return {"text": text, "finish": finish, "tokens": tokens, "checks": results,
-            "passed": passes_all(results), "drop": drop, "score": None}
+            "passed": finish != "skipped" and passes_all(results), "drop": drop, "score": None}
 
 
 def sft_rows(rows: Sequence[dict[str, Any]], source: str) -> list[dict[str, Any]]:

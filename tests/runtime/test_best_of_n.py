@@ -82,6 +82,9 @@ def test_a_reply_is_not_keepable_when_too_long_truncated_empty_or_meta() -> None
     assert why("  ") == "empty"
     assert why("The response is rude.") == "meta"
     assert why("The response is rude.", drop_meta=False) is None
+    never_written = R.judged_sample("", "skipped", 0, {"c": None}, "too_long")
+    assert not never_written["passed"] and R.judged_sample("x", "eos", 1, {"c": None}, None)[
+        "passed"]
 
 
 def test_kept_replies_are_the_first_distinct_passing_ones_or_the_best_scored() -> None:

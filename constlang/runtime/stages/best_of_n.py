@@ -161,11 +161,14 @@ class BestOfN:
 
     def judge(self, row: PromptRow, made: list[dict[str, Any]],
               count_tokens: Callable[[str], int] | None) -> dict[str, Any]:
-        """A prompt's row: each sample with the verdict of every check and its drop reason."""
+        """A prompt's row: each sample with the verdict of every check (none for a reply its
+        prompt was too long to write) and its drop reason."""
         s = self.settings
         context = ReplyContext(prompt=row.prompt, tags=row.tags, count_tokens=count_tokens)
+        unchecked: dict[str, bool | None] = dict.fromkeys(self.checks.ids)
         samples = [R.judged_sample(
-            g["text"], g["finish"], g["tokens"], self.checks.results(g["text"], context),
+            g["text"], g["finish"], g["tokens"], unchecked if g["finish"] == "skipped"
+            else self.checks.results(g["text"], context),
             R.sample_drop(g["text"], g["finish"], keep_truncated=s.keep_truncated,
                           drop_meta=s.drop_meta)) for g in made]
         return {"index": row.index, "prompt_id": row.prompt_id, "prompt": row.prompt,
