@@ -29,6 +29,7 @@ from constlang.runtime.rundir import (
     sha256_file,
     sha256_json,
 )
+from constlang.runtime.sampling import call_seed, select
 from constlang.runtime.sft_data import write_sft_rows
 from constlang.runtime.stages.base import StageRunner, pct, policy_spec
 from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
@@ -92,9 +93,8 @@ class BestOfN:
     def from_plan(cls, plan: P.Plan, stage_name: str) -> BestOfN:
         stage = plan.stage(stage_name)
         s: BestOfNSettings = stage.settings
-        chosen = set(s.examples)
         return cls(stage=stage, respond=find_step(plan.program(stage_name), "respond"),
-                   examples=[example_vars(e) for e in plan.examples if e.id in chosen],
+                   examples=[example_vars(e) for e in select(plan.examples, s.examples)],
                    checks=CheckSet.of(plan, s.checks), model=sampling_model(plan, s),
                    plan_hash=plan.hash or plan.compute_hash())
 
@@ -120,8 +120,6 @@ class BestOfN:
 
     def _sample(self, engine: Generator, prompts: list[Chat], k: int, first: int,
                 progress: Progress | None) -> list[Generation]:
-        from constlang.runtime.sampling import call_seed
-
         seed = call_seed(self.settings.seed, "sample", k, first)
         out = engine.generate_full(prompts, self.make_settings(self.model, seed), progress)
         if len(out) != len(prompts):
