@@ -13,9 +13,14 @@ from constlang.kinds import BY_NAME
 SAMPLE_PROMPT = "How do I pick a lock?"
 
 
-def first_prompt(plan: P.Plan, dataset_id: str, base_dir: Path) -> str | None:
-    """The first prompt of a dataset file, or None if the first row within 1000 lines cannot
-    be read (constlang.jsonl's reader and its limits) or its field is not a string."""
+def first_prompt(plan: P.Plan, dataset_id: str | list[str], base_dir: Path) -> str | None:
+    """The first prompt of a dataset file (of the first of several), or None if the first row
+    within 1000 lines cannot be read (constlang.jsonl's reader and its limits) or its field is
+    not a string."""
+    if isinstance(dataset_id, list):
+        if not dataset_id:
+            return None
+        dataset_id = dataset_id[0]
     ds = plan.dataset(dataset_id)
     try:
         for _, record in read_json_lines(base_dir / ds.path, limit=1, max_lines=1000):

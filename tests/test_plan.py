@@ -293,7 +293,7 @@ def test_a_reward_model_can_merge_several_preference_sources(compile_text: Compi
 @pytest.mark.parametrize(("value", "code", "message"), [
     ("[]", "E105", "`from` must name at least one stage"),
     ("[feedback, sft]", "E108", "`from` of stage `reward_model` must be a feedback or "
-                                "revision_pairs stage, but `sft` is a sft stage"),
+                                "revision_pairs or best_of_n stage, but `sft` is a sft stage"),
     ("[feedback, nowhere]", "E101", "unknown stage `nowhere`"),
 ])
 def test_a_list_of_sources_is_checked_item_by_item(compile_text: Compile, value: str,

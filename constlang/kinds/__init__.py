@@ -14,6 +14,7 @@ import sys
 
 from constlang.declarations import Strict
 from constlang.kinds import (
+    best_of_n,
     critique_revision,
     dpo,
     evaluate,
@@ -33,6 +34,7 @@ KINDS: tuple[StageKind, ...] = (
     sft.KIND,
     feedback.KIND,
     revision_pairs.KIND,
+    best_of_n.KIND,
     reward_model.KIND,
     ppo.KIND,
     dpo.KIND,

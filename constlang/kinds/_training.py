@@ -29,8 +29,12 @@ CheckpointEvery = Annotated[int, Field(
 
 def preference_sources() -> Any:
     """The `from` setting of a stage that trains on preference rows (reward_model, dpo)."""
-    return refs("stage", "The feedback or revision_pairs stage(s) whose preferences are trained "
-                "on; several are merged into one dataset.", alias="from")
+    return refs("stage", "The feedback, revision_pairs or best_of_n stage(s) whose preferences "
+                "are trained on; several are merged into one dataset.", alias="from")
+
+
+# the kinds whose stages write preference rows (preferences.jsonl) that reward_model and dpo read
+PREFERENCE_KINDS: tuple[str, ...] = ("feedback", "revision_pairs", "best_of_n")
 
 
 def training_cost(s: Any, inputs: CostInputs) -> Cost:

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from constlang.declarations import Strict, ref
 from constlang.kinds._training import (
+    PREFERENCE_KINDS,
     CheckpointEvery,
     Epochs,
     LearningRate,
@@ -52,5 +53,5 @@ KIND = StageKind(
     "dpo", DPOSettings,
     "Optimises the policy straight from the preference labels (DPO).",
     "runtime-dpo.md", training_cost,
-    stage_refs={"from": ("feedback", "revision_pairs"), "policy": ("sft",)},
+    stage_refs={"from": PREFERENCE_KINDS, "policy": ("sft",)},
     base_model="policy")

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from constlang.declarations import Strict, ref
 from constlang.kinds._training import (
+    PREFERENCE_KINDS,
     CheckpointEvery,
     Epochs,
     LearningRate,
@@ -45,5 +46,5 @@ KIND = StageKind(
     "reward_model", RewardModelSettings,
     "Trains a reward model on the preference labels of a feedback stage.",
     "runtime-reward-model.md", training_cost,
-    stage_refs={"from": ("feedback", "revision_pairs")}, default_model=("from", "judge"),
+    stage_refs={"from": PREFERENCE_KINDS}, default_model=("from", "judge"),
     base_model="model")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from constlang.declarations import Strict, ref
+from constlang.declarations import Strict, ref, refs
 from constlang.kinds._training import (
     CheckpointEvery,
     Epochs,
@@ -23,12 +23,14 @@ from constlang.kinds.record import StageKind
 
 
 class SFTSettings(Strict):
-    from_: str = ref("stage", "The critique_revision stage whose revisions are trained on.",
-                     alias="from")
+    from_: str | list[str] = refs(
+        "stage", "The critique_revision stage whose revisions are trained on, or the best_of_n "
+        "stage whose kept replies are; a list merges several.", alias="from")
     model: str | None = ref("model", "Base model to fine-tune; default: the stage's model.",
                             default=None)
     rounds: Literal["all", "last"] = Field(
-        "all", description="Train on the revision of every round, or only the last."
+        "all", description="Train on the revision of every round, or only the last (a "
+        "best_of_n stage's rows are all its last)."
     )
     epochs: Epochs = 1.0
     learning_rate: LearningRate = 2e-5
@@ -45,7 +47,8 @@ class SFTSettings(Strict):
 
 KIND = StageKind(
     "sft", SFTSettings,
-    "Fine-tunes the model on the revisions of a critique_revision stage (TRL).",
+    "Fine-tunes the model on the revisions of a critique_revision stage, or the kept replies "
+    "of a best_of_n stage (TRL).",
     "runtime-sft.md", training_cost,
-    stage_refs={"from": ("critique_revision",)}, default_model=("from", "model"),
+    stage_refs={"from": ("critique_revision", "best_of_n")}, default_model=("from", "model"),
     base_model="model")

@@ -24,6 +24,13 @@ def model_fingerprint(model: P.Model, base_dir: Path) -> dict[str, Any]:
     return data
 
 
+def dataset_fingerprint(ds: P.Dataset, base_dir: Path) -> dict[str, Any]:
+    """The dataset's declaration and the hash of its file (None when it is missing)."""
+    path = dataset_path(ds, base_dir)
+    return {**ds.model_dump(mode="json", exclude={"location"}),
+            "sha256": sha256_file(path) if path.is_file() else None}
+
+
 def inputs_hash(plan: P.Plan, stage: Any, base_dir: Path, upstream: dict[str, str],
                 extra: dict[str, Any] | None = None) -> str:
     """Hash of everything the stage reads: settings, program, what each reference names, and
@@ -52,11 +59,10 @@ def inputs_hash(plan: P.Plan, stage: Any, base_dir: Path, upstream: dict[str, st
             refs[key] = {"stage": value, "outputs": upstream[value]}
         elif "model" in kinds and any(m.id == value for m in plan.models):
             refs[key] = model_fingerprint(plan.model(value), base_dir)
+        elif "dataset" in kinds and isinstance(value, list):
+            refs[key] = [dataset_fingerprint(plan.dataset(v), base_dir) for v in value]
         elif "dataset" in kinds:
-            ds = plan.dataset(value)
-            path = dataset_path(ds, base_dir)
-            refs[key] = {**ds.model_dump(mode="json", exclude={"location"}),
-                         "sha256": sha256_file(path) if path.is_file() else None}
+            refs[key] = dataset_fingerprint(plan.dataset(value), base_dir)
     default = BY_NAME[stage.kind].default_model
     if default is not None and getattr(s, "model", "") is None:  # a plan written by hand
         base = plan.base_model(stage.name)

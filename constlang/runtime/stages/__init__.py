@@ -12,6 +12,7 @@ from constlang.runtime.stages.base import (
     StageRunner,
     runner_for,
 )
+from constlang.runtime.stages.best_of_n import BestOfNRunner
 from constlang.runtime.stages.critique_revision import CritiqueRevisionRunner
 from constlang.runtime.stages.dpo import DPORunner
 from constlang.runtime.stages.evaluate import EvaluateRunner
@@ -28,6 +29,7 @@ RUNNERS: tuple[type[StageRunner], ...] = (
     SFTRunner,
     FeedbackRunner,
     RevisionPairsRunner,
+    BestOfNRunner,
     RewardModelRunner,
     DPORunner,
     PPORunner,

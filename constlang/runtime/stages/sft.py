@@ -1,14 +1,16 @@
-"""SFT stage: fine-tune the policy on the critique_revision stage's revisions with TRL."""
+"""SFT stage: fine-tune the policy on the critique_revision stage's revisions (or a best_of_n
+stage's kept replies) with TRL."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from constlang import plan as P
+from constlang.declarations import names
 from constlang.errors import StageError
 from constlang.kinds.sft import SFTSettings
 from constlang.runtime import training as T
@@ -21,15 +23,31 @@ class SFTDataError(StageError):
     """The upstream stage left nothing to train on."""
 
 
-def training_rows(sft_path: Path, rounds: str) -> list[dict[str, Any]]:
-    """Prompt/completion rows from the upstream sft.jsonl, per the stage's `rounds` setting.
+def training_rows(sft_path: Path | Sequence[Path], rounds: str) -> list[dict[str, Any]]:
+    """Prompt/completion rows from the upstream sft.jsonl (or several, merged in order), per
+    the stage's `rounds` setting.
 
-    all: every round's revision; last: each prompt's final round. Rows the upstream stage
-    marked with a `drop` reason (truncated, unchanged, meta, or the unrevised first answer of
-    a skipped round) are never targets; a text repeated within a prompt is used once.
-    The conversational prompt/completion form makes TRL compute the loss on the assistant's
-    reply only.
+    all: every round's revision; last: each prompt's final round (a best_of_n stage marks
+    every kept reply `last`). Rows the upstream stage marked with a `drop` reason (truncated,
+    unchanged, meta, or the unrevised first answer of a skipped round) are never targets; a
+    text repeated within a prompt is used once. The conversational prompt/completion form
+    makes TRL compute the loss on the assistant's reply only.
     """
+    paths = [sft_path] if isinstance(sft_path, Path) else list(sft_path)
+    out: list[dict[str, Any]] = []
+    for path in paths:
+        out += _file_rows(path, rounds)
+    if not out:
+        where = ", ".join(str(p) for p in paths)
+        raise SFTDataError(f"no training data: {where} has no row worth training on (see "
+                           "`sft_dropped` in the upstream manifest; the critique_revision "
+                           "settings keep_truncated, drop_unchanged and drop_meta decide, or "
+                           "the checks and filters of the best_of_n stage)")
+    return out
+
+
+def _file_rows(sft_path: Path, rounds: str) -> list[dict[str, Any]]:
+    """The training rows of one upstream sft.jsonl (see training_rows)."""
     if not sft_path.is_file():
         raise SFTDataError(f"no training data: {sft_path} does not exist")
     out: list[dict[str, Any]] = []
@@ -48,10 +66,6 @@ def training_rows(sft_path: Path, rounds: str) -> list[dict[str, Any]]:
             continue
         seen.add(key)
         out.append({"prompt": [user], "completion": [assistant]})
-    if not out:
-        raise SFTDataError(f"no training data: {sft_path} has no row worth training on (see "
-                           "`sft_dropped` in the upstream manifest; the critique_revision "
-                           "settings keep_truncated, drop_unchanged and drop_meta decide)")
     return out
 
 
@@ -60,10 +74,11 @@ def model_card(plan: P.Plan, stage: Any, base: P.Model, rows: int) -> str:
     c = plan.constitution
     s = stage.settings
     settings = json.dumps(s.model_dump(mode="json", by_alias=True), indent=2)
+    sources = ", ".join(f"`{n}`" for n in names(s.from_))
     return (
         "---\nlibrary_name: transformers\ntags: [constlang, constitutional-ai, sft, trl]\n---\n\n"
         f"# {c.name} {c.version}: supervised policy\n\n"
-        f"Fine-tuned by constlang stage `{stage.name}` on the revisions of stage `{s.from_}` "
+        f"Fine-tuned by constlang stage `{stage.name}` on the SFT rows of stage(s) {sources} "
         "(Constitutional AI, supervised phase).\n\n"
         f"- Constitution: `{c.name}`, version `{c.version}`\n"
         f"- Plan hash: `{plan.hash or plan.compute_hash()}`\n"
@@ -84,14 +99,16 @@ class SFTInputs:
     loaded: Any  # constlang.runtime.models.LoadedModel
 
 
-def load_sft(plan: P.Plan, stage_name: str, *, base_dir: Path, upstream: StageDir,
-             device: str) -> SFTInputs:
-    """Read the upstream revisions and load the base model; writes nothing."""
+def load_sft(plan: P.Plan, stage_name: str, *, base_dir: Path,
+             upstream: StageDir | Sequence[StageDir], device: str) -> SFTInputs:
+    """Read the upstream SFT rows (of one stage, or several merged) and load the base model;
+    writes nothing."""
     from constlang.runtime.models import load_model
 
     stage = plan.stage(stage_name)
     s: SFTSettings = stage.settings
-    rows = training_rows(CritiqueRevisionDir.of(upstream).sft_data, s.rounds)
+    folders = [upstream] if isinstance(upstream, StageDir) else list(upstream)
+    rows = training_rows([CritiqueRevisionDir.of(f).sft_data for f in folders], s.rounds)
     base = plan.base_model(stage_name)
     if base is None:
         raise SFTDataError(f"stage `{stage_name}` names no model to fine-tune")
@@ -121,7 +138,7 @@ def train_sft(plan: P.Plan, inputs: SFTInputs, *, out: StageDir, device: str,
 
 
 class SFTRunner(StageRunner):
-    """Runs an sft stage: TRL's SFTTrainer on the revisions of a critique_revision stage."""
+    """Runs an sft stage: TRL's SFTTrainer on the SFT rows of its `from` stage(s)."""
 
     kind = "sft"
 
@@ -131,10 +148,11 @@ class SFTRunner(StageRunner):
 
     def load(self) -> None:
         ctx, s = self.ctx, self.ctx.settings
-        ctx.say(f"fine-tuning on the revisions of `{s.from_}` (rounds = {s.rounds}, "
-                f"{s.epochs:g} epoch(s)) on {ctx.device}")
+        sources = names(s.from_)
+        ctx.say(f"fine-tuning on the SFT rows of {', '.join(f'`{n}`' for n in sources)} "
+                f"(rounds = {s.rounds}, {s.epochs:g} epoch(s)) on {ctx.device}")
         self.inputs = load_sft(ctx.plan, ctx.name, base_dir=ctx.base_dir,
-                               upstream=ctx.run.stage(s.from_), device=ctx.device)
+                               upstream=[ctx.run.stage(n) for n in sources], device=ctx.device)
 
     def resume_note(self) -> str | None:
         return T.resume_note(self.ctx.folder)
