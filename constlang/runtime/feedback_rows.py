@@ -39,7 +39,9 @@ def pair_row(job: Any, row: PromptRow, respond: Chat, samples: tuple[Generation,
     p_judge = p_a if a_chosen else 1.0 - p_a
     oriented = [orient(j, a_chosen) for j in judgements]
     consistent = [j["consistent"] for j in oriented if j["consistent"] is not None]
-    by_checks = decided_by_checks(ruling, s.check_conflicts)
+    # a label the checks set (veto) or a pair they leave out is not the judge's to filter
+    hard = ruling != "judge" and s.check_conflicts == "veto"
+    by_checks = hard or ruling == "dropped"
     drop = drop_reason(finish=(chosen.finish, rejected.finish),
                        identical=chosen.text == rejected.text,
                        p_judge=1.0 if by_checks else p_judge,
@@ -47,15 +49,10 @@ def pair_row(job: Any, row: PromptRow, respond: Chat, samples: tuple[Generation,
                        settings=s) or (CONFLICT_DROP if ruling == "dropped" else None)
     out = make_row(
         index=row.index, prompt_id=row.prompt_id, prompt=respond, chosen=chosen.text,
-        rejected=rejected.text, p_chosen=p_judge if s.labels == "soft" and not by_checks
+        rejected=rejected.text, p_chosen=p_judge if s.labels == "soft" and not hard
         else 1.0, p_judge=p_judge, source=job.stage.kind, stage=job.stage.name,
         judge=job.judge_model.id, judgements=oriented,
         finish={"chosen": chosen.finish, "rejected": rejected.finish}, drop=drop,
         plan_hash=job.plan_hash)
     return {**out, "checks": pair_record(verdicts, a_chosen, ruling)} if job.checks else out
 
-
-def decided_by_checks(ruling: Ruling, mode: str) -> bool:
-    """Whether the checks, not the judge, settle the pair's label or leave it out: a label the
-    checks set (veto) or a pair they drop is not the judge's to filter."""
-    return ruling == "dropped" or (ruling != "judge" and mode == "veto")

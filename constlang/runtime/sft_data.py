@@ -75,9 +75,10 @@ def write_sft_rows(rows: list[dict[str, Any]], path: Path) -> None:
 
 def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, resumed: int,
               seconds: float, checks: StageChecks | None = None,
-              helpful: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+              answered: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The stage's metrics: counts, the quality of what it wrote (see quality.py), and with
-    checks, each check's figures over every round's reply and every helpful answer."""
+    checks, each check's figures over every round's reply and every helpful answer
+    (`answered`: the helpful rows)."""
     rounds = [r for row in rows for r in row["rounds"]]
     revised = [r for r in rounds if not r["skipped"]]
     critiqued = [r for r in rounds if r.get("critique_finish") != "skipped"]
@@ -113,7 +114,7 @@ def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, 
         "sft_dropped": {reason: dropped.count(reason) for reason in sorted(set(dropped))},
         **({"checks": checks.summary(
             [(row["prompt_id"], r.get("checks") or {}) for row in rows for r in row["rounds"]]
-            + [(h["prompt_id"], h.get("checks") or {}) for h in helpful])} if checks else {}),
+            + [(h["prompt_id"], h.get("checks") or {}) for h in answered])} if checks else {}),
         "resumed_rows": resumed, "seconds": round(seconds, 3)}
 
 

@@ -313,7 +313,7 @@ class CritiqueRevision:
         sft = SD.sft_rows(rows, self.settings, answered)
         SD.write_sft_rows(sft, out.sft_data)
         return SD.summarize(rows, sft, resumed=before, seconds=time.perf_counter() - started,
-                            checks=self.checks, helpful=answered)
+                            checks=self.checks, answered=answered)
 
 
 class CritiqueRevisionRunner(StageRunner):

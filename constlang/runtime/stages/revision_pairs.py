@@ -53,7 +53,7 @@ def revision_pairs(rows: list[dict[str, Any]], sft: list[dict[str, Any]], *, use
         drop = "identical" if final == first else verdict.get(row["index"])
         if use_dropped and drop != "identical":
             drop = None
-        if drop is None and honour_checks and row["rounds"] and failed(
+        if drop is None and honour_checks and row.get("rounds") and failed(
                 row["rounds"][-1].get("checks")):
             drop = CHECK_DROP
         p_judge = judge_weight(row) if weights == "judge" else None
