@@ -329,3 +329,22 @@ def test_a_tiny_model_run_drops_every_revision_a_check_fails(tmp_path: Path,
     lenient = by_name["lenient"].metrics
     assert lenient["sft_rows"] == 3 and lenient["checks"]["anything"]["failed"] == 3
     assert by_name["lenient_pairs"].metrics["dropped"].get("failed_checks") is None
+
+
+# ---------------------------------------------------------------- the inputs hash
+
+@pytest.mark.parametrize("old", ['pattern = "revised"', 'phrases = ["PROMPT-1"]'],
+                         ids=["a check of the stage", "a check of its principle"])
+def test_editing_a_check_a_stage_uses_changes_its_inputs_hash(tmp_path: Path, old: str) -> None:
+    from constlang.runtime.inputs import inputs_hash
+
+    def digest(text: str) -> str:
+        reviser_job(tmp_path)  # the prompt files
+        (tmp_path / "c.const").write_text(text, "utf-8")
+        result = compile_path(tmp_path / "c.const")
+        assert result.plan is not None, result.diagnostics
+        return inputs_hash(result.plan, result.plan.stage("critique_revision"), tmp_path, {})
+
+    text = REVISING.format(extra="")
+    assert old in text
+    assert digest(text) != digest(text.replace(old, old.replace("-1", "-2").replace("ised", "")))
