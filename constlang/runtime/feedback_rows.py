@@ -34,7 +34,8 @@ def pair_row(job: Any, row: PromptRow, respond: Chat, samples: tuple[Generation,
     if job.checks:
         named = [c for q in questions for c in q.checks]
         verdicts = [job.checks.verdicts(g.text, row.prompt, row.tags, named) for g in samples]
-        a_chosen, ruling = settle(*map(passes_all, verdicts), a_chosen, s.check_conflicts)
+        a_passes, b_passes = (passes_all(v) for v in verdicts)
+        a_chosen, ruling = settle(a_passes, b_passes, a_chosen, s.check_conflicts)
     chosen, rejected = samples if a_chosen else samples[::-1]
     p_judge = p_a if a_chosen else 1.0 - p_a
     oriented = [orient(j, a_chosen) for j in judgements]

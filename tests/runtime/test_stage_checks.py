@@ -348,3 +348,56 @@ def test_editing_a_check_a_stage_uses_changes_its_inputs_hash(tmp_path: Path, ol
     text = REVISING.format(extra="")
     assert old in text
     assert digest(text) != digest(text.replace(old, old.replace("-1", "-2").replace("ised", "")))
+
+
+FEEDBACK_RUN = """constlang 1
+constitution "checked-feedback" {{ version = "0.1.0" }}
+
+check short {{ checker = length  max = 4  unit = tokens }}
+check tagged {{ checker = regex  pattern = "(?s).*"  expect = no_match  applies_to = ["harmful"] }}
+question better {{ text = "Which reply is better?"  checks = tagged }}
+model tiny {{ source = "{model}"  max_new_tokens = 4  temperature = 0.9 }}
+dataset d {{ path = "p.jsonl" }}
+
+stage feedback {{
+  policy = tiny  judge = tiny  prompts = d  batch_size = 2  keep_truncated = true
+  checks = short  check_conflicts = veto
+}}
+"""
+
+
+def test_a_tiny_model_feedback_run_labels_pairs_by_checks_and_the_judge(
+        tmp_path: Path, tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    (tmp_path / "c.const").write_text(FEEDBACK_RUN.format(model=tiny_model_dir), "utf-8")
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(
+        {"prompt": f"Question {i}?", "tags": ["harmful"] if i == 0 else []}) + "\n"
+        for i in range(4)), "utf-8")
+    result = compile_path(tmp_path / "c.const")
+    assert result.plan is not None, result.diagnostics
+    run = RunDir(tmp_path / "runs")
+    done = run_plan(result.plan, base_dir=result.base_dir, run_dir=run.path, device="cpu",
+                    console=Console(file=io.StringIO()))
+    assert done.stages[0].status == "completed"
+    metrics = done.stages[0].metrics
+    rows = [json.loads(x) for x in PreferencesDir.of(run.stage("feedback")).preferences
+            .read_text().splitlines()]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+
+    def size(messages: list[dict[str, str]]) -> int:
+        return len(tokenizer(messages[0]["content"], add_special_tokens=False)["input_ids"])
+
+    for r in rows:  # `short` counts with the policy's tokenizer; `tagged` only on prompt 0
+        tagged = False if r["index"] == 0 else None
+        assert r["checks"]["chosen"] == {"short": size(r["chosen"]) <= 4, "tagged": tagged}
+        assert r["checks"]["rejected"] == {"short": size(r["rejected"]) <= 4, "tagged": tagged}
+        passes = [False not in r["checks"][k].values() for k in ("chosen", "rejected")]
+        decided = passes[0] != passes[1]
+        assert r["checks"]["ruling"] in (("agreed", "overridden") if decided else ("judge",))
+        if decided:  # veto: the passing reply, with a hard label
+            assert passes[0] and r["p_chosen"] == 1.0
+    assert metrics["checks"]["decided"] == sum(r["checks"]["decided"] for r in rows)
+    assert metrics["checks"]["per_check"]["tagged"]["applied"] == 2  # prompt 0's two replies
+    assert metrics["checks"]["per_check"]["short"]["applied"] == 8
+    assert metrics["checks"]["decided"] >= 1  # the tiny model's replies differ in length
