@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 MAX_SEED = 2**31 - 1  # seeds must fit every RNG the runtime seeds
 
@@ -52,6 +59,10 @@ def ref(kind: str, help: str, **kw: Any) -> Any:
 def refs(kind: str, help: str, **kw: Any) -> Any:
     """A field naming one declaration of ``kind``, or a list of them (``[a, b]``)."""
     return Field(json_schema_extra={"ref": kind, "many": True}, description=help, **kw)
+
+
+# A `refs` setting that the plan always holds as a list: one name is a list of one.
+NameList = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 
 
 def names(value: str | list[str]) -> list[str]:

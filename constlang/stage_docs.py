@@ -22,7 +22,7 @@ END = "<!-- settings:end -->"
 
 def _default(kind: StageKind, name: str, info: FieldInfo) -> str:
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    if extra.get("selection"):
+    if extra.get("selection") or info.default_factory is not None:
         factory: Any = info.default_factory
         value = factory() if factory else []
         return "`all`" if value == ["all"] else "none" if not value else f"`{value}`"

@@ -125,7 +125,8 @@ def test_hash_is_over_the_content_without_the_hash(compile_text: Compile) -> Non
 
 def test_json_has_a_stable_key_order(compile_text: Compile) -> None:
     data = json.loads(plan_of(compile_text, BASE).to_json())
-    assert list(data) == ["format_version", "constitution", "sources", "principles", "questions",
+    assert list(data) == ["format_version", "constitution", "sources", "principles", "checks",
+                          "questions",
                           "examples", "models", "datasets", "stages", "programs", "hash"]
     assert list(data["stages"][0]) == ["name", "kind", "depends_on", "location", "settings"]
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from constlang.declarations import MAX_SEED, Strict, ref, selection
+from constlang.declarations import MAX_SEED, NameList, Strict, ref, refs, selection
 from constlang.kinds import _steps
 from constlang.kinds.record import Cost, CostInputs, StageKind, StepSpec, When
 from constlang.words import counted
@@ -48,6 +48,13 @@ class CritiqueRevisionSettings(Strict):
         True, description="Leave out revisions (nearly) identical to the reply they revise.")
     drop_meta: bool = Field(
         True, description="Leave out revisions that comment on the reply instead of being one.")
+    checks: NameList = refs(
+        "check", "Checks every revision (and helpful answer) must pass, besides the checks of "
+        "the principle it was revised under; each applies to the prompts its tags select.",
+        default_factory=list)
+    drop_failing_checks: bool = Field(
+        True, description="Leave out revisions that fail a check of their round's principle "
+        "or of `checks` (`false`: the checks only count and record their verdicts).")
     batch_size: int = Field(8, ge=1, le=4096, description="Prompts generated together.")
     seed: int = Field(0, ge=0, le=MAX_SEED,
                       description="Seed for principle sampling and generation.")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from constlang.declarations import MAX_SEED, Strict, ref, selection
+from constlang.declarations import MAX_SEED, NameList, Strict, ref, refs, selection
 from constlang.kinds import _steps
 from constlang.kinds.record import Cost, CostInputs, StageKind, StepSpec, When
 from constlang.words import counted
@@ -44,6 +44,15 @@ class FeedbackSettings(Strict):
         "when the two swapped places.")
     min_confidence: float = Field(
         0.0, ge=0.0, le=0.5, description="Leave out pairs whose p_chosen − 0.5 is below this.")
+    checks: NameList = refs(
+        "check", "Checks both replies of every pair are held to, besides the checks of the "
+        "questions asked for that pair; each applies to the prompts its tags select.",
+        default_factory=list)
+    check_conflicts: Literal["veto", "drop", "ignore"] = Field(
+        "veto", description="When exactly one reply passes every check that applies: veto: "
+        "it is chosen with a hard label (p_chosen 1), overriding the judge; drop: a pair the "
+        "judge decided the other way is left out; ignore: the judge's label stands. When both "
+        "or neither pass, the judge decides.")
     judge_check: str | None = ref(
         "dataset", "Labelled pairs (`prompt`, `better`, `worse`) the judge is checked on "
         "(`constlang judge-check`).", default=None)

@@ -15,7 +15,8 @@ class RevisionPairsSettings(Strict):
                      alias="from")
     use_dropped: bool = Field(
         False, description="Also pair revisions the stage dropped from its SFT data (truncated, "
-        "unchanged, meta, worse).")
+        "unchanged, meta, worse); never one that failed its checks (while the stage's "
+        "`drop_failing_checks` is on).")
     weights: Literal["none", "judge"] = Field(
         "none", description="none: p_chosen is 1; judge: the critique_revision stage's judge "
         "scores give p_chosen = σ(log-odds of the revision − log-odds of the first answer), and "

@@ -31,6 +31,11 @@ def dataset_fingerprint(ds: P.Dataset, base_dir: Path) -> dict[str, Any]:
             "sha256": sha256_file(path) if path.is_file() else None}
 
 
+def _checks(plan: P.Plan, ids: list[str]) -> list[dict[str, Any]]:
+    """The named checks' definitions (checker and arguments), each once, in plan order."""
+    return [c.model_dump(mode="json", exclude={"location"}) for c in plan.checks if c.id in ids]
+
+
 def inputs_hash(plan: P.Plan, stage: Any, base_dir: Path, upstream: dict[str, str],
                 extra: dict[str, Any] | None = None) -> str:
     """Hash of everything the stage reads: settings, program, what each reference names, and
@@ -51,8 +56,13 @@ def inputs_hash(plan: P.Plan, stage: Any, base_dir: Path, upstream: dict[str, st
                                            "example": plan.examples, "question": plan.questions,
                                            "check": plan.checks}
             pool = pools[kinds[0]]
-            refs[key] = [d.model_dump(mode="json", exclude={"location"})
-                         for d in select(pool, value)]
+            chosen = select(pool, value)
+            refs[key] = [d.model_dump(mode="json", exclude={"location"}) for d in chosen]
+            declared = [c for d in chosen for c in getattr(d, "checks", [])]
+            if declared:  # a principle's or question's checks: their definitions, not names
+                refs[f"{key}.checks"] = _checks(plan, declared)
+        elif "check" in kinds:
+            refs[key] = _checks(plan, value)
         elif "stage" in kinds and isinstance(value, list):
             refs[key] = [{"stage": v, "outputs": upstream.get(v)} for v in value]
         elif "stage" in kinds and value in upstream:

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from constlang.files import atomic_write_text
 from constlang.runtime import quality as Q
+from constlang.runtime.reply_checks import CHECK_DROP, StageChecks, failed
 
 SHOWN_EXAMPLES = 3  # prompts whose first answer and final revision the run prints
 
@@ -26,8 +27,14 @@ def sft_rows(rows: Sequence[dict[str, Any]], settings: Any,
 
     The sft stage trains on the rows without a `drop`; `last` marks the final round. Each
     helpful answer is one more row (`source: helpful`, round 0), dropped only when cut off
-    (unless `keep_truncated`) or skipped for length.
+    (unless `keep_truncated`) or skipped for length. A row kept so far that failed one of its
+    recorded checks is dropped as `failed_checks` (unless `drop_failing_checks` is false).
     """
+    by_checks = getattr(settings, "drop_failing_checks", True)
+
+    def checked(drop: str | None, verdicts: Any) -> str | None:
+        return drop or (CHECK_DROP if by_checks and failed(verdicts) else None)
+
     out = []
     for row in rows:
         before: str = row["initial"]
@@ -47,7 +54,8 @@ def sft_rows(rows: Sequence[dict[str, Any]], settings: Any,
             out.append({"messages": [{"role": "user", "content": row["prompt"]},
                                      {"role": "assistant", "content": r["revision"]}],
                         "index": row["index"], "round": r["round"], "skipped": r["skipped"],
-                        "last": r["round"] == len(row["rounds"]), "drop": verdict,
+                        "last": r["round"] == len(row["rounds"]),
+                        "drop": checked(verdict, r.get("checks")),
                         "source": "revision"})
             before = r["revision"]
     for h in helpful:
@@ -56,7 +64,7 @@ def sft_rows(rows: Sequence[dict[str, Any]], settings: Any,
         out.append({"messages": [{"role": "user", "content": h["prompt"]},
                                  {"role": "assistant", "content": h["answer"]}],
                     "index": h["index"], "round": 0, "skipped": False, "last": True,
-                    "drop": drop, "source": "helpful"})
+                    "drop": checked(drop, h.get("checks")), "source": "helpful"})
     return out
 
 
@@ -66,8 +74,11 @@ def write_sft_rows(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, resumed: int,
-              seconds: float) -> dict[str, Any]:
-    """The stage's metrics: counts, and the quality of what it wrote (see quality.py)."""
+              seconds: float, checks: StageChecks | None = None,
+              answered: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The stage's metrics: counts, the quality of what it wrote (see quality.py), and with
+    checks, each check's figures over every round's reply and every helpful answer
+    (`answered`: the helpful rows)."""
     rounds = [r for row in rows for r in row["rounds"]]
     revised = [r for r in rounds if not r["skipped"]]
     critiqued = [r for r in rounds if r.get("critique_finish") != "skipped"]
@@ -101,6 +112,9 @@ def summarize(rows: Sequence[dict[str, Any]], sft: Sequence[dict[str, Any]], *, 
         "sft_rows": len(sft) - len(dropped),
         "sft_helpful_rows": sum(r["drop"] is None for r in helpful),
         "sft_dropped": {reason: dropped.count(reason) for reason in sorted(set(dropped))},
+        **({"checks": checks.summary(
+            [(row["prompt_id"], r.get("checks") or {}) for row in rows for r in row["rounds"]]
+            + [(h["prompt_id"], h.get("checks") or {}) for h in answered])} if checks else {}),
         "resumed_rows": resumed, "seconds": round(seconds, 3)}
 
 
@@ -119,7 +133,17 @@ def quality_line(stage: str, metrics: dict[str, Any]) -> str:
     return (f"{stage}: {q['count']} revisions, {pct(q['eos_share'])} ended with EOS, "
             f"{pct(q['nearly_unchanged_share'])} (nearly) unchanged, {pct(q['meta_share'])} "
             f"about the reply rather than a reply; {metrics['sft_rows']} SFT rows kept "
-            f"(dropped: {dropped}){verdict}")
+            f"(dropped: {dropped}){verdict}{checks_clause(metrics)}")
+
+
+def checks_clause(metrics: dict[str, Any]) -> str:
+    """e.g. `; 3 dropped by checks; checks passed: short 4/6, no_url 6/6` (empty without)."""
+    figures = metrics.get("checks")
+    if not figures:
+        return ""
+    by_checks = metrics["sft_dropped"].get(CHECK_DROP, 0)
+    passed = ", ".join(f"{cid} {f['passed']}/{f['applied']}" for cid, f in figures.items())
+    return f"; {by_checks} dropped by checks; checks passed: {passed}"
 
 
 def judge_report(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:

@@ -18,7 +18,6 @@ from constlang.prompts import (
     few_shot_turns,
     find_step,
     principle_vars,
-    question_vars,
     render_step,
 )
 from constlang.runtime import sft_data as SD
@@ -31,7 +30,8 @@ from constlang.runtime.chunk_state import (
 from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.engine import Generator, OptionScorer
 from constlang.runtime.generate import Generation, GenerationSettings
-from constlang.runtime.preferences import option_probability
+from constlang.runtime.reply_checks import CHECK_DROP, StageChecks, check_rounds
+from constlang.runtime.revision_scores import score_rows
 from constlang.runtime.rundir import (
     Artifact,
     MetricsLog,
@@ -71,6 +71,7 @@ class CritiqueRevision:
     plan_hash: str
     judge_step: P.ProgramStep | None = None  # present when the stage declares a judge
     question: P.Question | None = None  # the judge's pointwise question
+    checks: StageChecks | None = None  # the stage's `checks` and its principles' checks
     make_settings: Callable[[P.Model, int], Any] = GenerationSettings.for_model
     _few_shot: dict[str, Chat] = field(default_factory=dict)
 
@@ -88,10 +89,12 @@ class CritiqueRevision:
                 raise StageError(f"stage `{stage_name}` declares judge `{s.judge}`, so it needs "
                                  "`judge_question` naming a pointwise question (with a "
                                  "good_answer), e.g. judge_question = is_safe")
+        principles = select(plan.principles, s.principles)
         return cls(
             stage=stage, respond=respond, critique=find_step(program, "critique"),
             revise=find_step(program, "revise"), judge_step=judge_step, question=question,
-            sampler=PrincipleSampler(select(plan.principles, s.principles), s.sampling, s.seed),
+            sampler=PrincipleSampler(principles, s.sampling, s.seed),
+            checks=StageChecks.of(plan, s.checks, [c for p in principles for c in p.checks]),
             examples=[example_vars(e) for e in select(plan.examples, s.examples)],
             model=plan.model(respond.model), plan_hash=plan.hash or plan.compute_hash(),
         )
@@ -200,6 +203,9 @@ class CritiqueRevision:
                          {"role": "assistant", "content": responses[i]}],
             "plan_hash": self.plan_hash,
         } for i, row in enumerate(chunk)]
+        if self.checks:
+            check_rounds(self.checks, rows, [r.tags for r in chunk],
+                         {p.id: p.checks for p in self.sampler.principles})
         if judge is not None:
             self.score(judge, rows)
         return rows
@@ -246,26 +252,7 @@ class CritiqueRevision:
         step, q = self.judge_step, self.question
         if step is None or q is None:
             raise StageError(f"stage `{self.stage.name}` has no judge step in its program")
-        texts = [(row, None) for row in rows] + [
-            (row, r) for row in rows for r in row["rounds"] if not r["skipped"]]
-        prompts = [[{"role": "user", "content": render_step(
-            self.stage.name, self.stage.kind, step,
-            {"prompt": row["prompt"], "response": r["revision"] if r else row["initial"],
-             "question": question_vars(q), "examples": self.examples})}] for row, r in texts]
-        good = q.options.index(q.good_answer or q.options[-1])
-        scores = judge.score_options(prompts, list(q.options))
-        for (row, r), logprobs in zip(texts, scores, strict=True):
-            p = round(option_probability([float(x) for x in logprobs], good), 6)
-            if r is None:
-                row["initial_score"] = p
-            else:
-                r["revision_score"] = p
-        for row in rows:  # a skipped round keeps the reply, and so its score
-            last = row["initial_score"]
-            for r in row["rounds"]:
-                if r["skipped"]:
-                    r["revision_score"] = last
-                last = r["revision_score"]
+        score_rows(judge, rows, stage=self.stage, step=step, question=q, examples=self.examples)
 
     def generations_per_prompt(self) -> int:
         return 1 + 2 * self.settings.revisions
@@ -280,6 +267,8 @@ class CritiqueRevision:
                                      0, todo[0].index, progress)
             return [{"index": r.index, "prompt_id": r.prompt_id, "prompt": r.prompt,
                      "answer": g.text, "finish": g.finish, "tokens": g.tokens,
+                     **({"checks": self.checks.verdicts(g.text, r.prompt, r.tags)}
+                        if self.checks else {}),
                      "plan_hash": self.plan_hash} for r, g in zip(todo, answers, strict=True)]
 
         rows, before = process_in_chunks(out.helpful, prompts, self.settings.batch_size,
@@ -323,7 +312,8 @@ class CritiqueRevision:
         answered = self.answer_helpful(engine, helpful, out, progress) if helpful else []
         sft = SD.sft_rows(rows, self.settings, answered)
         SD.write_sft_rows(sft, out.sft_data)
-        return SD.summarize(rows, sft, resumed=before, seconds=time.perf_counter() - started)
+        return SD.summarize(rows, sft, resumed=before, seconds=time.perf_counter() - started,
+                            checks=self.checks, answered=answered)
 
 
 class CritiqueRevisionRunner(StageRunner):
@@ -335,8 +325,10 @@ class CritiqueRevisionRunner(StageRunner):
     @staticmethod
     def headline(metrics: dict[str, Any]) -> str:
         revisions = metrics["quality"]["revisions"]
+        by_checks = metrics.get("sft_dropped", {}).get(CHECK_DROP)
         return (f"{revisions['count']} revisions, EOS {pct(revisions.get('eos_share'))}, "
-                f"{metrics.get('sft_rows', '-')} SFT rows kept")
+                f"{metrics.get('sft_rows', '-')} SFT rows kept"
+                + (f", {by_checks} dropped by checks" if by_checks else ""))
 
     def load(self) -> None:
         from constlang.runtime.generate import GenerationEngine
@@ -355,6 +347,8 @@ class CritiqueRevisionRunner(StageRunner):
                             use="train" if s.judge == s.model else "generate")
         ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
         self.engine = GenerationEngine(loaded, batch_size=self.job.settings.batch_size)
+        if self.job.checks:
+            self.job.checks.use_tokenizer_of(self.engine)
         self.judge = None
         if s.judge:
             self.judge = self.engine if s.judge == s.model else GenerationEngine(

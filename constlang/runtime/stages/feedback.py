@@ -23,18 +23,17 @@ from constlang.runtime import judge_check
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import PromptRow, read_prompts
 from constlang.runtime.engine import Engine
+from constlang.runtime.feedback_rows import pair_row
 from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.preference_rows import (
     FORMAT,
     PreferencesDir,
-    drop_reason,
     label_points,
     labels_figure,
-    make_row,
-    orient,
     summarize,
     summary_line,
 )
+from constlang.runtime.reply_checks import StageChecks, pair_line, pair_summary
 from constlang.runtime.rundir import (
     MetricsLog,
     process_in_chunks,
@@ -85,6 +84,7 @@ class Feedback:
     policy_model: P.Model  # generation settings of the two samples
     judge_model: P.Model
     plan_hash: str
+    checks: StageChecks | None = None  # the stage's `checks` and its questions' checks
     make_settings: Callable[[P.Model, int], Any] = GenerationSettings.for_model
     _shots: dict[tuple[str, str], Chat] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=lambda: {
@@ -96,11 +96,12 @@ class Feedback:
         s: FeedbackSettings = stage.settings
         program = plan.program(stage_name)
         steps = {step.name: step for step in program.steps}
+        questions = select(plan.questions, s.questions)
         return cls(
             stage=stage, respond=find_step(program, "respond"), rationale=steps.get("rationale"),
             compare=steps.get("compare"), pointwise=steps.get("pointwise"),
-            sampler=QuestionSampler(select(plan.questions, s.questions), s.question_sampling,
-                                    s.seed),
+            sampler=QuestionSampler(questions, s.question_sampling, s.seed),
+            checks=StageChecks.of(plan, s.checks, [c for q in questions for c in q.checks]),
             examples=[example_vars(e) for e in select(plan.examples, s.examples)],
             policy_model=_base_model(plan, s.policy), judge_model=plan.model(s.judge),
             plan_hash=plan.hash or plan.compute_hash(),
@@ -263,29 +264,9 @@ class Feedback:
         by_pair: dict[tuple[int, str], list[Job]] = {}
         for job in pairwise + pointwise:
             by_pair.setdefault((job.i, job.q.id), []).append(job)
-        return [self.row(row, respond[i], (sample_a[i], sample_b[i]), questions[i],
+        return [pair_row(self, row, respond[i], (sample_a[i], sample_b[i]), questions[i],
                          [pref.verdict(q, by_pair[(i, q.id)], self.clamp) for q in questions[i]])
                 for i, row in enumerate(chunk)]
-
-    def row(self, row: PromptRow, respond: Chat, samples: tuple[Generation, Generation],
-            questions: list[P.Question], judgements: list[dict[str, Any]]) -> dict[str, Any]:
-        """The preference row of one prompt: the replies ordered by the judge's verdict."""
-        s = self.settings
-        p_a = pref.weighted_mean([j["p_a"] for j in judgements], [q.weight for q in questions])
-        a_chosen = p_a >= 0.5  # a tie keeps the sampling order
-        chosen, rejected = samples if a_chosen else samples[::-1]
-        p_judge = p_a if a_chosen else 1.0 - p_a
-        oriented = [orient(j, a_chosen) for j in judgements]
-        consistent = [j["consistent"] for j in oriented if j["consistent"] is not None]
-        drop = drop_reason(finish=(chosen.finish, rejected.finish),
-                           identical=chosen.text == rejected.text, p_judge=p_judge,
-                           consistent=all(consistent) if consistent else None, settings=s)
-        return make_row(
-            index=row.index, prompt_id=row.prompt_id, prompt=respond, chosen=chosen.text,
-            rejected=rejected.text, p_chosen=p_judge if s.labels == "soft" else 1.0,
-            p_judge=p_judge, source="feedback", stage=self.stage.name, judge=self.judge_model.id,
-            judgements=oriented, finish={"chosen": chosen.finish, "rejected": rejected.finish},
-            drop=drop, plan_hash=self.plan_hash)
 
     def run(self, policy: Engine, judge: Engine, prompts: Sequence[PromptRow], out: PreferencesDir,
             *, metrics: MetricsLog | None = None, progress: Callable[[int], None] | None = None,
@@ -313,6 +294,7 @@ class Feedback:
             out.preferences, prompts, self.settings.batch_size,
             lambda todo: self.run_chunk(policy, judge, todo), on_chunk=logged, on_resume=resumed)
         return {**summarize(rows), "resumed_rows": before,
+                **({"checks": pair_summary(self.checks, rows)} if self.checks else {}),
                 **{k: round(v, 3) for k, v in self.stats.items()},
                 "seconds": round(time.perf_counter() - started, 3)}
 
@@ -326,8 +308,10 @@ class FeedbackRunner(StageRunner):
 
     @staticmethod
     def headline(metrics: dict[str, Any]) -> str:
+        checks = metrics.get("checks")
         return (f"{metrics.get('kept_pairs', '-')} of {metrics.get('pairs', '-')} pairs kept, "
-                f"position-consistent {pct(metrics.get('position_consistency'))}")
+                f"position-consistent {pct(metrics.get('position_consistency'))}"
+                + (f", {pair_line(checks)}" if checks else ""))
 
     def fingerprint(self) -> dict[str, Any]:
         plan, s = self.ctx.plan, self.ctx.settings
@@ -352,6 +336,8 @@ class FeedbackRunner(StageRunner):
         loaded = load_model(policy, device=ctx.device, base_dir=ctx.base_dir,  # see resolve_dtype
                             use="train" if s.judge == s.policy else "generate")
         self.policy = GenerationEngine(loaded, batch_size=s.batch_size)
+        if job.checks:  # a length in tokens counts the tokens of the model that wrote the reply
+            job.checks.use_tokenizer_of(self.policy)
         self.judge = self.policy if s.judge == s.policy else GenerationEngine(
             load_model(job.judge_model, device=ctx.device, base_dir=ctx.base_dir),
             batch_size=s.batch_size)
@@ -383,7 +369,9 @@ class FeedbackRunner(StageRunner):
         if self.judge_report is not None:
             metrics["judge_check"] = judge_check.manifest_metrics(self.judge_report)
         ctx.timings["feedback_s"] = metrics["seconds"]
-        ctx.console.print(summary_line(ctx.name, metrics), highlight=False, markup=False)
+        ctx.console.print(summary_line(ctx.name, metrics) + (
+            f"; {pair_line(metrics['checks'])}" if "checks" in metrics else ""),
+            highlight=False, markup=False)
         return metrics
 
     def outputs(self) -> str:

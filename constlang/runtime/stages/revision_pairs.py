@@ -12,6 +12,7 @@ from constlang.errors import StageError
 from constlang.files import atomic_write_text
 from constlang.runtime.preference_rows import FORMAT, PreferencesDir, make_row
 from constlang.runtime.preferences import sigmoid
+from constlang.runtime.reply_checks import CHECK_DROP, failed
 from constlang.runtime.rundir import recover_jsonl, sha256_file
 from constlang.runtime.stages.base import StageRunner
 from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
@@ -33,11 +34,15 @@ def judge_weight(row: dict[str, Any]) -> float | None:
 
 
 def revision_pairs(rows: list[dict[str, Any]], sft: list[dict[str, Any]], *, use_dropped: bool,
-                   weights: str, stage: str, plan_hash: str) -> list[dict[str, Any]]:
+                   weights: str, stage: str, plan_hash: str,
+                   honour_checks: bool = True) -> list[dict[str, Any]]:
     """Preference rows (format 2): `chosen` the final revision, `rejected` the first answer.
 
     A pair whose final reply the critique_revision stage dropped from its SFT data keeps that
     reason in `drop` (unless `use_dropped`); a prompt never revised is dropped as `identical`.
+    A final revision that failed one of its checks is never preferred: its pair is dropped as
+    `failed_checks` even with `use_dropped` (unless `honour_checks` is false: the upstream
+    stage's `drop_failing_checks = false`).
     With `weights="judge"`, p_chosen is judge_weight and a pair under 0.5 is dropped as `worse`.
     """
     verdict = {r["index"]: r.get("drop") for r in sft
@@ -48,6 +53,9 @@ def revision_pairs(rows: list[dict[str, Any]], sft: list[dict[str, Any]], *, use
         drop = "identical" if final == first else verdict.get(row["index"])
         if use_dropped and drop != "identical":
             drop = None
+        if drop is None and honour_checks and row.get("rounds") and failed(
+                row["rounds"][-1].get("checks")):
+            drop = CHECK_DROP
         p_judge = judge_weight(row) if weights == "judge" else None
         if p_judge is not None and p_judge < 0.5 and drop is None:
             drop = "worse"
@@ -87,8 +95,10 @@ class RevisionPairsRunner(StageRunner):
 
     def run(self) -> dict[str, Any]:
         ctx, s = self.ctx, self.ctx.settings
-        pairs = revision_pairs(self.rows, self.sft, use_dropped=s.use_dropped, weights=s.weights,
-                               stage=ctx.name, plan_hash=ctx.plan.hash or ctx.plan.compute_hash())
+        pairs = revision_pairs(
+            self.rows, self.sft, use_dropped=s.use_dropped, weights=s.weights, stage=ctx.name,
+            plan_hash=ctx.plan.hash or ctx.plan.compute_hash(),
+            honour_checks=ctx.plan.stage(s.from_).settings.drop_failing_checks)
         atomic_write_text(PreferencesDir.of(ctx.folder).preferences,
                           "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs),
                           make_parents=True, follow=False)
