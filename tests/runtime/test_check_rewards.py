@@ -47,6 +47,15 @@ stage rloo {{
   policy = tiny  prompts = d  checks = terse  steps = 2  batch_size = 4  num_generations = 2
   max_new_tokens = 4  checkpoint_every = 0
 }}
+principle p {{ critique = "c"  revision = "r" }}
+stage critique_revision {{ model = tiny  prompts = d }}
+stage revision_pairs {{ from = critique_revision }}
+stage reward_model {{ from = revision_pairs  max_length = 64 }}
+stage mixed {{
+  kind = grpo  policy = tiny  prompts = d  reward = reward_model  reward_weight = 0
+  checks = no_digits  steps = 2  batch_size = 4  num_generations = 2  max_new_tokens = 4
+  checkpoint_every = 0
+}}
 """
 
 
@@ -159,6 +168,30 @@ def test_a_group_stage_runs_on_checks_alone_with_the_prompts_tags(
         assert 0.0 <= r["checks/terse/pass_rate"] <= 1.0
     ids = {"grpo": {"terse", "no_digits"}, "rloo": {"terse"}}[stage]
     assert done.metrics["check_pass_rate_end"].keys() == ids
+
+
+def test_reward_weight_scales_the_reward_models_part_of_a_group_reward(
+        tmp_path: Path, tiny_model_dir: Path) -> None:
+    from constlang.plan import Model
+    from constlang.runtime.models import load_model, save_model
+
+    from .helpers import complete_by_hand
+
+    result, runs = project(tmp_path, tiny_model_dir)
+    reward = load_model(Model(id="rm", source=str(tiny_model_dir)), device="cpu",
+                        head="reward", seed=3)
+    save_model(reward.model, reward.tokenizer, runs.stage("reward_model").model)
+    complete_by_hand(runs, "reward_model", "reward_model", result.plan.hash)
+    done = run(result, runs, "mixed")
+    assert done.status == "completed", done
+    for r in logged_rows(runs, "mixed", "train"):
+        assert r["reward/model"] != 0.0 and r["rewards/reward_model/mean"] == r["reward/model"]
+        # reward_weight = 0: the reward is the check reward alone
+        assert r["reward"] == pytest.approx(r["reward/checks"], abs=1e-5)
+    m = done.metrics
+    assert {"model_reward_end", "check_reward_end", "check_pass_rate_end"} <= m.keys()
+    card = (runs.stage("mixed").model / "README.md").read_text()
+    assert "reward model `reward_model` × 0 + checks `no_digits`" in card
 
 
 def test_a_tiny_policy_trained_on_a_check_reward_alone_learns_to_pass_it(

@@ -80,7 +80,9 @@ class ChecksReward:
 def log_figures(columns: dict[str, Any], figures: dict[str, float]) -> None:
     """Hand figures to TRL's per-update log (the `log_metric` it passes reward functions)."""
     log = columns.get("log_metric")
-    for name, value in figures.items() if log is not None else ():
+    if log is None:
+        return
+    for name, value in figures.items():
         log(name, value)
 
 
