@@ -194,30 +194,36 @@ class GroupRunner(StageRunner):
         common: dict[str, Any] = {"device": ctx.device, "base_dir": ctx.base_dir}
         self.policy = load_model(self.policy_spec, dtype=T.weights_dtype(s, ctx.device),
                                  **common)
-        self.rewards: list[Any] = []
-        self.weights: list[float] = []
+        self.rewards, self.weights, self.source = self.reward_functions(common)
+
+    def reward_functions(self, common: dict[str, Any]) -> tuple[list[Any], list[float], str]:
+        """(TRL's reward functions, their weights, what they are in words): the reward model's
+        score or the judge's probability (× reward_weight), then the check rewards (× 1)."""
+        ctx, s = self.ctx, self.ctx.settings
+        rewards: list[Any] = []
+        weights: list[float] = []
         sources = []
         if s.reward_source == "judge":
             judged = self.judge_reward(common)
-            self.rewards.append(judged)
+            rewards.append(judged)
             sources.append(f"judge `{s.judge}` ({judged.question.id}: "
                            f"{judged.question.good_answer})")
         elif s.reward:
-            self.rewards.append(self.model_reward(common))
+            rewards.append(self.model_reward(common))
             sources.append(f"reward model `{s.reward}`")
-        if self.rewards:
-            self.weights.append(s.reward_weight)
+        if rewards:
+            weights.append(s.reward_weight)
             if s.reward_weight != 1:
                 sources[-1] += f" × {s.reward_weight:g}"
         checks = CheckRewards.of(ctx.plan, s.checks, self.policy.tokenizer)
         if checks is not None:
-            self.rewards.append(ChecksReward(checks))
-            self.weights.append(1.0)
+            rewards.append(ChecksReward(checks))
+            weights.append(1.0)
             sources.append("checks " + ", ".join(f"`{c}`" for c in s.checks))
-        if not self.rewards:
+        if not rewards:
             raise StageError("reward_source = reward_model needs `reward` (a reward_model "
                              "stage), `checks`, or both")
-        self.source = " + ".join(sources)
+        return rewards, weights, " + ".join(sources)
 
     def judge_reward(self, common: dict[str, Any]) -> JudgeReward:
         """reward_source = judge: the judge's probability of the question's good answer."""

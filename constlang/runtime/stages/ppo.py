@@ -127,7 +127,7 @@ def model_card(plan: P.Plan, stage: Any, base: P.Model, metrics: dict[str, Any])
 
 def reward_source(s: Any) -> str:
     """What rewards a rollout, in words: the reward model, the checks, or both."""
-    parts = [f"reward model `{s.reward}`" + (f" (× {s.reward_weight:g})"
+    parts = [f"reward model `{s.reward}`" + (f" × {s.reward_weight:g}"
                                              if s.reward_weight != 1 else "")] if s.reward else []
     if s.checks:
         parts.append("checks " + ", ".join(f"`{c}`" for c in s.checks))
