@@ -310,6 +310,10 @@ def test_a_list_of_sources_is_checked_item_by_item(compile_text: Compile, value:
     ("stage critique_revision { model = m  prompts = d }\nstage sft { from = critique_revision }\n"
      "stage feedback { policy = sft  judge = m  prompts = d  min_judge_accuracy = 0.7 }",
      "`min_judge_accuracy` of stage `feedback` needs `judge_check`"),
+    ("stage ppo { policy = m  prompts = d  value_model = policy_head }",
+     "stage `ppo` needs `reward` or `checks`"),
+    ("stage grpo { policy = m  prompts = d }",
+     "`reward_source = reward_model` (the default) of stage `grpo` needs `reward` or `checks`"),
 ])
 def test_a_setting_without_the_setting_it_needs_is_e113(compile_text: Compile, stage: str,
                                                         message: str) -> None:
@@ -320,3 +324,18 @@ def test_a_setting_without_the_setting_it_needs_is_e113(compile_text: Compile, s
     fixed = stage.replace("judge = m }", "judge = m  judge_question = better }")
     if fixed != stage:  # with the companion setting the checker is satisfied
         assert not [d for d in compile_text(head + fixed + "\n").diagnostics if d.code == "E113"]
+
+
+
+def test_checks_stand_in_for_the_reward_model_of_an_rl_stage(compile_text: Compile) -> None:
+    head = BASE[:BASE.index("stage critique_revision")] + \
+        "check short { checker = length  max = 20 }\n"
+    stages = ("stage ppo { policy = m  prompts = d  checks = short  value_model = policy_head }\n"
+              "stage grpo { policy = m  prompts = d  checks = [short]  reward_weight = 0.5 }\n")
+    result = compile_text(head + stages)
+    assert result.plan is not None, result.diagnostics
+    assert result.plan.stage("ppo").settings.checks == ["short"]
+    assert result.plan.stage("grpo").settings.reward_weight == 0.5
+    # a check the plan lacks is its own error (E101), not a missing reward as well
+    wrong = compile_text(head + stages.replace("checks = short", "checks = shrot"))
+    assert [d.code for d in wrong.diagnostics] == ["E101"]

@@ -14,6 +14,8 @@ from constlang.kinds._training import (
     LoraAlpha,
     LoraDropout,
     LoraRank,
+    RewardChecks,
+    RewardWeight,
     TrainingSeed,
 )
 from constlang.kinds.record import Cost, CostInputs, StageKind, When
@@ -30,7 +32,10 @@ class GroupSettings(Strict):
         "`reward` stage's model; judge: the probability the `judge` model gives the good answer "
         "of `judge_question` (no reward model needed).")
     reward: str | None = ref("stage", "The reward_model stage that scores completions (with "
-                             "reward_source = reward_model).", default=None)
+                             "reward_source = reward_model; optional with `checks`).",
+                             default=None)
+    checks: RewardChecks = []
+    reward_weight: RewardWeight = 1.0
     judge: str | None = ref("model", "The model that scores completions (with reward_source = "
                             "judge); a frozen copy, even when it is the policy's model.",
                             default=None)
@@ -86,13 +91,14 @@ def group_kind(name: str, settings: type[GroupSettings], label: str) -> StageKin
     """The record of a group-relative kind; `label` names its algorithm (GRPO, RLOO)."""
     return StageKind(
         name, settings, f"Optimises the policy with {label}: groups of completions per prompt, "
-        "each scored by the reward model (or the judge) against its group (TRL).",
+        "each scored by the reward model (or the judge) and the checks against its group (TRL).",
         f"runtime-{name}.md", cost,
         steps=(_steps.respond("policy"), _steps.judge(When.JUDGE_REWARD)),
         stage_refs={"policy": _steps.POLICY_KINDS, "reward": ("reward_model",)},
         base_model="policy",
-        needs={"reward_source=reward_model": ("reward", "the reward_model stage that scores "
-                                              "completions, e.g. reward = reward_model"),
+        needs={"reward_source=reward_model": ("reward|checks", "the reward_model stage that "
+                                              "scores completions, checks, or both, e.g. "
+                                              "reward = reward_model"),
                "reward_source=judge": ("judge", "the model that scores completions"),
                "judge": ("judge_question", "the pointwise question the judge answers about "
                                            "each completion, e.g. judge_question = is_safe")})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from constlang.declarations import MAX_SEED, refs
 from constlang.kinds.record import Cost, CostInputs
@@ -21,6 +21,20 @@ TrainingSeed = Annotated[int, Field(ge=0, le=MAX_SEED, description="Training see
 LoraRank = Annotated[int, Field(ge=1, le=1024, description="LoRA rank.")]
 LoraAlpha = Annotated[int, Field(ge=1, le=4096, description="LoRA scaling.")]
 LoraDropout = Annotated[float, Field(ge=0.0, lt=1.0, description="LoRA dropout.")]
+RewardWeight = Annotated[float, Field(
+    ge=0.0, le=1000.0, description="Weight of the reward model's (or the judge's) score in a "
+    "reply's reward: reward = reward_weight × score + the check rewards.")]
+
+
+# the `checks` setting of an RL stage; one name alone is the list of that name
+RewardChecks = Annotated[list[str], BeforeValidator(
+    lambda v: [v] if isinstance(v, str) else v), Field(
+    json_schema_extra={"ref": "check", "many": True},
+    description="Checks that reward each reply: every check that applies to the prompt's tags "
+    "adds its weight × (+1 pass, −1 fail) to the reward; with checks, `reward` may be left "
+    "out.")]
+
+
 CheckpointEvery = Annotated[int, Field(
     ge=0, le=10_000_000, description="Save a resumable checkpoint (weights, optimizer, "
     "scheduler, RNG) every this many optimizer steps, keeping the last; a killed run continues "

@@ -12,6 +12,8 @@ from constlang.kinds._training import (
     LoraAlpha,
     LoraDropout,
     LoraRank,
+    RewardChecks,
+    RewardWeight,
 )
 from constlang.kinds.record import Cost, CostInputs, StageKind
 from constlang.words import counted
@@ -25,7 +27,10 @@ class PPOSettings(Strict):
     # marks a setting that adapts its detail rather than copies it. The other sources are
     # listed in docs/runtime-ppo.md; a setting with no source names none.
     policy: str = ref("stage|model", "The policy to optimise (usually the sft stage).")
-    reward: str = ref("stage", "The reward_model stage that scores rollouts.")
+    reward: str | None = ref("stage", "The reward_model stage that scores rollouts (optional "
+                             "with `checks`).", default=None)
+    checks: RewardChecks = []
+    reward_weight: RewardWeight = 1.0
     prompts: str = ref("dataset", "Prompts for rollouts.")
     steps: int = Field(100, ge=1, le=10_000_000, description="PPO updates.")
     batch_size: int = Field(8, ge=1, le=4096, description="Rollouts per update (Huang et al. "
@@ -68,9 +73,10 @@ class PPOSettings(Strict):
         False, description="Whiten the per-token rewards of each batch (scaled, mean kept; cf. "
         "Huang et al. 2024, policy training 9, which whitens per minibatch).")
     reward_normalization: Literal["none", "initial", "running"] = Field(
-        "none", description="Normalise reward-model scores: none; initial: by the mean and "
-        "standard deviation of the first batch (the starting policy's replies; cf. Huang et al. "
-        "2024, reward model 3); running: by those of every score so far.")
+        "none", description="Normalise the rewards (the reward model's score and the check "
+        "rewards, summed): none; initial: by the mean and standard deviation of the first batch "
+        "(the starting policy's replies; cf. Huang et al. 2024, reward model 3); running: by "
+        "those of every reward so far.")
     whiten_advantages: bool = Field(True, description="Whiten the advantages of each batch (cf. "
                                     "Huang et al. 2024, policy training 9, which whitens per "
                                     "minibatch).")
@@ -110,8 +116,12 @@ def cost(s: PPOSettings, inputs: CostInputs) -> Cost:
 
 KIND = StageKind(
     "ppo", PPOSettings,
-    "Optimises the policy against the reward model with PPO and a KL penalty.",
+    "Optimises the policy against the reward model and the checks with PPO and a KL penalty.",
     "runtime-ppo.md", cost,
     steps=(_steps.respond("policy"),),
     stage_refs={"policy": ("sft", "dpo"), "reward": ("reward_model",)},
-    base_model="policy")
+    base_model="policy",
+    needs={"": ("reward|checks", "what rewards a rollout: a reward_model stage, checks, or "
+                "both, e.g. reward = reward_model"),
+           "value_model=reward": ("reward", "the critic starts as a copy of the reward model; "
+                                  "without one, set value_model = policy_head")})

@@ -14,6 +14,7 @@ from constlang import declarations as P
 from constlang.embedded import EMBEDDED_MODELS
 from constlang.errors import Diagnostics, did_you_mean
 from constlang.kinds import BY_NAME, SETTINGS_BY_KIND
+from constlang.semantics.check_needs import stage_needs
 from constlang.semantics.fields import (
     field_bounds,
     field_extra,
@@ -364,19 +365,9 @@ class DeclChecker:
             self.diags.error("E106", "`clamp` must be [low, high] with 0 <= low < high <= 1",
                              checked.spans["clamp"], "the paper clamps to [0.4, 0.6]")
             checked.ok = False
-        for setting, (needed, what) in BY_NAME[kind].needs.items():
-            name, _, value = setting.partition("=")  # "reward_source=judge": when it has it
-            current = checked.values.get(name, fields_of(settings)[name].default if value
-                                         else None)
-            if (current == value if value else current is not None) \
-                    and checked.values.get(needed) is None:
-                said = f"`{name} = {value}`" if value else f"`{name}`"
-                if name not in checked.spans:
-                    said += " (the default)"
-                self.diags.error("E113", f"{said} of stage `{node.name}` needs "
-                                 f"`{needed}`", checked.spans.get(name) or anchor(sym),
-                                 f"set `{needed}`: {what}")
-                checked.ok = False
+        if not stage_needs(self.diags, node.name, BY_NAME[kind], checked.values, checked.spans,
+                           anchor(sym)):
+            checked.ok = False
         return checked
 
 

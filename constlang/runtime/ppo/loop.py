@@ -134,6 +134,7 @@ class PPOLoop:
             "kl_coef": self.state.kl.value,
             "explained_variance": A.explained_variance(exp.values, returns, mask),
             "value_mean": float(A.masked_mean(exp.values, mask)),
+            **exp.reward_figures,
         }
 
     def update(self, exp: Experience, advantages: torch.Tensor, returns: torch.Tensor,

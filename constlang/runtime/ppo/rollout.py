@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
@@ -16,16 +16,19 @@ from constlang.runtime.generate import Generation, GenerationEngine, GenerationS
 from constlang.runtime.models import ModelError
 from constlang.runtime.ppo.actors import Actors
 from constlang.runtime.ppo.losses import entropy, token_logprobs
+from constlang.runtime.ppo.rewards import score_rollouts
 from constlang.runtime.sampling import hashed_seed
 
 
 @dataclass(frozen=True)
 class Query:
     """One rollout prompt: the chat the policy answers, and the plain prompt the reward model
-    sees beside the reply (as in the preference pairs it was trained on)."""
+    sees beside the reply (as in the preference pairs it was trained on), and the prompt's
+    tags (which of the stage's checks apply to its replies)."""
 
     chat: list[dict[str, str]]
     prompt: str
+    tags: tuple[str, ...] = ()
 
 
 class ContextLimits(Protocol):
@@ -77,10 +80,12 @@ class Experience:
     logprobs: torch.Tensor
     ref_logprobs: torch.Tensor
     values: torch.Tensor
-    scores: torch.Tensor  # the reward model's score of each reply, raw
+    scores: torch.Tensor  # each reply's reward (reward model and checks), not normalised
     ended: torch.Tensor  # 1 where the reply finished with EOS
     texts: list[str]
     entropy: float  # mean per-token entropy of the sampling distribution
+    # the reward's components over the batch (reward/model, reward/checks, pass rates)
+    reward_figures: dict[str, float] = field(default_factory=dict)
 
     @property
     def actions(self) -> torch.Tensor:
@@ -162,11 +167,12 @@ def score_batch(actors: Actors, policy: nn.Module, critic: nn.Module | None,
         ref_logprobs.append(torch.nn.functional.pad(ref, pad))
         values.append(torch.nn.functional.pad(v[:, :-1], pad))
     texts = [g.text for g in gens]
-    scores = actors.scorer.score([queries[i].prompt for i in kept], texts)
+    scores, figures = score_rollouts(actors.scorer, [queries[i] for i in kept], texts)
     return Experience(
         input_ids=ids, attention_mask=attention, mask=mask,
         logprobs=torch.cat(logprobs) * mask, ref_logprobs=torch.cat(ref_logprobs) * mask,
         values=torch.cat(values) * mask,
         scores=torch.tensor(scores, dtype=torch.float, device=mask.device),
         ended=torch.tensor([float(g.finish == "eos") for g in gens], device=mask.device),
-        texts=texts, entropy=sum(entropies) / max(float(mask.sum()), 1.0))
+        texts=texts, entropy=sum(entropies) / max(float(mask.sum()), 1.0),
+        reward_figures=figures)

@@ -11,6 +11,8 @@ from constlang import plan as P
 from constlang.errors import StageError
 from constlang.prompts import Chat, find_step, question_vars, render_step
 from constlang.runtime import training as T
+from constlang.runtime.check_rewards import MODEL_KEY, CheckRewards, component_summary
+from constlang.runtime.check_rewards import mean as batch_mean
 from constlang.runtime.data import read_prompts
 from constlang.runtime.preferences import option_probability
 from constlang.runtime.rundir import StageDir, logged_number, recover_jsonl, sha256_tree
@@ -18,6 +20,7 @@ from constlang.runtime.stages.base import StageRunner, policy_spec, reward_headl
 
 SUMMARY_WINDOW = 5  # logged updates averaged for the manifest's "start" and "end" figures
 PROMPT_TEXT = "prompt_text"  # the dataset column with the plain prompt, beside the chat
+TAGS = "tags"  # the dataset column with the prompt's tags (which checks apply)
 # manifest figure → the trainer's logged key (means over the last SUMMARY_WINDOW updates)
 AT_END = {"kl_end": "kl", "entropy_end": "entropy",
           "completion_length_end": "completions/mean_length",
@@ -28,12 +31,13 @@ AT_END = {"kl_end": "kl", "entropy_end": "entropy",
 def prompt_rows(plan: P.Plan, stage: Any, base_dir: Any) -> list[dict[str, Any]]:
     """The trainer's dataset: each prompt in the `respond` step's template as a one-turn chat
     (TRL's conversational format), beside the plain prompt the reward model and judge see
-    (as in the preference pairs a reward model is trained on, and as ppo scores)."""
+    (as in the preference pairs a reward model is trained on, and as ppo scores) and its
+    tags (TRL passes both columns to the reward functions)."""
     step = find_step(plan.program(stage.name), "respond")
     rows = read_prompts(plan.dataset(stage.settings.prompts), base_dir)
     return [{"prompt": [{"role": "user", "content": render_step(
         stage.name, stage.kind, step, {"prompt": r.prompt, "examples": []})}],
-        PROMPT_TEXT: r.prompt} for r in rows]
+        PROMPT_TEXT: r.prompt, TAGS: sorted(r.tags)} for r in rows]
 
 
 def completion_text(completion: Any) -> str:
@@ -50,7 +54,36 @@ class ModelReward:
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any],
                  **columns: Any) -> list[float]:
-        return self.scorer.score(columns[PROMPT_TEXT], [completion_text(c) for c in completions])
+        scores = self.scorer.score(columns[PROMPT_TEXT],
+                                   [completion_text(c) for c in completions])
+        log_figures(columns, {MODEL_KEY: batch_mean(scores)})
+        return scores
+
+
+class ChecksReward:
+    """A TRL reward function: the check rewards of each completion, Σ weight × (±1) over the
+    checks that apply to its prompt's tags; each check's pass rate is logged per update."""
+
+    def __init__(self, checks: CheckRewards) -> None:
+        self.checks = checks
+        self.__name__ = "checks"
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any],
+                 **columns: Any) -> list[float]:
+        rewards, figures = self.checks.score(columns[PROMPT_TEXT],
+                                             [completion_text(c) for c in completions],
+                                             columns.get(TAGS) or [()] * len(completions))
+        log_figures(columns, figures)
+        return rewards
+
+
+def log_figures(columns: dict[str, Any], figures: dict[str, float]) -> None:
+    """Hand figures to TRL's per-update log (the `log_metric` it passes reward functions)."""
+    log = columns.get("log_metric")
+    if log is None:
+        return
+    for name, value in figures.items():
+        log(name, value)
 
 
 class JudgeReward:
@@ -81,7 +114,10 @@ class JudgeReward:
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any],
                  **columns: Any) -> list[float]:
-        return self.probabilities(columns[PROMPT_TEXT], [completion_text(c) for c in completions])
+        found = self.probabilities(columns[PROMPT_TEXT],
+                                   [completion_text(c) for c in completions])
+        log_figures(columns, {MODEL_KEY: batch_mean(found)})
+        return found
 
 
 def trainer_config(config_class: type[Any], s: Any, folder: StageDir, device: str,
@@ -115,7 +151,7 @@ def summary(folder: StageDir) -> dict[str, Any]:
     out = {"reward_start": mean(first, "reward"), "reward_end": mean(last, "reward")}
     out.update({name: mean(last, key) for name, key in AT_END.items()
                 if all(key in r for r in last)})
-    return out
+    return {**out, **component_summary(path, first, last)}
 
 
 class GroupRunner(StageRunner):
@@ -142,9 +178,7 @@ class GroupRunner(StageRunner):
                 for r, c in list(zip(rows, chats, strict=True))[:max(shown, 1)]]
 
     def load(self) -> None:
-        from constlang.runtime.generate import GenerationEngine
         from constlang.runtime.models import load_model
-        from constlang.runtime.reward import RewardScorer
 
         ctx, s = self.ctx, self.ctx.settings
         per_update = s.batch_size * s.gradient_accumulation_steps
@@ -160,35 +194,70 @@ class GroupRunner(StageRunner):
         common: dict[str, Any] = {"device": ctx.device, "base_dir": ctx.base_dir}
         self.policy = load_model(self.policy_spec, dtype=T.weights_dtype(s, ctx.device),
                                  **common)
-        self.reward: ModelReward | JudgeReward
+        self.rewards, self.weights, self.source = self.reward_functions(common)
+
+    def reward_functions(self, common: dict[str, Any]) -> tuple[list[Any], list[float], str]:
+        """(TRL's reward functions, their weights, what they are in words): the reward model's
+        score or the judge's probability (× reward_weight), then the check rewards (× 1)."""
+        ctx, s = self.ctx, self.ctx.settings
+        rewards: list[Any] = []
+        weights: list[float] = []
+        sources = []
         if s.reward_source == "judge":
-            question = next((q for q in ctx.plan.questions if q.id == s.judge_question), None)
-            if not s.judge or question is None or question.kind != "pointwise":
-                raise StageError("reward_source = judge needs `judge` and a pointwise "
-                                 "`judge_question`, e.g. judge_question = is_safe")
-            judge = ctx.plan.model(s.judge)
-            step = find_step(ctx.plan.program(ctx.name), "judge")
-            engine = GenerationEngine(load_model(judge, **common), batch_size=s.batch_size)
-            self.reward = JudgeReward(engine, ctx.stage, step, question, judge)
-            self.source = f"judge `{s.judge}` ({question.id}: {question.good_answer})"
-        else:
-            if not s.reward:
-                raise StageError("reward_source = reward_model needs `reward`, a reward_model "
-                                 "stage")
-            folder = ctx.run.stage(s.reward).model
-            if not folder.is_dir():
-                raise StageError(f"reward stage `{s.reward}` saved no model in {folder}; run "
-                                 "it first")
-            base = ctx.plan.base_model(s.reward)
-            if base is None:
-                raise StageError(f"reward stage `{s.reward}` names no model")
-            spec = base.model_copy(update={"id": s.reward, "source": str(folder.resolve()),
-                                           "gguf_file": None})
-            trained_on = getattr(ctx.plan.stage(s.reward).settings, "max_length", None)
-            self.reward = ModelReward(RewardScorer(load_model(spec, **common, head="reward"),
-                                                   batch_size=s.batch_size,
-                                                   max_length=trained_on))
-            self.source = f"reward model `{s.reward}`"
+            judged = self.judge_reward(common)
+            rewards.append(judged)
+            sources.append(f"judge `{s.judge}` ({judged.question.id}: "
+                           f"{judged.question.good_answer})")
+        elif s.reward:
+            rewards.append(self.model_reward(common))
+            sources.append(f"reward model `{s.reward}`")
+        if rewards:
+            weights.append(s.reward_weight)
+            if s.reward_weight != 1:
+                sources[-1] += f" × {s.reward_weight:g}"
+        checks = CheckRewards.of(ctx.plan, s.checks, self.policy.tokenizer)
+        if checks is not None:
+            rewards.append(ChecksReward(checks))
+            weights.append(1.0)
+            sources.append("checks " + ", ".join(f"`{c}`" for c in s.checks))
+        if not rewards:
+            raise StageError("reward_source = reward_model needs `reward` (a reward_model "
+                             "stage), `checks`, or both")
+        return rewards, weights, " + ".join(sources)
+
+    def judge_reward(self, common: dict[str, Any]) -> JudgeReward:
+        """reward_source = judge: the judge's probability of the question's good answer."""
+        from constlang.runtime.generate import GenerationEngine
+        from constlang.runtime.models import load_model
+
+        ctx, s = self.ctx, self.ctx.settings
+        question = next((q for q in ctx.plan.questions if q.id == s.judge_question), None)
+        if not s.judge or question is None or question.kind != "pointwise":
+            raise StageError("reward_source = judge needs `judge` and a pointwise "
+                             "`judge_question`, e.g. judge_question = is_safe")
+        judge = ctx.plan.model(s.judge)
+        step = find_step(ctx.plan.program(ctx.name), "judge")
+        engine = GenerationEngine(load_model(judge, **common), batch_size=s.batch_size)
+        return JudgeReward(engine, ctx.stage, step, question, judge)
+
+    def model_reward(self, common: dict[str, Any]) -> ModelReward:
+        """The `reward` stage's model, scoring as it was trained."""
+        from constlang.runtime.models import load_model
+        from constlang.runtime.reward import RewardScorer
+
+        ctx, s = self.ctx, self.ctx.settings
+        folder = ctx.run.stage(s.reward).model
+        if not folder.is_dir():
+            raise StageError(f"reward stage `{s.reward}` saved no model in {folder}; run "
+                             "it first")
+        base = ctx.plan.base_model(s.reward)
+        if base is None:
+            raise StageError(f"reward stage `{s.reward}` names no model")
+        spec = base.model_copy(update={"id": s.reward, "source": str(folder.resolve()),
+                                       "gguf_file": None})
+        trained_on = getattr(ctx.plan.stage(s.reward).settings, "max_length", None)
+        return ModelReward(RewardScorer(load_model(spec, **common, head="reward"),
+                                        batch_size=s.batch_size, max_length=trained_on))
 
     def run(self) -> dict[str, Any]:
         import trl
@@ -201,11 +270,11 @@ class GroupRunner(StageRunner):
         ctx.say(f"{self.label} on `{s.policy}` with {self.source}: {s.steps} updates, "
                 f"{s.num_generations} completions per prompt, on {ctx.device}")
         config = trainer_config(getattr(trl, f"{self.label}Config"), s, folder, ctx.device,
-                                **self.own_config())
+                                reward_weights=self.weights, **self.own_config())
         last: dict[str, float] = {}
         with ctx.progress("updates", total=s.steps) as update, T.quiet_trainer():
             trainer = getattr(trl, self.trainer_name)(
-                model=self.policy.model, reward_funcs=[self.reward], args=config,
+                model=self.policy.model, reward_funcs=self.rewards, args=config,
                 train_dataset=Dataset.from_list(self.rows),
                 processing_class=self.policy.tokenizer, peft_config=T.lora_config(s),
                 callbacks=[T.report_callback(folder.metrics,

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from constlang import plan as P
 from constlang.errors import StageError
 from constlang.prompts import Chat
+from constlang.runtime.check_rewards import pass_rates_line
 from constlang.runtime.rundir import RunDir, StageDir
 from constlang.runtime.stages.progress import PlainProgress
 
@@ -181,9 +182,10 @@ def first_numbers(metrics: dict[str, Any]) -> str:
 
 
 def reward_headline(metrics: dict[str, Any]) -> str:
-    """The headline of a policy trained against a reward (ppo, grpo, rloo): reward and KL."""
+    """The headline of a policy trained against a reward (ppo, grpo, rloo): reward and KL, and
+    each check's pass rate from the first updates to the last."""
     first, last = metrics.get("reward_start"), metrics.get("reward_end")
     if first is None and last is None:
         return first_numbers(metrics)
     return (f"{metrics.get('steps', '-')} steps, reward {num(first)} → {num(last)}, KL "
-            f"{num(metrics.get('kl_end'))}")
+            f"{num(metrics.get('kl_end'))}{pass_rates_line(metrics)}")

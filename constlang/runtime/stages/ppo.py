@@ -13,6 +13,7 @@ from constlang.errors import StageError
 from constlang.files import remove_own
 from constlang.prompts import Chat, find_step, render_step
 from constlang.runtime import training as T
+from constlang.runtime.check_rewards import component_summary
 from constlang.runtime.data import read_prompts
 from constlang.runtime.evaluation.plots import update_curves
 from constlang.runtime.ppo import UPDATE_EVENT
@@ -42,14 +43,15 @@ class PPOError(StageError):
 
 def queries(plan: P.Plan, stage: Any, base_dir: Any) -> list[Any]:
     """The rollout prompts: each dataset prompt in the `respond` step's template (the chat the
-    policy answers), beside the plain prompt (what the reward model saw in training)."""
+    policy answers), beside the plain prompt (what the reward model saw in training) and its
+    tags (which checks apply)."""
     from constlang.runtime.ppo.rollout import Query
 
     step = find_step(plan.program(stage.name), "respond")
     rows = read_prompts(plan.dataset(stage.settings.prompts), base_dir)
     return [Query([{"role": "user", "content": render_step(
-        stage.name, stage.kind, step, {"prompt": r.prompt, "examples": []})}], r.prompt)
-        for r in rows]
+        stage.name, stage.kind, step, {"prompt": r.prompt, "examples": []})}], r.prompt,
+        tuple(sorted(r.tags))) for r in rows]
 
 
 def updates(folder: StageDir, *, cut: bool = True) -> list[dict[str, Any]]:
@@ -74,7 +76,8 @@ def curves(points: list[Any], png: Path, stage: str) -> bool:
 
 def summary(folder: StageDir) -> dict[str, Any]:
     """The manifest's metrics: reward, KL and reply figures at the start and the end of
-    training (means over a few updates), read back from metrics.jsonl."""
+    training (means over a few updates), the reward's components and each check's pass rate,
+    read back from metrics.jsonl."""
     path = folder.metrics.path
     rows = updates(folder)
     if not rows:
@@ -96,7 +99,8 @@ def summary(folder: StageDir) -> dict[str, Any]:
             "entropy_end": mean(last, "entropy"),
             "response_length_end": mean(last, "response_length"),
             "eos_fraction_end": mean(last, "eos_fraction"),
-            "seconds": round(sum(number(r, "step_s") for r in rows), 3)}
+            "seconds": round(sum(number(r, "step_s") for r in rows), 3),
+            **component_summary(path, first, last)}
 
 
 def model_card(plan: P.Plan, stage: Any, base: P.Model, metrics: dict[str, Any]) -> str:
@@ -108,7 +112,7 @@ def model_card(plan: P.Plan, stage: Any, base: P.Model, metrics: dict[str, Any])
         "---\n\n"
         f"# {c.name} {c.version}: RL policy (PPO)\n\n"
         f"Trained by constlang stage `{stage.name}`: policy `{s.policy}` optimised with PPO "
-        f"against reward model `{s.reward}`, with a KL penalty to the starting policy "
+        f"against {reward_source(s)}, with a KL penalty to the starting policy "
         "(Constitutional AI, RL phase).\n\n"
         f"- Constitution: `{c.name}`, version `{c.version}`; plan hash "
         f"`{plan.hash or plan.compute_hash()}`\n"
@@ -119,6 +123,15 @@ def model_card(plan: P.Plan, stage: Any, base: P.Model, metrics: dict[str, Any])
         f"- LoRA: {'yes, merged into the weights' if s.lora else 'no, full fine-tune'}\n\n"
         f"{c.description.strip()}\n\n## Settings\n\n```json\n{settings}\n```\n"
     )
+
+
+def reward_source(s: Any) -> str:
+    """What rewards a rollout, in words: the reward model, the checks, or both."""
+    parts = [f"reward model `{s.reward}`" + (f" × {s.reward_weight:g}"
+                                             if s.reward_weight != 1 else "")] if s.reward else []
+    if s.checks:
+        parts.append("checks " + ", ".join(f"`{c}`" for c in s.checks))
+    return " + ".join(parts)
 
 
 def accelerator_for(settings: Any, folder: StageDir, device: str) -> Any:
@@ -156,7 +169,9 @@ class PPORunner(StageRunner):
                  found[i].chat) for i in first]
 
     def load(self) -> None:
+        from constlang.runtime.check_rewards import CheckRewards
         from constlang.runtime.models import load_model
+        from constlang.runtime.ppo.rewards import RolloutRewards
         from constlang.runtime.reward import RewardScorer
 
         ctx, s = self.ctx, self.ctx.settings
@@ -165,22 +180,38 @@ class PPORunner(StageRunner):
                            "set kl_coef > 0 (e.g. 0.05)")
         self.queries = queries(ctx.plan, ctx.stage, ctx.base_dir)
         self.policy_spec = policy_spec(ctx.plan, s.policy, ctx.run, "policy")
-        reward_spec = policy_spec(ctx.plan, s.reward, ctx.run, "reward model")
         self.accelerator = accelerator_for(s, ctx.folder, ctx.device)
         device = str(self.accelerator.device)
         dtype = T.weights_dtype(s, device)
         common: dict[str, Any] = {"device": device, "base_dir": ctx.base_dir}
         self.policy = load_model(self.policy_spec, dtype=dtype, **common)
-        reward = load_model(reward_spec, **common, head="reward")
-        self.scorer = RewardScorer(reward, batch_size=s.batch_size)
-        self.critic = None
-        if s.value_model == "reward":
-            if reward.tokenizer.get_vocab() != self.policy.tokenizer.get_vocab():
-                raise PPOError(f"value_model = reward needs the reward model `{s.reward}` to "
-                               f"share the policy's tokenizer; use value_model = policy_head")
-            self.critic = load_model(reward_spec, dtype=dtype, **common, head="reward").model
-        ctx.say(f"PPO on `{s.policy}` against `{s.reward}`: {s.steps} updates × "
+        self.critic, scorer = None, None
+        if s.reward:
+            reward_spec = policy_spec(ctx.plan, s.reward, ctx.run, "reward model")
+            reward = load_model(reward_spec, **common, head="reward")
+            scorer = RewardScorer(reward, batch_size=s.batch_size)
+            if s.value_model == "reward":
+                self.critic = self.reward_critic(reward, reward_spec, dtype, common)
+        elif s.value_model == "reward":
+            raise PPOError("value_model = reward needs `reward`; without a reward model set "
+                           "value_model = policy_head")
+        checks = CheckRewards.of(ctx.plan, s.checks, self.policy.tokenizer)
+        if scorer is None and checks is None:
+            raise PPOError("nothing rewards a rollout: set `reward`, `checks`, or both")
+        self.scorer = RolloutRewards(scorer, checks, s.reward_weight)
+        ctx.say(f"PPO on `{s.policy}` against {reward_source(s)}: {s.steps} updates × "
                 f"{s.batch_size} rollouts, critic: {s.value_model}, on {device}")
+
+    def reward_critic(self, reward: Any, spec: Any, dtype: Any, common: dict[str, Any]) -> Any:
+        """value_model = reward: a trainable copy of the reward model, which must share the
+        policy's tokenizer."""
+        from constlang.runtime.models import load_model
+
+        s = self.ctx.settings
+        if reward.tokenizer.get_vocab() != self.policy.tokenizer.get_vocab():
+            raise PPOError(f"value_model = reward needs the reward model `{s.reward}` to "
+                           f"share the policy's tokenizer; use value_model = policy_head")
+        return load_model(spec, dtype=dtype, **common, head="reward").model
 
     def run(self) -> dict[str, Any]:
         from constlang.runtime.ppo.actors import Actors
