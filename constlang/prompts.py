@@ -139,7 +139,7 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
     out = []
     for step in program.steps:
         variables: dict[str, Any] = {"prompt": prompt, "examples": examples, "round": 1,
-                                     **PLACEHOLDERS}
+                                     "tags": _dataset_tags(plan, s), **PLACEHOLDERS}
         if chosen_p is not None:
             variables["principle"] = principle_vars(chosen_p)
         spec = step_spec(stage.kind, step.name)
@@ -159,6 +159,13 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
         except TemplateRenderError as exc:  # say which template, and where in its text
             raise TemplateRenderError(exc.reason, exc.line, step.template, step.name) from None
     return out
+
+
+def _dataset_tags(plan: P.Plan, settings: Any) -> list[str]:
+    """The tags the stage's prompt datasets declare (a preview's prompt carries them)."""
+    value = getattr(settings, "prompts", None) or []
+    wanted = [value] if isinstance(value, str) else list(value)
+    return sorted({t for d in plan.datasets if d.id in wanted for t in d.tags})
 
 
 class RenderError(UserError):

@@ -34,6 +34,10 @@ class BestOfNSettings(Strict):
         description="Few-shot examples (prompt and response) shown as earlier turns while "
         "sampling only: the SFT rows hold the bare prompt and the kept reply (context "
         "distillation).")
+    system: str | None = Field(
+        None, description="A system message shown while sampling only, like `examples`: the "
+        "guidance the model is distilled from; the SFT rows do not hold it. The respond "
+        "template also receives the prompt's `tags`, to add guidance by tag.")
     keep_truncated: bool = Field(
         False, description="Keep replies cut off at max_new_tokens (as SFT rows and as pair "
         "members).")
@@ -73,6 +77,6 @@ KIND = StageKind(
     "pair passing over failing replies (rejection sampling).",
     "runtime-best-of-n.md", cost,
     steps=(StepSpec("respond", "respond_template", "policy", "generate",
-                    _steps.RESPOND_VARIABLES, few_shot=("response",)),),
+                    (*_steps.RESPOND_VARIABLES, "tags"), few_shot=("response",)),),
     stage_refs={"policy": _steps.POLICY_KINDS, "rank_by": ("reward_model",)},
     base_model="policy")

@@ -301,3 +301,26 @@ def test_sft_reward_model_and_dpo_train_on_its_rows_and_pairs(
     again = CliRunner().invoke(train, args)
     assert again.exit_code == 0, again.output
     assert again.output.count("completed earlier with the same inputs; skipped") == 7
+
+
+def test_the_system_message_and_tagged_guidance_reach_only_the_sampling_prompt(
+        tmp_path: Path) -> None:
+    extra = '''
+template guided(prompt, tags) """
+{{ prompt }}{% if "b" in tags %} (Decline this one.){% endif %}"""
+stage guided_bon {
+  kind = best_of_n  policy = tiny  prompts = [good, bad]  samples = 1  temperature = 0
+  checks = [fits]  system = "Follow the constitution."  respond_template = guided
+}
+'''
+    result = project(tmp_path, extra=extra)
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    plan = result.plan
+    bon = BestOfN.from_plan(plan, "guided_bon")
+    rows = read_all_prompts(plan, bon.settings.prompts, tmp_path)
+    good, bad = rows[0], rows[-1]
+    assert bon.respond_prompt(good) == [
+        {"role": "system", "content": "Follow the constitution."},
+        {"role": "user", "content": "good question 0?"}]
+    assert bon.respond_prompt(bad)[-1] == {"role": "user",
+                                           "content": "bad question 0? (Decline this one.)"}

@@ -111,11 +111,15 @@ class BestOfN:
                 "text; set the stage's `temperature` above 0 (e.g. 0.9), or samples = 1")
 
     def respond_prompt(self, row: PromptRow) -> Chat:
-        """The sampling prompt: the examples as earlier turns, then the rendered request."""
+        """The sampling prompt: the system message, the examples as earlier turns, then the
+        rendered request (its template may read the prompt's `tags`)."""
         if self._shots is None:
-            self._shots = few_shot_turns(self.stage.kind, self.respond, self.examples)
+            system = self.settings.system
+            self._shots = ([{"role": "system", "content": system}] if system else []) + \
+                few_shot_turns(self.stage.kind, self.respond, self.examples)
         text = render_step(self.stage.name, self.stage.kind, self.respond,
-                           {"prompt": row.prompt, "examples": self.examples})
+                           {"prompt": row.prompt, "examples": self.examples,
+                            "tags": sorted(row.tags)})
         return [*self._shots, {"role": "user", "content": text}]
 
     def _sample(self, engine: Generator, prompts: list[Chat], k: int, first: int,
