@@ -31,9 +31,9 @@ class BestOfNSettings(Strict):
         "passing reply over a failing one (spread over the replies; 0: none).")
     examples: list[str] = Field(
         default_factory=list, json_schema_extra={"ref": "example", "selection": True},
-        description="Few-shot examples (prompt and response) shown as earlier turns while "
-        "sampling only: the SFT rows hold the bare prompt and the kept reply (context "
-        "distillation).")
+        description="Few-shot examples shown as earlier turns while sampling only, each prompt "
+        "answered by the example's revision (or its response when it has none): the SFT rows "
+        "hold the bare prompt and the kept reply (context distillation).")
     system: str | None = Field(
         None, description="A system message shown while sampling only, like `examples`: the "
         "guidance the model is distilled from; the SFT rows do not hold it. The respond "

@@ -15,7 +15,7 @@ from constlang.checks.base import ReplyContext
 from constlang.declarations import names
 from constlang.errors import StageError
 from constlang.kinds.best_of_n import BestOfNSettings
-from constlang.prompts import Chat, example_vars, few_shot_turns, find_step, render_step
+from constlang.prompts import Chat, example_vars, find_step, render_step
 from constlang.runtime import best_of_n_rows as R
 from constlang.runtime.chunk_state import load_chunk_state, save_chunk_state, saved_chunk
 from constlang.runtime.data import PromptRow, read_prompts
@@ -116,11 +116,27 @@ class BestOfN:
         if self._shots is None:
             system = self.settings.system
             self._shots = ([{"role": "system", "content": system}] if system else []) + \
-                few_shot_turns(self.stage.kind, self.respond, self.examples)
+                self.example_turns()
         text = render_step(self.stage.name, self.stage.kind, self.respond,
                            {"prompt": row.prompt, "examples": self.examples,
                             "tags": sorted(row.tags)})
         return [*self._shots, {"role": "user", "content": text}]
+
+    def example_turns(self) -> Chat:
+        """Each example as an earlier exchange: its prompt through the respond template (with
+        no tags), answered by its best reply — the revision when it has one, else the
+        response (in a critique example the response is the reply that needed fixing)."""
+        if "examples" in self.respond.variables:  # the template lays them out itself
+            return []
+        turns: Chat = []
+        for ex in self.examples:
+            reply = ex.get("revision") or ex.get("response")
+            if not ex.get("prompt") or not reply:
+                continue
+            text = render_step(self.stage.name, self.stage.kind, self.respond,
+                               {"prompt": ex["prompt"], "examples": [], "tags": []})
+            turns += [{"role": "user", "content": text}, {"role": "assistant", "content": reply}]
+        return turns
 
     def _sample(self, engine: Generator, prompts: list[Chat], k: int, first: int,
                 progress: Progress | None) -> list[Generation]:
