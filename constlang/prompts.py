@@ -81,7 +81,7 @@ def few_shot_turns(kind: str, step: P.ProgramStep, examples: list[dict[str, Any]
             "prompt": ex["prompt"], "response": ex["response"], "critique": ex["critique"],
             "principle": {"id": ex["id"], "critique": ex.get("critique_request", ""),
                           "revision": ex.get("revision_request", ""), "tags": []},
-            "examples": [], "round": 1,
+            "examples": [], "round": 1, "tags": [],
         }
         used = {k: v for k, v in variables.items() if k in step.variables}
         turns.append({"role": "user", "content": render(step.source, used).strip()})
@@ -139,7 +139,7 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
     out = []
     for step in program.steps:
         variables: dict[str, Any] = {"prompt": prompt, "examples": examples, "round": 1,
-                                     "tags": _dataset_tags(plan, s), **PLACEHOLDERS}
+                                     "tags": dataset_tags(plan, s), **PLACEHOLDERS}
         if chosen_p is not None:
             variables["principle"] = principle_vars(chosen_p)
         spec = step_spec(stage.kind, step.name)
@@ -161,7 +161,7 @@ def render_stage(plan: P.Plan, stage_name: str, prompt: str, principle: str | No
     return out
 
 
-def _dataset_tags(plan: P.Plan, settings: Any) -> list[str]:
+def dataset_tags(plan: P.Plan, settings: Any) -> list[str]:
     """The tags the stage's prompt datasets declare (a preview's prompt carries them)."""
     value = getattr(settings, "prompts", None) or []
     wanted = [value] if isinstance(value, str) else list(value)

@@ -332,7 +332,7 @@ def test_plan_table(demo: Path) -> None:
     lines = r.output.splitlines()
     plan = Plan.from_json(invoke("compile", "demo.const").stdout)
     assert lines[0] == f"render-demo 0.3.0  ({plan.hash[:19]}…)"
-    assert lines[1] == ("  2 principles, 2 questions, 0 examples, 1 model, 1 dataset, "
+    assert lines[1] == ("  2 principles, 0 checks, 2 questions, 0 examples, 1 model, 1 dataset, "
                         "2 prompt programs")
     assert lines[3].split() == ["#", "stage", "kind", "prompts", "calls", "max", "tokens",
                                 "notes"]

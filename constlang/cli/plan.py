@@ -20,7 +20,8 @@ def plan_cmd(path: str, allow_outside_root: bool) -> None:
     c = plan.constitution
     click.echo(f"{c.name} {c.version}  ({plan.hash[:19]}…)")
     click.echo("  " + ", ".join(counted(len(items), noun) for items, noun in [
-        (plan.principles, "principle"), (plan.questions, "question"), (plan.examples, "example"),
+        (plan.principles, "principle"), (plan.checks, "check"), (plan.questions, "question"),
+        (plan.examples, "example"),
         (plan.models, "model"), (plan.datasets, "dataset"), (plan.programs, "prompt program")]))
     click.echo("")
     click.echo(f"  {'#':>2}  {'stage':<20} {'kind':<18} {'prompts':>7} {'calls':>8} "

@@ -29,6 +29,9 @@ override model assistant {
 }
 
 override dataset red_team { limit = 2 }
+override dataset red_team_all { limit = 2 }
+override dataset benign { limit = 1 }
+override dataset benign_edgy { limit = 1 }
 override dataset red_team_heldout { limit = 2 }
 override dataset benign_heldout { limit = 2 }
 
@@ -42,7 +45,18 @@ override stage critique_revision {
   drop_meta      = false
 }
 
-override stage sft { batch_size = 2 }
+override stage best_of_n {
+  samples        = 1
+  temperature    = 0
+  max_new_tokens = 16
+  keep_truncated = true
+  batch_size     = 4
+}
+
+override stage sft {
+  batch_size = 2
+  epochs     = 1
+}
 
 override stage feedback {
   batch_size     = 2
@@ -69,8 +83,8 @@ override stage evaluate {
 }
 """
 
-STAGES = ("critique_revision", "sft", "feedback", "revision_pairs", "reward_model", "ppo",
-          "evaluate")
+STAGES = ("critique_revision", "best_of_n", "sft", "feedback", "revision_pairs", "reward_model",
+          "ppo", "evaluate")
 
 
 def test_demo_trains_the_embedded_model(tmp_path: Path) -> None:
@@ -106,13 +120,18 @@ def test_demo_trains_the_embedded_model(tmp_path: Path) -> None:
     for stage in STAGES:  # every stage of the plan ran, and the table says so
         manifest = json.loads((run_dir / stage / "manifest.json").read_text())
         assert manifest["status"] == "completed", (stage, manifest.get("error"))
-    for stage in ("feedback", "reward_model", "ppo"):
+    for stage in ("best_of_n", "feedback", "reward_model", "ppo"):
         assert f"{stage}/" in out
+    checks = json.loads((run_dir / "best_of_n" / "manifest.json").read_text())["metrics"][
+        "checks"]
+    assert checks["declines_harmful"]["applied"] == 2  # the two red-team prompts, by tag
+    assert checks["answers_benign"]["applied"] == 2  # one benign, one edgy-but-fine
     assert json.loads((run_dir / "reward_model" / "manifest.json").read_text())[
         "metrics"]["train_pairs"] >= 1
     assert (run_dir / "ppo" / "model" / "model.safetensors").is_file()
     report = json.loads((run_dir / "evaluate" / "report.json").read_text())
     assert report and (run_dir / "evaluate" / "report.md").read_text().strip()
+    assert set(report["checks"]) == {"declines_harmful", "answers_benign", "no_contact_details"}
 
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -11,7 +11,13 @@ from constlang.errors import Severity
 from constlang.kinds import BY_NAME
 from constlang.lint.context import LintContext
 from constlang.lint.rule import Finding, Rule
-from constlang.prompts import example_vars, few_shot_turns, principle_vars, question_vars
+from constlang.prompts import (
+    dataset_tags,
+    example_vars,
+    few_shot_turns,
+    principle_vars,
+    question_vars,
+)
 from constlang.semantics.templates import TemplateRenderError, file_line, render
 from constlang.span import Span
 from constlang.syntax import ast
@@ -29,7 +35,7 @@ def _variables(plan: P.Plan, stage: Any, step: P.ProgramStep) -> dict[str, Any]:
     s = stage.settings
     chosen = set(getattr(s, "examples", []))
     out: dict[str, Any] = {name: "" for name in GENERATED}
-    out.update(prompt="", round=1,
+    out.update(prompt="", round=1, tags=dataset_tags(plan, s),
                examples=[example_vars(e) for e in plan.examples if e.id in chosen])
     chosen_p = set(getattr(s, "principles", []))
     principles = [p for p in plan.principles if p.id in chosen_p]
@@ -65,7 +71,7 @@ def _tokens(ctx: LintContext, stage: Any, step: P.ProgramStep, model: P.Model
     chosen = set(getattr(s, "examples", []))
     examples = [example_vars(e) for e in ctx.plan.examples if e.id in chosen]
     turns = few_shot_turns(stage.kind, step, examples)
-    text += "".join(t["content"] for t in turns)
+    text += "".join(t["content"] for t in turns) + (getattr(s, "system", None) or "")
     total = math.ceil(len(text) / CHARS_PER_TOKEN) + PROMPT_TOKENS
     for name in GENERATED:
         if name in step.variables:
