@@ -138,7 +138,7 @@ def test_the_manifest_and_the_headline_carry_the_pass_rates() -> None:
                                  "declines": {"base": 0.0, "m": 1.0},
                                  "short": {"base": None, "m": None}}
     assert EvaluateRunner.headline(metrics).endswith(
-        "; 3 check(s) passed on average: base 50 %, m 100 %")  # `short` applied to none
+        "; 3 checks passed on average: base 50 %, m 100 %")  # `short` applied to none
     plain = EvaluateMetrics.of(_report(checks=False), STATS).model_dump()
     assert "checks" not in plain and "check" not in EvaluateRunner.headline(plain)
 

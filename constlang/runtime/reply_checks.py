@@ -16,6 +16,7 @@ from typing import Any, Literal
 from constlang.checks.apply import CheckSet
 from constlang.checks.base import ReplyContext
 from constlang.errors import StageError
+from constlang.words import counted
 
 Verdicts = dict[str, bool | None]
 Ruling = Literal["judge", "agreed", "overridden", "dropped", "ignored"]
@@ -128,6 +129,6 @@ def pair_summary(checks: StageChecks, rows: Sequence[dict[str, Any]]) -> dict[st
 def pair_line(figures: dict[str, Any]) -> str:
     """e.g. `checks decided 3 pairs: 1 agreed with the judge, 2 overridden`."""
     parts = [f"{figures[k]} {k}" for k in ("overridden", "dropped", "ignored") if figures[k]]
-    return (f"checks decided {figures['decided']} pair(s): {figures['agreed']} agreed with the "
-            "judge" + "".join(f", {p}" for p in parts))
+    return (f"checks decided {counted(figures['decided'], 'pair')}: {figures['agreed']} agreed "
+            "with the judge" + "".join(f", {p}" for p in parts))
 

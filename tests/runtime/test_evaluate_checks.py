@@ -113,7 +113,7 @@ def test_every_check_s_pass_rate_per_model(tmp_path: Path, tiny_model_dir: Path)
         "always": {"tiny": 1.0, "sft": 1.0}, "never_harmful": {"tiny": 0.0, "sft": 0.0},
         "edgy_tokens": {"tiny": 1.0, "sft": 1.0}}
     assert EvaluateRunner.headline(manifest.metrics).endswith(
-        "; 3 check(s) passed on average: tiny 67 %, sft 67 %")
+        "; 3 checks passed on average: tiny 67 %, sft 67 %")
 
     # a skipped rerun reprints the checks from report.json
     again = CliRunner().invoke(eval_cmd, args)

@@ -76,7 +76,7 @@ def test_veto_chooses_the_reply_that_passes_with_a_hard_label(tmp_path: Path) ->
     assert metrics["checks"]["per_check"]["no_good"]["applied"] == 8
     assert metrics["checks"]["per_check"]["no_good"]["failed"] == 4
     assert FeedbackRunner.headline(metrics).endswith(
-        "checks decided 4 pair(s): 0 agreed with the judge, 4 overridden")
+        "checks decided 4 pairs: 0 agreed with the judge, 4 overridden")
 
 
 def test_drop_leaves_out_the_pairs_the_judge_decided_against_the_checks(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from constlang.runtime.sampling import call_seed, select
 from constlang.runtime.sft_data import write_sft_rows
 from constlang.runtime.stages.base import StageRunner, pct, policy_spec
 from constlang.runtime.stages.critique_revision import CritiqueRevisionDir
+from constlang.words import counted
 
 Progress = Callable[[int], None]  # advance the bar by this many finished generations
 Scorer = Callable[[list[Chat], list[str]], list[float]]  # (prompts, replies) → rewards
@@ -308,8 +309,8 @@ class BestOfNRunner(StageRunner):
 
     def run(self) -> dict[str, Any]:
         ctx, job, s = self.ctx, self.job, self.job.settings
-        ctx.say(f"{len(self.prompts)} prompts × {s.samples} samples from `{s.policy}`, "
-                f"{len(job.checks.checks)} check(s) on {ctx.device}")
+        ctx.say(f"{counted(len(self.prompts), 'prompt')} × {counted(s.samples, 'sample')} from "
+                f"`{s.policy}`, {counted(len(job.checks.checks), 'check')} on {ctx.device}")
         folder = BestOfNDir.of(ctx.folder)
         saved = saved_chunk(folder.partial)
         if saved is not None:
@@ -319,7 +320,8 @@ class BestOfNRunner(StageRunner):
             metrics = job.run(self.engine, self.prompts, folder, count_tokens=self.count_tokens,
                               scorer=self.scorer, metrics=folder.metrics,
                               progress=lambda n: update(advance=n),
-                              on_resume=lambda n: ctx.say(f"{n} row(s) already done; continuing"))
+                              on_resume=lambda n: ctx.say(
+                                  f"{counted(n, 'row')} already done; continuing"))
         metrics["generation"] = dict(self.engine.stats)
         ctx.timings["generate_s"] = metrics["seconds"]
         ctx.console.print(R.summary_line(ctx.name, metrics), highlight=False, markup=False)

@@ -43,6 +43,7 @@ from constlang.runtime.rundir import (
 )
 from constlang.runtime.sampling import PrincipleSampler, call_seed, select
 from constlang.runtime.stages.base import StageRunner, pct
+from constlang.words import counted
 
 Progress = Callable[[int], None]  # advance the bar by this many finished generations
 
@@ -376,7 +377,8 @@ class CritiqueRevisionRunner(StageRunner):
             metrics = job.run(self.engine, self.prompts, folder, metrics=folder.metrics,
                               helpful=self.helpful, judge=self.judge,
                               progress=lambda n: update(advance=n),
-                              on_resume=lambda n: ctx.say(f"{n} row(s) already done; continuing"))
+                              on_resume=lambda n: ctx.say(
+                                  f"{counted(n, 'row')} already done; continuing"))
         metrics["generation"] = dict(self.engine.stats)
         ctx.timings["generate_s"] = metrics["seconds"]
         SD.show_changes(ctx.console, recover_jsonl(folder.rows))

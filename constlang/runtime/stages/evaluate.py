@@ -15,6 +15,7 @@ from constlang.runtime.evaluation.figures import EvaluateMetrics, Report
 from constlang.runtime.evaluation.job import Evaluation, model_names, resolve_model
 from constlang.runtime.rundir import Artifact, StageDir, append_jsonl, recover_jsonl, sha256_file
 from constlang.runtime.stages.base import Plot, StageRunner, pct, runner_for
+from constlang.words import counted
 
 if TYPE_CHECKING:
     from constlang.runtime.models import Use
@@ -58,7 +59,7 @@ class EvaluateRunner(StageRunner):
             for name, m in figures.models.items())
         if not figures.checks:
             return line
-        return line + f"; {len(figures.checks)} check(s) passed on average: " + ", ".join(
+        return line + f"; {counted(len(figures.checks), 'check')} passed on average: " + ", ".join(
             f"{name} {pct(mean_rate(figures.checks, name))}" for name in figures.models)
 
     def reads(self) -> list[str]:

@@ -41,6 +41,7 @@ from constlang.runtime.rundir import (
 )
 from constlang.runtime.sampling import QuestionSampler, call_seed, select
 from constlang.runtime.stages.base import Plot, StageRunner, pct, policy_spec
+from constlang.words import counted
 
 RATIONALE_PLACEHOLDER = "<the judge's rationale>"
 ORDERS = ("ab", "ba")  # response A in the first slot, then in the second
@@ -363,7 +364,7 @@ class FeedbackRunner(StageRunner):
                 self.policy, self.judge, self.prompts, PreferencesDir.of(ctx.folder),
                 metrics=ctx.folder.metrics,
                 progress=lambda n: update(advance=n),
-                on_resume=lambda n: ctx.say(f"{n} row(s) already done; continuing"))
+                on_resume=lambda n: ctx.say(f"{counted(n, 'row')} already done; continuing"))
         metrics["generation"] = {"policy": dict(self.policy.stats),
                                  "judge": dict(self.judge.stats)}
         if self.judge_report is not None:
