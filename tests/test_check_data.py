@@ -27,14 +27,14 @@ def found(result: CompileResult) -> list[tuple[str, int, int, str]]:
 def test_a_missing_file_a_stage_reads_is_an_error_at_its_path(
         compile_text: Compile, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(project)  # the root is shown relative to the working folder
-    result = compile_text(HEAD + 'dataset d { path = "data/red.jsonl" }\n' + READ)
+    result = compile_text(HEAD + 'dataset d { path = "data/red.jsonl" }\n' + READ, data=False)
     assert found(result) == [("E207", 5, 20, "dataset `d`: no file `data/red.jsonl` in the "
                               "project root `.`; stage `critique_revision` reads it as `prompts`")]
     assert result.plan is None
 
 
 def test_a_missing_file_nothing_reads_is_a_warning(compile_text: Compile) -> None:
-    result = compile_text(HEAD + 'dataset d { path = "spare.jsonl" }\n')
+    result = compile_text(HEAD + 'dataset d { path = "spare.jsonl" }\n', data=False)
     [(code, line, column, message)] = found(result)
     assert (code, line, column) == ("W002", 5, 20)
     assert "no file `spare.jsonl`" in message and "no stage reads" in message
@@ -47,7 +47,7 @@ def test_an_existing_file_or_a_link_to_one_inside_the_project_is_fine(
     (project / "data" / "red.jsonl").write_text('{"prompt": "p"}\n', "utf-8")
     (project / "link.jsonl").symlink_to(project / "data" / "red.jsonl")
     for path in ("data/red.jsonl", "link.jsonl"):
-        result = compile_text(HEAD + f'dataset d {{ path = "{path}" }}\n' + READ)
+        result = compile_text(HEAD + f'dataset d {{ path = "{path}" }}\n' + READ, data=False)
         assert found(result) == []
 
 
@@ -61,7 +61,7 @@ def test_a_path_that_is_no_regular_file_is_an_error(compile_text: Compile, proje
         os.mkfifo(target)  # opening it to read would block: the check only stats it
     else:
         target.symlink_to(project / "gone.jsonl")
-    result = compile_text(HEAD + 'dataset d { path = "d.jsonl" }\n' + READ)
+    result = compile_text(HEAD + 'dataset d { path = "d.jsonl" }\n' + READ, data=False)
     [(code, line, column, message)] = found(result)
     assert (code, line, column) == ("E207", 5, 20)
     expected = {"folder": "is a folder, not a file", "fifo": "is not a regular file",
@@ -74,16 +74,17 @@ def test_the_path_is_relative_to_the_declaring_file_and_shown_from_the_root(
     (project / "lib").mkdir()
     (project / "lib" / "data.const").write_text(
         'constlang 1\ndataset d { path = "prompts.jsonl" }\n', "utf-8")
-    result = compile_text(HEAD + 'import "lib/data.const"\n' + READ)
+    result = compile_text(HEAD + 'import "lib/data.const"\n' + READ, data=False)
     [d] = result.diagnostics
     assert d.code == "E207" and d.span is not None and d.span.file.endswith("data.const")
     assert "no file `lib/prompts.jsonl`" in d.message
     (project / "lib" / "prompts.jsonl").write_text('{"prompt": "p"}\n', "utf-8")
-    assert compile_text(HEAD + 'import "lib/data.const"\n' + READ).diagnostics == []
+    assert compile_text(HEAD + 'import "lib/data.const"\n' + READ, data=False).diagnostics == []
 
 
 def test_a_dataset_outside_the_root_gets_E205_alone(compile_text: Compile) -> None:
-    result = compile_text(HEAD + 'dataset d { path = "/nonexistent/x.jsonl" }\n' + READ)
+    result = compile_text(HEAD + 'dataset d { path = "/nonexistent/x.jsonl" }\n' + READ,
+                          data=False)
     assert [d.code for d in result.diagnostics] == ["E205"]
 
 
