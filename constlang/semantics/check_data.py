@@ -7,7 +7,7 @@ import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from constlang.declarations import names
 from constlang.errors import Diagnostics
@@ -17,8 +17,14 @@ from constlang.semantics.paths import display_path, inside, shorten
 from constlang.semantics.resolve import Symbol, World
 from constlang.source import printable_name
 
-if TYPE_CHECKING:
-    from constlang.semantics.check_declarations import Checked
+
+class CheckedDataset(Protocol):
+    """What this check reads of a checked declaration (check_declarations.Checked)."""
+
+    symbol: Symbol
+    values: dict[str, Any]
+    spans: dict[str, Any]
+    ok: bool
 
 
 def dataset_target(world: World, sym: Symbol, raw: str) -> Path:
@@ -28,8 +34,8 @@ def dataset_target(world: World, sym: Symbol, raw: str) -> Path:
     return base / Path(raw).expanduser()
 
 
-def check_data_files(world: World, diags: Diagnostics, datasets: Mapping[str, Checked],
-                     stages: Mapping[str, Checked]) -> None:
+def check_data_files(world: World, diags: Diagnostics, datasets: Mapping[str, CheckedDataset],
+                     stages: Mapping[str, CheckedDataset]) -> None:
     """Report each dataset whose file is missing or not a regular file: an error (E207) when a
     stage reads it, a warning (W002) when nothing does. Datasets E205 rejected are skipped."""
     readers = _readers(stages)
@@ -52,7 +58,7 @@ def check_data_files(world: World, diags: Diagnostics, datasets: Mapping[str, Ch
                         checked.spans["path"], fix)
 
 
-def _readers(stages: Mapping[str, Checked]) -> dict[str, tuple[str, str]]:
+def _readers(stages: Mapping[str, CheckedDataset]) -> dict[str, tuple[str, str]]:
     """Dataset name → (the first stage reading it, the setting that names it)."""
     out: dict[str, tuple[str, str]] = {}
     for stage, checked in stages.items():

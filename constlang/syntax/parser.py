@@ -63,7 +63,7 @@ def parse(source: SourceText) -> tuple[Tree | None, list[Token], list[Diagnostic
         with gc_paused():
             tree = parser.parse(source.text)
     except UnexpectedInput as exc:
-        return None, [], [_syntax_diagnostic(source, exc)]
+        return None, [], [_unclosed_brace(source, exc) or _syntax_diagnostic(source, exc)]
     except RecursionError:
         return None, [], [Diagnostic("E001", Severity.ERROR, "nesting is too deep to parse",
                                      source.span(0, 0), "flatten the nested lists")]
@@ -117,9 +117,6 @@ def _syntax_diagnostic(source: SourceText, exc: UnexpectedInput) -> Diagnostic:
                           source.span(end, end), f"expected {_expected(set(exc.expected))}")
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
-    unclosed = _unclosed_brace(source, exc)
-    if unclosed is not None:
-        return unclosed
     expected = _accepted(exc)
     if tok.type == "$END":
         end = len(text)
@@ -174,9 +171,11 @@ DECLARATION_START = re.compile(
     r'|drop[ \t]+\w+[ \t]+\w)')
 
 
-def _unclosed_brace(source: SourceText, exc: UnexpectedToken) -> Diagnostic | None:
+def _unclosed_brace(source: SourceText, exc: UnexpectedInput) -> Diagnostic | None:
     """E001 at a `{` never closed, when the parser gave up at the end of the file or at a line
     that starts a declaration, with an open `{` before it; the place it gave up is related."""
+    if not isinstance(exc, UnexpectedToken):
+        return None
     state = getattr(exc.interactive_parser, "parser_state", None)
     stack = getattr(state, "value_stack", None) or []
     opened = [v for v in stack if isinstance(v, Token) and v.type in ("LBRACE", "LSQB", "LPAR")]
