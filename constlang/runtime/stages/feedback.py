@@ -279,7 +279,8 @@ class Feedback:
         consistent = [j["consistent"] for j in oriented if j["consistent"] is not None]
         drop = drop_reason(finish=(chosen.finish, rejected.finish),
                            identical=chosen.text == rejected.text, p_judge=p_judge,
-                           consistent=all(consistent) if consistent else None, settings=s)
+                           consistent=all(consistent) if consistent else None, settings=s,
+                           chosen=chosen.text)
         return make_row(
             index=row.index, prompt_id=row.prompt_id, prompt=respond, chosen=chosen.text,
             rejected=rejected.text, p_chosen=p_judge if s.labels == "soft" else 1.0,
