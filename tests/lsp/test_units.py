@@ -126,3 +126,18 @@ def test_the_render_preview_cannot_be_redirected_through_the_shared_temp_folder(
     assert second.read_text("utf-8") == "three" and private(second.parent)
     assert second.parent != first.parent and second.name == "___critique_revision.txt"
     assert list(victim.iterdir()) == []
+
+
+def test_an_unclosed_brace_shows_where_the_parser_gave_up(tmp_path: Path) -> None:
+    from constlang.lsp import analysis
+    from constlang.lsp.diagnostics import to_lsp
+
+    (tmp_path / "constlang.toml").write_text("", "utf-8")
+    path = tmp_path / "main.const"
+    text = 'constlang 1\nprinciple p {\n  critique = "c"\n\nmodel m { source = "x" }\n'
+    path.write_text(text, "utf-8")
+    [shown] = to_lsp(analysis.analyse(path, text, {}), "utf-16")
+    assert shown["range"]["start"] == {"line": 1, "character": 12}  # the `{`
+    [related] = shown["relatedInformation"]
+    assert related["message"] == "where the parser gave up"
+    assert related["location"]["range"]["start"] == {"line": 4, "character": 0}
