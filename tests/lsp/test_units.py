@@ -23,6 +23,7 @@ LIB = 'constlang 1\nmodel m { source = "embedded:smollm2-135m-instruct" }\n' \
 def test_an_overlay_shadows_the_file_on_disk_and_stands_in_for_a_missing_one(project: Path):
     entry = project / "main.const"
     lib = (project / "lib.const").resolve()
+    (project / "x.jsonl").write_text('{"prompt": "p"}\n', "utf-8")
     missing = compile_path(entry, text=ENTRY)
     assert "E201" in [d.code for d in missing.diagnostics]
     unsaved = compile_path(entry, text=ENTRY, overlay={lib: LIB})

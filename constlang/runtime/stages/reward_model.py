@@ -93,7 +93,7 @@ class RewardModelRunner(StageRunner):
     def headline(metrics: dict[str, Any]) -> str:
         held = metrics.get("heldout") or {}
         few = " (few pairs: see warnings)" if metrics.get("warnings") else ""
-        if not held.get("pairs"):
+        if held.get("pairs") == 0:
             return f"{metrics.get('train_pairs', '-')} pairs, none held out{few}"
         return (f"{metrics.get('train_pairs', '-')} pairs, held-out accuracy "
                 f"{pct(held.get('accuracy'))}, ECE {num(held.get('calibration_error'), 2)}{few}")
