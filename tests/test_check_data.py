@@ -98,3 +98,13 @@ def test_the_language_server_shows_it(project: Path) -> None:
     path.write_text(text, "utf-8")
     [shown] = to_lsp(analysis.analyse(path, text, {}), "utf-16")
     assert shown["code"] == "E207" and shown["range"]["start"] == {"line": 4, "character": 19}
+
+
+def test_a_file_allowed_outside_the_root_is_named_by_its_full_path(project: Path) -> None:
+    from constlang.compile import compile_path
+
+    text = HEAD + 'dataset d { path = "/nonexistent/x.jsonl" }\n' + READ
+    result = compile_path(project / "main.const", text=text, root=project,
+                          allow_outside_root=True)
+    [d] = result.diagnostics
+    assert d.code == "E207" and "dataset `d`: no file `/nonexistent/x.jsonl`;" in d.message

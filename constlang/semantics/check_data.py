@@ -82,8 +82,10 @@ def _file_problem(world: World, target: Path) -> str | None:
         real = target.resolve()
     except (OSError, RuntimeError):
         return None  # E205 reported it
-    shown = shorten(os.path.relpath(real, world.root) if inside(real, world.root) else str(real))
-    where = f"`{printable_name(shown)}` in the project root `{display_path(world.root)}`"
+    within = inside(real, world.root)  # outside only with --allow-outside-root
+    shown = printable_name(shorten(os.path.relpath(real, world.root) if within else str(real)))
+    where = f"`{shown}`" + (f" in the project root `{display_path(world.root)}`" if within
+                            else "")
     try:
         mode = os.lstat(real).st_mode
     except (FileNotFoundError, NotADirectoryError):

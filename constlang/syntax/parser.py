@@ -166,7 +166,7 @@ NAME_RULE = "names use ASCII letters, digits and underscores, and start with a l
 
 # a line that starts a declaration: met inside a body, the body before it was never closed
 DECLARATION_START = re.compile(
-    r'[ \t]*(?:override[ \t]+)?(?:(?:principle|question|example|model|dataset|stage)'
+    r'[ \t]*(?:override[ \t]+)?(?:(?:principle|question|example|model|dataset|stage|check)'
     r'[ \t]+\w+[ \t]*\{|template[ \t]+\w+[ \t]*\(|(?:import|constitution)[ \t]+"'
     r'|drop[ \t]+\w+[ \t]+\w)')
 
