@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> float:
     args = ap.parse_args(argv)
     sizes = (args.small, args.large)
     with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "prompts.jsonl").write_text('{"prompt": "p"}\n', encoding="utf-8")
         paths = {}
         for n in sizes:
             paths[n] = Path(tmp) / f"scale{n}.const"

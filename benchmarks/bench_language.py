@@ -60,6 +60,7 @@ def main() -> None:
     print(f"{'principles':>10} {'lines':>7} {'check+compile':>14} {'json.loads':>11} "
           f"{'ratio':>7} {'µs/principle':>13}")
     with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "prompts.jsonl").write_text('{"prompt": "p"}\n', encoding="utf-8")
         for n in sizes:
             path = Path(tmp) / f"bench{n}.const"
             text = generate(n)

@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         (root / "constlang.toml").write_text("")
         (root / "prompts.jsonl").write_text('{"prompt": "How do I pick a lock?"}\n')
+        (root / "pairs.jsonl").write_text('{"prompt": "Hi", "better": "Hello!", "worse": "Go."}\n')
         path = root / "bench.const"
         path.write_text(constitution(args.principles), encoding="utf-8")
         compile_path(path)  # warm the parser and template caches

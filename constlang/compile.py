@@ -18,6 +18,7 @@ from constlang.semantics.check_declarations import DEFAULT_OPTIONS, Checked
 from constlang.semantics.check_stages import stage_deps
 from constlang.semantics.fields import fields_of
 from constlang.semantics.resolve import Symbol, World, file_hash, resolve
+from constlang.semantics.templates import file_line
 from constlang.source import SourceText
 from constlang.span import Span
 from constlang.syntax import ast
@@ -176,7 +177,9 @@ class _Lowering:
             out.append(P.ProgramStep(
                 name=spec.name, template=tname, source=tpl.body.value,
                 variables=[p.name for p in tpl.params], model=getattr(s, spec.model_setting),
-                mode=spec.mode, repeat=repeat, when=spec.when))
+                mode=spec.mode, repeat=repeat, when=spec.when,
+                location=P.TemplateLocation(**self.location(tpl.name_span).model_dump(),
+                                            text_line=file_line(tpl.body, 1))))
         return P.Program(stage=stage.name, steps=out)
 
 

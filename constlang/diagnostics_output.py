@@ -100,6 +100,9 @@ def render_text(diagnostics: Sequence[Diagnostic], sources: Mapping[str, SourceT
         pad = " " * (len(str(d.span.line)) if d.span and lines else 1)
         if d.help:
             out.append(f"{pad} {style('= help:', 'help')} {d.help}")
+        for message, where in d.related:
+            out.append(f"{pad} {style('= note:', 'help')} {message}: "
+                       f"{where.file}:{where.line}:{where.column}")
         note = fix_note(d)
         if note:
             out.append(f"{pad} {style('= fix:', 'help')} {note}")

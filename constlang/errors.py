@@ -46,6 +46,8 @@ class Diagnostic:
     help: str | None = None
     fix: Fix | None = None
     notes: tuple[str, ...] = field(default=())
+    # other places the diagnostic is about, each with what it is: (message, span)
+    related: tuple[tuple[str, Span], ...] = field(default=())
 
     @property
     def file(self) -> str:
@@ -69,6 +71,8 @@ class Diagnostic:
             "message": self.fix.message, "safe": self.fix.safe,
             "edits": [{"start": e.start, "end": e.end, "text": e.text} for e in self.fix.edits],
         }
+        if self.related:  # only when there are some: the shape of every other record is kept
+            d["related"] = [{"message": m, **s.to_dict()} for m, s in self.related]
         return d
 
 

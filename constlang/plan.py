@@ -63,6 +63,14 @@ else:
 
 # ---------------------------------------------------------------- prompt programs
 
+class TemplateLocation(SourceLocation):
+    """Where a step's template is declared, and where its text starts: run-time render errors
+    name the .const line that failed (provenance: left out of the hash, like every location)."""
+
+    text_line: int = Field(description="The line of the declaring file holding the first line "
+                           "of the template's text.")
+
+
 class ProgramStep(Strict):
     name: str = Field(description="What the step does: respond, critique, revise, compare, ...")
     template: str = Field(description="Name of the template rendered for the step.")
@@ -72,6 +80,7 @@ class ProgramStep(Strict):
     mode: Literal["generate", "score"] = Field(description="Generate text or score options.")
     repeat: int = Field(1, ge=1, description="How many times the step runs per prompt.")
     when: When = Field(When.ALWAYS, description="Condition under which the step runs.")
+    location: TemplateLocation | None = None
 
 
 class Program(Strict):

@@ -219,5 +219,16 @@ def render_step(stage: str, kind: str, step: P.ProgramStep, values: Mapping[str,
     declared = {k: v for k, v in provided.items() if k in step.variables}
     try:
         return render(step.source, declared).strip()
-    except TemplateRenderError as exc:  # the runner names the stage
-        raise RenderError(f"step `{step.name}` (template `{step.template}`): {exc}") from None
+    except TemplateRenderError as exc:  # the runner names the stage; this names the .const line
+        place = template_place(step, exc.line)
+        raise RenderError(f"{place + ': ' if place else ''}step `{step.name}` (template "
+                          f"`{step.template}`): {exc}") from None
+
+
+def template_place(step: P.ProgramStep, line: int | None) -> str | None:
+    """`file:line` of the .const file where a step's template failed: the line of its text
+    that failed when known, else its declaration; None for a plan without locations."""
+    where = step.location
+    if where is None:
+        return None
+    return f"{where.file}:{where.text_line + line - 1 if line else where.line}"

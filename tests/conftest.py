@@ -38,12 +38,28 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def compile_text(project: Path) -> Callable[..., CompileResult]:
-    """compile_text(text, name="main.const"): compile text as the file `project/name`."""
+    """compile_text(text, name="main.const"): compile text as the file `project/name`, with a
+    one-row prompt file for each dataset `path` it names that is not there yet (E207 finds a
+    missing one); `data=False` leaves them out."""
 
-    def run(text: str, name: str = "main.const") -> CompileResult:
+    def run(text: str, name: str = "main.const", data: bool = True) -> CompileResult:
+        if data:
+            write_data_files(project, text)
         return compile_path(project / name, text=text, root=project)
 
     return run
+
+
+DATA_PATH = re.compile(r'\bpath\s*=\s*"(\w[\w/.-]*)"')
+
+
+def write_data_files(folder: Path, text: str) -> None:
+    """A one-row prompt file for each relative dataset path `text` names, unless it exists."""
+    for name in DATA_PATH.findall(text):
+        target = folder / name
+        if ".." not in name and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text('{"prompt": "How do I pick a lock?"}\n', "utf-8")
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,7 @@ principle r { critique = "c" }
 def result(project: Path, monkeypatch: pytest.MonkeyPatch) -> CompileResult:
     monkeypatch.chdir(project)  # paths are shown relative to the working directory
     (project / "main.const").write_text(SOURCE, "utf-8")
+    (project / "d.jsonl").write_text('{"prompt": "p"}\n', "utf-8")
     return compile_path(Path("main.const"))
 
 
@@ -181,7 +182,7 @@ def _never_raises(path: Path, root: Path) -> CompileResult:
     ("non_utf8", b"constlang 1\n\n# \xff\xfe\n", {("E003", 3, 3)}),
     ("utf16", "constlang 1\n".encode("utf-16"), {("E003", 1, 4)}),
     ("no_final_newline", b'constlang 1\nprinciple p { critique = "c" revision = "r" }', set()),
-    ("eof_in_body", b"constlang 1\nprinciple p {", {("E001", 2, 14)}),
+    ("eof_in_body", b"constlang 1\nprinciple p {", {("E001", 2, 13)}),  # at the open `{`
 ])
 def test_odd_inputs(project: Path, name: str, data: bytes,
                     expected: set[tuple[str, int, int]]) -> None:
@@ -238,12 +239,13 @@ def test_a_directory_and_a_missing_file(project: Path) -> None:
         assert [d.code for d in result.diagnostics] == ["E003"]
 
 
-def test_internal_errors_become_E900(compile_text: Compile,
+def test_internal_errors_become_E900(compile_text: Compile, project: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     def broken_stage(self: object, name: str, ch: object) -> object:
         return SFTSettings.model_validate({})  # raises ValidationError, as a lowering bug would
 
     monkeypatch.setattr(compile_module._Lowering, "stage", broken_stage)
+    (project / "d").write_text('{"prompt": "p"}\n', "utf-8")
     result = compile_text(
         'constlang 1\nconstitution "t" {}\nprinciple p { critique = "c" revision = "r" }\n'
         'model m { source = "embedded:smollm2-135m-instruct" }\ndataset d { path = "d" }\n'
@@ -287,6 +289,9 @@ def test_documented_examples_print_what_the_docs_show(code: str, tmp_path: Path,
         files += [(f"c{i}.const", f'constlang 1\nimport "c{i + 1}.const"\n')
                   for i in range(2, 1000)]
         files.append(("c1000.const", "constlang 1\n"))
+    if code not in ("E207", "W002"):  # their examples are about the file being missing
+        files += [(data, '{"prompt": "How do I pick a lock?"}\n') for _, body in files
+                  for data in re.findall(r'path = "(\w[\w/.-]*\.jsonl)"', body)]
     for name, body in files:
         path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)

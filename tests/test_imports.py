@@ -3,6 +3,7 @@ merge semantics, cycles and the project-root boundary."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,14 @@ stage critique_revision { model = m  prompts = d }
 
 
 def write(root: Path, files: dict[str, str]) -> None:
+    """The files, and a one-row prompt file for each dataset they name (E207 wants it)."""
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, "utf-8")
+        for data in re.findall(r'path = "(\w[\w/.-]*\.jsonl)"', text):
+            (path.parent / data).parent.mkdir(parents=True, exist_ok=True)
+            (path.parent / data).write_text('{"prompt": "p"}\n', "utf-8")
 
 
 def run(root: Path, entry: str = "main.const", **kw: object) -> CompileResult:

@@ -23,7 +23,7 @@ from constlang.stage_docs import DOCS_DIR, page_with_table
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "valid"
 TEMPLATE_VARIABLES = {"prompt", "response", "critique", "principle", "examples", "round",
-                      "response_a", "response_b", "question", "rationale"}
+                      "response_a", "response_b", "question", "rationale", "tags"}
 
 ids = [k.name for k in KINDS]
 

@@ -214,7 +214,9 @@ def test_concurrent_parses_each_get_their_own_comments() -> None:
 
 @pytest.mark.parametrize(("text", "code", "line", "col", "message", "help_part"), [
     ('principle p {\n  critique "x"\n}\n', "E001", 2, 12, 'unexpected `"x"`', "`=`"),
-    ("principle p {\n  a = 1\n", "E001", 3, 1, "unexpected end of file", "never closed"),
+    ("principle p {\n  a = 1\n", "E001", 1, 13, "`{` of principle `p` is never closed",
+     "before the end of the file"),
+    ("stage s {\n  a = [1,\n", "E001", 3, 1, "unexpected end of file", "`[` is never closed"),
     ("principle p { tags = [1, 2 }\n", "E001", 1, 28, "unexpected `}`", "`]`"),
     ("principle p { tags = [1, 2", "E001", 1, 27, "unexpected end of file", "`[`"),
     ("principle p = 1\n", "E001", 1, 13, "unexpected `=`", "inside `{ ... }`"),
@@ -312,3 +314,23 @@ def test_in_memory_text_gets_the_checks_a_file_gets(tmp_path: Path) -> None:
         [d] = result.diagnostics
         assert d.code == "E003" and words in d.message and d.span is not None
         assert (d.span.line, d.span.column) == (2, 28)
+
+
+@pytest.mark.parametrize("next_line", [
+    "model m { source = \"x\" }", "  override stage s {", 'import "a.const"',
+    "template t(a) \"\"\"{{ a }}\"\"\"", 'constitution "c" {}', "drop principle p"])
+def test_an_unclosed_brace_is_reported_at_the_brace_not_at_the_next_declaration(
+        next_line: str) -> None:
+    text = f'constlang 1\nprinciple p {{\n  critique = "c"\n\n{next_line}\n'
+    d = syntax_error(text)
+    assert (d.code, d.span.line, d.span.column) == ("E001", 2, 13)
+    assert d.message == "`{` of principle `p` is never closed"
+    assert d.help == "add `}` where its body ends, before the next declaration"
+    [(what, where)] = d.related  # where the parser gave up: the next declaration's first word
+    assert what == "where the parser gave up"
+    assert (where.line, where.column) == (5, len(next_line) - len(next_line.lstrip()) + 1)
+
+
+def test_a_field_without_equals_inside_a_body_is_not_blamed_on_the_brace() -> None:
+    d = syntax_error("stage s {\n  model m\n}\n")
+    assert d.message == "unexpected `m`" and d.related == ()

@@ -93,6 +93,8 @@ def test_hash_ignores_layout_and_comments(compile_text: Compile) -> None:
 def test_hash_ignores_where_the_file_lives(project: Path) -> None:
     (project / "a").mkdir()
     (project / "a" / "deep").mkdir()
+    (project / "data").mkdir()
+    (project / "data" / "d.jsonl").write_text('{"prompt": "p"}\n', "utf-8")
     first = compile_path(project / "main.const", text=BASE, root=project).plan
     moved = compile_path(project / "a" / "deep" / "other.const",
                          text=BASE.replace('"data/d.jsonl"', '"../../data/d.jsonl"'),

@@ -9,7 +9,7 @@ import pytest
 
 from constlang.compile import compile_path
 from constlang.kinds import BY_NAME
-from constlang.prompts import render_stage, render_step, step_variables
+from constlang.prompts import RenderError, render_stage, render_step, step_variables
 from constlang.runtime.data import read_prompts
 
 SOURCE = """\
@@ -98,3 +98,31 @@ def test_render_shows_the_judge_step_with_the_judge_question(tmp_path: Path) -> 
                                      "critique_revision", "--question", "pair"])
     assert wrong.exit_code == 2
     assert "stage `critique_revision` does not ask question `pair`" in wrong.output
+
+
+def test_a_run_time_render_error_names_the_const_line(tmp_path: Path) -> None:
+    # line 3 of the template's text is line N + 3 of the file, N the line of its `"""`
+    template = ('override template respond_prompt(prompt, examples) """\n{{ prompt }}\n\n'
+                '{{ examples.append(1) }}\n"""\n')
+    (tmp_path / "c.const").write_text(SOURCE + template, "utf-8")
+    (tmp_path / "p.jsonl").write_text(json.dumps({"prompt": "How do I pick a lock?"}) + "\n")
+    result = compile_path(tmp_path / "c.const")
+    assert result.plan is not None, result.diagnostics
+    step = result.plan.program("critique_revision").steps[0]
+    opening = (SOURCE + template).splitlines().index(template.splitlines()[0]) + 1
+    values = {"prompt": "P", "examples": []}
+    with pytest.raises(RenderError) as caught:
+        render_step("critique_revision", "critique_revision", step, values)
+    assert str(caught.value).startswith(
+        f"c.const:{opening + 3}: step `respond` (template `respond_prompt`): line 3 of the "
+        "template: blocked by the template sandbox")
+    assert step.location is not None and (step.location.line, step.location.text_line) == (
+        opening, opening + 1)
+    # the location is provenance: a plan without it still renders, and hashes alike
+    bare = step.model_copy(update={"location": None})
+    with pytest.raises(RenderError, match="^step `respond`"):
+        render_step("critique_revision", "critique_revision", bare, values)
+    assert result.plan.compute_hash() == result.plan.model_copy(update={"programs": [
+        p.model_copy(update={"steps": [s.model_copy(update={"location": None})
+                                       for s in p.steps]}) for p in result.plan.programs]}
+    ).compute_hash()

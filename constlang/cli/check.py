@@ -17,7 +17,8 @@ from constlang.source import SourceText
               show_default=True, help="How to print diagnostics.")
 @allow_outside_root_option
 def check(paths: tuple[str, ...], fmt: str, allow_outside_root: bool) -> None:
-    """Parse, resolve and check constitutions (files or directories).
+    """Parse, resolve and check constitutions (files or directories), including that every
+    dataset's file exists (its contents are read by render and train, not here).
 
     Exit status: 0 when no errors, 1 when any file has errors, 2 on usage errors.
     """

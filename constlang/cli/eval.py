@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,28 @@ def replace_settings(plan: Any, stage: Any, changes: dict[str, Any],
     return plan, new
 
 
+def adhoc_stage(compiled: Any, own: Any, plan: Any, stage: Any) -> tuple[Any, Any]:
+    """An evaluation the command line changed (`plan` and `stage`, from the `compiled` plan
+    and its stage `own`) runs as a stage of its own, `eval_<12 hex>` (a digest of its settings
+    and prompt files), in its own folder, runs/<name>/eval_<hex>/: the evaluate stage's
+    folder, and so its completed run, is left alone. The same options reach the same folder
+    again (and skip, when nothing changed since)."""
+    if stage.settings == own.settings and plan.datasets == compiled.datasets:
+        return plan, stage
+    read = {getattr(stage.settings, k, None) for k in ("harmful", "benign", "judge_check")}
+    digest = hashlib.sha256(json.dumps({
+        "settings": stage.settings.model_dump(mode="json", by_alias=True),
+        "datasets": [d.model_dump(mode="json") for d in plan.datasets if d.id in read],
+    }, sort_keys=True).encode("utf-8")).hexdigest()[:12]
+    name = f"eval_{digest}"
+    new = stage.model_copy(update={"name": name})
+    plan = plan.model_copy(update={
+        "stages": [new if s.name == stage.name else s for s in plan.stages],
+        "programs": [p.model_copy(update={"stage": name}) if p.stage == stage.name else p
+                     for p in plan.programs]}).with_hash()
+    return plan, new
+
+
 @command("eval", short_help="Compare models on held-out prompts (refusals, win rates).")
 @click.argument("path", type=click.Path())
 @click.option("--models", "models_opt", metavar="A,B",
@@ -120,6 +144,7 @@ def eval_cmd(path: str, models_opt: str | None, prompts: str | None, benign: str
         models = list(dict.fromkeys(n.strip() for n in models_opt.split(",") if n.strip()))
         if not models:
             raise UsageError("--models: name at least one model, e.g. --models assistant,sft")
+    compiled, own = plan, stage
     plan, stage = with_options(plan, stage, models, prompts, benign)
     target = Path(run_dir) if run_dir else Path("runs") / plan.constitution.name
 
@@ -143,6 +168,7 @@ def eval_cmd(path: str, models_opt: str | None, prompts: str | None, benign: str
         click.echo(f"note: reward stage `{reward}` has no trained model in {run.path} yet, "
                    "so the report has no reward scores", err=True)
         plan, stage = replace_settings(plan, stage, {"reward": None})
+    plan, stage = adhoc_stage(compiled, own, plan, stage)
     resolved = resolve_device(None if device == "auto" else device)
     if resolved.startswith("cuda") and not _cuda_available():
         raise UsageError("--device cuda: no CUDA device is visible to torch; use --device cpu")

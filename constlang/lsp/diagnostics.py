@@ -147,12 +147,16 @@ def _import_for(analysis: Analysis, display: str) -> ast.Import | None:
 
 
 def _related(d: Diagnostic, analysis: Analysis, encoding: str) -> list[tuple[Json, str]]:
-    """Other places a finding is about: the first declaration of a duplicate, and each
-    declaration the message names in backticks."""
+    """Other places a finding is about: its own related places, the first declaration of a
+    duplicate, and each declaration the message names in backticks."""
     index = analysis.index
     if index is None or d.span is None:
         return []
     out: list[tuple[Json, str]] = []
+    for message, span in d.related:
+        loc = _location(analysis, span, encoding)
+        if loc:
+            out.append((loc, message))
     here = (d.span.file, d.span.start)
     if d.code == "E102":
         m = re.match(r"(\w+) `(\w+)`", d.message)

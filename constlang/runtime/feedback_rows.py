@@ -47,7 +47,8 @@ def pair_row(job: Any, row: PromptRow, respond: Chat, samples: tuple[Generation,
                        identical=chosen.text == rejected.text,
                        p_judge=1.0 if by_checks else p_judge,
                        consistent=None if by_checks or not consistent else all(consistent),
-                       settings=s) or (CONFLICT_DROP if ruling == "dropped" else None)
+                       settings=s, chosen=chosen.text) or (
+                           CONFLICT_DROP if ruling == "dropped" else None)
     out = make_row(
         index=row.index, prompt_id=row.prompt_id, prompt=respond, chosen=chosen.text,
         rejected=rejected.text, p_chosen=p_judge if s.labels == "soft" and not hard

@@ -16,6 +16,7 @@ from typing import Any
 
 from constlang.errors import StageError
 from constlang.runtime.evaluation.plots import label_histogram
+from constlang.runtime.quality import is_meta
 from constlang.runtime.rundir import Artifact, StageDir, logged_number, recover_jsonl
 
 FORMAT = 2
@@ -29,7 +30,8 @@ class PreferencesDir(StageDir):
 
 
 # why a row is not trained on, in the order they are tested
-DROP_REASONS = ("too_long", "truncated", "identical", "tie", "inconsistent", "low_confidence")
+DROP_REASONS = ("too_long", "truncated", "identical", "meta", "tie", "inconsistent",
+                "low_confidence")
 
 
 def orient(judgement: dict[str, Any], a_chosen: bool) -> dict[str, Any]:
@@ -48,11 +50,12 @@ def orient(judgement: dict[str, Any], a_chosen: bool) -> dict[str, Any]:
 
 
 def drop_reason(*, finish: Sequence[str], identical: bool, p_judge: float,
-                consistent: bool | None, settings: Any) -> str | None:
+                consistent: bool | None, settings: Any, chosen: str = "") -> str | None:
     """The first reason (DROP_REASONS) a judged pair is left out of training, or None.
 
     `settings` carries the feedback stage's filters: keep_truncated, drop_ties,
-    drop_inconsistent and min_confidence (p_judge − 0.5 below it is dropped).
+    drop_inconsistent and min_confidence (p_judge − 0.5 below it is dropped). A `chosen`
+    reply that SFT would drop as meta text (quality.is_meta) is never the preferred one.
     """
     if "skipped" in finish:
         return "too_long"
@@ -60,6 +63,8 @@ def drop_reason(*, finish: Sequence[str], identical: bool, p_judge: float,
         return "truncated"
     if identical:
         return "identical"
+    if is_meta(chosen):
+        return "meta"
     if p_judge == 0.5 and settings.drop_ties:
         return "tie"
     if consistent is False and settings.drop_inconsistent:

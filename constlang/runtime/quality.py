@@ -15,24 +15,38 @@ from typing import Any
 NEARLY_SAME = 0.9  # similarity (difflib ratio) at or above which a revision counts as unchanged
 
 # A revision should be a reply to the user. Small models often write *about* the reply instead:
-# they grade it, announce a rewrite, or address the critic. Each pattern is one such opening or
+# they grade it, announce a rewrite, address the critic, or describe what a rewrite leaves out
+# ("User's response without the demeaning content"). Each pattern is one such opening or
 # phrase; the detector flags a text when any matches (case-insensitive). Tuned on the revisions
-# read by hand in benchmarks/critique_quality.md. Known limits: it reads English only, and a
-# reply that legitimately quotes "the response" can be flagged. "The answer ..." is not an
-# opening it flags: genuine replies start that way ("The answer depends on the wine").
+# read by hand in benchmarks/critique_quality.md and measured on the labelled sample in
+# tests/runtime/meta_sample.jsonl (benchmarks/meta_detector.md). Known limits: it reads
+# English only, and a reply that legitimately quotes "the response" can be flagged. "The
+# answer ..." is not an opening it flags: genuine replies start that way ("The answer depends
+# on the wine"); nor is "your response": the user's own response is a fine topic of a reply.
+_REPLY = r"(reply|response|answer|critique|revision)"
+_OWNER = r"(the|this|that|my|previous|original|assistant'?s?|user'?s?)"
+# "a rewritten version of your essay" is a reply to a request for one, not a comment
+_NOT_OF = r"(?! of (your|the|this|that) (?!reply|response|answer))"
 META_PATTERNS: tuple[str, ...] = (
-    r"^\s*(the|this|my|your|that) (assistant'?s? )?(previous |original |initial |above )?"
+    r"^\s*(the|this|my|that) (assistant'?s? )?(previous |original |initial |above )?"
     r"(reply|response|critique|revision)\b",
+    r"^\s*(this|that|the previous|the original|my previous) answer\b",
     r"\b(here is|here's|below is) (a |the |my )?(revised|rewritten|new|improved|updated) "
-    r"(version|reply|response|answer)\b",
+    r"(version|reply|response|answer)\b" + _NOT_OF,
+    r"\b(here is|here's) (the|my) (revision|rewrite)\b",
     r"^\s*(revised|rewritten|improved|updated|new) (reply|response|answer|version)\s*[:\-]",
     r"^\s*(revision|critique|assistant|response)\s*:",
-    r"^\s*(you're|you are) right\b|^\s*the user\b",
-    r"\bthe assistant('s)? (reply|response|answer)\b",
+    r"^\s*((yes|ok|okay|sure|indeed)[,;.!]?\s+)?(you're|you are) right\b|^\s*the user\b",
+    r"\bthe assistant('s)? (reply|response|answer)\b|\bthe assistant should\b",
     r"\bmy (previous|original|earlier) (reply|response|answer)\b",
-    r"\b(the|this) (reply|response) (is|was|could|should|does|did|fails|contains)\b",
-    r"\b(rewrite|revise) the (reply|response)\b|\brewritten (reply|response|version)\b",
-    r"\brevision request\b|\bcritique request\b",
+    r"\b(the|this) (reply|response) (is|was|can|could|would|should|does|did|doesn't|fails|"
+    r"contains|lacks|needs)\b",
+    r"\b(rewrite|revise) the (reply|response)\b|\brewritten (reply|response|version)\b"
+    + _NOT_OF,
+    r"\b(i'll|i will|let me) (rewrite|revise) (the|this|my) (reply|response|answer)\b",
+    r"\brevision request\b|\bcritique request\b|\bno critique needed\b",
+    rf"\b{_OWNER} {_REPLY} without\b|^\s*{_REPLY} without\b",
+    r"\buser'?s (reply|response)\b",
 )
 _META = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in META_PATTERNS]
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     import torch
 
 BINS = 10  # equal-width bins of the calibration error and the reliability diagram
+# fewer training pairs than this and a reward model mostly fits noise: the run warns (the
+# threshold is a floor, not a recipe: published reward models train on tens of thousands)
+MIN_PAIRS = 64
 
 
 def split(pairs: list[dict[str, Any]], fraction: float, seed: int) -> tuple[
@@ -51,6 +54,30 @@ def heldout_metrics(deltas: Sequence[float], p_chosen: Sequence[float]) -> dict[
             "accuracy": round(sum(right) / len(right), 4) if right else None,
             "mean_margin": round(sum(deltas) / len(deltas), 4),
             "calibration_error": round(calibration_error(probs, list(p_chosen)), 4)}
+
+
+def heldout_text(held: Mapping[str, Any], train_pairs: int, fraction: float) -> str:
+    """The held-out figures in words; with no held-out pairs, why there are none (the figures
+    are null then, not zero)."""
+    if not held.get("pairs"):
+        why = (f"eval_fraction = {fraction:g} of them rounds to none" if fraction
+               else "eval_fraction = 0")
+        return f"no held-out pairs: {train_pairs} pairs, all used for training ({why})"
+    accuracy = held.get("accuracy")
+    shown = "n/a (every held-out label is a tie)" if accuracy is None else f"{accuracy}"
+    return (f"held out: {held['pairs']} pairs, accuracy {shown}, mean margin "
+            f"{held['mean_margin']}, calibration error {held['calibration_error']}")
+
+
+def few_pairs_warning(pairs: int, stage: str, where: str | None = None) -> str | None:
+    """A one-line warning when a reward model trains on fewer than MIN_PAIRS pairs, located
+    at the stage's declaration (`file:line`) when known; None otherwise."""
+    if pairs >= MIN_PAIRS:
+        return None
+    return (f"{where + ': ' if where else ''}warning: stage `{stage}` trains a reward model on "
+            f"{pairs} preference pair{'' if pairs == 1 else 's'}, fewer than {MIN_PAIRS}: its "
+            "scores will mostly be noise; give the stages it learns from more prompts or "
+            "samples before PPO or evaluation relies on it")
 
 
 def reliability_diagram(deltas: Sequence[float], p_chosen: Sequence[float], path: Path,

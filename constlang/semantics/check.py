@@ -8,6 +8,7 @@ from typing import Any
 
 from constlang import declarations as P
 from constlang.errors import Diagnostics
+from constlang.semantics.check_data import check_data_files
 from constlang.semantics.check_declarations import Checked, DeclChecker
 from constlang.semantics.check_stages import (
     check_programs,
@@ -63,6 +64,7 @@ def check_world(world: World, diags: Diagnostics) -> CheckResult:
     order = stage_order(c, decls.get("stage", {}))
     check_programs(c, decls.get("stage", {}), decls.get("question", {}))
     check_selections(c, decls.get("stage", {}))
+    check_data_files(world, diags, decls.get("dataset", {}), decls.get("stage", {}))
     if world.constitution is None and decls.get("stage") and world.entry is not None:
         diags.error("E104", "a file with stages needs a `constitution \"name\" { ... }` "
                     "declaration", world.entry.source.span(0, 0),

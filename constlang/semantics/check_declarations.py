@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import annotated_types as at
@@ -14,6 +13,7 @@ from constlang import declarations as P
 from constlang.embedded import EMBEDDED_MODELS
 from constlang.errors import Diagnostics, did_you_mean
 from constlang.kinds import BY_NAME, SETTINGS_BY_KIND
+from constlang.semantics.check_data import dataset_target
 from constlang.semantics.check_needs import stage_needs
 from constlang.semantics.fields import (
     field_bounds,
@@ -262,10 +262,8 @@ class DeclChecker:
         raw = c.values.get("path")
         if not isinstance(raw, str) or self.world.allow_outside_root:
             return
-        module = self.world.modules.get(sym.module)
-        base = module.path.parent if module is not None and module.path else self.world.root
         try:
-            target = (base / Path(raw).expanduser()).resolve()
+            target = dataset_target(self.world, sym, raw).resolve()
             target.relative_to(self.world.root)
         except ValueError:
             self.diags.error("E205", f"dataset `{sym.name}` reads `{shorten(raw)}`, outside the "

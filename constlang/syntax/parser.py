@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
@@ -62,7 +63,7 @@ def parse(source: SourceText) -> tuple[Tree | None, list[Token], list[Diagnostic
         with gc_paused():
             tree = parser.parse(source.text)
     except UnexpectedInput as exc:
-        return None, [], [_syntax_diagnostic(source, exc)]
+        return None, [], [_unclosed_brace(source, exc) or _syntax_diagnostic(source, exc)]
     except RecursionError:
         return None, [], [Diagnostic("E001", Severity.ERROR, "nesting is too deep to parse",
                                      source.span(0, 0), "flatten the nested lists")]
@@ -161,6 +162,52 @@ CHARACTER_HELP = {
     "\u2019": 'use straight double quotes: "..."',
 }
 NAME_RULE = "names use ASCII letters, digits and underscores, and start with a letter or `_`"
+
+
+# a line that starts a declaration: met inside a body, the body before it was never closed
+DECLARATION_START = re.compile(
+    r'[ \t]*(?:override[ \t]+)?(?:(?:principle|question|example|model|dataset|stage|check)'
+    r'[ \t]+\w+[ \t]*\{|template[ \t]+\w+[ \t]*\(|(?:import|constitution)[ \t]+"'
+    r'|drop[ \t]+\w+[ \t]+\w)')
+
+
+def _unclosed_brace(source: SourceText, exc: UnexpectedInput) -> Diagnostic | None:
+    """E001 at a `{` never closed, when the parser gave up at the end of the file or at a line
+    that starts a declaration, with an open `{` before it; the place it gave up is related."""
+    if not isinstance(exc, UnexpectedToken):
+        return None
+    state = getattr(exc.interactive_parser, "parser_state", None)
+    stack = getattr(state, "value_stack", None) or []
+    opened = [v for v in stack if isinstance(v, Token) and v.type in ("LBRACE", "LSQB", "LPAR")]
+    if not opened or opened[-1].type != "LBRACE":  # an open `[` or `(` has its own help
+        return None
+    tok = exc.token
+    text = source.text
+    if tok.type == "$END":
+        gave_up = len(text)
+    else:
+        line_start = text.rfind("\n", 0, tok.start_pos or 0) + 1
+        found = DECLARATION_START.match(text, line_start)
+        if found is None or line_start <= (opened[-1].start_pos or 0):  # on the brace's line
+            return None
+        gave_up = line_start + len(found.group()) - len(found.group().lstrip())
+    brace = opened[-1]
+    start = brace.start_pos or 0
+    owner = _brace_owner(text, start)
+    where = "the end of the file" if tok.type == "$END" else "the next declaration"
+    return Diagnostic(
+        "E001", Severity.ERROR, f"`{{` of {owner} is never closed",
+        source.span(start, start + 1), f"add `}}` where its body ends, before {where}",
+        related=(("where the parser gave up", source.span(gave_up, gave_up)),))
+
+
+def _brace_owner(text: str, brace: int) -> str:
+    """What a `{` opens, in words, from the text of its line before it: principle `p`."""
+    line = text[text.rfind("\n", 0, brace) + 1:brace].split()
+    words = [w for w in line if w != "override"]
+    if len(words) >= 2 and words[0] in DECLARATION_WORDS:
+        return f"{words[0]} `{words[1].strip(chr(34))}`"
+    return f"line {text.count(chr(10), 0, brace) + 1}" if not words else f"`{' '.join(words)}`"
 
 
 def _previous_token(exc: UnexpectedToken) -> Token | None:

@@ -23,6 +23,7 @@ LIB = 'constlang 1\nmodel m { source = "embedded:smollm2-135m-instruct" }\n' \
 def test_an_overlay_shadows_the_file_on_disk_and_stands_in_for_a_missing_one(project: Path):
     entry = project / "main.const"
     lib = (project / "lib.const").resolve()
+    (project / "x.jsonl").write_text('{"prompt": "p"}\n', "utf-8")
     missing = compile_path(entry, text=ENTRY)
     assert "E201" in [d.code for d in missing.diagnostics]
     unsaved = compile_path(entry, text=ENTRY, overlay={lib: LIB})
@@ -126,3 +127,18 @@ def test_the_render_preview_cannot_be_redirected_through_the_shared_temp_folder(
     assert second.read_text("utf-8") == "three" and private(second.parent)
     assert second.parent != first.parent and second.name == "___critique_revision.txt"
     assert list(victim.iterdir()) == []
+
+
+def test_an_unclosed_brace_shows_where_the_parser_gave_up(tmp_path: Path) -> None:
+    from constlang.lsp import analysis
+    from constlang.lsp.diagnostics import to_lsp
+
+    (tmp_path / "constlang.toml").write_text("", "utf-8")
+    path = tmp_path / "main.const"
+    text = 'constlang 1\nprinciple p {\n  critique = "c"\n\nmodel m { source = "x" }\n'
+    path.write_text(text, "utf-8")
+    [shown] = to_lsp(analysis.analyse(path, text, {}), "utf-16")
+    assert shown["range"]["start"] == {"line": 1, "character": 12}  # the `{`
+    [related] = shown["relatedInformation"]
+    assert related["message"] == "where the parser gave up"
+    assert related["location"]["range"]["start"] == {"line": 4, "character": 0}

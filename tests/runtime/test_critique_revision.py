@@ -389,6 +389,7 @@ def test_a_judge_without_a_pointwise_question_is_a_clear_error(tmp_path: Path) -
 
     # no judge_question: the checker says so (E113) before anything runs
     text = CONSTITUTION.format(extra="judge = m")
+    (tmp_path / "prompts.jsonl").write_text('{"prompt": "p"}\n', "utf-8")
     checked = compile_text(text, str(tmp_path / "c.const"), root=tmp_path)
     assert checked.plan is None and [d.code for d in checked.diagnostics] == ["E113"]
     # a pairwise question: the runner refuses it with the same advice

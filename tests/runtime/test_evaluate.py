@@ -78,6 +78,12 @@ def project(tmp_path: Path, tiny_model_dir: Path) -> tuple[Path, RunDir]:
     return path, run
 
 
+def report_folder(output: str) -> Path:
+    """The folder of the report `eval` printed last (`report: <folder>/report.md`)."""
+    line = next(x for x in reversed(output.splitlines()) if x.startswith("report: "))
+    return Path(line.removeprefix("report: ")).parent
+
+
 def test_eval_compares_a_model_declaration_with_a_trained_stage(
         tmp_path: Path, tiny_model_dir: Path) -> None:
     path, run = project(tmp_path, tiny_model_dir)
@@ -123,6 +129,19 @@ def test_eval_compares_a_model_declaration_with_a_trained_stage(
     again = CliRunner().invoke(train, [*args, "--stages", "evaluate"])
     assert again.exit_code == 0, again.output
     assert "completed earlier with the same inputs; skipped" in " ".join(again.output.split())
+    # other models than the stage's: an ad-hoc evaluation in a folder of its own, leaving the
+    # stage's results alone, so the stage is still complete afterwards
+    before = folder.report_json.read_bytes()
+    adhoc = CliRunner().invoke(eval_cmd, [*args, "--models", "sft"])
+    assert adhoc.exit_code == 0, adhoc.output
+    own = report_folder(adhoc.output)
+    assert own.parent == run.path and own.name.startswith("eval_") and own != folder.path
+    assert list(json.loads((own / "report.json").read_text())["models"]) == ["sft"]
+    assert folder.report_json.read_bytes() == before
+    still = CliRunner().invoke(train, [*args, "--stages", "evaluate"])
+    assert "completed earlier with the same inputs; skipped" in " ".join(still.output.split())
+    same = CliRunner().invoke(eval_cmd, [*args, "--models", "sft"])  # the same folder again
+    assert report_folder(same.output) == own and "skipped" in same.output
     dry = CliRunner().invoke(train, [*args, "--stages", "evaluate", "--dry-run", "--verbose"])
     assert "evaluate · benign · prompt benign-1 · respond (every model)" in dry.output
     as_json = CliRunner().invoke(eval_cmd, [*args, "--format", "json"])
@@ -152,12 +171,13 @@ def test_eval_reads_any_prompt_file_and_names_bad_models_in_one_line(
     extra.write_text('{"prompt": "How do I pick a lock?"}\n', "utf-8")
     ok = CliRunner().invoke(eval_cmd, [*args, "--models", "tiny", "--prompts", str(extra)])
     assert ok.exit_code == 0, ok.output
-    report = json.loads(EvaluateDir.of(run.stage("evaluate")).report_json.read_text())
+    folder = EvaluateDir.of(run.stage(report_folder(ok.output).name))
+    assert not run.stage("evaluate").path.exists()  # the stage's own folder is left alone
+    report = json.loads(folder.report_json.read_text())
     assert list(report["models"]) == ["tiny"] and report["models"]["tiny"]["harmful"]["n"] == 1
     assert report["judge"]["source"] == "nothing to compare"  # one model: no judge loaded
     assert "No win rates: only one model" in ok.output
     # interrupted after one reply: a rerun keeps it and writes only the missing ones
-    folder = EvaluateDir.of(run.stage("evaluate"))
     first = {**json.loads(folder.replies.read_text().splitlines()[0]), "reply": "KEPT"}
     folder.replies.write_text(json.dumps(first) + "\n")
     manifest = folder.read_manifest()
@@ -172,7 +192,7 @@ def test_eval_reads_any_prompt_file_and_names_bad_models_in_one_line(
     unscored = CliRunner().invoke(eval_cmd, [*args, "--models", "tiny", "--prompts", str(extra)])
     assert unscored.exit_code == 0, unscored.output
     assert "note: reward stage `reward_model` has no trained model" in unscored.output
-    report = json.loads(EvaluateDir.of(run.stage("evaluate")).report_json.read_text())
+    report = json.loads((report_folder(unscored.output) / "report.json").read_text())
     assert report["models"]["tiny"]["harmful"]["reward_mean"] is None
 
     for models, expected in (

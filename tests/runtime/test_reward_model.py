@@ -107,6 +107,28 @@ def test_calibration_error_and_held_out_metrics_by_hand() -> None:
     assert m["calibration_error"] == round(pref.calibration_error(sig, [0.9, 0.8, 0.5, 0.3]), 4)
 
 
+def test_no_held_out_pairs_say_why_instead_of_none() -> None:
+    from constlang.runtime.stages.reward_model import RewardModelRunner
+
+    none = R.heldout_metrics([], [])
+    assert R.heldout_text(none, 5, 0.1) == ("no held-out pairs: 5 pairs, all used for training "
+                                            "(eval_fraction = 0.1 of them rounds to none)")
+    assert R.heldout_text(none, 5, 0.0).endswith("(eval_fraction = 0)")
+    ties = R.heldout_metrics([1.0], [0.5])
+    assert "accuracy n/a (every held-out label is a tie)" in R.heldout_text(ties, 5, 0.2)
+    headline = RewardModelRunner.headline({"train_pairs": 5, "heldout": none, "warnings": ["w"]})
+    assert headline == "5 pairs, none held out (few pairs: see warnings)"
+    assert "None" not in headline + R.heldout_text(none, 5, 0.1)
+
+
+def test_a_reward_model_on_few_pairs_is_warned_about() -> None:
+    assert R.few_pairs_warning(R.MIN_PAIRS, "rm") is None
+    assert R.few_pairs_warning(1, "rm", "c.const:3") == (
+        "c.const:3: warning: stage `rm` trains a reward model on 1 preference pair, fewer than "
+        "64: its scores will mostly be noise; give the stages it learns from more prompts or "
+        "samples before PPO or evaluation relies on it")
+
+
 CONSTITUTION = """constlang 1
 constitution "rm-test" {{ version = "0.1.0" }}
 principle p {{ critique = "c"  revision = "r" }}
@@ -151,6 +173,12 @@ def test_a_reward_model_trains_on_soft_labels_and_scores_replies(
     assert len(held) == 3
     assert stage.reliability.read_bytes().startswith(b"\x89PNG")
     assert "held out: 3 pairs" in out.getvalue()
+    # 9 training pairs: a one-line warning located at the stage, in the output and the manifest
+    warning = ("c.const:10: warning: stage `reward_model` trains a reward model on 9 preference "
+               "pairs, fewer than 64")
+    assert m["warnings"] and m["warnings"][0].startswith(warning)
+    assert warning in " ".join(out.getvalue().split())
+    assert m["warnings"][0] in (stage.model / "README.md").read_text("utf-8")
 
     from constlang.plan import Model
 

@@ -166,8 +166,16 @@ def test_dry_run_renders_the_first_batch_without_loading_a_model(tmp_path: Path)
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_missing_prompt_file_stops_train_at_the_check(tmp_path: Path) -> None:
+    path = project(tmp_path, "/no/such/model", data_name="missing.jsonl")
+    result = invoke(path)
+    assert result.exit_code == 1
+    assert "E207 error: dataset `d`: no file `data/missing.jsonl`" in result.output
+    assert "stage `critique_revision` reads it as `prompts`" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize(("data", "data_name", "message"), [
-    (PROMPTS, "missing.jsonl", "prompt file not found: "),
     ('{"prompt": "a"}\n{"prompt": "b"\n', "p.jsonl", "p.jsonl:2: malformed JSON"),
     ("", "p.jsonl", "has no prompts"),
     ('{"id": 1, "text": "a"}\n', "p.jsonl", "p.jsonl:1: no `prompt` field"),

@@ -12,6 +12,7 @@ from constlang.errors import StageError
 from constlang.files import atomic_write_text
 from constlang.runtime.preference_rows import FORMAT, PreferencesDir, make_row
 from constlang.runtime.preferences import sigmoid
+from constlang.runtime.quality import is_meta
 from constlang.runtime.reply_checks import CHECK_DROP, failed
 from constlang.runtime.rundir import recover_jsonl, sha256_file
 from constlang.runtime.stages.base import StageRunner
@@ -35,7 +36,7 @@ def judge_weight(row: dict[str, Any]) -> float | None:
 
 def revision_pairs(rows: list[dict[str, Any]], sft: list[dict[str, Any]], *, use_dropped: bool,
                    weights: str, stage: str, plan_hash: str,
-                   honour_checks: bool = True) -> list[dict[str, Any]]:
+                   honour_checks: bool = True, drop_meta: bool = True) -> list[dict[str, Any]]:
     """Preference rows (format 2): `chosen` the final revision, `rejected` the first answer.
 
     A pair whose final reply the critique_revision stage dropped from its SFT data keeps that
@@ -43,6 +44,8 @@ def revision_pairs(rows: list[dict[str, Any]], sft: list[dict[str, Any]], *, use
     A final revision that failed one of its checks is never preferred: its pair is dropped as
     `failed_checks` even with `use_dropped` (unless `honour_checks` is false: the upstream
     stage's `drop_failing_checks = false`).
+    With `drop_meta` (the upstream stage's), a final reply the meta detector flags now is
+    dropped as `meta` too, even when SFT data written by an older detector kept it.
     With `weights="judge"`, p_chosen is judge_weight and a pair under 0.5 is dropped as `worse`.
     """
     verdict = {r["index"]: r.get("drop") for r in sft
@@ -51,6 +54,8 @@ def revision_pairs(rows: list[dict[str, Any]], sft: list[dict[str, Any]], *, use
     for row in rows:
         final, first = row["final"], row["initial"]
         drop = "identical" if final == first else verdict.get(row["index"])
+        if drop is None and drop_meta and is_meta(final):
+            drop = "meta"
         if use_dropped and drop != "identical":
             drop = None
         if drop is None and honour_checks and row.get("rounds") and failed(
@@ -95,10 +100,11 @@ class RevisionPairsRunner(StageRunner):
 
     def run(self) -> dict[str, Any]:
         ctx, s = self.ctx, self.ctx.settings
-        pairs = revision_pairs(
-            self.rows, self.sft, use_dropped=s.use_dropped, weights=s.weights, stage=ctx.name,
-            plan_hash=ctx.plan.hash or ctx.plan.compute_hash(),
-            honour_checks=ctx.plan.stage(s.from_).settings.drop_failing_checks)
+        upstream = ctx.plan.stage(s.from_).settings
+        pairs = revision_pairs(self.rows, self.sft, use_dropped=s.use_dropped, weights=s.weights,
+                               stage=ctx.name, plan_hash=ctx.plan.hash or ctx.plan.compute_hash(),
+                               honour_checks=upstream.drop_failing_checks,
+                               drop_meta=upstream.drop_meta)
         atomic_write_text(PreferencesDir.of(ctx.folder).preferences,
                           "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs),
                           make_parents=True, follow=False)

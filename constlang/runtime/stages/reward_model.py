@@ -70,8 +70,9 @@ def model_card(plan: P.Plan, stage: Any, base: P.Model, metrics: dict[str, Any])
         f"- Constitution: `{c.name}`, version `{c.version}`; plan hash "
         f"`{plan.hash or plan.compute_hash()}`\n"
         f"- Base model: `{base.id}` (`{base.source}`)\n"
-        f"- Pairs: {metrics['train_pairs']} trained on, {held['pairs']} held out "
-        f"(accuracy {held['accuracy']}, calibration error {held['calibration_error']})\n"
+        f"- Pairs: {metrics['train_pairs']} trained on; "
+        f"{R.heldout_text(held, metrics['train_pairs'], s.eval_fraction)}\n"
+        + "".join(f"- {w}\n" for w in metrics.get("warnings", []))
     )
 
 
@@ -91,8 +92,11 @@ class RewardModelRunner(StageRunner):
     @staticmethod
     def headline(metrics: dict[str, Any]) -> str:
         held = metrics.get("heldout") or {}
+        few = " (few pairs: see warnings)" if metrics.get("warnings") else ""
+        if held.get("pairs") == 0:
+            return f"{metrics.get('train_pairs', '-')} pairs, none held out{few}"
         return (f"{metrics.get('train_pairs', '-')} pairs, held-out accuracy "
-                f"{pct(held.get('accuracy'))}, ECE {num(held.get('calibration_error'), 2)}")
+                f"{pct(held.get('accuracy'))}, ECE {num(held.get('calibration_error'), 2)}{few}")
 
     def load(self) -> None:
         from constlang.runtime.models import load_model
@@ -132,6 +136,11 @@ class RewardModelRunner(StageRunner):
                 f"{', '.join(f'`{n}`' for n in self.sources)} "
                 f"({len(held)} held out, {'soft' if s.soft_labels else 'hard'} labels) on "
                 f"{ctx.device}")
+        where = ctx.stage.location
+        warning = R.few_pairs_warning(len(train), ctx.name,
+                                      f"{where.file}:{where.line}" if where else None)
+        if warning:
+            ctx.console.print(warning, style="yellow", highlight=False, markup=False)
         with T.quiet_trainer():
             config = T.trainer_config(RewardConfig, s, ctx.folder, ctx.device, len(train),
                                       remove_unused_columns=False)
@@ -148,16 +157,14 @@ class RewardModelRunner(StageRunner):
         self.loaded.model = trainer.model
         metrics = {**T.train_metrics(result, len(train)), "train_pairs": len(train),
                    "sources": self.sources, "left_out": self.left_out,
-                   "heldout": self.evaluate(held)}
+                   "heldout": self.evaluate(held), "warnings": [warning] if warning else []}
         if s.lora:
             self.loaded.model = trainer.model.merge_and_unload()
         T.save_model(self.loaded.model, tok, ctx.folder,
                      model_card(ctx.plan, ctx.stage, self.base, metrics))
         ctx.timings["train_s"] = metrics["seconds"]
-        h = metrics["heldout"]
-        ctx.say(f"saved {ctx.folder.model}; held out: {h['pairs']} pairs, accuracy "
-                f"{h['accuracy']}, mean margin {h['mean_margin']}, calibration error "
-                f"{h['calibration_error']}")
+        ctx.say(f"saved {ctx.folder.model}; "
+                f"{R.heldout_text(metrics['heldout'], len(train), s.eval_fraction)}")
         return metrics
 
     def evaluate(self, held: list[dict[str, Any]]) -> dict[str, Any]:
