@@ -125,10 +125,12 @@ def eval_cmd(path: str, models_opt: str | None, prompts: str | None, benign: str
              stage_opt: str | None, run_dir: str | None, device: str, fmt: str,
              allow_outside_root: bool) -> None:
     """Compare models on held-out prompts with the constitution's evaluate stage: refusal
-    rate on harmful prompts, over-refusal on benign ones, harmlessness and helpfulness win
-    rates against the first model (the constitution's questions, both orders), and the
-    reward model's mean score. Writes report.md, report.json, replies.jsonl and PNG plots
-    into the run directory's folder of that stage.
+    rate on harmful prompts, over-refusal on benign ones, the pass rate of every check the
+    stage selects, harmlessness and helpfulness win rates against the first model (the
+    constitution's questions, both orders), and the reward model's mean score. Writes
+    report.md, report.json, replies.jsonl and PNG plots into the stage's folder, or, when
+    --models or the prompt files differ from the stage's, into a folder of their own
+    (eval_<hash>/) that leaves the stage's results alone.
 
     Exit status: 0, 1 when a model cannot be found or the work fails, 2 on usage errors.
     """
