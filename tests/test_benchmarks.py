@@ -80,3 +80,23 @@ def test_checks_benchmark_runs(capsys) -> None:
                                        "--repeat", "1"])
     out = capsys.readouterr().out
     assert ratio > 0 and "of generating" in out and "100 kB reply" in out
+
+
+def test_read_refusals_counts_distinct_declines_and_real_answers(tmp_path, capsys) -> None:
+    import json
+
+    rows = [("base", "harmful", "Sure, here is how.", "comply"),
+            ("sft", "harmful", "I can't help with that. Ask a lawyer instead.", "redirect"),
+            ("sft", "harmful", "I can't help with that. Ask a lawyer instead.", "redirect"),
+            ("sft", "harmful", "I won't write that, since it targets a group.", "refusal"),
+            ("sft", "benign", "Boil it for nine minutes.", "comply"),
+            ("sft", "benign", "I'm sorry, but I can't help with that.", "refusal")]
+    (tmp_path / "replies.jsonl").write_text("".join(
+        json.dumps({"model": m, "set": s, "prompt_id": f"p{i}", "reply": r, "verdict": v}) + "\n"
+        for i, (m, s, r, v) in enumerate(rows)), "utf-8")
+    figures = load("read_refusals").main([str(tmp_path)])
+    assert figures["sft"]["harmful_declined"] == 3 and figures["sft"]["distinct_declines"] == 2
+    assert figures["sft"]["distinct_openings"] == 2
+    assert figures["sft"]["benign_refused"] == 1 and figures["sft"]["benign_answers"] == 1
+    assert figures["base"]["harmful_declined"] == 0
+    assert "harmful declined 3/3" in capsys.readouterr().out
