@@ -267,3 +267,26 @@ def test_a_constitution_compiles_at_most_max_patterns_regexes() -> None:
     assert sum("larger than" in m for m in messages) == MAX_PATTERNS  # each compiled once
     assert sum(f"more than {MAX_PATTERNS} regular" in m for m in messages) == 1
     assert len(messages) == MAX_PATTERNS + 1
+
+
+def test_an_empty_checks_list_names_none_where_the_default_is_none(tmp_path) -> None:
+    from constlang.compile import compile_path
+
+    (tmp_path / "p.jsonl").write_text('{"prompt": "hi"}\n', "utf-8")
+    (tmp_path / "c.const").write_text('''constlang 1
+constitution "empty-checks" { version = "0.1.0" }
+check short { checker = length  max = 5 }
+question q { text = "Which is better?" }
+model m { source = "embedded:smollm2-135m-instruct" }
+dataset d { path = "p.jsonl" }
+stage rm_free { kind = ppo  policy = m  prompts = d  checks = short  value_model = policy_head }
+stage feedback { policy = m  judge = m  prompts = d  checks = [] }
+''', "utf-8")
+    result = compile_path(tmp_path / "c.const")
+    assert result.plan is not None, [d.message for d in result.diagnostics]
+    assert result.plan.stage("feedback").settings.checks == []
+    (tmp_path / "c.const").write_text((tmp_path / "c.const").read_text().replace(
+        "checks = short", "checks = []"), "utf-8")
+    result = compile_path(tmp_path / "c.const")  # now ppo has neither reward nor checks
+    assert result.plan is None
+    assert [d.code for d in result.diagnostics] == ["E113"]

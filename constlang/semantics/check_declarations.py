@@ -163,6 +163,8 @@ class DeclChecker:
                 out.append(name)
             return ok, out
         if extra.get("many") and isinstance(value, ast.List):
+            if not value.items and info.get_default(call_default_factory=True) == []:
+                return True, []  # a list that may be empty: `checks = []` names none
             if not value.items:
                 self.diags.error("E105", f"{where} must name at least one {kinds[0]}",
                                  value.span, f"e.g. {where.strip('`')} = [first, second]")

@@ -30,7 +30,7 @@ def stage_needs(diags: Diagnostics, stage: str, kind: StageKind, values: Mapping
         current = True if not name else values.get(
             name, fields[name].default if value else None)
         options = needed.split("|")
-        met = any(o in spans or given(values.get(o)) for o in options)
+        met = any((o in spans and values.get(o) != []) or given(values.get(o)) for o in options)
         if not (current == value if value else current is not None) or met \
                 or missing.intersection(options):
             continue

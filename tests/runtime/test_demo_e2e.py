@@ -53,6 +53,11 @@ override stage best_of_n {
   batch_size     = 4
 }
 
+override stage answers {
+  max_new_tokens = 16
+  batch_size     = 4
+}
+
 override stage sft {
   batch_size = 2
   epochs     = 1
@@ -83,8 +88,8 @@ override stage evaluate {
 }
 """
 
-STAGES = ("critique_revision", "best_of_n", "sft", "feedback", "revision_pairs", "reward_model",
-          "ppo", "evaluate")
+STAGES = ("critique_revision", "best_of_n", "answers", "sft", "feedback", "revision_pairs",
+          "reward_model", "ppo", "evaluate")
 
 
 def test_demo_trains_the_embedded_model(tmp_path: Path) -> None:
@@ -125,13 +130,16 @@ def test_demo_trains_the_embedded_model(tmp_path: Path) -> None:
     checks = json.loads((run_dir / "best_of_n" / "manifest.json").read_text())["metrics"][
         "checks"]
     assert checks["declines_harmful"]["applied"] == 2  # the two red-team prompts, by tag
+    checks = json.loads((run_dir / "answers" / "manifest.json").read_text())["metrics"][
+        "checks"]
     assert checks["answers_benign"]["applied"] == 2  # one benign, one edgy-but-fine
     assert json.loads((run_dir / "reward_model" / "manifest.json").read_text())[
         "metrics"]["train_pairs"] >= 1
     assert (run_dir / "ppo" / "model" / "model.safetensors").is_file()
     report = json.loads((run_dir / "evaluate" / "report.json").read_text())
     assert report and (run_dir / "evaluate" / "report.md").read_text().strip()
-    assert set(report["checks"]) == {"declines_harmful", "answers_benign", "no_contact_details"}
+    assert set(report["checks"]) == {"declines_harmful", "honest_decline", "answers_benign",
+                                     "no_contact_details"}
 
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
