@@ -10,6 +10,7 @@ from typing import Any
 from constlang.checks.apply import CheckSet, passes_all
 from constlang.runtime import quality as Q
 from constlang.runtime.preference_rows import make_row
+from constlang.words import counted
 
 # why a reply is never kept, in the order they are tested
 DROP_REASONS = ("too_long", "truncated", "empty", "meta")
@@ -149,8 +150,9 @@ def summary_line(stage: str, m: dict[str, Any]) -> str:
     n = m["prompts"]
     per = m["samples"] // n if n else 0
     dropped = ", ".join(f"{k} {why}" for why, k in m["dropped"].items())
-    return (f"{stage}: {n} prompts × {per} samples, {pct(m['pass_rate'])} passed"
-            + (f" ({per_check})" if per_check else "")
-            + f"; {m['prompts_with_pass']} prompts with a passing reply, {m['sft_rows']} SFT rows "
-            f"kept ({m['distinct_kept']} distinct), {m['pairs']} pairs"
+    return (f"{stage}: {counted(n, 'prompt')} × {counted(per, 'sample')}, "
+            f"{pct(m['pass_rate'])} passed" + (f" ({per_check})" if per_check else "")
+            + f"; {counted(m['prompts_with_pass'], 'prompt')} with a passing reply, "
+            f"{counted(m['sft_rows'], 'SFT row')} kept ({m['distinct_kept']} distinct), "
+            f"{counted(m['pairs'], 'pair')}"
             + (f"; not keepable: {dropped}" if dropped else ""))
