@@ -54,6 +54,8 @@ override stage best_of_n {
 }
 
 override stage answers {
+  samples        = 1
+  temperature    = 0
   max_new_tokens = 16
   batch_size     = 4
 }
