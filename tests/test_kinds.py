@@ -121,7 +121,7 @@ def test_cost_estimates_are_the_documented_arithmetic(tmp_path: Path) -> None:
     costs = {c.stage: c for c in stage_costs(result.plan, result.base_dir)}
     assert (costs["critique_revision"].prompts, costs["critique_revision"].calls,
             costs["critique_revision"].tokens) == (5, 5 * 7, 5 * 7 * 10)
-    assert (costs["sft"].calls, costs["sft"].note) == (0, "training, 2.0 epoch(s)")
+    assert (costs["sft"].calls, costs["sft"].note) == (0, "training, 2 epochs")
     # 2 samples + 2 rationales generated, 2 scoring passes; tokens: samples and rationales
     assert (costs["feedback"].calls, costs["feedback"].tokens) == (5 * 6, 5 * 2 * 10 + 5 * 2 * 10)
     assert costs["feedback"].note == "2 samples + 2 scoring passes per prompt"

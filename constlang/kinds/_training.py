@@ -53,4 +53,4 @@ PREFERENCE_KINDS: tuple[str, ...] = ("feedback", "revision_pairs", "best_of_n")
 
 def training_cost(s: Any, inputs: CostInputs) -> Cost:
     """A training stage calls no model for text: its cost is its epochs."""
-    return Cost(None, 0, 0, f"training, {s.epochs} epoch(s)")
+    return Cost(None, 0, 0, f"training, {s.epochs:g} epoch{'' if s.epochs == 1 else 's'}")

@@ -365,8 +365,9 @@ class CritiqueRevisionRunner(StageRunner):
 
     def run(self) -> dict[str, Any]:
         ctx, job = self.ctx, self.job
-        ctx.say(f"{len(self.prompts)} prompts × {job.settings.revisions} round(s), model "
-                f"`{job.model.id}` on {ctx.device}")
+        rounds = counted(job.settings.revisions, 'round')
+        ctx.say(f"{counted(len(self.prompts), 'prompt')} × {rounds}, model `{job.model.id}` on "
+                f"{ctx.device}")
         total = len(self.prompts) * job.generations_per_prompt() + len(self.helpful)
         folder = CritiqueRevisionDir.of(ctx.folder)
         saved = saved_chunk(folder.partial)

@@ -108,7 +108,7 @@ class EvaluateRunner(StageRunner):
         ctx, job, s = self.ctx, self.job, self.job.settings
         sizes = ", ".join(f"{len(rows)} {name}" for name, rows in job.sets.items())
         judge = f", judge `{s.judge}`" if len(self.names) > 1 else ""
-        ctx.say(f"{len(self.names)} model(s) ({', '.join(self.names)}) on {sizes} prompts"
+        ctx.say(f"{counted(len(self.names), 'model')} ({', '.join(self.names)}) on {sizes} prompts"
                 f"{judge}, on {ctx.device}")
         replies = self.generate_all()
         check, source, judged = None, "nothing to compare", {}

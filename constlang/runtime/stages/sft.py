@@ -150,7 +150,8 @@ class SFTRunner(StageRunner):
         ctx, s = self.ctx, self.ctx.settings
         sources = names(s.from_)
         ctx.say(f"fine-tuning on the SFT rows of {', '.join(f'`{n}`' for n in sources)} "
-                f"(rounds = {s.rounds}, {s.epochs:g} epoch(s)) on {ctx.device}")
+                f"(rounds = {s.rounds}, {s.epochs:g} epoch{'' if s.epochs == 1 else 's'}) on "
+                f"{ctx.device}")
         self.inputs = load_sft(ctx.plan, ctx.name, base_dir=ctx.base_dir,
                                upstream=[ctx.run.stage(n) for n in sources], device=ctx.device)
 
