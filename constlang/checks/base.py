@@ -51,7 +51,7 @@ class Checker:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     Args: ClassVar[type[Args]] = Args
-    needs_tokens: ClassVar[bool] = False
+    needs_tokens: bool = False  # set by a checker that counts the model's tokens
 
     def __init__(self, args: Any) -> None:
         self.args = args

@@ -12,8 +12,10 @@ from constlang.lint.rule import Finding, Rule
 def used_checks(ctx: LintContext) -> set[str]:
     """Checks a principle or question lists, or a stage setting names (`all` included)."""
     used = ctx.referenced("check")
-    for decl in (*ctx.plan.principles, *ctx.plan.questions):
-        used.update(decl.checks)
+    for principle in ctx.plan.principles:
+        used.update(principle.checks)
+    for question in ctx.plan.questions:
+        used.update(question.checks)
     return used
 
 
