@@ -82,3 +82,28 @@ def stage_costs(plan: P.Plan, base_dir: Path) -> list[StageCost]:
         out.append(StageCost(stage.name, stage.kind, cost.prompts, cost.calls, cost.tokens,
                              cost.note))
     return out
+
+
+def work_ahead(plan: P.Plan, stages: list[str], base_dir: Path) -> str:
+    """One line for the start of a run: the generated tokens and model calls the selected
+    stages need at most (from the kinds' cost estimates), the largest first, and the stages
+    that train. Stages that will be skipped as complete are counted too ("up to")."""
+    costs = [c for c in stage_costs(plan, base_dir) if c.stage in stages]
+    tokens = sum(c.tokens or 0 for c in costs)
+    calls = sum(c.calls or 0 for c in costs)
+    biggest = sorted((c for c in costs if c.tokens), key=lambda c: -(c.tokens or 0))[:3]
+    from constlang.kinds._steps import POLICY_KINDS
+
+    training = [c.stage for c in costs
+                if c.kind in POLICY_KINDS or c.note.startswith("training")]
+    unknown = [c.stage for c in costs if c.tokens is None and c.calls != 0]
+    line = ("work ahead: no generation" if not calls else
+            f"work ahead: up to {tokens:,} generated tokens in {calls:,} model calls"
+            + (" (" + ", ".join(f"{c.stage} {c.tokens:,}" for c in biggest) + ")"
+               if biggest else ""))
+    if training:
+        line += f"; {len(training)} training stage{'s' if len(training) != 1 else ''} " \
+                f"({', '.join(training)})"
+    if unknown:
+        line += f"; not estimated: {', '.join(unknown)}"
+    return line

@@ -290,3 +290,21 @@ stage feedback { policy = m  judge = m  prompts = d  checks = [] }
     result = compile_path(tmp_path / "c.const")  # now ppo has neither reward nor checks
     assert result.plan is None
     assert [d.code for d in result.diagnostics] == ["E113"]
+
+
+def test_a_run_announces_its_work_from_the_plans_cost_estimates() -> None:
+    from pathlib import Path
+
+    from constlang.compile import compile_path
+    from constlang.preview import stage_costs, work_ahead
+
+    repo = Path(__file__).resolve().parents[1]
+    plan = compile_path(repo / "constitutions" / "harmless.const").plan
+    assert plan is not None
+    costs = {c.stage: c for c in stage_costs(plan, repo)}
+    line = work_ahead(plan, [s.name for s in plan.stages], repo)
+    total = sum(c.tokens or 0 for c in costs.values())
+    assert line.startswith(f"work ahead: up to {total:,} generated tokens in ")
+    assert f"best_of_n {costs['best_of_n'].tokens:,}" in line  # the largest stages by name
+    assert line.endswith("3 training stages (sft, reward_model, ppo)")
+    assert work_ahead(plan, ["sft"], repo) == "work ahead: no generation; 1 training stage (sft)"

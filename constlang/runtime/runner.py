@@ -76,6 +76,10 @@ def run_plan(plan: P.Plan, *, base_dir: Path, run_dir: Path, stages: list[str] |
     if not is_main():  # the other processes of a launcher's run work silently
         console = Console(quiet=True)
     run = RunDir(run_dir)
+    from constlang.preview import work_ahead
+
+    console.print(escape(work_ahead(plan, [s.name for s in selected], base_dir)),
+                  highlight=False)
     for stage in selected:
         runner = runner_for(stage.kind)
         if runner is None:
