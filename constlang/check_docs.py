@@ -7,7 +7,6 @@ Regenerate with `python -m constlang.check_docs --write`; a test fails when the 
 from __future__ import annotations
 
 import sys
-import typing
 from typing import Any
 
 from pydantic.fields import FieldInfo
@@ -15,8 +14,8 @@ from pydantic.fields import FieldInfo
 from constlang import declarations as P
 from constlang.checks.base import Checker
 from constlang.checks.builtin import BUILTIN
-from constlang.semantics.fields import field_bounds, fields_of, type_word, unwrap_optional
-from constlang.stage_docs import DOCS_DIR
+from constlang.semantics.fields import fields_of
+from constlang.stage_docs import DOCS_DIR, value_type
 
 PATH = DOCS_DIR / "checks.md"
 BEGIN = "<!-- checkers:begin (generated: python -m constlang.check_docs --write) -->"
@@ -25,12 +24,7 @@ END = "<!-- checkers:end -->"
 
 def type_text(info: FieldInfo) -> str:
     """An argument's type in words, with its bounds."""
-    tp, _ = unwrap_optional(info.annotation)
-    if typing.get_origin(tp) is list:
-        return type_word(tp)
-    word = type_word(tp)
-    bounds = " and ".join(words for _, words in field_bounds(info))
-    return f"{word}, {bounds}" if bounds else word
+    return value_type(info)
 
 
 def default_text(info: FieldInfo) -> str:

@@ -51,6 +51,11 @@ def _type(kind: StageKind, name: str, info: FieldInfo) -> str:
         if extra.get("many"):
             return f"the name of a {names}, or a list of them"
         return f"the name of a {names}"
+    return value_type(info)
+
+
+def value_type(info: FieldInfo) -> str:
+    """A plain field's type in words, with its numeric bounds (lists: their item type)."""
     tp, _ = unwrap_optional(info.annotation)
     if typing.get_origin(tp) is list:
         return type_word(tp)
