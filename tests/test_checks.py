@@ -308,3 +308,17 @@ def test_a_run_announces_its_work_from_the_plans_cost_estimates() -> None:
     assert f"best_of_n {costs['best_of_n'].tokens:,}" in line  # the largest stages by name
     assert line.endswith("3 training stages (sft, reward_model, ppo)")
     assert work_ahead(plan, ["sft"], repo) == "work ahead: no generation; 1 training stage (sft)"
+
+
+def test_prompt_rows_carry_their_datasets_and_their_own_tags(tmp_path) -> None:
+    from constlang.jsonl import DataError
+    from constlang.plan import Dataset
+    from constlang.runtime.data import read_prompts
+
+    (tmp_path / "p.jsonl").write_text('{"prompt": "a"}\n{"prompt": "b", "tags": ["edgy"]}\n',
+                                      "utf-8")
+    rows = read_prompts(Dataset(id="d", path="p.jsonl", tags=["benign"]), tmp_path)
+    assert [r.tags for r in rows] == [frozenset({"benign"}), frozenset({"benign", "edgy"})]
+    (tmp_path / "p.jsonl").write_text('{"prompt": "a", "tags": "harmful"}\n', "utf-8")
+    with pytest.raises(DataError, match=r"p.jsonl:1: `tags` must be a list of strings"):
+        read_prompts(Dataset(id="d", path="p.jsonl"), tmp_path)
