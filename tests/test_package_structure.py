@@ -32,6 +32,8 @@ OPTIONAL = {"torch", "transformers", "trl", "accelerate", "datasets", "peft", "p
 OUTSIDE_THE_FAMILY = {
     "constlang.files.NotRegularFile": "an OSError: readers handle it as any unreadable file",
     "constlang.files.FileTooLarge": "an OSError: readers handle it as any unreadable file",
+    "constlang.runtime.served.options.NoLogprobs": "a signal inside the served engine; becomes "
+    "a ServedError or the declared parse fallback",
     "constlang.jsonl._BadValue": "a signal from the JSON parser's hooks; becomes a DataError",
     "constlang.semantics.sandbox.RenderLimit": "a jinja2 SecurityError, so Jinja stops the "
     "render; becomes a TemplateRenderError",

@@ -111,9 +111,9 @@ def judge_check(path: str, judge: str | None, questions_opt: str | None, pairs_o
     # the runtime is imported here, not at the top, so the other commands start without it
     import torch
 
-    from constlang.runtime.generate import GenerationEngine
+    from constlang.runtime.engine import open_engine, served_summaries
     from constlang.runtime.judge_check import format_table, run_check
-    from constlang.runtime.models import load_model, resolve_device
+    from constlang.runtime.models import resolve_device
     from constlang.runtime.runner import quiet_libraries
     from constlang.runtime.stages.feedback import Feedback
 
@@ -122,10 +122,13 @@ def judge_check(path: str, judge: str | None, questions_opt: str | None, pairs_o
         raise UsageError("--device cuda: no CUDA device is visible to torch; use --device cpu")
     quiet_libraries()
     feedback = Feedback.from_plan(plan, stage.name)
-    engine = GenerationEngine(load_model(plan.model(judge_name), device=resolved,
-                                         base_dir=result.base_dir),
-                              batch_size=stage.settings.batch_size)
+    engine = open_engine(plan.model(judge_name), device=resolved, base_dir=result.base_dir,
+                         batch_size=stage.settings.batch_size, use="train",
+                         say=lambda line: click.echo(line, err=True))
     report = run_check(feedback, engine, questions, pairs, threshold)
+    for line in served_summaries(engine):
+        click.echo(line, err=True)
+        report["served"] = engine.stats
     report = {"constitution": path, "stage": stage.name, "judge": judge_name,
               "pairs_from": pairs_name, "device": resolved, **report}
     if fmt == "json":

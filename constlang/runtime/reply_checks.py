@@ -54,7 +54,8 @@ class StageChecks:
         self.count_tokens = token_counter(engine)
         if self.count_tokens is None and any(c.checker.needs_tokens for c in self.every.checks):
             raise StageError("a length check in tokens needs the model's tokenizer, and this "
-                             "engine has none")
+                             "model is served (its tokens are the server's): count words or "
+                             "characters instead")
 
     def verdicts(self, reply: str, prompt: str, tags: Iterable[str],
                  named: Iterable[str] = ()) -> Verdicts:

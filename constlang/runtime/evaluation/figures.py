@@ -280,12 +280,15 @@ class EvaluateMetrics(Record):
     judge_prompts: int
     # check → model → pass rate (None where it applied to no reply); absent without checks
     checks: dict[str, dict[str, float | None]] | None = None
+    # model → what its endpoint did (requests, retries, tokens, time); absent without one
+    served: dict[str, dict[str, Any]] | None = None
 
     @model_serializer(mode="wrap")
     def _checks_when_there(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if self.checks is None:
-            del data["checks"]
+        for optional in ("checks", "served"):
+            if getattr(self, optional) is None:
+                del data[optional]
         return data
 
     @classmethod

@@ -19,7 +19,7 @@ from constlang.prompts import Chat, example_vars, find_step, render_step
 from constlang.runtime import best_of_n_rows as R
 from constlang.runtime.chunk_state import load_chunk_state, save_chunk_state, saved_chunk
 from constlang.runtime.data import PromptRow, read_prompts
-from constlang.runtime.engine import Generator
+from constlang.runtime.engine import Generator, served_summaries
 from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.preference_rows import FORMAT, PreferencesDir
 from constlang.runtime.rundir import (
@@ -273,8 +273,9 @@ class BestOfNRunner(StageRunner):
             mode="json", exclude={"location"})}
 
     def load(self) -> None:
-        from constlang.runtime.generate import GenerationEngine
+        from constlang.runtime.engine import open_engine
         from constlang.runtime.models import load_model
+        from constlang.runtime.reply_checks import token_counter
 
         ctx = self.ctx
         self.job = job = BestOfN.from_plan(ctx.plan, ctx.name)
@@ -282,12 +283,14 @@ class BestOfNRunner(StageRunner):
         s = job.settings
         self.prompts = read_all_prompts(ctx.plan, s.prompts, ctx.base_dir)
         t0 = time.perf_counter()
-        loaded = load_model(policy_spec(ctx.plan, s.policy, ctx.run), device=ctx.device,
-                            base_dir=ctx.base_dir, use="generate")
-        self.engine = GenerationEngine(loaded, batch_size=s.batch_size)
-        tokenizer = loaded.tokenizer
-        self.count_tokens = lambda text: len(tokenizer(text, add_special_tokens=False)[
-            "input_ids"])
+        self.engine = open_engine(policy_spec(ctx.plan, s.policy, ctx.run), device=ctx.device,
+                                  base_dir=ctx.base_dir, batch_size=s.batch_size,
+                                  folder=ctx.folder.path, say=ctx.say)
+        self.count_tokens = token_counter(self.engine)
+        if self.count_tokens is None and any(c.checker.needs_tokens for c in job.checks.checks):
+            raise StageError(f"a length check in tokens needs the tokenizer of `{s.policy}`, "
+                             "which is served (its tokens are the server's): count words or "
+                             "characters instead")
         self.scorer: Scorer | None = None
         if s.rank_by:
             from constlang.runtime.reward import RewardScorer
@@ -324,6 +327,8 @@ class BestOfNRunner(StageRunner):
                                   f"{counted(n, 'row')} already done; continuing"))
         metrics["generation"] = dict(self.engine.stats)
         ctx.timings["generate_s"] = metrics["seconds"]
+        for line in served_summaries(self.engine):
+            ctx.say(line)
         ctx.console.print(R.summary_line(ctx.name, metrics), highlight=False, markup=False)
         return metrics
 

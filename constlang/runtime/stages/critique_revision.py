@@ -28,7 +28,7 @@ from constlang.runtime.chunk_state import (
     saved_chunk,
 )
 from constlang.runtime.data import PromptRow, read_prompts
-from constlang.runtime.engine import Generator, OptionScorer
+from constlang.runtime.engine import Generator, OptionScorer, served_summaries
 from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.reply_checks import CHECK_DROP, StageChecks, check_rounds
 from constlang.runtime.revision_scores import score_rows
@@ -332,8 +332,7 @@ class CritiqueRevisionRunner(StageRunner):
                 + (f", {by_checks} dropped by checks" if by_checks else ""))
 
     def load(self) -> None:
-        from constlang.runtime.generate import GenerationEngine
-        from constlang.runtime.models import load_model
+        from constlang.runtime.engine import open_engine
 
         ctx = self.ctx
         self.job = CritiqueRevision.from_plan(ctx.plan, ctx.name)
@@ -344,17 +343,18 @@ class CritiqueRevisionRunner(StageRunner):
         t0 = time.perf_counter()
         # a model that only generates may run in bfloat16 on a CPU that has it; one that also
         # judges keeps float32, whose small score differences are the judge's signal
-        loaded = load_model(self.job.model, device=ctx.device, base_dir=ctx.base_dir,
-                            use="train" if s.judge == s.model else "generate")
+        common: dict[str, Any] = {"device": ctx.device, "base_dir": ctx.base_dir,
+                                  "batch_size": s.batch_size, "folder": ctx.folder.path,
+                                  "say": ctx.say}
+        self.engine = open_engine(self.job.model, use="train" if s.judge == s.model else
+                                  "generate", **common)
         ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
-        self.engine = GenerationEngine(loaded, batch_size=self.job.settings.batch_size)
         if self.job.checks:
             self.job.checks.use_tokenizer_of(self.engine)
         self.judge = None
         if s.judge:
-            self.judge = self.engine if s.judge == s.model else GenerationEngine(
-                load_model(ctx.plan.model(s.judge), device=ctx.device, base_dir=ctx.base_dir),
-                batch_size=s.batch_size)
+            self.judge = self.engine if s.judge == s.model else open_engine(
+                ctx.plan.model(s.judge), use="train", **common)
             ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
 
     def preview(self) -> list[tuple[str, Chat]]:
@@ -381,6 +381,10 @@ class CritiqueRevisionRunner(StageRunner):
                               on_resume=lambda n: ctx.say(
                                   f"{counted(n, 'row')} already done; continuing"))
         metrics["generation"] = dict(self.engine.stats)
+        if self.judge is not None and self.judge is not self.engine:
+            metrics["judging"] = dict(self.judge.stats)
+        for line in served_summaries(self.engine, self.judge):
+            ctx.say(line)
         ctx.timings["generate_s"] = metrics["seconds"]
         SD.show_changes(ctx.console, recover_jsonl(folder.rows))
         ctx.console.print(SD.quality_line(ctx.name, metrics), highlight=False, markup=False)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from constlang.errors import StageError
 from constlang.files import atomic_write_text
+from constlang.runtime.engine import served_summaries
 from constlang.runtime.evaluation import plots
 from constlang.runtime.evaluation import report as RP
 from constlang.runtime.evaluation.figures import EvaluateMetrics, Report
@@ -103,6 +104,7 @@ class EvaluateRunner(StageRunner):
         if s.reward:
             resolve_reward(ctx.plan, s.reward, ctx.run)
         self.figures = figures(ctx)
+        self.served: dict[str, Any] = {}
 
     def run(self) -> dict[str, Any]:
         ctx, job, s = self.ctx, self.job, self.job.settings
@@ -126,18 +128,26 @@ class EvaluateRunner(StageRunner):
         if report.checks:
             ctx.console.print(RP.checks_text(report), markup=False, highlight=False)
         ctx.say(f"report: {EvaluateDir.of(ctx.folder).report_md}")
-        return EvaluateMetrics.of(report, job.stats).model_dump()
+        metrics = EvaluateMetrics.of(report, job.stats)
+        for line in served_summaries(*self.served.values()):
+            ctx.say(line)
+        if self.served:
+            metrics = metrics.model_copy(update={"served": {
+                name: e.stats for name, e in self.served.items()}})
+        return metrics.model_dump()
 
     # -- the steps ---------------------------------------------------------------------------
     def engine(self, spec: Any, use: Use = "generate") -> Any:
         """An engine for a model that answers (`generate`: bfloat16 on a CPU that has it, see
         resolve_dtype) or judges (`train`: the precision scores need)."""
-        from constlang.runtime.generate import GenerationEngine
-        from constlang.runtime.models import load_model
+        from constlang.runtime.engine import open_engine
 
-        loaded = load_model(spec, device=self.ctx.device, base_dir=self.ctx.base_dir,
-                            use=use)
-        return GenerationEngine(loaded, batch_size=self.job.settings.batch_size)
+        engine = open_engine(spec, device=self.ctx.device, base_dir=self.ctx.base_dir,
+                             batch_size=self.job.settings.batch_size, use=use,
+                             folder=self.ctx.folder.path, say=self.ctx.say)
+        if served_summaries(engine):  # served: keep it for its figures (it holds no weights)
+            self.served[spec.id] = engine
+        return engine
 
     def generate_all(self) -> list[dict[str, Any]]:
         """Every model's replies; rows already in replies.jsonl (an interrupted run) are kept."""

@@ -22,7 +22,7 @@ from constlang.prompts import (
 from constlang.runtime import judge_check
 from constlang.runtime import preferences as pref
 from constlang.runtime.data import PromptRow, read_prompts
-from constlang.runtime.engine import Engine
+from constlang.runtime.engine import Engine, served_summaries
 from constlang.runtime.feedback_rows import pair_row
 from constlang.runtime.generate import Generation, GenerationSettings
 from constlang.runtime.preference_rows import (
@@ -324,8 +324,7 @@ class FeedbackRunner(StageRunner):
             mode="json", exclude={"location"})}
 
     def load(self) -> None:
-        from constlang.runtime.generate import GenerationEngine
-        from constlang.runtime.models import load_model
+        from constlang.runtime.engine import open_engine
 
         ctx = self.ctx
         self.job = job = Feedback.from_plan(ctx.plan, ctx.name)
@@ -334,14 +333,15 @@ class FeedbackRunner(StageRunner):
         self.prompts = read_prompts(ctx.plan.dataset(s.prompts), ctx.base_dir)
         policy = policy_spec(ctx.plan, s.policy, ctx.run)
         t0 = time.perf_counter()
-        loaded = load_model(policy, device=ctx.device, base_dir=ctx.base_dir,  # see resolve_dtype
-                            use="train" if s.judge == s.policy else "generate")
-        self.policy = GenerationEngine(loaded, batch_size=s.batch_size)
+        common: dict[str, Any] = {"device": ctx.device, "base_dir": ctx.base_dir,
+                                  "batch_size": s.batch_size, "folder": ctx.folder.path,
+                                  "say": ctx.say}
+        self.policy = open_engine(policy, use="train" if s.judge == s.policy else "generate",
+                                  **common)  # see resolve_dtype
         if job.checks:  # a length in tokens counts the tokens of the model that wrote the reply
             job.checks.use_tokenizer_of(self.policy)
-        self.judge = self.policy if s.judge == s.policy else GenerationEngine(
-            load_model(job.judge_model, device=ctx.device, base_dir=ctx.base_dir),
-            batch_size=s.batch_size)
+        self.judge = self.policy if s.judge == s.policy else open_engine(
+            job.judge_model, use="train", **common)
         ctx.timings["load_model_s"] = round(time.perf_counter() - t0, 3)
         # with min_judge_accuracy: measure the judge on labelled pairs before sampling anything
         self.judge_report = judge_check.gate(job, self.judge, ctx.plan, ctx.base_dir)
@@ -367,6 +367,8 @@ class FeedbackRunner(StageRunner):
                 on_resume=lambda n: ctx.say(f"{counted(n, 'row')} already done; continuing"))
         metrics["generation"] = {"policy": dict(self.policy.stats),
                                  "judge": dict(self.judge.stats)}
+        for line in served_summaries(self.policy, self.judge):
+            ctx.say(line)
         if self.judge_report is not None:
             metrics["judge_check"] = judge_check.manifest_metrics(self.judge_report)
         ctx.timings["feedback_s"] = metrics["seconds"]
