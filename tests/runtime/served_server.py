@@ -96,6 +96,7 @@ class FaultProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # one segment per answer: no delayed-ACK stall
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -133,3 +133,43 @@ def test_judging_without_logprobs_stops_unless_parsing_is_declared(server: Serve
     stats = parsing.stats
     assert stats["parsed_labels"] + stats["unparsed_labels"] == 2
     assert stats["served"]["without_logprobs"] == "parse"
+
+
+def test_a_server_killed_mid_call_then_restarted_loses_no_row(tiny_model_dir: Path,
+                                                               tmp_path: Path) -> None:
+    import threading
+    import time
+
+    own = Server(tiny_model_dir, log=tmp_path / "serve.log").start()
+    journal = tmp_path / "served" / "critic.jsonl"
+    prompts = [f"Tell me about the number {i}." for i in range(24)]
+    settings = GenerationSettings(max_new_tokens=24, temperature=0.8, seed=9)
+    with FaultProxy(f"http://127.0.0.1:{own.port}") as proxy:
+        def kill_after_some() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if journal.is_file() and len(journal.read_text().splitlines()) >= 4:
+                    own.stop()
+                    return
+                time.sleep(0.05)
+        killer = threading.Thread(target=kill_after_some)
+        killer.start()
+        with pytest.raises(ServedError, match="did not answer after 2 tries"):
+            engine(proxy.url, journal, concurrency=2, retries=1).generate_full(prompts, settings)
+        killer.join()
+        kept = len(journal.read_text().splitlines())
+        assert 4 <= kept < len(prompts)
+        asked_before = len(proxy.faults.forwarded)
+        own.start()  # the same port again
+        try:
+            resumed = engine(proxy.url, journal, concurrency=2)
+            replies = resumed.generate_full(prompts, settings)
+        finally:
+            own.stop()
+        assert resumed.stats["reused_answers"] == kept
+        assert len(proxy.faults.forwarded) - asked_before == len(prompts) - kept
+        assert len(set(proxy.faults.forwarded)) == len(proxy.faults.forwarded)  # none twice
+        # the server is down again: every answer comes from the journal
+        fresh = engine(proxy.url, journal, served_model=str(tiny_model_dir))
+        assert fresh.generate_full(prompts, settings) == replies
+        assert fresh.stats["requests"] == 0

@@ -1,0 +1,76 @@
+"""Served judging: option scores from the alternatives an API lists for the answer's tokens,
+and answers read from text when a constitution declares the parse fallback."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from constlang.runtime.served.options import (
+    NoLogprobs,
+    option_scores,
+    parsed_scores,
+    top_logprobs,
+)
+
+
+def answer(*tokens: tuple[str, float]) -> dict:
+    top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in tokens]
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": tokens[0][0]},
+                         "logprobs": {"content": [{**top[0], "top_logprobs": top}]}}]}
+
+
+def test_the_first_token_table_is_read_from_a_chat_completion() -> None:
+    table = top_logprobs(answer(("Yes", -0.1), ("No", -2.5), (" Yes", -4.0)))
+    assert table == {"Yes": -0.1, "No": -2.5, " Yes": -4.0}
+
+
+@pytest.mark.parametrize("body", [
+    {"choices": [{"message": {"content": "A"}}]},  # no logprobs key: the server has none
+    {"choices": [{"message": {"content": "A"}, "logprobs": None}]},
+    {"choices": [{"message": {"content": "A"}, "logprobs": {"content": []}}]},
+])
+def test_an_answer_without_logprobs_is_told_apart(body: dict) -> None:
+    with pytest.raises(NoLogprobs):
+        top_logprobs(body)
+
+
+def test_an_answer_that_is_no_completion_is_garbage() -> None:
+    with pytest.raises(ValueError):
+        top_logprobs({"error": "x"})
+
+
+def test_options_that_differ_at_once_take_their_own_token() -> None:
+    first = {"Yes": -0.2, "No": -1.9, "Y": -5.0}
+    scores, missing = option_scores(["Yes", "No"], first, None)
+    assert scores == [-0.2, -1.9] and missing == 0  # the longest token, not "Y"
+
+
+def test_options_with_a_common_start_add_the_start_and_the_next_token() -> None:
+    first = {"(": -0.1, "I": -3.0}
+    after = {"A": -0.7, "B": -0.9, "C": -4.0}
+    scores, missing = option_scores(["(A)", "(B)"], first, after)
+    assert scores == pytest.approx([-0.8, -1.0]) and missing == 0
+
+
+def test_a_token_that_merges_the_start_counts_directly() -> None:
+    scores, _ = option_scores(["(A)", "(B)"], {"(A": -0.3, "(B": -1.6}, None)
+    assert scores == [-0.3, -1.6]
+
+
+def test_an_option_outside_the_alternatives_gets_the_floor_and_is_counted() -> None:
+    scores, missing = option_scores(["Yes", "No"], {"Yes": -0.05, "Sure": -3.5}, None)
+    assert scores == [-0.05, -3.5] and missing == 1
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("(A) is better", 0), ("The answer is (B).", 1), ("B", 1), ("A, then B", 0),
+    ("Neither", None), ("ABBA", None),
+])
+def test_parsed_answers_name_the_first_option_given(text: str, expected: int | None) -> None:
+    scores = parsed_scores(text, ["(A)", "(B)"])
+    if expected is None:
+        assert all(s == -math.inf for s in scores)
+    else:
+        assert scores[expected] == 0.0 and scores[1 - expected] == -math.inf
