@@ -89,16 +89,13 @@ def _served_problems(plan: Any) -> Iterator[str]:
     if secret is not None:
         yield secret_message(secret)[0].replace("constitution", "plan")
     served = {m.id for m in plan.models if m.endpoint is not None}
-    by_name = {s.name: s for s in plan.stages}
     for stage in plan.stages if served else ():
         record = BY_NAME[stage.kind]
         for setting, why in record.local_models.items():
             target = getattr(stage.settings, setting, None)
             if target is None and setting == "model" and record.default_model is not None:
-                upstream, sub = record.default_model  # left out: the compiler's default
-                first = names(stage.settings.model_dump(by_alias=True).get(upstream) or [])
-                before = by_name.get(first[0]) if first else None
-                target = getattr(before.settings, sub, None) if before else None
+                base = plan.base_model(stage.name)  # left out: the weights it would load
+                target = base.id if base is not None else None
             if target in served:
                 yield (f"stage {_q(stage.name)}: `{setting}` is {_q(target)}, a served model, "
                        f"but {why}")

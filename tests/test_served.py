@@ -303,3 +303,29 @@ def test_plan_and_render_say_where_a_served_model_runs(project: Path,
     assert out.exit_code == 0 and f"model critic ({shown})" in out.output
     unnamed = P.Model(id="m", endpoint="http://h/v1")
     assert describe(unnamed) == "served at http://h/v1 (the server's only model)"
+
+
+@pytest.mark.parametrize("upstream", [
+    "stage best_of_n { policy = critic prompts = d }",
+    "stage revision_pairs { from = critique_revision }",
+])
+def test_a_default_model_is_followed_through_stages_that_pass_weights_on(
+        project: Path, upstream: str) -> None:
+    kind = upstream.split()[1]
+    trained = "sft" if kind == "best_of_n" else "reward_model"
+    body = ROLES.replace("stage best_of_n { policy = critic prompts = d }\n", "") + upstream + \
+        f"\nstage {trained} {{ from = {kind} }}\n"
+    found = [d for d in compiled(project, body).diagnostics if d.code == "E119"]
+    assert [d.message for d in found] == [
+        f"stage `{trained}`: `model` (by default the model behind stage `{kind}`) is `critic`, "
+        "a served model, but the stage trains local weights"]
+    fixed = body.replace(f"{{ from = {kind} }}", f"{{ from = {kind}  model = assistant }}")
+    assert compiled(project, fixed).diagnostics == []
+
+
+def test_a_plan_file_follows_a_default_model_through_stages(project: Path) -> None:
+    body = ROLES + "stage sft { from = best_of_n  model = assistant }\n"
+    data = json.loads(compiled(project, body).plan.to_json())
+    data.pop("hash")
+    next(s for s in data["stages"] if s["name"] == "sft")["settings"]["model"] = None
+    assert "stage `sft`: `model` is `critic`, a served model" in refused(data)

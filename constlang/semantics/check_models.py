@@ -111,5 +111,24 @@ def _role_model(ch: Checked, record: StageKind, setting: str,
     source = stages.get(first) if isinstance(first, str) else None
     if source is None:
         return None, at, ""
-    return (source.values.get(sub), ch.spans.get(upstream, at),
-            f" (by default the `{sub}` of stage `{first}`)")
+    span = ch.spans.get(upstream, at)
+    if source.values.get(sub) is not None:
+        return source.values[sub], span, f" (by default the `{sub}` of stage `{first}`)"
+    return _weights_of(stages, first), span, f" (by default the model behind stage `{first}`)"
+
+
+def _weights_of(stages: dict[str, Checked], name: str) -> str | None:
+    """The model whose weights stage `name` passes on (as Plan.base_model follows them): None
+    at a stage that trains (it is checked itself), or when the chain ends or loops."""
+    seen: set[str] = set()
+    while name in stages and name not in seen:
+        seen.add(name)
+        record = BY_NAME.get(stages[name].values.get("kind") or "")
+        if record is None or record.local_models or record.base_model is None:
+            return None
+        following = stages[name].values.get(record.base_model)
+        following = following[0] if isinstance(following, list) and following else following
+        if not isinstance(following, str):
+            return None
+        name = following
+    return None if name in stages else name
