@@ -284,6 +284,11 @@ def test_the_editor_offers_and_explains_the_serving_settings() -> None:
     text = "constlang 1\nmodel m {\n  endpoint = \"http://127.0.0.1:8000/v1\"\n  con\n}\n"
     found = {i.label: i for i in complete(None, text, text.index("  con") + 5)}
     assert {"concurrency", "served_model", "api_key_env", "without_logprobs"} <= set(found)
+    assert "requests in flight at most" in found["concurrency"].documentation.value
+    assert not {"source", "dtype", "gguf_file", "trust_remote_code"} & set(found)
+    local = text.replace('endpoint = "http://127.0.0.1:8000/v1"', 'source = "x"')
+    offered = {i.label for i in complete(None, local, local.index("  con") + 5)}
+    assert "dtype" in offered and not {"endpoint", "concurrency", "timeout"} & offered
     enum = complete(None, text.replace("  con", "  without_logprobs = "),
                     text.index("  con") + len("  without_logprobs = "))
     assert [i.label for i in enum] == ["stop", "parse"]
