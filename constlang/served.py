@@ -22,19 +22,22 @@ TRANSPORT_FIELDS = ("api_key_env", "timeout", "concurrency", "retries")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_URL = 2048  # characters of an endpoint URL
 
-# API-key shapes: each a literal prefix then a fixed count of key characters (no unbounded
-# repetition, so a search costs a bounded amount per position: linear in the text).
+# API-key shapes: each a literal prefix, a fixed count of key characters, then the rest of
+# the key. Only the fixed part can fail, so a search costs a bounded amount per position, and
+# a match's greedy tail ends where the key does with nothing after it to backtrack into:
+# linear in the text.
 _B = r"(?<![A-Za-z0-9_-])"  # the key starts a word
+_T = r"[A-Za-z0-9_-]*"  # the rest of a key
 _KEYS = re.compile("|".join([
-    _B + r"(?P<anthropic>sk-ant-)[A-Za-z0-9_-]{20}",
-    _B + r"(?P<project>sk-proj-)[A-Za-z0-9_-]{20}",
-    _B + r"(?P<openai>sk-)[A-Za-z0-9]{20}",
-    _B + r"(?P<huggingface>hf_)[A-Za-z0-9]{30}",
-    _B + r"(?P<github>gh[opsur]_)[A-Za-z0-9]{30}",
-    _B + r"(?P<github_pat>github_pat_)[A-Za-z0-9_]{20}",
+    _B + r"(?P<anthropic>sk-ant-)[A-Za-z0-9_-]{20}" + _T,
+    _B + r"(?P<project>sk-proj-)[A-Za-z0-9_-]{20}" + _T,
+    _B + r"(?P<openai>sk-)[A-Za-z0-9]{20}" + _T,
+    _B + r"(?P<huggingface>hf_)[A-Za-z0-9]{30}" + _T,
+    _B + r"(?P<github>gh[opsur]_)[A-Za-z0-9]{30}" + _T,
+    _B + r"(?P<github_pat>github_pat_)[A-Za-z0-9_]{20}" + _T,
     r"(?<![A-Za-z0-9])(?P<aws>AKIA)[0-9A-Z]{16}(?![0-9A-Z])",
-    _B + r"(?P<slack>xox[abprs]-)[A-Za-z0-9-]{10}",
-    r"(?<![A-Za-z])(?P<bearer>[Bb]earer[ \t])[A-Za-z0-9._~+/-]{16}",
+    _B + r"(?P<slack>xox[abprs]-)[A-Za-z0-9-]{10}" + _T,
+    r"(?<![A-Za-z])(?P<bearer>[Bb]earer[ \t])[A-Za-z0-9._~+/-]{16}[A-Za-z0-9._~+/=-]*",
 ]))
 
 
@@ -55,6 +58,16 @@ def find_secret(text: str) -> Secret | None:
     prefix = next(v for v in m.groupdict().values() if v is not None)
     return Secret(m.start(), m.end(), prefix.rstrip(" \t") + " …" if prefix[-1] in " \t"
                   else prefix + "…")
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every key-like string's characters after its public prefix replaced by `*`
+    (the length kept, so a caret under the line still lines up)."""
+    def hide(m: re.Match[str]) -> str:
+        prefix = next(v for v in m.groupdict().values() if v is not None)
+        return prefix + "*" * (len(m.group()) - len(prefix))
+
+    return _KEYS.sub(hide, text)
 
 
 def secret_message(secret: Secret) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from constlang import plan as P
 from constlang.cli import cli
 from constlang.compile import compile_text
+from constlang.diagnostics_output import render_text
 from constlang.runtime.inputs import inputs_hash
 from constlang.served import describe, endpoint_problem, find_secret, is_loopback
 from constlang.syntax.format import format_source
@@ -109,6 +110,19 @@ def test_every_key_shape_is_found_and_never_echoed(project: Path, key: str) -> N
     assert d.code == "E118" and d.span.column == len('principle leak { critique = "use ') + 1
     assert key not in d.message and key[:len(secret.shown) + 3] not in d.message
     assert "api_key_env" in d.help
+    shown = render_text(result.diagnostics, result.sources)
+    hidden = key[len(secret.shown.rstrip("… ")):].strip()
+    assert hidden not in shown and "*" * len(hidden) in shown  # the source line, masked
+    assert d.span.end_column - d.span.column == len(key)  # the caret under the whole key
+
+
+def test_a_key_on_a_long_line_is_masked_in_the_window_shown(project: Path) -> None:
+    key = "hf_" + "Zq7" * 12
+    body = 'principle p2 { critique = "' + "x " * 200 + key + " y" * 200 + '" revision = 1 }\n'
+    result = compiled(project, body)
+    shown = render_text(result.diagnostics, result.sources)
+    assert {d.code for d in result.diagnostics} == {"E105", "E118"}
+    assert key[3:] not in shown and key[10:] not in shown
 
 
 @pytest.mark.parametrize("text", [
@@ -125,7 +139,8 @@ def test_keys_are_found_in_templates_lists_and_names(project: Path) -> None:
 
 
 def test_the_key_scan_is_linear_on_hostile_text() -> None:
-    for text in ["sk-" * 300_000, "a" * 1_000_000, "hf_" + "a" * 29 + " " * 10 ** 6,
+    for text in ["sk-" * 300_000, "a" * 1_000_000, "sk-" + "a" * 1_000_000,
+                 ("hf_" + "a" * 29 + "-") * 30_000, "hf_" + "a" * 29 + " " * 10 ** 6,
                  ("xoxb-" + "1" * 9 + " ") * 60_000, "Bearer " * 150_000]:
         start = time.perf_counter()
         find_secret(text)
