@@ -124,7 +124,7 @@ class _Lowering:
                 data["args"] = checker_args(data["checker"], data["args"])
             if kind == "dataset":
                 data["path"] = self.local_path(ch.symbol, data["path"])
-            if kind == "model":
+            if kind == "model" and data.get("source") is not None:
                 src = data["source"]
                 if src.startswith(("./", "../")) or src.endswith(".gguf"):
                     data["source"] = self.local_path(ch.symbol, src)

@@ -11,8 +11,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
+    model_serializer,
+    model_validator,
 )
+
+from constlang.served import SERVED_FIELDS, plan_model_problem
 
 MAX_SEED = 2**31 - 1  # seeds must fit every RNG the runtime seeds
 
@@ -166,10 +171,30 @@ class Example(Strict):
 
 class Model(Strict):
     id: Identifier
-    source: str = Field(
-        description="Hugging Face id, local directory, path to a .gguf file, or "
-        "embedded:smollm2-135m-instruct."
+    source: str | None = Field(
+        None, description="Hugging Face id, local directory, path to a .gguf file, or "
+        "embedded:smollm2-135m-instruct: weights loaded in-process (or set `endpoint`)."
     )
+    endpoint: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server that serves the model "
+        "(e.g. http://127.0.0.1:8000/v1), instead of `source`: only stages that generate or "
+        "score may use it.")
+    served_model: str | None = Field(
+        None, description="Served models: the model name sent in requests; default: the only "
+        "model the server lists.")
+    api_key_env: str | None = Field(
+        None, description="Served models: the name of the environment variable that holds "
+        "the API key (never the key itself); default: no key.")
+    timeout: float = Field(120.0, ge=1.0, le=3600.0, description="Served models: seconds "
+                           "a request may take.")
+    concurrency: int = Field(8, ge=1, le=1024, description="Served models: requests in "
+                             "flight at most.")
+    retries: int = Field(4, ge=0, le=20, description="Served models: retries of a request "
+                         "after a timeout, a 429 or 5xx answer or a lost connection.")
+    without_logprobs: Literal["stop", "parse"] = Field(
+        "stop", description="Served models: what judging does when the server returns no "
+        "log-probabilities: stop with an error, or parse the answer from the generated text "
+        "(recorded in the manifest).")
     gguf_file: str | None = Field(None, description="GGUF file name inside a directory source.")
     max_new_tokens: int = Field(128, ge=1, le=32768, description="Tokens generated per call.")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature; 0 = greedy.")
@@ -188,6 +213,29 @@ class Model(Strict):
     )
     trust_remote_code: bool = Field(False, description="Run code from the model repository.")
     location: SourceLocation | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Model:
+        """A plan file's model holds to the checker's rules (served.model_problems)."""
+        problem = plan_model_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A local model's entry leaves the served-only settings out: plans (and their hashes)
+        of constitutions without served models read as before these settings existed."""
+        data: dict[str, Any] = handler(self)
+        if self.endpoint is None:
+            for key in SERVED_FIELDS:
+                data.pop(key, None)
+        return data
+
+    @property
+    def served(self) -> bool:
+        """Whether the model is called over HTTP (an `endpoint`) rather than loaded."""
+        return self.endpoint is not None
 
 
 class Dataset(Strict):

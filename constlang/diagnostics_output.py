@@ -9,12 +9,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from constlang.errors import Diagnostic, Severity
+from constlang.served import redact_secrets
 from constlang.source import SourceText
 
 REPORT_FORMAT_VERSION = 2  # 2: check and lint share one shape (docs/errors.md, "JSON output")
 Style = Callable[[str, str], str]  # (text, role) → styled text
 MAX_SHOWN_PER_FILE = 200  # diagnostics of one file printed as text; the rest are counted
 WINDOW = 160  # characters of a long source line shown around a diagnostic's column
+KEY_MARGIN = 64  # characters beyond the window searched for a key to hide (longer than a prefix)
 SEVERITY_WORDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
@@ -56,9 +58,13 @@ def snippet(d: Diagnostic, source: SourceText | None, style: Style = plain_style
     start = max(1, span.column)
     if len(text) > WINDOW:  # a long line: show a window around the column, not all of it
         left = max(0, min(start - 1 - WINDOW // 3, len(text) - WINDOW))
-        shown = text[left:left + WINDOW]
+        margin = min(left, KEY_MARGIN)  # a key across the window's edge is hidden too
+        shown = redact_secrets(text[left - margin:left + WINDOW + KEY_MARGIN])
+        shown = shown[margin:margin + WINDOW]
         text = ("…" if left else "") + shown + ("…" if left + WINDOW < len(text) else "")
         start = start - left + (1 if left else 0)
+    else:
+        text = redact_secrets(text)  # an API key in the file is never printed (E118)
     if span.end_line == span.line:
         width = max(1, span.end_column - span.column)
     else:

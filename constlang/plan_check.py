@@ -11,6 +11,7 @@ from typing import Any
 
 from constlang.declarations import names
 from constlang.kinds import BY_NAME
+from constlang.served import find_secret, secret_message
 
 MAX_SHOWN = 60  # characters of a name quoted in a message
 
@@ -41,6 +42,7 @@ def problems(plan: Any) -> Iterator[str]:
         yield from _duplicates(kind, ids)
     known = {kind: set(ids) for kind, ids in pools.items()}
     yield from _check_problems(plan, known["check"])
+    yield from _served_problems(plan)
     earlier: dict[str, str] = {}  # stage name → kind, of the stages before the one checked
     for stage in plan.stages:
         yield from _stage_problems(stage, known, earlier)
@@ -78,6 +80,39 @@ def _check_problems(plan: Any, checks: set[str]) -> Iterator[str]:
         except Exception as exc:  # ArgError or pydantic's ValidationError, as one line
             first = str(exc).splitlines()[0]
             yield f"check {_q(check.id)}: {first[:200]}"
+
+
+def _served_problems(plan: Any) -> Iterator[str]:
+    """No string of the plan looks like an API key, and no served model fills a role that
+    trains (the checker's E118 and E119; models check themselves, served.model_problems)."""
+    secret = next(filter(None, map(find_secret, _strings(plan.content()))), None)
+    if secret is not None:
+        yield secret_message(secret)[0].replace("constitution", "plan")
+    served = {m.id for m in plan.models if m.endpoint is not None}
+    for stage in plan.stages if served else ():
+        record = BY_NAME[stage.kind]
+        for setting, why in record.local_models.items():
+            target = getattr(stage.settings, setting, None)
+            if target is None and setting == "model" and record.default_model is not None:
+                base = plan.base_model(stage.name)  # left out: the weights it would load
+                target = base.id if base is not None else None
+            if target in served:
+                yield (f"stage {_q(stage.name)}: `{setting}` is {_q(target)}, a served model, "
+                       f"but {why}")
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in plain JSON data, keys included, without recursion."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
 
 
 def _stage_problems(stage: Any, known: dict[str, set[str]],

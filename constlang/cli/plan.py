@@ -23,6 +23,10 @@ def plan_cmd(path: str, allow_outside_root: bool) -> None:
         (plan.principles, "principle"), (plan.checks, "check"), (plan.questions, "question"),
         (plan.examples, "example"),
         (plan.models, "model"), (plan.datasets, "dataset"), (plan.programs, "prompt program")]))
+    from constlang.served import describe
+
+    for model in (m for m in plan.models if m.served):
+        click.echo(f"  model {model.id}: {describe(model)}")
     click.echo("")
     click.echo(f"  {'#':>2}  {'stage':<20} {'kind':<18} {'prompts':>7} {'calls':>8} "
                f"{'max tokens':>10}  notes")

@@ -22,6 +22,7 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
     from constlang.preview import SAMPLE_PROMPT, first_prompt
     from constlang.prompts import asked_questions, chat_text, render_stage
     from constlang.semantics.templates import TemplateRenderError, render_error_place
+    from constlang.served import describe
 
     result = compile_or_fail(path, allow_outside_root)
     plan = result.plan
@@ -60,6 +61,8 @@ def render_cmd(path: str, stage_name: str, prompt: str | None, principle: str | 
     stages = set(names)
     for step in steps:
         caller = f"policy {step.model} (stage)" if step.model in stages else f"model {step.model}"
+        served = next((m for m in plan.models if m.id == step.model and m.served), None)
+        caller += f" ({describe(served)})" if served else ""
         click.echo(click.style(f"── {step.step} · template {step.template} · {caller} ──",
                                bold=True))
         click.echo(chat_text(step.messages) + "\n")

@@ -18,7 +18,7 @@ from constlang.kinds._training import (
     RewardWeight,
     TrainingSeed,
 )
-from constlang.kinds.record import Cost, CostInputs, StageKind, When
+from constlang.kinds.record import TRAINS_WEIGHTS, Cost, CostInputs, StageKind, When
 from constlang.words import counted
 
 
@@ -96,6 +96,8 @@ def group_kind(name: str, settings: type[GroupSettings], label: str) -> StageKin
         steps=(_steps.respond("policy"), _steps.judge(When.JUDGE_REWARD)),
         stage_refs={"policy": _steps.POLICY_KINDS, "reward": ("reward_model",)},
         base_model="policy",
+        local_models={"policy": TRAINS_WEIGHTS,
+                      "judge": f"the judge of {name} runs in-process during training"},
         needs={"reward_source=reward_model": ("reward|checks", "the reward_model stage that "
                                               "scores completions, checks, or both, e.g. "
                                               "reward = reward_model"),

@@ -21,7 +21,7 @@ from constlang.kinds._training import (
     preference_sources,
     training_cost,
 )
-from constlang.kinds.record import StageKind
+from constlang.kinds.record import TRAINS_WEIGHTS, StageKind
 
 
 class DPOSettings(Strict):
@@ -54,4 +54,4 @@ KIND = StageKind(
     "Optimises the policy straight from the preference labels (DPO).",
     "runtime-dpo.md", training_cost,
     stage_refs={"from": PREFERENCE_KINDS, "policy": ("sft",)},
-    base_model="policy")
+    base_model="policy", local_models={"policy": TRAINS_WEIGHTS})

@@ -15,7 +15,7 @@ from constlang.kinds._training import (
     RewardChecks,
     RewardWeight,
 )
-from constlang.kinds.record import Cost, CostInputs, StageKind
+from constlang.kinds.record import TRAINS_WEIGHTS, Cost, CostInputs, StageKind
 from constlang.words import counted
 
 
@@ -120,7 +120,7 @@ KIND = StageKind(
     "runtime-ppo.md", cost,
     steps=(_steps.respond("policy"),),
     stage_refs={"policy": ("sft", "dpo"), "reward": ("reward_model",)},
-    base_model="policy",
+    base_model="policy", local_models={"policy": TRAINS_WEIGHTS},
     needs={"": ("reward|checks", "what rewards a rollout: a reward_model stage, checks, or "
                 "both, e.g. reward = reward_model"),
            "value_model=reward": ("reward", "the critic starts as a copy of the reward model; "

@@ -38,6 +38,10 @@ class When(StrEnum):
         return True
 
 
+# why a training stage's model must be local (StageKind.local_models)
+TRAINS_WEIGHTS = "the stage trains local weights"
+
+
 @dataclass(frozen=True)
 class StepSpec:
     """One step of a kind's prompt program: the template it renders and what it receives."""
@@ -95,6 +99,8 @@ class StageKind:
     default_model: tuple[str, str] | None = None
     # the setting naming the model (or stage) whose weights this stage starts from
     base_model: str | None = None
+    # model settings that must name a model with weights, not a served one: setting → why
+    local_models: Mapping[str, str] = field(default_factory=dict)
     # setting → (the setting it cannot work without, why): checked as E113 when the first is
     # set; "setting=value" checks when the setting has that value (written or by default)
     needs: Mapping[str, tuple[str, str]] = field(default_factory=dict)

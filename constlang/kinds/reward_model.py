@@ -19,7 +19,7 @@ from constlang.kinds._training import (
     preference_sources,
     training_cost,
 )
-from constlang.kinds.record import StageKind
+from constlang.kinds.record import TRAINS_WEIGHTS, StageKind
 
 
 class RewardModelSettings(Strict):
@@ -47,4 +47,4 @@ KIND = StageKind(
     "Trains a reward model on the preference labels of a feedback stage.",
     "runtime-reward-model.md", training_cost,
     stage_refs={"from": PREFERENCE_KINDS}, default_model=("from", "judge"),
-    base_model="model")
+    base_model="model", local_models={"model": TRAINS_WEIGHTS})

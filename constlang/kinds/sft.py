@@ -19,7 +19,7 @@ from constlang.kinds._training import (
     TrainingSeed,
     training_cost,
 )
-from constlang.kinds.record import StageKind
+from constlang.kinds.record import TRAINS_WEIGHTS, StageKind
 
 
 class SFTSettings(Strict):
@@ -51,4 +51,4 @@ KIND = StageKind(
     "of a best_of_n stage (TRL).",
     "runtime-sft.md", training_cost,
     stage_refs={"from": ("critique_revision", "best_of_n")}, default_model=("from", "model"),
-    base_model="model")
+    base_model="model", local_models={"model": TRAINS_WEIGHTS})

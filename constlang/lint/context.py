@@ -137,5 +137,5 @@ class LintContext:
         return self.plan.base_model(name)
 
     def context_window(self, model: P.Model) -> int | None:
-        embedded = embedded_model(model.source)
+        embedded = embedded_model(model.source or "")
         return model.context_length or (embedded.context_length if embedded else None)

@@ -29,6 +29,7 @@ from constlang.lint.rules import (
     name_case,
     never_sampled,
     padded_text,
+    plaintext_endpoint,
     positional_question,
     ppo_minibatch_mismatch,
     ppo_without_kl,
@@ -98,6 +99,8 @@ RULES: tuple[Rule, ...] = (
     # checks: scope by tags, contradictions
     unmatched_check_scope.RULE,  # CL701
     contradictory_checks.RULE,  # CL702
+    # models: where models run and how they are reached
+    plaintext_endpoint.RULE,  # CL801
     # suppression: run after inline suppressions were applied
     unused_suppression.RULE,  # CL901
     invalid_suppression.RULE,  # CL902

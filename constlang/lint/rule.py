@@ -25,6 +25,7 @@ CATEGORIES: dict[str, tuple[str, str]] = {
     "training": ("CL5", "Model contexts and training settings."),
     "naming": ("CL6", "Names, tags and metadata conventions."),
     "checks": ("CL7", "Checks: their scope by tags, and what replies can pass."),
+    "models": ("CL8", "Model declarations: where models run and how they are reached."),
     "suppression": ("CL9", "Inline suppression comments."),
 }
 

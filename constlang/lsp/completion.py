@@ -4,6 +4,7 @@ names of the kind a setting takes, and template variables inside `{{ }}`."""
 from __future__ import annotations
 
 import typing
+from collections.abc import Collection
 from typing import Any, Literal
 
 from lsprotocol import types as T
@@ -18,6 +19,7 @@ from constlang.lsp.index import stage_kind
 from constlang.semantics.check_declarations import DECL_MODELS
 from constlang.semantics.fields import field_extra, fields_of, unwrap_optional
 from constlang.semantics.templates import OBJECT_FIELDS, TEMPLATE_GLOBALS
+from constlang.served import SERVED_FIELDS, WEIGHTS_FIELDS
 from constlang.syntax import ast
 
 TOP_LEVEL = {
@@ -91,7 +93,7 @@ def _settings(ctx: Context) -> list[T.CompletionItem]:
         out.append(T.CompletionItem("kind", kind=T.CompletionItemKind.Property,
                                     detail="the stage's kind", insert_text="kind = "))
     for name, info in fields.items():
-        if name in taken:
+        if name in taken or name in _model_kind_excludes(ctx.block_kind, taken):
             continue
         doc = describe_setting(owner, name, info)
         out.append(T.CompletionItem(
@@ -100,6 +102,16 @@ def _settings(ctx: Context) -> list[T.CompletionItem]:
             documentation=T.MarkupContent(T.MarkupKind.Markdown, doc),
             insert_text=f"{name} = ", sort_text=("0" if info.is_required() else "1") + name))
     return out
+
+
+def _model_kind_excludes(block: str | None, taken: Collection[str]) -> tuple[str, ...]:
+    """In a model with an `endpoint`, the fields of weights are errors (E117), and the other
+    way round: neither is offered."""
+    if block != "model":
+        return ()
+    if "endpoint" in taken:
+        return ("source", *WEIGHTS_FIELDS)
+    return SERVED_FIELDS if "source" in taken else ()
 
 
 def _values(a: Analysis | None, ctx: Context) -> list[T.CompletionItem]:

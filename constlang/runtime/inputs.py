@@ -11,11 +11,18 @@ from constlang.kinds import BY_NAME
 from constlang.runtime.data import dataset_path
 from constlang.runtime.rundir import sha256_file, sha256_json
 from constlang.runtime.sampling import select
+from constlang.served import TRANSPORT_FIELDS
 
 
 def model_fingerprint(model: P.Model, base_dir: Path) -> dict[str, Any]:
-    """The model's declaration, plus file names, sizes and times when it is a local path."""
-    data = model.model_dump(mode="json", exclude={"location"})
+    """The model's declaration, plus file names, sizes and times when it is a local path.
+
+    A served model's endpoint, name and sampling settings count; how requests are sent
+    (timeout, concurrency, retries, the key's variable) does not change the answers, so
+    changing it reruns nothing."""
+    data = model.model_dump(mode="json", exclude={"location", *TRANSPORT_FIELDS})
+    if model.source is None:
+        return data
     path = Path(model.source) if Path(model.source).is_absolute() else base_dir / model.source
     if not model.source.startswith("embedded:") and path.exists():
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())

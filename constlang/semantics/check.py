@@ -10,6 +10,7 @@ from constlang import declarations as P
 from constlang.errors import Diagnostics
 from constlang.semantics.check_data import check_data_files
 from constlang.semantics.check_declarations import Checked, DeclChecker
+from constlang.semantics.check_models import check_models, check_secrets, check_served_roles
 from constlang.semantics.check_stages import (
     check_programs,
     check_selections,
@@ -31,8 +32,6 @@ class CheckResult:
     constitution: dict[str, Any]
 
 
-
-
 def check_world(world: World, diags: Diagnostics) -> CheckResult:
     """Run every check over the resolved world, collecting all diagnostics."""
     c = DeclChecker(world, diags)
@@ -45,6 +44,8 @@ def check_world(world: World, diags: Diagnostics) -> CheckResult:
                 template_vars[name] = check_template(sym.node, diags, _literal(world, sym))
             continue
         decls[kind] = {name: c.check_decl(sym) for name, sym in symbols.items()}
+    check_models(c, decls.get("model", {}))
+    check_secrets(world, diags)
     constitution: dict[str, Any] = {}
     if world.constitution is not None:
         info = fields_of(P.ConstitutionInfo, {"name"})
@@ -61,6 +62,7 @@ def check_world(world: World, diags: Diagnostics) -> CheckResult:
     stage_kinds = {n: ch.values["kind"] for n, ch in decls.get("stage", {}).items()
                    if "kind" in ch.values}
     check_stage_refs(c, decls.get("stage", {}), stage_kinds)
+    check_served_roles(c, decls.get("stage", {}), decls.get("model", {}))
     order = stage_order(c, decls.get("stage", {}))
     check_programs(c, decls.get("stage", {}), decls.get("question", {}))
     check_selections(c, decls.get("stage", {}))

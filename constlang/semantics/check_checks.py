@@ -98,7 +98,7 @@ def _arguments(c: Any, cls: Any, args: dict[str, Any], node: ast.Declaration,
         f = node.field(exc.argument)
         span = f.value.span if f is not None else node.name_span
         if f is not None and isinstance(f.value, ast.Str) and exc.offset is not None:
-            span = _inside(c, f.value, exc.offset, exc.width) or span
+            span = span_inside(c.world, f.value, exc.offset, exc.width) or span
         c.diags.error("E116", f"check `{node.name}`: `{exc.argument}`: {exc.message}", span,
                       exc.help)
         checked.ok = False
@@ -108,9 +108,10 @@ def _arguments(c: Any, cls: Any, args: dict[str, Any], node: ast.Declaration,
         checked.ok = False
 
 
-def _inside(c: Any, value: ast.Str, offset: int, width: int) -> Span | None:
-    """The span of characters offset..offset+width of a string's value, in its source."""
-    source = c.world.source(value.span.file)
+def span_inside(world: Any, value: ast.Str, offset: int, width: int) -> Span | None:
+    """The span of characters offset..offset+width of a string's value, in its source (None
+    for a triple-quoted string, whose value is dedented)."""
+    source = world.source(value.span.file)
     if source is None:
         return None
     raw = source.text[value.span.start:value.span.end]

@@ -13,11 +13,13 @@ _SIZE_RE = re.compile(r"(?<![0-9.])(?:(\d+)x)?(\d+(?:\.\d+)?)\s*([mb])(?![a-z])"
 
 
 def parameters(model: P.Model) -> float | None:
-    """Parameters of a model, from a size in its name ("SmolLM2-1.7B", "qwen-0.5b"), or None."""
-    embedded = embedded_model(model.source)
+    """Parameters of a model, from a size in its name ("SmolLM2-1.7B", "qwen-0.5b"; a served
+    model's `served_model`), or None."""
+    source = model.source or model.served_model or ""
+    embedded = embedded_model(source)
     if embedded is not None:
         return embedded.parameters
-    name = model.source.rsplit("/", 1)[-1]
+    name = source.rsplit("/", 1)[-1]
     m = _SIZE_RE.search(name)
     if m is None:
         return None
