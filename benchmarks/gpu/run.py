@@ -40,16 +40,16 @@ class Step:
 
 STEPS = (
     Step("env", 20, 30, "versions, the GPU, and that constlang's runtime imports"),
-    Step("cuda_tests", 75, 60, "pytest -m cuda tests/runtime (skipped without a GPU)"),
+    Step("cuda_tests", 70, 60, "pytest -m cuda tests/runtime (skipped without a GPU)"),
     Step("train", 120, 120, "constlang train, every stage kind, tiny models; the manifests' "
          "records (peak GPU memory per stage, float32 weights, bf16 autocast)"),
-    Step("ppo_accelerate", 45, 60, "the ppo stage under accelerate launch --num_processes 1 "
+    Step("ppo_accelerate", 40, 60, "the ppo stage under accelerate launch --num_processes 1 "
          "--mixed_precision bf16; its records"),
-    Step("judge", 40, 45, "benchmarks/bench_judge.py: scorer vs naive judge vs bare forward"),
-    Step("generate", 30, 30, "engine tokens/s beside raw model.generate (135M-shaped model)"),
-    Step("ppo_vs_trl", 60, 60, "one PPO iteration beside TRL 1.9.2's PPOTrainer"),
+    Step("judge", 35, 45, "benchmarks/bench_judge.py: scorer vs naive judge vs bare forward"),
+    Step("generate", 25, 30, "engine tokens/s beside raw model.generate (135M-shaped model)"),
+    Step("ppo_vs_trl", 75, 120, "one PPO iteration beside TRL 1.9.2's PPOTrainer"),
     Step("sft_vs_trl", 30, 45, "SFT steps/s: the sft stage's trainer beside TRL's stock one"),
-    Step("reward_vs_trl", 30, 45, "reward-model pairs/s beside TRL's stock RewardTrainer"),
+    Step("reward_vs_trl", 35, 45, "reward-model pairs/s beside TRL's stock RewardTrainer"),
 )
 BY_NAME = {s.name: s for s in STEPS}
 CUDA_TOTAL_S = sum(s.cuda_s for s in STEPS)  # 450 s; with ~20 s of set-up: under 8 minutes

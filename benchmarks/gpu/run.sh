@@ -20,6 +20,19 @@ started=$(date +%s)
 echo "set-up: wheels installed into $site in $(( $(date +%s) - started )) s"
 export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export CONSTLANG_TEST_TOKENIZER="$PWD/$wheels/tokenizer"
+# what the image brings that the carried wheels rely on (datasets needs pyarrow >= 24,
+# fsspec <= 2026.9.0, huggingface-hub >= 1.31), then one import of everything the runtime uses
+"$py" - <<'PY' || { echo "set-up: an import failed (versions above)"; exit 3; }
+import importlib.metadata as m
+print("set-up:", ", ".join(f"{n} {m.version(n)}" for n in (
+    "torch", "transformers", "accelerate", "peft", "pyarrow", "pandas", "fsspec",
+    "huggingface-hub", "typing-extensions", "trl", "datasets", "pydantic", "gguf")))
+import datasets, trl, pydantic, lark, re2, jsonschema  # noqa
+from trl import SFTTrainer, RewardTrainer, DPOTrainer, GRPOTrainer, RLOOTrainer  # noqa
+import constlang.runtime.runner  # noqa
+from constlang.cli.train import require_training_extras
+require_training_extras()  # what `constlang train` checks before it starts (gguf too)
+PY
 out="${1:-${OUT:+$OUT/gpu}}"
 out="${out:-gpu-check}"
 exec "$py" benchmarks/gpu/run.py --device cuda --out "$out" "${@:2}"

@@ -19,7 +19,7 @@ pkgs=(trl==1.16.0 datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 lark==1.3.1
       interegular==0.3.3 pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0
       typing-inspection==0.4.5 typing-extensions==4.16.0 google-re2==1.1.20251105
       jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0
-      rpds-py==2026.9.1)
+      rpds-py==2026.9.1 gguf==0.19.0)
 platforms=()
 for n in 2_17 2_24 2_27 2_28 2_31 2_34 2_35; do platforms+=(--platform "manylinux_${n}_x86_64"); done
 platforms+=(--platform manylinux2014_x86_64 --platform manylinux1_x86_64)
@@ -38,4 +38,5 @@ for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "
     if (src / name).exists():
         shutil.copy(src / name, dst / name)
 PY
-du -sh "$out"/* "$out"
+du -sh "$out"/*
+echo "in all: $(du -sh "$out" | cut -f1) (the device transfer limit is 64 MiB, the repository included)"
