@@ -71,3 +71,36 @@ def test_the_budgets_on_one_gpu_leave_room_for_the_set_up_in_8_minutes() -> None
         del sys.modules[spec.name]
     assert tuple(s.name for s in run.STEPS) == STEPS
     assert run.CUDA_TOTAL_S <= 8 * 60 - 30
+
+
+def load_steps() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check_steps", SCRIPT.parent / "steps.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def test_on_a_gpu_a_training_stage_must_record_float32_weights_under_bf16_autocast() -> None:
+    steps = load_steps()
+    good = {"device": "cuda", "gpu": "NVIDIA H200", "peak_gpu_memory_mib": 812.5,
+            "weights_dtype": "float32", "mixed_precision": "bf16", "compute_dtype": "bfloat16"}
+    assert steps.record_problems("sft", {"resources": good}, cuda=True) == []
+    assert steps.record_problems("evaluate", {"resources": {
+        "device": "cuda:0", "peak_gpu_memory_mib": 100.0}}, cuda=True) == []
+    bf16_weights = {**good, "weights_dtype": "bfloat16"}
+    assert steps.record_problems("ppo", {"resources": bf16_weights}, cuda=True) == [
+        "ppo: weights_dtype is 'bfloat16', expected 'float32'"]
+    no_autocast = {**good, "compute_dtype": "float32", "peak_gpu_memory_mib": 0}
+    assert steps.record_problems("dpo", {"resources": no_autocast}, cuda=True) == [
+        "dpo: no peak GPU memory recorded",
+        "dpo: compute_dtype is 'float32', expected 'bfloat16'"]
+    assert steps.record_problems("feedback", {"resources": {"device": "cpu"}}, cuda=True) == [
+        "feedback: ran on 'cpu'", "feedback: no peak GPU memory recorded"]
+    assert steps.record_problems("sft", {}, cuda=False)  # no record at all is a problem
