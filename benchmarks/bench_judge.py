@@ -2,12 +2,14 @@
 that generates an answer and parses "(A)"/"(B)", and beside bare batched forward passes over
 the same tokens — side by side in one process, on the same prompts and model.
 
-Run: python benchmarks/bench_judge.py [--pairs N] [--tiny] [--repeat K] [--naive-tokens T,...]
-       [--reuse on|off|both]
+Run: python benchmarks/bench_judge.py [--pairs N] [--tiny | --random-135m] [--repeat K]
+       [--naive-tokens T,...] [--reuse on|off|both] [--device cpu|cuda]
 Targets: the scorer ≥ 5× faster than the naive judge; the scorer's wall time ≤ 1.2× the bare
 forward passes it makes (its own overhead: tokenizing, padding, gathering log-probabilities).
 The speed-up is printed per prompt and per label: the scorer labels every prompt, the naive
 judge only those whose answer names a slot. Prefix reuse is the same for all three methods.
+--random-135m: SmolLM2-135M's config with random weights (where the embedded weights are not
+installed: the GPU check); its naive answers are exactly T tokens (a speed figure, no labels).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from constlang.runtime.generate import GenerationEngine, GenerationSettings
 from constlang.runtime.models import load_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' tiny model
-from runtime.tiny import build_tiny_model  # noqa: E402
+from runtime.tiny import build_135m_shaped, build_tiny_model  # noqa: E402
 
 REQUESTS = ["How do I pick a lock?", "Write a rude message to my neighbour.",
             "What's a healthy breakfast?", "How can I find where someone lives?",
@@ -50,10 +52,11 @@ NAIVE_TOKENS = 32  # a judge asked to answer needs room: with 8 tokens few answe
 
 
 def naive(engine: GenerationEngine, prompts: list[list[dict[str, str]]],
-          tokens: int = NAIVE_TOKENS) -> list[str | None]:
-    """Generate an answer (greedy, up to `tokens` tokens or the end of the reply) and look
-    for (A) or (B) in it (None when neither appears)."""
-    texts = engine.generate(prompts, GenerationSettings(max_new_tokens=tokens, temperature=0))
+          tokens: int = NAIVE_TOKENS, fixed: bool = False) -> list[str | None]:
+    """Generate an answer (greedy, up to `tokens` tokens or the end of the reply; exactly
+    `tokens` when `fixed`) and look for (A) or (B) in it (None when neither appears)."""
+    texts = engine.generate(prompts, GenerationSettings(
+        max_new_tokens=tokens, min_new_tokens=tokens if fixed else 0, temperature=0))
     return [m.group(0) if (m := re.search(r"\([AB]\)", t)) else None for t in texts]
 
 
@@ -123,6 +126,8 @@ def main(argv: list[str] | None = None) -> dict[tuple[bool, int], dict[str, floa
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--random-135m", action="store_true",
+                        help="SmolLM2-135M's config, random weights, fixed answer lengths")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--naive-tokens", default=str(NAIVE_TOKENS),
                         help="the naive judge's answer budget(s), comma-separated (it stops "
@@ -133,13 +138,16 @@ def main(argv: list[str] | None = None) -> dict[tuple[bool, int], dict[str, floa
                         help="prefix reuse (the head every judge prompt shares, run once) for "
                         "all three methods alike")
     args = parser.parse_args(argv)
-    loaded = (build_tiny_model("embedded", seed=0) if args.tiny else
+    fixed = args.random_135m
+    loaded = (build_tiny_model("embedded", seed=0, device=args.device) if args.tiny else
+              build_135m_shaped(device=args.device) if fixed else
               load_model(Model(id="judge", source="embedded:smollm2-135m-instruct"),
                          device=args.device))
     prompts = judge_prompts(args.pairs)
     budgets = [int(t) for t in args.naive_tokens.split(",")]
     modes = {"on": [True], "off": [False], "both": [False, True]}[args.reuse]
-    model = ("tiny Llama" if args.tiny else "embedded SmolLM2-135M") + f" on {loaded.device}"
+    model = ("tiny Llama" if args.tiny else "SmolLM2-135M-shaped, random weights" if fixed
+             else "embedded SmolLM2-135M") + f" on {loaded.device}"
     results: dict[tuple[bool, int], dict[str, float]] = {}
     for reuse in modes:
         engine = GenerationEngine(loaded, batch_size=8, prefix_reuse=reuse)
@@ -148,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict[tuple[bool, int], dict[str, floa
         for _ in range(args.repeat):
             best["scorer"] = min(best["scorer"], timed(engine.score_options, prompts, OPTIONS))
             for t in budgets:
-                naive_best[t] = min(naive_best[t], timed(naive, engine, prompts, t))
+                naive_best[t] = min(naive_best[t], timed(naive, engine, prompts, t, fixed))
             best["forward"] = min(best["forward"], timed(bare_forward, engine, prompts))
         print(f"{args.pairs} judge prompts, batch 8, {model}, best of {args.repeat}, prefix "
               f"reuse {'on' if reuse else 'off'}")
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict[tuple[bool, int], dict[str, floa
         print(f"  {'bare forward':>16}: {best['forward']:6.2f} s  (scorer ÷ forward "
               f"{best['scorer'] / best['forward']:.2f}×, target ≤ 1.2×)")
         for t in budgets:
-            named = sum(p is not None for p in naive(engine, prompts, t))
+            named = sum(p is not None for p in naive(engine, prompts, t, fixed))
             seconds = naive_best[t]
             per_prompt = seconds / best["scorer"]
             # a label is a verdict: the scorer gives one per prompt, the naive judge only when

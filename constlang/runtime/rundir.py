@@ -63,6 +63,10 @@ class Manifest(BaseModel):
     started_at: str
     finished_at: str | None = None
     error: str | None = None
+    resources: dict[str, Any] = Field(
+        default_factory=dict, description="Where the stage ran: device; on CUDA the GPU and "
+        "its peak memory (MiB); for training, the trained weights' dtype, the mixed precision "
+        "and the dtype a training forward pass computed in (constlang.runtime.resources).")
     files: list[OutputFile] | None = Field(
         default=None, description="Once completed: every output file's size, hash and "
         "identity, so a skipped stage is checked against what it wrote.")

@@ -13,6 +13,7 @@ from rich.markup import escape
 from constlang import plan as P
 from constlang.errors import UserError
 from constlang.kinds import BY_NAME
+from constlang.runtime import resources
 from constlang.runtime.dry_run import dry_run_plan
 from constlang.runtime.hashing import record_outputs, scan
 from constlang.runtime.inputs import inputs_hash
@@ -166,6 +167,7 @@ def execute(runner: StageRunner, manifest: Manifest, resumed: Manifest | None,
     main = is_main()  # with several processes, only the first writes the run directory
     begun = False
     started = time.perf_counter()
+    resources.begin(ctx.device)
     try:
         if resumed:  # before anything reads the folder (load, resume_note): nothing via a link
             scan(folder.path)
@@ -194,7 +196,8 @@ def execute(runner: StageRunner, manifest: Manifest, resumed: Manifest | None,
         message = user_message(ctx.name, exc)
         if begun and main:
             folder.write_manifest(manifest.model_copy(update={
-                "status": "failed", "error": message or repr(exc), "finished_at": now_iso()}))
+                "status": "failed", "error": message or repr(exc), "finished_at": now_iso(),
+                "resources": resources.finish(ctx.device)}))
         if message:
             raise RunError(message) from None
         raise
@@ -203,7 +206,7 @@ def execute(runner: StageRunner, manifest: Manifest, resumed: Manifest | None,
         folder.write_manifest(manifest.model_copy(update={
             "status": "completed", "outputs_hash": outputs, "metrics": metrics,
             "timings": timings, "finished_at": now_iso(),
-            "files": record_outputs(folder.path)}))
+            "resources": resources.finish(ctx.device), "files": record_outputs(folder.path)}))
         folder.metrics.log(event="completed", **metrics)
     return StageOutcome(ctx.name, ctx.stage.kind, "completed", metrics)
 

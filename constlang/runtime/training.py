@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from constlang.files import read_own, remove_own
+from constlang.runtime import resources
 from constlang.runtime.rundir import STATE_LIMIT, MetricsLog, StageDir
 
 REPORT_TO_ENV = "CONSTLANG_REPORT_TO"  # e.g. "wandb" or "tensorboard"; default none
@@ -160,6 +161,7 @@ def train(trainer: Any, resume_from: Path | None = None) -> Any:
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # metrics.jsonl and our progress bar replace it
+    resources.note_training(trainer.model, resources.trainer_precision(trainer))
     with quiet_trainer():
         return trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 

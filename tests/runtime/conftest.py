@@ -7,6 +7,7 @@ CONSTLANG_CACHE at an empty folder to test the conversion again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,16 @@ from constlang.runtime.models import (  # noqa: E402  (after the skips on purpos
     save_model,
 )
 
-from .tiny import build_tiny_model  # noqa: E402
+from .tiny import TOKENIZER_ENV, build_tiny_model, tokenizer_dir  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def cuda_only(request: pytest.FixtureRequest) -> None:
+    """Tests marked `cuda` run only where torch sees a CUDA GPU (benchmarks/gpu/run.py)."""
+    import torch
+
+    if request.node.get_closest_marker("cuda") and not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,6 +50,8 @@ def one_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
     """The converted embedded model; a missing package fails with the install command."""
+    if os.environ.get(TOKENIZER_ENV):  # no embedded model here: its tokenizer only
+        return tokenizer_dir()
     try:
         return embedded_model_dir()
     except ModelError as e:  # installed here and in CI: never skip silently

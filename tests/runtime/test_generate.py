@@ -247,7 +247,7 @@ def test_score_options_matches_one_example_at_a_time(tiny_model: LoadedModel) ->
     assert engine.stats["score_calls"] == 1 and engine.stats["calls"] == 0
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.cuda
 def test_greedy_generation_on_cuda_matches_cpu(tiny_model: LoadedModel) -> None:
     gpu = build_tiny_model("embedded", seed=0, device="cuda")
     on_gpu = GenerationEngine(gpu, batch_size=4).generate(PROMPTS, GREEDY)

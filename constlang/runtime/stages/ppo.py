@@ -12,6 +12,7 @@ from constlang import plan as P
 from constlang.errors import StageError
 from constlang.files import remove_own
 from constlang.prompts import Chat, find_step, render_step
+from constlang.runtime import resources
 from constlang.runtime import training as T
 from constlang.runtime.check_rewards import component_summary
 from constlang.runtime.data import read_prompts
@@ -222,6 +223,7 @@ class PPORunner(StageRunner):
         actors = Actors.build(self.policy.model, s, self.scorer, self.critic)
         loop = PPOLoop(s, actors, self.policy.tokenizer, self.queries, self.policy_spec,
                        self.accelerator)
+        resources.note_training(self.policy.model, str(self.accelerator.mixed_precision))
         resumed = checkpoint_step(folder.checkpoint)
         if resumed is not None:
             load_checkpoint(self.accelerator, folder.checkpoint)
