@@ -238,6 +238,9 @@ def _looks_like_path(source: str) -> bool:
 def _resolve_source(spec: P.Model, base_dir: Path | None) -> tuple[str, str | None, str]:
     """(location, gguf file name or None, kind) where kind is directory, hub or embedded."""
     source = spec.source
+    if source is None:  # the checker keeps served models out of the roles that load weights
+        raise ModelError(f"model '{spec.id}' is served at {getattr(spec, 'endpoint', None)}: "
+                         "it has no weights to load here")
     if source.startswith(EMBEDDED_PREFIX):
         return str(embedded_model_dir(source[len(EMBEDDED_PREFIX):])), None, "embedded"
     path = Path(source).expanduser()
@@ -269,7 +272,7 @@ def _cached_gguf(gguf: Path) -> Path:
 def _hub_error(spec: P.Model, error: Exception, base_dir: Path | None) -> ModelError:
     if os.environ.get(ALLOW_DOWNLOADS_ENV) == "1":
         return ModelError(f"model '{spec.id}': could not load '{spec.source}': {error}")
-    folder = f" (nor a directory {base_dir / spec.source})" if base_dir else ""
+    folder = f" (nor a directory {base_dir / str(spec.source)})" if base_dir else ""
     return ModelError(
         f"model '{spec.id}': '{spec.source}' is not in the local Hugging Face cache{folder} and "
         f"downloads are off; download it first (huggingface-cli download {spec.source}), point "

@@ -114,7 +114,7 @@ def _role_model(ch: Checked, record: StageKind, setting: str,
     span = ch.spans.get(upstream, at)
     if source.values.get(sub) is not None:
         return source.values[sub], span, f" (by default the `{sub}` of stage `{first}`)"
-    return _weights_of(stages, first), span, f" (by default the model behind stage `{first}`)"
+    return _weights_of(stages, str(first)), span, f" (by default the model behind stage `{first}`)"
 
 
 def _weights_of(stages: dict[str, Checked], name: str) -> str | None:
