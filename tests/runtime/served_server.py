@@ -80,6 +80,7 @@ class Faults:
     stalls: int = 0  # answer nothing for `stall_s`
     stall_s: float = 5.0
     key: str | None = None  # require "Authorization: Bearer <key>", else 401
+    fail_after: int | None = None  # once this many were answered, answer 500 to everything
     forwarded: list[str] = field(default_factory=list)  # hashes of bodies the server answered
     seen: int = 0  # requests received
     active: int = 0  # requests being answered now
@@ -106,7 +107,10 @@ class FaultProxy:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a cancelled request): nothing to tell it
 
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -152,6 +156,8 @@ class FaultProxy:
             f.seen += 1
             if f.key is not None and authorization != f"Bearer {f.key}":
                 return "unauthorized"
+            if f.fail_after is not None and len(f.forwarded) >= f.fail_after:
+                return "error"
             for name in ("errors", "garbage", "stalls"):
                 if getattr(f, name):
                     setattr(f, name, getattr(f, name) - 1)
