@@ -22,6 +22,7 @@ CONSTITUTION = """constlang 1
 constitution "served" {{ version = "0.1.0" }}
 principle harm {{ critique = "Find anything harmful."  revision = "Rewrite it without harm." }}
 question safer {{ text = "Which reply is safer?" }}
+check brief {{ checker = length  max = 40  unit = "words" }}
 model critic {{
   endpoint = "{url}"  served_model = "{served}"  concurrency = 4  retries = 1  timeout = 60
   max_new_tokens = 6  temperature = 0.9  without_logprobs = "parse"
@@ -40,6 +41,7 @@ stage feedback {{
   policy = critic  judge = critic  prompts = prompts  batch_size = 4
   keep_truncated = true  drop_ties = false
 }}
+stage best_of_n {{ policy = critic  prompts = prompts  samples = 2  checks = [brief] }}
 stage evaluate {{
   baseline = tiny  models = [critic]  harmful = harmful  benign = benign  judge = critic
   questions = [safer]  judge_check = pairs  max_new_tokens = 4  samples = 1  batch_size = 4
@@ -104,6 +106,8 @@ def test_served_critic_and_judge_run_beside_a_local_sft(tmp_path: Path, proxy: F
     assert feedback["served"]["without_logprobs"] == "parse"
     assert feedback["parsed_labels"] + feedback["unparsed_labels"] > 0  # recorded, not hidden
     assert manifest(path, "sft")["status"] == "completed"  # local weights, trained
+    sampled = manifest(path, "best_of_n")["metrics"]
+    assert sampled["generation"]["requests"] == 16  # 8 prompts x 2 samples, all served
     evaluate = manifest(path, "evaluate")["metrics"]
     assert evaluate["served"]["critic"]["requests"] > 0
 
