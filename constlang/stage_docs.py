@@ -74,8 +74,26 @@ def settings_table(kind: StageKind) -> str:
     return "\n".join(lines)
 
 
+def served_note(kind: StageKind) -> str:
+    """Which of a kind's model settings may name a served model (docs/scale.md)."""
+    def kinds_of(info: FieldInfo) -> list[str]:
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        return str(extra.get("ref", "")).split("|")
+
+    models = [name for name, info in fields_of(kind.settings).items() if "model" in kinds_of(info)]
+    served = [f"`{n}`" for n in models if n not in kind.local_models]
+    local = [f"`{n}` ({why})" for n, why in kind.local_models.items()]
+    parts = []
+    if served:
+        parts.append("May name a served model (an `endpoint`, docs/scale.md): "
+                     f"{', '.join(served)}.")
+    if local:
+        parts.append(f"Must name local weights, not a served model (E119): {', '.join(local)}.")
+    return "\n\n" + " ".join(parts) if parts else ""
+
+
 def generated_block(kind: StageKind) -> str:
-    return f"{BEGIN}\n{settings_table(kind)}\n{END}"
+    return f"{BEGIN}\n{settings_table(kind)}{served_note(kind)}\n{END}"
 
 
 def page_with_table(text: str, kind: StageKind) -> str | None:
