@@ -74,3 +74,16 @@ def test_parsed_answers_name_the_first_option_given(text: str, expected: int | N
         assert all(s == -math.inf for s in scores)
     else:
         assert scores[expected] == 0.0 and scores[1 - expected] == -math.inf
+
+
+def test_a_key_is_never_sent_in_clear_to_another_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from constlang.runtime.models import ModelError
+    from constlang.runtime.served.spec import ServedSpec
+
+    monkeypatch.setenv("CRITIC_KEY", "secret")
+    remote = ServedSpec(id="critic", endpoint="http://10.0.0.5:8000/v1", api_key_env="CRITIC_KEY")
+    with pytest.raises(ModelError, match=r"refusing to send the key from \$CRITIC_KEY"):
+        remote.api_key()
+    for url in ("https://10.0.0.5/v1", "http://127.0.0.1:8000/v1", "http://localhost:8000/v1"):
+        assert ServedSpec(id="c", endpoint=url, api_key_env="CRITIC_KEY").api_key() == "secret"
+    assert ServedSpec(id="c", endpoint="http://10.0.0.5:8000/v1").api_key() is None  # no key

@@ -161,3 +161,12 @@ def test_judge_check_and_eval_through_a_served_judge(tmp_path: Path, proxy: Faul
     evaluated = CliRunner().invoke(cli, ["eval", str(path), "--models", "tiny,critic",
                                          "--run-dir", str(tmp_path / "runs"), "--device", "cpu"])
     assert evaluated.exit_code != 0 and "returns no log-probabilities" in evaluated.output
+
+
+def test_a_dry_run_contacts_no_endpoint(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from .served_server import free_port
+
+    path = write(tmp_path, f"http://127.0.0.1:{free_port()}/v1", tiny_model_dir, tiny_model_dir)
+    result = CliRunner().invoke(cli, ["train", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "critique_revision" in result.output

@@ -44,6 +44,12 @@ class ServedSpec:
         """The key from the environment variable `api_key_env` (None when none is named)."""
         if not self.api_key_env:
             return None
+        from constlang.served import is_loopback
+
+        if self.endpoint.startswith("http://") and not is_loopback(self.endpoint):
+            raise ModelError(f"{self.where}: refusing to send the key from ${self.api_key_env} "
+                             "unencrypted to another machine; use an https:// endpoint (or an "
+                             "SSH tunnel to a loopback address)")
         key = os.environ.get(self.api_key_env, "")
         if not key.strip():
             raise ModelError(f"{self.where}: the environment variable {self.api_key_env} that "
