@@ -3,7 +3,7 @@ steps through a local `transformers serve` at concurrency 1, 4 and 16 beside the
 engine on the same model.
 
 Run: python benchmarks/bench_served.py [--model tiny|embedded] [--rows N] [--requests R]
-     [--continuous-batching]
+     [--continuous-batching] [--vllm-python PATH]
 1. Overhead: R requests through ServedEngine to a server that answers instantly (a canned chat
    completion from a thread in this process), beside the same requests posted one by one with a
    bare httpx.Client; the difference is what the engine adds (target: under 5 ms a request).
@@ -12,6 +12,8 @@ Run: python benchmarks/bench_served.py [--model tiny|embedded] [--rows N] [--req
    concurrency 1, 4 and 16, and the same N critiques in-process (GenerationEngine, batch 8),
    printed as rows per second and as ratios to concurrency 1. The server is started by this
    script on 127.0.0.1 with one torch thread (--continuous-batching passes that flag on).
+   With --vllm-python (a Python that has vLLM, e.g. the CPU build), the server is vLLM
+   instead, and judge labels come from log-probabilities, as the method reads them.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class Instant(http.server.BaseHTTPRequestHandler):
         self.wfile.write(CANNED)
 
 
-def overhead(requests: int) -> None:
+def overhead(requests: int) -> float:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Instant)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
@@ -87,21 +89,60 @@ def overhead(requests: int) -> None:
     print(f"  bare httpx     {plain * 1e3:7.2f} ms a request")
     print(f"  engine adds    {(ours - plain) * 1e3:7.2f} ms a request (target < 5 ms; "
           f"{'met' if ours - plain < 5e-3 else 'NOT met'})")
+    return (ours - plain) * 1e3
 
 
-def throughput(model_dir: Path, rows: int, batching: bool) -> None:
+class VLLM:
+    """vLLM's OpenAI server (the module entry point, which the CPU build also has)."""
+
+    def __init__(self, python: str, model: Path) -> None:
+        import os
+        import subprocess
+
+        self.port = free_port()
+        env = {**os.environ, "VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1",
+               "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "OMP_NUM_THREADS": "1"}
+        self.process = subprocess.Popen(
+            [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
+             "--host", "127.0.0.1", "--port", str(self.port), "--dtype", "float32",
+             "--max-model-len", "2048", "--enforce-eager"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url[:-3] + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+
+    def stop(self) -> None:
+        import os
+        import signal
+
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+def throughput(model_dir: Path, rows: int, batching: bool,
+               vllm: str | None) -> dict[str, float]:
     prompts = [f"{PROMPTS[i % len(PROMPTS)]} (request {i})" for i in range(rows)]
     extra = ("--continuous-batching",) if batching else ()
-    server = Server(model_dir, extra=extra).start()
+    server: Server | VLLM = VLLM(vllm, model_dir) if vllm else Server(model_dir, extra=extra)
+    if isinstance(server, Server):
+        server.start()
     try:
-        print(f"\nthroughput, {rows} rows, transformers serve"
-              f"{' --continuous-batching' if batching else ''} on one torch thread:")
+        name = "vLLM (CPU build, eager)" if vllm else (
+            f"transformers serve{' --continuous-batching' if batching else ''}")
+        print(f"\nthroughput, {rows} rows, {name} on one torch thread:")
         base: dict[str, float] = {}
+        figures: dict[str, float] = {}
         for n in (1, 4, 16):
             spec = ServedSpec(id="served", endpoint=server.url, concurrency=n,
                               without_logprobs="parse", timeout=600)
             engine = ServedEngine(spec)
-            engine.generate_full(prompts[:2], CRITIQUE)  # warm
+            engine.generate_full(prompts[:4], CRITIQUE)  # warm (vLLM's first call is slow)
             t0 = time.perf_counter()
             engine.generate_full(prompts, CRITIQUE)
             critique = rows / (time.perf_counter() - t0)
@@ -110,9 +151,12 @@ def throughput(model_dir: Path, rows: int, batching: bool) -> None:
             judge = rows / (time.perf_counter() - t0)
             base.setdefault("critique", critique)
             base.setdefault("judge", judge)
+            figures[f"critique_c{n}"], figures[f"judge_c{n}"] = critique, judge
+            how = "parsed" if engine.stats["parsed_labels"] + engine.stats[
+                "unparsed_labels"] else "log-probabilities"
             print(f"  concurrency {n:2d}: critiques {critique:6.2f} rows/s "
-                  f"({critique / base['critique']:.2f}x), judge labels {judge:6.2f} rows/s "
-                  f"({judge / base['judge']:.2f}x)")
+                  f"({critique / base['critique']:.2f}x), judge labels ({how}) {judge:6.2f} "
+                  f"rows/s ({judge / base['judge']:.2f}x)")
     finally:
         server.stop()
     import torch
@@ -128,16 +172,19 @@ def throughput(model_dir: Path, rows: int, batching: bool) -> None:
     rate = rows / (time.perf_counter() - t0)
     print(f"  in-process engine (batch 8, one thread): critiques {rate:6.2f} rows/s "
           f"({rate / base['critique']:.2f}x the served path at concurrency 1)")
+    figures["critique_in_process"] = rate
+    return figures
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", choices=["tiny", "embedded"], default="tiny")
     ap.add_argument("--rows", type=int, default=48)
     ap.add_argument("--requests", type=int, default=500)
     ap.add_argument("--continuous-batching", action="store_true")
-    args = ap.parse_args()
-    overhead(args.requests)
+    ap.add_argument("--vllm-python", help="a Python with vLLM: serve with vLLM instead")
+    args = ap.parse_args(argv)
+    added_ms = overhead(args.requests)
     with tempfile.TemporaryDirectory() as tmp:
         if args.model == "tiny":
             tiny = build_tiny_model()
@@ -146,7 +193,8 @@ def main() -> None:
             from constlang.runtime.models import embedded_model_dir
 
             model_dir = embedded_model_dir()
-        throughput(model_dir, args.rows, args.continuous_batching)
+        return {"added_ms": added_ms, **throughput(model_dir, args.rows,
+                                                   args.continuous_batching, args.vllm_python)}
 
 
 if __name__ == "__main__":

@@ -100,3 +100,14 @@ def test_read_refusals_counts_distinct_declines_and_real_answers(tmp_path, capsy
     assert figures["sft"]["benign_refused"] == 1 and figures["sft"]["benign_answers"] == 1
     assert figures["base"]["harmful_declined"] == 0
     assert "harmful declined 3/3" in capsys.readouterr().out
+
+
+def test_served_benchmark_measures_overhead_and_every_concurrency(capsys) -> None:
+    import pytest
+
+    pytest.importorskip("fastapi", reason="the served benchmark needs transformers[serving]")
+    figures = load("bench_served").main(["--rows", "4", "--requests", "20"])
+    assert set(figures) == {"added_ms", "critique_c1", "judge_c1", "critique_c4", "judge_c4",
+                            "critique_c16", "judge_c16", "critique_in_process"}
+    assert all(v > 0 for k, v in figures.items() if k != "added_ms")
+    assert "engine adds" in capsys.readouterr().out
