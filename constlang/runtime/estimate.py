@@ -12,7 +12,7 @@ constitutions that use the same model on the same machine.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,11 @@ from constlang.runtime.rundir import RunDir
 
 # a range around the recorded rates: a machine's speed varies between runs (other jobs, heat)
 LOW, HIGH = 0.85, 1.2
+# a rate is used only for work within this factor of the work it was measured on: per token,
+# a CI-sized run (2 prompts, 24 tokens) is dominated by prompt processing and per-call costs,
+# and its rates put the full demo at 1 h 40 min–2 h 20 min where it takes 15 min
+SIZE_FACTOR = 4.0
+OTHER_SIZE = "more than 4× less or more work"
 FIRST_CHUNK = ("each stage's progress lines estimate its remaining time after its first "
                "measured chunk")
 
@@ -105,9 +110,9 @@ def record_stage(plan: P.Plan, stage: Any, base_dir: Path, device: str,
     if not work.amount or busy <= 0:
         return
     machine = R.machine_key(device)
-    R.record(rate_key(machine, plan, stage, work.unit), busy / work.amount, warn)
+    R.record(rate_key(machine, plan, stage, work.unit), busy / work.amount, work.amount, warn)
     if busy < total:
-        R.record(rate_key(machine, plan, stage, AROUND), total - busy, warn)
+        R.record(rate_key(machine, plan, stage, AROUND), total - busy, work.amount, warn)
 
 
 def span(low: float, high: float) -> str:
@@ -126,28 +131,41 @@ def minutes(whole: int) -> str:
     return (f"{hours} h" + (f" {rest} min" if rest else "")) if hours else f"{rest} min"
 
 
+@dataclass
+class Ahead:
+    """The selected stages, sorted by what the rates file says about them."""
+
+    known: list[tuple[str, float, float]] = field(default_factory=list)  # name, low, high s
+    unknown: list[str] = field(default_factory=list)  # no rate on this machine and model
+    other_size: list[str] = field(default_factory=list)  # rates only from far other sizes
+    done: list[str] = field(default_factory=list)  # completed earlier with this plan
+
+
 def time_ahead(plan: P.Plan, stages: list[str], base_dir: Path, run: RunDir, device: str,
                warn: R.Warn) -> str:
     """One line for the start of a run: the time the selected stages should take on this
     machine from the rates earlier runs measured, which stages have no rate yet, and the
     stages left out as completed earlier with this plan (they will most likely be skipped)."""
     costs = {c.stage: c for c in stage_costs(plan, base_dir)}
-    done = [n for n in stages if completed_with(run, n, plan.hash)]
-    todo = [s for s in plan.stages if s.name in stages and s.name not in done]
+    ahead = Ahead(done=[n for n in stages if completed_with(run, n, plan.hash)])
     rates, _ = R.load(warn)
     machine = R.machine_key(device)
-    known: list[tuple[str, float, float]] = []
-    unknown: list[str] = []
-    for stage in todo:
+    for stage in plan.stages:
+        if stage.name not in stages or stage.name in ahead.done:
+            continue
         work = planned_work(plan, stage, costs)
-        seen = rates.get(rate_key(machine, plan, stage, work.unit))
-        fixed = rates.get(rate_key(machine, plan, stage, AROUND), [0.0])
+        seen = rates.get(rate_key(machine, plan, stage, work.unit), [])
+        near = [rate for rate, amount in seen if work.amount
+                and 1 / SIZE_FACTOR <= amount / work.amount <= SIZE_FACTOR]
+        fixed = [s for s, _ in rates.get(rate_key(machine, plan, stage, AROUND), [])] or [0.0]
         if work.amount is None or not seen:
-            unknown.append(stage.name)
+            ahead.unknown.append(stage.name)
+        elif not near:
+            ahead.other_size.append(stage.name)
         else:
-            known.append((stage.name, work.amount * min(seen) + min(fixed),
-                          work.amount * max(seen) + max(fixed)))
-    return time_line(known, unknown, done) + busy_note()
+            ahead.known.append((stage.name, work.amount * min(near) + min(fixed),
+                                work.amount * max(near) + max(fixed)))
+    return time_line(ahead) + busy_note()
 
 
 def completed_with(run: RunDir, name: str, plan_hash: str) -> bool:
@@ -155,23 +173,33 @@ def completed_with(run: RunDir, name: str, plan_hash: str) -> bool:
     return bool(manifest and manifest.status == "completed" and manifest.plan_hash == plan_hash)
 
 
-def time_line(known: list[tuple[str, float, float]], unknown: list[str],
-              done: list[str]) -> str:
-    skipped = (f"; left out: {', '.join(done)} (completed earlier with this plan)"
-               if done else "")
-    if not known and not unknown:
+def time_line(ahead: Ahead) -> str:
+    skipped = (f"; left out: {', '.join(ahead.done)} (completed earlier with this plan)"
+               if ahead.done else "")
+    if not ahead.known and not ahead.unknown and not ahead.other_size:
         return "time ahead: nothing to run" + skipped
-    if not known:
-        return (f"time ahead: not known yet: no stage has run on this machine with this model "
-                f"before (rates are recorded in {R.rates_path()}); {FIRST_CHUNK}{skipped}")
-    low, high = sum(k[1] for k in known) * LOW, sum(k[2] for k in known) * HIGH
-    largest = sorted(known, key=lambda k: -k[2])[:3]
+    if not ahead.known:
+        what = ("no stage has run on this machine with this model before"
+                if not ahead.other_size else not_known(ahead))
+        return f"time ahead: not known yet: {what} (rates in {R.rates_path()}); " \
+               f"{FIRST_CHUNK}{skipped}"
+    low = sum(k[1] for k in ahead.known) * LOW
+    high = sum(k[2] for k in ahead.known) * HIGH
+    largest = sorted(ahead.known, key=lambda k: -k[2])[:3]
     line = f"time ahead: estimated {span(low, high)} on this machine, from earlier runs"
     line += " (" + ", ".join(f"{n} {span(lo * LOW, hi * HIGH)}" for n, lo, hi in largest) + ")"
-    if unknown:
-        line += (f"; not known yet: {', '.join(unknown)} (not run here with this model "
-                 f"before: {FIRST_CHUNK})")
+    if ahead.unknown or ahead.other_size:
+        line += f"; not known yet: {not_known(ahead)}: {FIRST_CHUNK}"
     return line + skipped
+
+
+def not_known(ahead: Ahead) -> str:
+    """`ppo (not run here with this model before); sft (run here only at ...)`."""
+    parts = [f"{', '.join(ahead.unknown)} (not run here with this model before)"] \
+        if ahead.unknown else []
+    if ahead.other_size:
+        parts.append(f"{', '.join(ahead.other_size)} (run here only at {OTHER_SIZE})")
+    return "; ".join(parts)
 
 
 def busy_note() -> str:

@@ -25,8 +25,10 @@ MAX_KEYS = 200  # the least recently measured keys are dropped beyond this
 SAMPLES = 5  # measurements kept per key, the latest last
 MAX_KEY_CHARS = 600
 MAX_SECONDS_PER_UNIT = 1e6
+MAX_AMOUNT = 1e12
 
-Rates = dict[str, list[float]]
+Sample = tuple[float, float]  # seconds per unit, and the units of work it was measured on
+Rates = dict[str, list[Sample]]
 Warn = Callable[[str], None]
 
 
@@ -77,12 +79,17 @@ def _valid(data: object) -> Rates:
     for key, values in rates.items():
         if len(key) > MAX_KEY_CHARS or not isinstance(values, list) \
                 or not 1 <= len(values) <= SAMPLES:
-            raise ValueError(f"entry {key[:80]!r} is not a list of 1 to {SAMPLES} numbers")
-        if not all(type(v) in (int, float) and 0 < v <= MAX_SECONDS_PER_UNIT
-                   and math.isfinite(v) for v in values):
-            raise ValueError(f"entry {key[:80]!r} holds a value that is not a positive number")
-        out[key] = [float(v) for v in values]
+            raise ValueError(f"entry {key[:80]!r} is not a list of 1 to {SAMPLES} samples")
+        if not all(isinstance(v, list) and len(v) == 2 and _number(v[0], MAX_SECONDS_PER_UNIT)
+                   and _number(v[1], MAX_AMOUNT) for v in values):
+            raise ValueError(f"entry {key[:80]!r} holds a sample that is not two positive "
+                             "numbers (seconds per unit, units)")
+        out[key] = [(float(v[0]), float(v[1])) for v in values]
     return out
+
+
+def _number(value: object, most: float) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and 0 < value <= most  # type: ignore[operator, arg-type]
 
 
 def _stamps(data: dict, rates: Rates) -> dict[str, float]:
@@ -110,15 +117,17 @@ def load(warn: Warn, path: Path | None = None) -> tuple[Rates, dict[str, float]]
     return rates, _stamps(data, rates)
 
 
-def record(key: str, seconds_per_unit: float, warn: Warn, path: Path | None = None) -> None:
-    """Add one measurement under `key` (keeping the last SAMPLES) and write the file
-    atomically; a failure to write is a warning, never an error of the run."""
-    if not (math.isfinite(seconds_per_unit) and 0 < seconds_per_unit <= MAX_SECONDS_PER_UNIT):
+def record(key: str, seconds_per_unit: float, amount: float, warn: Warn,
+           path: Path | None = None) -> None:
+    """Add one measurement (over `amount` units of work) under `key`, keeping the last
+    SAMPLES, and write the file atomically; a failure to write is a warning, never an error
+    of the run."""
+    if not (_number(seconds_per_unit, MAX_SECONDS_PER_UNIT) and _number(amount, MAX_AMOUNT)):
         return
     path = path or rates_path()
     rates, stamps = load(lambda _: None, path)  # a broken file was reported at the start
     rates[key[:MAX_KEY_CHARS]] = [*rates.get(key[:MAX_KEY_CHARS], []),
-                                  round(seconds_per_unit, 9)][-SAMPLES:]
+                                  (round(seconds_per_unit, 9), amount)][-SAMPLES:]
     stamps[key[:MAX_KEY_CHARS]] = time.time()
     kept = sorted(rates, key=lambda k: stamps.get(k, 0.0))[-MAX_KEYS:]
     data = {"format": FORMAT, "rates": {k: rates[k] for k in sorted(kept)},

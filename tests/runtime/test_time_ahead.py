@@ -9,8 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from constlang.compile import compile_path
+from constlang.preview import stage_costs
 from constlang.runtime import rates as R
-from constlang.runtime.estimate import span, time_line
+from constlang.runtime.estimate import (
+    AROUND,
+    Ahead,
+    planned_work,
+    rate_key,
+    span,
+    time_ahead,
+    time_line,
+)
+from constlang.runtime.rundir import RunDir
 
 from .test_runner import invoke, project
 
@@ -57,14 +68,40 @@ def test_a_corrupt_rates_file_is_ignored_with_a_warning_and_written_anew(
     assert {k.split(" | ")[1] for k in data["rates"]} == {"critique_revision"}
 
 
+def test_a_rate_measured_on_far_more_work_is_not_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONSTLANG_CACHE", str(tmp_path / "cache"))
+    result = compile_path(project(tmp_path, "some/model"))
+    plan, base = result.plan, result.base_dir
+    assert plan is not None
+    stage = plan.stage("critique_revision")
+    amount = planned_work(plan, stage, {c.stage: c for c in stage_costs(plan, base)}).amount
+    assert amount == 3 * 5 * 4  # 3 prompts × (answer + 2 × (critique + revision)) × 4 tokens
+    key = rate_key(R.machine_key("cpu"), plan, stage, "token")
+
+    def line() -> str:
+        return time_ahead(plan, ["critique_revision"], base, RunDir(tmp_path / "runs"), "cpu",
+                          print)
+
+    R.record(key, 0.5, amount * 5, print)  # measured on five times the work
+    assert "not known yet: critique_revision (run here only at more than 4× less or more " \
+           "work)" in line()
+    R.record(key, 2.0, amount * 2, print)  # twice the work: near enough
+    R.record(rate_key(R.machine_key("cpu"), plan, stage, AROUND), 30.0, amount * 2, print)
+    assert line().startswith("time ahead: estimated 2–3 min on this machine, from earlier "
+                             "runs (critique_revision 2–3 min)")  # 60 × 2 s + 30 s
+
+
 HOSTILE = {
     "not json": b"\x00\xff{",
     "a list": b"[1, 2]",
     "newer format": b'{"format": 2, "rates": {}, "measured_at": {}}',
-    "negative": b'{"format": 1, "rates": {"k": [-1]}, "measured_at": {}}',
-    "infinite": b'{"format": 1, "rates": {"k": [1e999]}, "measured_at": {}}',
-    "a string": b'{"format": 1, "rates": {"k": ["1"]}, "measured_at": {}}',
-    "too many samples": b'{"format": 1, "rates": {"k": [1,1,1,1,1,1]}, "measured_at": {}}',
+    "negative": b'{"format": 1, "rates": {"k": [[-1, 1]]}, "measured_at": {}}',
+    "infinite": b'{"format": 1, "rates": {"k": [[1e999, 1]]}, "measured_at": {}}',
+    "a string": b'{"format": 1, "rates": {"k": [["1", 1]]}, "measured_at": {}}',
+    "a bare number": b'{"format": 1, "rates": {"k": [1]}, "measured_at": {}}',
+    "too many samples": b'{"format": 1, "rates": {"k": [[1,1],[1,1],[1,1],[1,1],[1,1],[1,1]]}, '
+                        b'"measured_at": {}}',
     "deep": b"[" * 100_000,
     "too large": b" " * (R.MAX_BYTES + 1),
 }
@@ -77,8 +114,8 @@ def test_hostile_rates_files_are_ignored(tmp_path: Path, name: str) -> None:
     warned: list[str] = []
     assert R.load(warned.append, path) == ({}, {})
     assert len(warned) == 1 and "ignored the rates file" in warned[0]
-    R.record("k", 2.0, warned.append, path)  # written anew, valid
-    assert R.load(warned.append, path)[0] == {"k": [2.0]} and len(warned) == 1
+    R.record("k", 2.0, 10, warned.append, path)  # written anew, valid
+    assert R.load(warned.append, path)[0] == {"k": [(2.0, 10.0)]} and len(warned) == 1
 
 
 def test_a_link_or_fifo_in_place_of_the_rates_file_is_ignored_and_replaced(
@@ -89,7 +126,7 @@ def test_a_link_or_fifo_in_place_of_the_rates_file_is_ignored_and_replaced(
     path.symlink_to(secret)
     warned: list[str] = []
     assert R.load(warned.append, path) == ({}, {}) and warned
-    R.record("k", 1.0, warned.append, path)
+    R.record("k", 1.0, 1, warned.append, path)
     assert secret.read_text() == "not yours" and not path.is_symlink()
     path.unlink()
     os.mkfifo(path)  # reading must not block on a FIFO
@@ -101,17 +138,18 @@ def test_the_file_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     path = tmp_path / "rates.json"
     for i in range(5):
         for _ in range(R.SAMPLES + 2):
-            R.record(f"key{i}", 1.0 + i, print, path)
+            R.record(f"key{i}", 1.0 + i, 100, print, path)
     rates, _ = R.load(print, path)
     assert sorted(rates) == ["key2", "key3", "key4"]  # the least recently measured dropped
     assert all(len(v) == R.SAMPLES for v in rates.values())
-    R.record("k", float("nan"), print, path)  # not a measurement: not recorded
+    R.record("k", float("nan"), 100, print, path)  # not a measurement: not recorded
     assert "k" not in R.load(print, path)[0]
 
 
 def test_the_line_names_what_is_not_known() -> None:
-    line = time_line([("critique_revision", 600.0, 700.0)], ["ppo"], ["sft"])
+    line = time_line(Ahead([("critique_revision", 600.0, 700.0)], ["ppo"], ["sft"], ["bon"]))
     assert line.startswith("time ahead: estimated 8–14 min on this machine, from earlier runs "
-                           "(critique_revision 8–14 min); not known yet: ppo")
-    assert line.endswith("left out: sft (completed earlier with this plan)")
+                           "(critique_revision 8–14 min); not known yet: ppo (not run here "
+                           "with this model before); sft (run here only at more than 4× less")
+    assert line.endswith("left out: bon (completed earlier with this plan)")
     assert span(10, 30) == "under 1 min" and span(3000, 4800) == "50 min–1 h 20 min"
