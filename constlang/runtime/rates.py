@@ -32,8 +32,14 @@ Rates = dict[str, list[Sample]]
 Warn = Callable[[str], None]
 
 
+RATES_ENV = "CONSTLANG_RATES"  # another rates file (tests point it at a temporary one)
+
+
 def rates_path() -> Path:
-    """The rates file in the user cache ($CONSTLANG_CACHE, else the XDG cache)."""
+    """The rates file: $CONSTLANG_RATES, else rates.json in the user cache ($CONSTLANG_CACHE,
+    else the XDG cache)."""
+    if os.environ.get(RATES_ENV):
+        return Path(os.environ[RATES_ENV]).expanduser()
     from constlang.runtime.models import cache_root
 
     return cache_root() / RATES_NAME

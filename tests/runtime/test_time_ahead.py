@@ -29,6 +29,7 @@ from .test_runner import invoke, project
 def test_a_second_run_estimates_its_time_from_the_first_runs_rates(
         tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONSTLANG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CONSTLANG_RATES")  # the default: rates.json in the user cache
     path = project(tmp_path, tiny_model_dir)
     first = invoke(path)
     assert first.exit_code == 0, first.output
@@ -56,7 +57,7 @@ def test_a_second_run_estimates_its_time_from_the_first_runs_rates(
 
 def test_a_corrupt_rates_file_is_ignored_with_a_warning_and_written_anew(
         tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONSTLANG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CONSTLANG_RATES", str(tmp_path / "cache" / "rates.json"))
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "rates.json").write_text('{"format": 1, "rates": {"x": [NaN]}')
     path = project(tmp_path, tiny_model_dir)
@@ -70,7 +71,7 @@ def test_a_corrupt_rates_file_is_ignored_with_a_warning_and_written_anew(
 
 def test_a_rate_measured_on_far_more_work_is_not_used(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONSTLANG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CONSTLANG_RATES", str(tmp_path / "rates.json"))
     result = compile_path(project(tmp_path, "some/model"))
     plan, base = result.plan, result.base_dir
     assert plan is not None
