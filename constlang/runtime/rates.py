@@ -47,19 +47,22 @@ def rates_path() -> Path:
 
 def machine_key(device: str) -> str:
     """What a rate depends on besides the work: the processor (or accelerator), the cores
-    this process may use, torch's thread count and the device."""
-    if device.startswith("cuda"):
-        import torch
-
-        index = int(device.split(":")[1]) if ":" in device else 0
-        return f"cuda {torch.cuda.get_device_name(index)}"
+    this process may use, torch's thread count, the device, and a launcher's processes."""
     import torch
 
+    from constlang.runtime.processes import world_size
+
+    processes = f", {world_size()} processes" if world_size() > 1 else ""
+    if device.startswith("cuda"):
+        index = int(device.split(":")[1]) if ":" in device else 0
+        return f"cuda {torch.cuda.get_device_name(index)}{processes}"
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return f"{device} {cpu_name()} ({cores} cores, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return (f"{device} {cpu_name()} ({cores} cores, {threads} thread"
+            f"{'' if threads == 1 else 's'}{processes})")
 
 
 def cpu_name() -> str:
