@@ -19,6 +19,7 @@ from typing import Any
 from constlang import plan as P
 from constlang.preview import StageCost, stage_costs
 from constlang.runtime import rates as R
+from constlang.runtime.hashing import RunDirError
 from constlang.runtime.rundir import RunDir
 
 # a range around the recorded rates: a machine's speed varies between runs (other jobs, heat)
@@ -169,7 +170,12 @@ def time_ahead(plan: P.Plan, stages: list[str], base_dir: Path, run: RunDir, dev
 
 
 def completed_with(run: RunDir, name: str, plan_hash: str) -> bool:
-    manifest = run.stage(name).read_manifest()
+    """Whether the stage completed earlier with this plan (an unusable manifest: no; the
+    stage reports it when its turn comes)."""
+    try:
+        manifest = run.stage(name).read_manifest()
+    except (RunDirError, OSError):
+        return False
     return bool(manifest and manifest.status == "completed" and manifest.plan_hash == plan_hash)
 
 

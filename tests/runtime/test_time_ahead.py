@@ -93,6 +93,19 @@ def test_a_rate_measured_on_far_more_work_is_not_used(
                              "runs (critique_revision 2–3 min)")  # 60 × 2 s + 30 s
 
 
+def test_an_unusable_manifest_is_left_to_its_stage(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONSTLANG_RATES", str(tmp_path / "rates.json"))
+    result = compile_path(project(tmp_path, "some/model"))
+    assert result.plan is not None
+    folder = tmp_path / "runs" / "critique_revision"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").symlink_to(tmp_path / "c.const")  # the stage refuses it later
+    line = time_ahead(result.plan, ["critique_revision", "sft"], result.base_dir,
+                      RunDir(tmp_path / "runs"), "cpu", print)
+    assert line.startswith("time ahead: not known yet") and "left out" not in line
+
+
 HOSTILE = {
     "not json": b"\x00\xff{",
     "a list": b"[1, 2]",
