@@ -166,7 +166,7 @@ def time_ahead(plan: P.Plan, stages: list[str], base_dir: Path, run: RunDir, dev
         else:
             ahead.known.append((stage.name, work.amount * min(near) + min(fixed),
                                 work.amount * max(near) + max(fixed)))
-    return time_line(ahead) + busy_note()
+    return time_line(ahead) + (busy_note() if ahead.known else "")
 
 
 def completed_with(run: RunDir, name: str, plan_hash: str) -> bool:
