@@ -37,21 +37,6 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def own_rates_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The rates the tests' runs measure (tiny models, CI sizes) go to a file of their own,
-    not the user's (constlang.runtime.rates); `train` subprocesses inherit it."""
-    import os
-
-    before = os.environ.get("CONSTLANG_RATES")
-    os.environ["CONSTLANG_RATES"] = str(tmp_path_factory.mktemp("rates") / "rates.json")
-    yield
-    if before is None:
-        os.environ.pop("CONSTLANG_RATES", None)
-    else:
-        os.environ["CONSTLANG_RATES"] = before
-
-
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
     """The converted embedded model; a missing package fails with the install command."""
