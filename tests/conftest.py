@@ -1,5 +1,6 @@
 """Shared fixtures for the tests: a scratch project, in-memory compiles, the compiler's
-diagnostic codes, and the hypothesis profile (derandomized when the CI variable is set).
+diagnostic codes, the hypothesis profile (derandomized when the CI variable is set), and a
+rates file of the session's own for every `train` the tests run.
 
 Test modules take these as fixtures rather than importing this file: `import conftest` is
 ambiguous once a sub-folder of tests/ has a conftest of its own.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,19 @@ else:
                               suppress_health_check=[HealthCheck.too_slow])
     settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
     settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_rates_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The rates the tests' runs measure (tiny models, CI sizes) go to a file of their own,
+    not the user's (constlang.runtime.rates); `train` subprocesses inherit it."""
+    before = os.environ.get("CONSTLANG_RATES")
+    os.environ["CONSTLANG_RATES"] = str(tmp_path_factory.mktemp("rates") / "rates.json")
+    yield
+    if before is None:
+        os.environ.pop("CONSTLANG_RATES", None)
+    else:
+        os.environ["CONSTLANG_RATES"] = before
 
 
 @pytest.fixture

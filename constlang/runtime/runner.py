@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,12 @@ def run_plan(plan: P.Plan, *, base_dir: Path, run_dir: Path, stages: list[str] |
         console = Console(quiet=True)
     run = RunDir(run_dir)
     from constlang.preview import work_ahead
+    from constlang.runtime.estimate import time_ahead
 
     console.print(escape(work_ahead(plan, [s.name for s in selected], base_dir)),
                   highlight=False)
+    console.print(escape(time_ahead(plan, [s.name for s in selected], base_dir, run, resolved,
+                                    warner(console))), highlight=False)
     for stage in selected:
         runner = runner_for(stage.kind)
         if runner is None:
@@ -93,6 +97,11 @@ def run_plan(plan: P.Plan, *, base_dir: Path, run_dir: Path, stages: list[str] |
         result.stages.append(run_stage(runner(ctx)))
     finish()  # with several processes: the group the stages shared
     return result
+
+
+def warner(console: Console) -> Callable[[str], None]:
+    """Print a warning line (not an error: the run goes on)."""
+    return lambda text: console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
 
 
 def not_built(kind: str) -> str:
@@ -208,6 +217,11 @@ def execute(runner: StageRunner, manifest: Manifest, resumed: Manifest | None,
             "timings": timings, "finished_at": now_iso(),
             "resources": resources.finish(ctx.device), "files": record_outputs(folder.path)}))
         folder.metrics.log(event="completed", **metrics)
+        if resumed is None:  # a resumed stage's time covers only part of its work
+            from constlang.runtime.estimate import record_stage
+
+            record_stage(ctx.plan, ctx.stage, ctx.base_dir, ctx.device, metrics, timings,
+                         warner(ctx.console))
     return StageOutcome(ctx.name, ctx.stage.kind, "completed", metrics)
 
 

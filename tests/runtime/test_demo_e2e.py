@@ -102,6 +102,8 @@ def test_demo_trains_the_embedded_model(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "constlang", "train", str(project / "demo_ci.const"),
            "--run-dir", str(run_dir), "--device", "cpu"]  # every stage, in plan order
     env = {**os.environ, "NO_COLOR": "1"}
+    # the whole test took 98–412 s with OMP_NUM_THREADS=1 on two shared cores at load
+    # averages of 0.8 to 9.7 (benchmarks/README.md): at most about a quarter of this limit
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1500)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout + done.stderr
