@@ -45,7 +45,8 @@ def model_sources(plan: P.Plan, stage: Any) -> str:
     """The sources of the models a stage runs (its base model, the models of its steps)."""
     names = [stage.name] + [step.model for program in plan.programs
                             if program.stage == stage.name for step in program.steps]
-    found = {m.source for n in names if (m := plan.base_model(n)) is not None}
+    found = {m.source or f"served at {m.endpoint}" for n in names
+             if (m := plan.base_model(n)) is not None}
     return ", ".join(sorted(found)) or "no model"
 
 
