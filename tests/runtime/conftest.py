@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,23 @@ def tiny_model_dir(tiny_model: LoadedModel, tmp_path_factory: pytest.TempPathFac
     """`tiny_model` saved as a transformers directory, for `model { source = "<dir>" }`."""
     return save_model(tiny_model.model, tiny_model.tokenizer,
                       tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def served_tiny(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """`transformers serve` on 127.0.0.1 serving `tiny_model_dir` (the served-model tests)."""
+    pytest.importorskip("fastapi", reason="the served tests need transformers[serving]")
+    from .served_server import Server
+
+    started = Server(tiny_model_dir, log=tmp_path_factory.mktemp("serve") / "serve.log").start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def fault_proxy(served_tiny: Any) -> Iterator[Any]:
+    """A fault-injecting proxy in front of `served_tiny`, with no faults until a test sets them."""
+    from .served_server import FaultProxy
+
+    with FaultProxy(f"http://127.0.0.1:{served_tiny.port}") as proxy:
+        yield proxy

@@ -4,7 +4,6 @@ model, with a fault-injecting proxy in front for failures. Every reply comes fro
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,14 @@ PROMPTS = ["Hello there.", "What is two plus two?", "Name a colour.", "Say somet
 GREEDY = GenerationSettings(max_new_tokens=12, temperature=0.0, seed=3)
 
 
-@pytest.fixture(scope="module")
-def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    started = Server(tiny_model_dir, log=log).start()
-    yield started
-    started.stop()
+@pytest.fixture
+def server(served_tiny: Server) -> Server:
+    return served_tiny
 
 
 @pytest.fixture
-def proxy(server: Server) -> Iterator[FaultProxy]:
-    with FaultProxy(f"http://127.0.0.1:{server.port}") as p:
-        yield p
+def proxy(fault_proxy: FaultProxy) -> FaultProxy:
+    return fault_proxy
 
 
 def engine(url: str, journal: Path | None = None, **kw: object) -> ServedEngine:

@@ -6,7 +6,6 @@ without asking the server again."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,17 +61,14 @@ def write(tmp_path: Path, url: str, served: Path, model: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    started = Server(tiny_model_dir, log=tmp_path_factory.mktemp("serve") / "log").start()
-    yield started
-    started.stop()
+@pytest.fixture
+def server(served_tiny: Server) -> Server:
+    return served_tiny
 
 
 @pytest.fixture
-def proxy(server: Server) -> Iterator[FaultProxy]:
-    with FaultProxy(f"http://127.0.0.1:{server.port}") as p:
-        yield p
+def proxy(fault_proxy: FaultProxy) -> FaultProxy:
+    return fault_proxy
 
 
 def train(path: Path, *stages: str) -> object:
