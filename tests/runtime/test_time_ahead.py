@@ -167,3 +167,24 @@ def test_the_line_names_what_is_not_known() -> None:
                            "with this model before); sft (run here only at more than 4× less")
     assert line.endswith("left out: bon (completed earlier with this plan)")
     assert span(10, 30) == "under 1 min" and span(3000, 4800) == "50 min–1 h 20 min"
+
+
+def test_training_work_counts_the_rows_best_of_n_keeps_per_prompt(tmp_path: Path) -> None:
+    (tmp_path / "p.jsonl").write_text("".join(
+        json.dumps({"prompt": f"question {i}?"}) + "\n" for i in range(5)))
+    (tmp_path / "c.const").write_text("""constlang 1
+constitution "keep" {}
+model m { source = "embedded:smollm2-135m-instruct" }
+dataset p { path = "p.jsonl" }
+check brief { checker = length  max = 40  unit = words }
+stage best_of_n { policy = m  prompts = p  samples = 4  keep = 3  pairs_per_prompt = 2
+                  checks = [brief] }
+stage sft { from = best_of_n  model = m  epochs = 2 }
+stage reward_model { from = best_of_n  model = m }
+""")
+    result = compile_path(tmp_path / "c.const")
+    assert result.plan is not None, result.diagnostics
+    plan = result.plan
+    costs = {c.stage: c for c in stage_costs(plan, tmp_path)}
+    assert planned_work(plan, plan.stage("sft"), costs).amount == 5 * 3 * 2  # kept × epochs
+    assert planned_work(plan, plan.stage("reward_model"), costs).amount == 5 * 2  # pairs
