@@ -4,6 +4,7 @@ and answers read from text when a constitution declares the parse fallback."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,37 @@ def test_a_key_is_never_sent_in_clear_to_another_machine(monkeypatch: pytest.Mon
     for url in ("https://10.0.0.5/v1", "http://127.0.0.1:8000/v1", "http://localhost:8000/v1"):
         assert ServedSpec(id="c", endpoint=url, api_key_env="CRITIC_KEY").api_key() == "secret"
     assert ServedSpec(id="c", endpoint="http://10.0.0.5:8000/v1").api_key() is None  # no key
+
+
+def test_a_journal_never_follows_a_link_or_opens_a_fifo(tmp_path: Path) -> None:
+    import os
+
+    from constlang.runtime.served.journal import Journal
+
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text('{"key": "k", "answer": {"text": "planted"}}\n')
+    stage = tmp_path / "stage" / "served"
+    stage.mkdir(parents=True)
+    (stage / "critic.jsonl").symlink_to(outside)
+    journal = Journal(stage / "critic.jsonl")
+    assert journal.get("k") is None  # the link is not read
+    journal.put("k2", {"text": "real"})
+    journal.close()
+    assert outside.read_text() == '{"key": "k", "answer": {"text": "planted"}}\n'  # untouched
+    assert not (stage / "critic.jsonl").is_symlink()
+    assert Journal(stage / "critic.jsonl").get("k2") == {"text": "real"}
+
+    fifo = stage / "judge.jsonl"
+    os.mkfifo(fifo)
+    journal = Journal(fifo)
+    assert journal.get("x") is None  # not opened: reading a FIFO would block
+    journal.put("x", 1)
+    journal.close()
+    assert fifo.is_file() and Journal(fifo).get("x") == 1
+
+    linked_folder = tmp_path / "stage2" / "served"
+    linked_folder.parent.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    linked_folder.symlink_to(tmp_path / "elsewhere")
+    Journal(linked_folder / "m.jsonl").put("y", 2)
+    assert not any((tmp_path / "elsewhere").iterdir())  # nothing written through the link

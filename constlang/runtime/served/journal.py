@@ -38,7 +38,9 @@ class Journal:
     def _load(self) -> None:
         self._read = True
         path = self.path
-        if path is None or not path.is_file() or path.stat().st_size > MAX_JOURNAL_BYTES:
+        # a link or a special file is not read (a journal is the stage's own regular file)
+        if path is None or path.is_symlink() or path.parent.is_symlink() or not path.is_file() \
+                or path.stat().st_size > MAX_JOURNAL_BYTES:
             return
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -65,9 +67,11 @@ class Journal:
         if self.path is None:
             return
         if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _make_room(self.path)
             torn = self.path.is_file() and not _ends_in_newline(self.path)
-            self._file = open(self.path, "a", encoding="utf-8")
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
+                         0o644)
+            self._file = open(fd, "a", encoding="utf-8")
             if torn:  # end the torn line, so it does not swallow the next entry
                 self._file.write("\n")
         self._file.write(json.dumps({"key": key, "answer": answer}, ensure_ascii=False) + "\n")
@@ -87,3 +91,15 @@ def _ends_in_newline(path: Path) -> bool:
             return True
         f.seek(-1, os.SEEK_END)
         return f.read(1) == b"\n"
+
+
+def _make_room(path: Path) -> None:
+    """A real folder for the journal, and nothing at its path but a regular file: a link (to
+    anywhere) or a special file (a FIFO would block) in their place is removed, never
+    followed."""
+    parent = path.parent
+    if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
+        parent.unlink()
+    parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        path.unlink()
