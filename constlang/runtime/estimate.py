@@ -50,20 +50,19 @@ def model_sources(plan: P.Plan, stage: Any) -> str:
     return ", ".join(sorted(found)) or "no model"
 
 
-def rows_out(costs: dict[str, StageCost], plan: P.Plan, name: str, seen: set[str],
-             reader: str = "sft") -> int | None:
-    """At most how many rows a stage hands on to a `reader` kind: its prompts (times the
-    replies or pairs it keeps per prompt, for best_of_n), else its sources' rows."""
+def rows_out(costs: dict[str, StageCost], plan: P.Plan, name: str, seen: set[str]) -> int | None:
+    """At most how many rows a stage hands on: its prompts (times the most replies or pairs it
+    keeps per prompt, where it has `keep` or `pairs_per_prompt`), else its sources' rows."""
     cost = costs.get(name)
     if cost is None or name in seen:
         return None
     if cost.prompts is not None:
-        per_prompt = getattr(plan.stage(name).settings, "keep" if reader == "sft"
-                             else "pairs_per_prompt", 1)
-        return cost.prompts * (per_prompt if isinstance(per_prompt, int) else 1)
+        settings = plan.stage(name).settings
+        kept = [getattr(settings, k, 1) for k in ("keep", "pairs_per_prompt")]
+        return cost.prompts * max(n if isinstance(n, int) else 1 for n in kept)
     seen.add(name)
     sources = source_stages(plan.stage(name))
-    counts = [rows_out(costs, plan, s, seen, reader) for s in sources]
+    counts = [rows_out(costs, plan, s, seen) for s in sources]
     return None if not counts or None in counts else sum(c for c in counts if c is not None)
 
 
@@ -79,7 +78,7 @@ def planned_work(plan: P.Plan, stage: Any, costs: dict[str, StageCost]) -> Work:
     if cost.tokens:
         return Work("token", cost.tokens)
     if cost.note.startswith("training"):
-        rows = rows_out(costs, plan, stage.name, set(), stage.kind)
+        rows = rows_out(costs, plan, stage.name, set())
         return Work("example", None if rows is None else rows * stage.settings.epochs)
     if cost.calls:
         return Work("call", cost.calls)

@@ -84,7 +84,7 @@ def served_tiny(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture
-def fault_proxy(served_tiny: Any) -> Iterator[Any]:
+def proxy(served_tiny: Any) -> Iterator[Any]:
     """A fault-injecting proxy in front of `served_tiny`, with no faults until a test sets them."""
     from .served_server import FaultProxy
 

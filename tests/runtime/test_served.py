@@ -23,23 +23,13 @@ PROMPTS = ["Hello there.", "What is two plus two?", "Name a colour.", "Say somet
 GREEDY = GenerationSettings(max_new_tokens=12, temperature=0.0, seed=3)
 
 
-@pytest.fixture
-def server(served_tiny: Server) -> Server:
-    return served_tiny
-
-
-@pytest.fixture
-def proxy(fault_proxy: FaultProxy) -> FaultProxy:
-    return fault_proxy
-
-
 def engine(url: str, journal: Path | None = None, **kw: object) -> ServedEngine:
     return ServedEngine(ServedSpec(id="critic", endpoint=url, **kw), journal=journal)  # type: ignore[arg-type]
 
 
-def test_greedy_replies_equal_the_in_process_engine(server: Server,
+def test_greedy_replies_equal_the_in_process_engine(served_tiny: Server,
                                                      tiny_model: LoadedModel) -> None:
-    served = engine(server.url, concurrency=4).generate_full(PROMPTS, GREEDY)
+    served = engine(served_tiny.url, concurrency=4).generate_full(PROMPTS, GREEDY)
     local = GenerationEngine(tiny_model, batch_size=1).generate_full(PROMPTS, GREEDY)
     assert [g.text for g in served] == [g.text for g in local]
     assert [g.tokens for g in served] == [g.tokens for g in local]
@@ -116,11 +106,11 @@ def test_a_server_that_is_down_says_so() -> None:
         engine(url, retries=1, served_model="m").generate_full(PROMPTS[:1], GREEDY)
 
 
-def test_judging_without_logprobs_stops_unless_parsing_is_declared(server: Server) -> None:
+def test_judging_without_logprobs_stops_unless_parsing_is_declared(served_tiny: Server) -> None:
     with pytest.raises(ServedError, match=r"returns no log-probabilities.*without_logprobs = "
                        r"\"parse\""):
-        engine(server.url).score_options(PROMPTS[:2], ["(A)", "(B)"])
-    parsing = engine(server.url, without_logprobs="parse")
+        engine(served_tiny.url).score_options(PROMPTS[:2], ["(A)", "(B)"])
+    parsing = engine(served_tiny.url, without_logprobs="parse")
     scores = parsing.score_options(PROMPTS[:2], ["(A)", "(B)"])
     assert len(scores) == 2 and all(len(row) == 2 for row in scores)
     for row in scores:  # a parsed label is hard: one option at log 1, or none (no preference)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from constlang.cli import cli
 
-from .served_server import FaultProxy, Server
+from .served_server import FaultProxy
 
 pytest.importorskip("fastapi", reason="the served tests need transformers[serving]")
 
@@ -59,16 +59,6 @@ def write(tmp_path: Path, url: str, served: Path, model: Path) -> Path:
         {"prompt": f"Question {i}?", "better": "A calm and careful answer.",
          "worse": "Go away!"}) + "\n" for i in range(2)), "utf-8")
     return path
-
-
-@pytest.fixture
-def server(served_tiny: Server) -> Server:
-    return served_tiny
-
-
-@pytest.fixture
-def proxy(fault_proxy: FaultProxy) -> FaultProxy:
-    return fault_proxy
 
 
 def train(path: Path, *stages: str) -> object:
@@ -143,20 +133,21 @@ def test_judge_check_and_eval_through_a_served_judge(tmp_path: Path, proxy: Faul
     base = ["judge-check", str(path), "--judge", "critic", "--pairs", "pairs", "--device", "cpu"]
     checked = CliRunner().invoke(cli, [*base, "--format", "json"])
     assert checked.exit_code in (0, 1), checked.output  # 1: below the accuracy bar
-    report = json.loads(checked.stdout)
+    report = json.loads(checked.stdout)  # progress and summaries go to stderr
     assert report["served"]["served"]["endpoint"] == proxy.url
     assert report["served"]["parsed_labels"] + report["served"]["unparsed_labels"] > 0
 
     # without the declared fallback, a server with no log-probabilities stops the judge
     path.write_text(path.read_text().replace('without_logprobs = "parse"', ""))
     stopped = CliRunner().invoke(cli, base)
-    assert stopped.exit_code != 0
-    assert "returns no log-probabilities" in stopped.output
+    assert stopped.exit_code != 0, stopped.output
+    assert "returns no log-probabilities" in stopped.output, stopped.output
     assert "Traceback" not in stopped.output
 
     evaluated = CliRunner().invoke(cli, ["eval", str(path), "--models", "tiny,critic",
                                          "--run-dir", str(tmp_path / "runs"), "--device", "cpu"])
-    assert evaluated.exit_code != 0 and "returns no log-probabilities" in evaluated.output
+    assert evaluated.exit_code != 0, evaluated.output
+    assert "returns no log-probabilities" in evaluated.output, evaluated.output
 
 
 def test_a_dry_run_contacts_no_endpoint(tmp_path: Path, tiny_model_dir: Path) -> None:

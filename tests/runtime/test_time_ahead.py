@@ -177,7 +177,7 @@ constitution "keep" {}
 model m { source = "embedded:smollm2-135m-instruct" }
 dataset p { path = "p.jsonl" }
 check brief { checker = length  max = 40  unit = words }
-stage best_of_n { policy = m  prompts = p  samples = 4  keep = 3  pairs_per_prompt = 2
+stage best_of_n { policy = m  prompts = p  samples = 4  keep = 3  pairs_per_prompt = 1
                   checks = [brief] }
 stage sft { from = best_of_n  model = m  epochs = 2 }
 stage reward_model { from = best_of_n  model = m }
@@ -186,5 +186,6 @@ stage reward_model { from = best_of_n  model = m }
     assert result.plan is not None, result.diagnostics
     plan = result.plan
     costs = {c.stage: c for c in stage_costs(plan, tmp_path)}
-    assert planned_work(plan, plan.stage("sft"), costs).amount == 5 * 3 * 2  # kept × epochs
-    assert planned_work(plan, plan.stage("reward_model"), costs).amount == 5 * 2  # pairs
+    # at most the replies or pairs kept per prompt (the larger: an upper bound), × epochs
+    assert planned_work(plan, plan.stage("sft"), costs).amount == 5 * 3 * 2
+    assert planned_work(plan, plan.stage("reward_model"), costs).amount == 5 * 3
