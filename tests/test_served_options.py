@@ -122,3 +122,25 @@ def test_a_journal_never_follows_a_link_or_opens_a_fifo(tmp_path: Path) -> None:
     linked_folder.symlink_to(tmp_path / "elsewhere")
     Journal(linked_folder / "m.jsonl").put("y", 2)
     assert not any((tmp_path / "elsewhere").iterdir())  # nothing written through the link
+
+
+@pytest.mark.parametrize(("message", "too_long"), [
+    ("This model's maximum context length is 2048 tokens. However, you requested 3000", True),
+    ("the request exceeds the available context size, try increasing it", True),
+    ("Input validation error: `inputs` tokens + `max_new_tokens` must be <= 2048", True),
+    ("top_logprobs must be at most the maximum of 5", False),  # a parameter, not the prompt
+    ("temperature must be between 0 and 2", False),
+])
+def test_only_a_prompt_that_does_not_fit_counts_as_too_long(message: str, too_long: bool) -> None:
+    from constlang.runtime.served.client import _too_long
+
+    assert _too_long(message) is too_long
+
+
+def test_nothing_to_ask_sends_nothing() -> None:
+    from constlang.runtime.generate import GenerationSettings
+    from constlang.runtime.served.engine import ServedEngine
+    from constlang.runtime.served.spec import ServedSpec
+
+    nowhere = ServedEngine(ServedSpec(id="m", endpoint="http://127.0.0.1:9/v1", retries=0))
+    assert nowhere.generate_full([], GenerationSettings()) == []  # no model list asked for

@@ -76,8 +76,12 @@ def _server_message(body: bytes) -> str:
 
 
 def _too_long(message: str) -> bool:
+    """Whether a 400's message says the prompt did not fit (vLLM and OpenAI: "maximum context
+    length", llama.cpp: "exceeds the available context size", TGI: "must be <= N" tokens);
+    any other 400 (a parameter out of range) is an error, never a silently skipped row."""
     lowered = message.lower()
-    return "context" in lowered or "too long" in lowered or "maximum" in lowered
+    return ("context" in lowered or "too long" in lowered
+            or ("must be <=" in lowered and "token" in lowered))
 
 
 class Client:

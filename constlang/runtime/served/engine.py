@@ -108,6 +108,8 @@ class ServedEngine:
              progress: Callable[[int], None] | None = None) -> list[Any]:
         """What `read` makes of each body's answer, journaled; None for a prompt the server
         refused as too long when `skip_too_long`."""
+        if not bodies:
+            return []
         model = self.model_name
         for body in bodies:
             body["model"] = model
